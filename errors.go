@@ -1,0 +1,98 @@
+package tierup
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, machine-readable error code. Clients switch on it; the
+// HTTP API returns it as the "code" member of an RFC 9457 problem.
+type Code string
+
+// Error codes. Each names one reason a request was refused.
+const (
+	CodeInvalid                   Code = "validation_failed"
+	CodeNotFound                  Code = "not_found"
+	CodeUnauthenticated           Code = "unauthenticated"
+	CodeForbidden                 Code = "forbidden"
+	CodeConflict                  Code = "conflict"
+	CodeInternal                  Code = "internal"
+	CodeUnknownPlan               Code = "unknown_plan"
+	CodePlanUnavailable           Code = "plan_unavailable"
+	CodeSamePlan                  Code = "same_plan"
+	CodeNotAnUpgrade              Code = "not_an_upgrade"
+	CodeCurrencyMismatch          Code = "currency_mismatch"
+	CodeRemainingExceedsNewPeriod Code = "remaining_exceeds_new_period"
+	CodeUpgradeInProgress         Code = "upgrade_in_progress"
+	CodeEmailTaken                Code = "email_taken"
+	CodeClockNotForward           Code = "clock_not_forward"
+	CodeSandboxDisabled           Code = "sandbox_disabled"
+)
+
+// Error is a domain error: a code for machines, a message for people and,
+// for validation failures, the offending fields. Compare with errors.Is
+// against a sentinel of the same code, e.g. errors.Is(err, ErrNotAnUpgrade).
+type Error struct {
+	Code    Code
+	Message string
+	Fields  []FieldError
+}
+
+// FieldError names one bad input field. Location is a JSON path such as
+// "body.timezone"; Message says what is wrong without echoing secrets.
+type FieldError struct {
+	Location string
+	Message  string
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return string(e.Code)
+	}
+	return e.Message
+}
+
+// Is matches any *Error with the same code, so sentinels work with errors.Is.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	return errors.As(target, &t) && t.Code == e.Code
+}
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns a validation error listing the bad fields.
+func Invalid(fields ...FieldError) *Error {
+	msg := "the request has invalid fields"
+	if len(fields) == 1 {
+		msg = fields[0].Message
+	}
+	return &Error{Code: CodeInvalid, Message: msg, Fields: fields}
+}
+
+// ErrorCode returns the code of err, CodeInternal for errors that are not
+// domain errors.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrNotFound                  = &Error{Code: CodeNotFound}
+	ErrUnknownPlan               = &Error{Code: CodeUnknownPlan}
+	ErrPlanUnavailable           = &Error{Code: CodePlanUnavailable}
+	ErrSamePlan                  = &Error{Code: CodeSamePlan}
+	ErrNotAnUpgrade              = &Error{Code: CodeNotAnUpgrade}
+	ErrCurrencyMismatch          = &Error{Code: CodeCurrencyMismatch}
+	ErrRemainingExceedsNewPeriod = &Error{Code: CodeRemainingExceedsNewPeriod}
+	ErrInvalid                   = &Error{Code: CodeInvalid}
+	ErrConflict                  = &Error{Code: CodeConflict}
+	ErrEmailTaken                = &Error{Code: CodeEmailTaken}
+	ErrClockNotForward           = &Error{Code: CodeClockNotForward}
+)

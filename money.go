@@ -1,0 +1,86 @@
+package tierup
+
+import (
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// Currency is an upper-case ISO 4217 alphabetic code such as "USD".
+type Currency string
+
+// Exponent returns the number of minor-unit digits of the currency (USD 2,
+// JPY 0, KWD 3) and false for a currency tierup does not know.
+func (c Currency) Exponent() (int, bool) {
+	switch c {
+	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+		"UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF":
+		return 0, true
+	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
+		return 3, true
+	case "CLF", "UYW":
+		return 4, true
+	case "AED", "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP",
+		"HKD", "HUF", "IDR", "ILS", "INR", "MXN", "MYR", "NOK", "NZD", "PHP",
+		"PLN", "RON", "SAR", "SEK", "SGD", "THB", "TRY", "TWD", "USD", "ZAR":
+		return 2, true
+	}
+	return 0, false
+}
+
+// Money is an amount in the currency's minor unit (cents for USD, yen for
+// JPY). It is never a float.
+type Money struct {
+	Amount   int64    `json:"amount" doc:"Amount in the currency's minor unit (cents for USD, yen for JPY)."`
+	Currency Currency `json:"currency" doc:"ISO 4217 currency code."`
+}
+
+// String formats the amount with its exponent, e.g. "USD 29.00", "JPY 3000".
+func (m Money) String() string {
+	exp, _ := m.Currency.Exponent()
+	neg := m.Amount < 0
+	a := m.Amount
+	if neg {
+		a = -a
+	}
+	digits := strconv.FormatInt(a, 10)
+	if exp > 0 {
+		if len(digits) <= exp {
+			digits = strings.Repeat("0", exp-len(digits)+1) + digits
+		}
+		digits = digits[:len(digits)-exp] + "." + digits[len(digits)-exp:]
+	}
+	if neg {
+		digits = "-" + digits
+	}
+	return fmt.Sprintf("%s %s", m.Currency, digits)
+}
+
+// MulDivHalfUp returns a×num/den computed exactly and rounded once, half
+// away from zero. den must be positive.
+func MulDivHalfUp(a, num, den int64) int64 {
+	p := new(big.Int).Mul(big.NewInt(a), big.NewInt(num))
+	d := big.NewInt(den)
+	q, r := new(big.Int).QuoRem(p, d, new(big.Int))
+	// |2r| >= den rounds away from zero.
+	r2 := new(big.Int).Abs(r)
+	r2.Lsh(r2, 1)
+	if r2.Cmp(d) >= 0 {
+		if p.Sign() < 0 {
+			q.Sub(q, big.NewInt(1))
+		} else {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	return q.Int64()
+}
+
+// MulDivFloor returns ⌊a×b×c/(d×e)⌋ for non-negative inputs, computed exactly.
+// d×e must be positive.
+func MulDivFloor(a, b, c, d, e int64) int64 {
+	n := new(big.Int).Mul(big.NewInt(a), big.NewInt(b))
+	n.Mul(n, big.NewInt(c))
+	m := new(big.Int).Mul(big.NewInt(d), big.NewInt(e))
+	return n.Div(n, m).Int64()
+}
