@@ -1,0 +1,75 @@
+// Package dbtest gives tests a fresh database of each supported dialect:
+// SQLite in a temporary directory and PostgreSQL in a new schema of the
+// server named by TIERUP_TEST_POSTGRES.
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultPostgres is the local server the README's test command uses.
+const DefaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// Each runs f as a subtest once per dialect with a DSN for an empty
+// database.
+func Each(t *testing.T, f func(t *testing.T, dsn string)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { f(t, SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, Postgres(t)) })
+}
+
+// SQLite returns the DSN of a new SQLite database in t's temporary dir.
+func SQLite(t testing.TB) string {
+	return "sqlite:" + filepath.Join(t.TempDir(), "tierup.db")
+}
+
+// Postgres returns the DSN of a new, empty schema that is dropped when the
+// test ends. Without a reachable server the test is skipped, unless CI or
+// TIERUP_TEST_REQUIRE_POSTGRES is set: then it fails, because a skipped
+// PostgreSQL run would hide dialect bugs.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("TIERUP_TEST_POSTGRES")
+	if base == "" {
+		base = DefaultPostgres
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("TIERUP_TEST_REQUIRE_POSTGRES") != "" {
+			t.Fatalf("PostgreSQL is required but unreachable at %s: %v", base, err)
+		}
+		t.Skipf("PostgreSQL unreachable (%v); set TIERUP_TEST_POSTGRES", err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "tierup_test_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

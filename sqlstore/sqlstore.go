@@ -1,0 +1,222 @@
+// Package sqlstore implements tierup.Store on SQLite (embedded, the default)
+// and PostgreSQL (to scale). The SQL is shared; the differences between the
+// two dialects — drivers, column types, error codes — are kept in this file
+// and in the per-dialect migration folders.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/tierup/tierup"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Dialect names a supported database.
+type Dialect string
+
+// Supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is a tierup.Store backed by SQLite or PostgreSQL.
+type DB struct {
+	dialect Dialect
+	// sqldb is the database/sql handle: the only one for SQLite; for
+	// PostgreSQL a view of pool, used for migrations.
+	sqldb *sql.DB
+	pool  *pgxpool.Pool // PostgreSQL only
+	q     querier
+}
+
+var _ tierup.Store = (*DB)(nil)
+
+// Open connects to the database named by dsn: "sqlite:PATH" (the directory
+// is created) or a "postgres://" / "postgresql://" URL. It does not migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, errors.New("sqlite: empty path")
+		}
+		if path != ":memory:" {
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return nil, fmt.Errorf("sqlite: %w", err)
+			}
+		}
+		// WAL lets readers run beside the single writer; immediate
+		// transactions take the write lock up front so concurrent writers
+		// wait (busy_timeout) instead of failing with SQLITE_BUSY mid-way.
+		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		if err != nil {
+			return nil, err
+		}
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlite %s: %w", path, err)
+		}
+		return &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db}}, nil
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		pool, err := pgxpool.New(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		if err := pool.Ping(ctx); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		return &DB{dialect: Postgres, pool: pool, sqldb: stdlib.OpenDBFromPool(pool), q: pgxQuerier{pool}}, nil
+	}
+	return nil, fmt.Errorf("unsupported database %q: want sqlite:PATH or a postgres:// URL", redact(dsn))
+}
+
+// redact drops anything that may be a password from a DSN for messages.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "@"); i >= 0 {
+		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
+			return dsn[:j+3] + "…" + dsn[i:]
+		}
+	}
+	return dsn
+}
+
+// Dialect returns the database's dialect.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Migrate applies every pending migration.
+func (db *DB) Migrate(ctx context.Context) error {
+	dialect, dir := goose.DialectSQLite3, "migrations/sqlite"
+	if db.dialect == Postgres {
+		dialect, dir = goose.DialectPostgres, "migrations/postgres"
+	}
+	fsys, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(dialect, db.sqldb, fsys)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connections.
+func (db *DB) Close() error {
+	err := db.sqldb.Close()
+	if db.pool != nil {
+		db.pool.Close()
+	}
+	return err
+}
+
+// querier is what the store's SQL runs on: a connection pool or a
+// transaction of either driver. Placeholders are $1, $2, … in both.
+type querier interface {
+	exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
+	queryRow(ctx context.Context, query string, args ...any) row
+}
+
+type row interface{ Scan(dest ...any) error }
+
+type sqlQuerier struct {
+	db interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}
+}
+
+func (q sqlQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := q.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return res.RowsAffected()
+}
+
+func (q sqlQuerier) queryRow(ctx context.Context, query string, args ...any) row {
+	return mappedRow{q.db.QueryRowContext(ctx, query, args...)}
+}
+
+type pgxQuerier struct {
+	db interface {
+		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}
+}
+
+func (q pgxQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := q.db.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (q pgxQuerier) queryRow(ctx context.Context, query string, args ...any) row {
+	return mappedRow{q.db.QueryRow(ctx, query, args...)}
+}
+
+type mappedRow struct{ row }
+
+func (r mappedRow) Scan(dest ...any) error { return mapErr(r.row.Scan(dest...)) }
+
+// errUnique marks a unique-constraint violation of either dialect.
+var errUnique = errors.New("unique constraint violated")
+
+// mapErr turns driver errors the store acts on into portable ones.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+		return tierup.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return fmt.Errorf("%w: %s", errUnique, pgErr.ConstraintName)
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) && (liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+		return fmt.Errorf("%w: %s", errUnique, liteErr.Error())
+	}
+	return err
+}
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+// timeOrZero reads a nullable time column.
+func timeOrZero(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}
