@@ -1,0 +1,133 @@
+// Package app holds tierup's use cases — authenticate, open accounts,
+// quote upgrades, drive sandbox test clocks — on top of the domain and its
+// store. The HTTP API, the CLI and the dashboard all call this package, so
+// each business rule has exactly one implementation.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tierup/tierup"
+)
+
+// Config is the behaviour an operator chooses.
+type Config struct {
+	Policy     tierup.Policy // proration policy for new quotes
+	QuoteTTL   time.Duration // how long a quote can be accepted; 30 minutes when zero
+	Sandbox    bool          // enables test clocks and the other sandbox features
+	AdminToken string        // fixed admin token; when empty one is generated and only its hash kept
+}
+
+// App runs the use cases. It is safe for concurrent use.
+type App struct {
+	store     tierup.Store
+	catalog   *tierup.Catalog
+	clock     tierup.Clock
+	log       *slog.Logger
+	cfg       Config
+	quoteKey  []byte
+	adminHash []byte
+}
+
+// Bootstrap reports what New created on an empty database.
+type Bootstrap struct {
+	// AdminToken is set only when New generated the admin token: it is
+	// shown this once and never stored.
+	AdminToken string
+}
+
+const (
+	secretQuoteKey  = "quote_signing_key"
+	secretAdminHash = "admin_token_sha256"
+)
+
+// New loads (or, on first start, creates) the server's secrets and returns
+// the App.
+func New(ctx context.Context, store tierup.Store, catalog *tierup.Catalog, clock tierup.Clock, log *slog.Logger, cfg Config) (*App, Bootstrap, error) {
+	if cfg.QuoteTTL <= 0 {
+		cfg.QuoteTTL = 30 * time.Minute
+	}
+	if cfg.Policy == "" {
+		cfg.Policy = tierup.PolicyCarryover
+	}
+	a := &App{store: store, catalog: catalog, clock: clock, log: log, cfg: cfg}
+	var boot Bootstrap
+
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	stored, _, err := store.PutSecretIfAbsent(ctx, secretQuoteKey, key)
+	if err != nil {
+		return nil, boot, fmt.Errorf("quote signing key: %w", err)
+	}
+	a.quoteKey = stored
+
+	if cfg.AdminToken != "" {
+		a.adminHash = tierup.HashToken(cfg.AdminToken)
+		return a, boot, nil
+	}
+	token, hash := tierup.NewToken("tu_admin")
+	stored, created, err := store.PutSecretIfAbsent(ctx, secretAdminHash, hash)
+	if err != nil {
+		return nil, boot, fmt.Errorf("admin token: %w", err)
+	}
+	a.adminHash = stored
+	if created {
+		boot.AdminToken = token
+	}
+	return a, boot, nil
+}
+
+// Catalog returns the plan catalog.
+func (a *App) Catalog() *tierup.Catalog { return a.catalog }
+
+// Sandbox reports whether sandbox features are enabled.
+func (a *App) Sandbox() bool { return a.cfg.Sandbox }
+
+// Principal is who is calling: the admin, or one account.
+type Principal struct {
+	Admin   bool
+	Account *tierup.Account
+}
+
+// Authenticate resolves an API token. Errors: CodeUnauthenticated.
+func (a *App) Authenticate(ctx context.Context, token string) (Principal, error) {
+	if token == "" {
+		return Principal{}, tierup.Errorf(tierup.CodeUnauthenticated, "send an API token as \"Authorization: Bearer <token>\"")
+	}
+	h := tierup.HashToken(token)
+	if subtle.ConstantTimeCompare(h, a.adminHash) == 1 {
+		return Principal{Admin: true}, nil
+	}
+	acct, err := a.store.AccountByTokenHash(ctx, h)
+	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+		return Principal{}, tierup.Errorf(tierup.CodeUnauthenticated, "the API token is not valid")
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{Account: acct}, nil
+}
+
+// Now returns the account's "now": its test clock's time when it has one,
+// else the server clock's, truncated to the second.
+func (a *App) Now(ctx context.Context, acct *tierup.Account) (time.Time, error) {
+	if acct.TestClockID != "" {
+		c, err := a.store.TestClock(ctx, acct.TestClockID)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("account %s test clock: %w", acct.ID, err)
+		}
+		return c.FrozenTime, nil
+	}
+	return a.clock.Now().UTC().Truncate(time.Second), nil
+}
+
+// Ping checks that the store answers.
+func (a *App) Ping(ctx context.Context) error {
+	_, err := a.store.CountAccounts(ctx)
+	return err
+}

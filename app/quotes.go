@@ -1,0 +1,127 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/tierup/tierup"
+)
+
+// QuoteView is a stored quote with its state at the account's now.
+type QuoteView struct {
+	*tierup.Quote
+	Status string `json:"status" enum:"open,expired" doc:"open until expires_at, then expired: ask for a new quote."`
+}
+
+// CreateQuote prices the account's upgrade to planID under the configured
+// policy, signs the quote and stores it.
+//
+// Errors: CodeUnknownPlan, CodePlanUnavailable, CodeSamePlan,
+// CodeNotAnUpgrade, CodeCurrencyMismatch, CodeRemainingExceedsNewPeriod.
+func (a *App) CreateQuote(ctx context.Context, accountID, planID string) (*QuoteView, error) {
+	acct, err := a.store.Account(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if planID == "" {
+		return nil, tierup.Invalid(tierup.FieldError{Location: "body.plan", Message: "name the plan to upgrade to, e.g. pro-1m"})
+	}
+	to, err := a.catalog.Plan(planID)
+	if err != nil {
+		return nil, err
+	}
+	from, err := a.catalog.Plan(acct.Subscription.PlanID)
+	if err != nil {
+		return nil, err
+	}
+	now, err := a.Now(ctx, acct)
+	if err != nil {
+		return nil, err
+	}
+	q, err := a.catalog.PriceUpgrade(tierup.QuoteInput{Now: now, Location: acct.Location(), Current: acct.Subscription,
+		From: from, To: to, Policy: a.cfg.Policy})
+	if err != nil {
+		a.log.InfoContext(ctx, "quote refused", "account", acct.ID, "from", from.ID, "to", planID, "code", tierup.ErrorCode(err))
+		return nil, err
+	}
+	q.Seal(tierup.NewID("quo"), acct.ID, now.Add(a.cfg.QuoteTTL), a.quoteKey)
+	if err := a.store.CreateQuote(ctx, q); err != nil {
+		return nil, err
+	}
+	a.log.InfoContext(ctx, "quote created", "account", acct.ID, "quote", q.ID, "from", q.FromPlan, "to", q.ToPlan,
+		"policy", q.Policy, "adjustment", q.Adjustment.Kind, "adjustment_seconds", q.Adjustment.Seconds,
+		"amount_due", q.AmountDue.Amount, "currency", q.AmountDue.Currency)
+	return &QuoteView{Quote: q, Status: "open"}, nil
+}
+
+// Quote returns one of the account's quotes. Another account's quote is
+// reported as not found, never as forbidden.
+func (a *App) Quote(ctx context.Context, accountID, quoteID string) (*QuoteView, error) {
+	q, err := a.store.Quote(ctx, quoteID)
+	if err != nil {
+		return nil, err
+	}
+	if q.AccountID != accountID {
+		return nil, tierup.Errorf(tierup.CodeNotFound, "quote %s not found", quoteID)
+	}
+	acct, err := a.store.Account(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	now, err := a.Now(ctx, acct)
+	if err != nil {
+		return nil, err
+	}
+	status := "open"
+	if q.Expired(now) {
+		status = "expired"
+	}
+	return &QuoteView{Quote: q, Status: status}, nil
+}
+
+// VerifyQuote reports whether a quote carries this server's signature over
+// its content.
+func (a *App) VerifyQuote(q *tierup.Quote) bool { return q.Verify(a.quoteKey) }
+
+// CreateTestClock makes a sandbox test clock frozen at t.
+// Errors: CodeSandboxDisabled.
+func (a *App) CreateTestClock(ctx context.Context, t time.Time) (*tierup.TestClock, error) {
+	if err := a.requireSandbox(); err != nil {
+		return nil, err
+	}
+	c := &tierup.TestClock{ID: tierup.NewID("clock"), FrozenTime: t.UTC().Truncate(time.Second), CreatedAt: a.clock.Now().UTC().Truncate(time.Second)}
+	if err := a.store.CreateTestClock(ctx, c); err != nil {
+		return nil, err
+	}
+	a.log.InfoContext(ctx, "test clock created", "test_clock", c.ID, "frozen_time", c.FrozenTime)
+	return c, nil
+}
+
+// TestClock returns a test clock. Errors: CodeNotFound, CodeSandboxDisabled.
+func (a *App) TestClock(ctx context.Context, id string) (*tierup.TestClock, error) {
+	if err := a.requireSandbox(); err != nil {
+		return nil, err
+	}
+	return a.store.TestClock(ctx, id)
+}
+
+// AdvanceTestClock moves a test clock forward to t.
+// Errors: CodeNotFound, CodeClockNotForward, CodeSandboxDisabled.
+func (a *App) AdvanceTestClock(ctx context.Context, id string, t time.Time) (*tierup.TestClock, error) {
+	if err := a.requireSandbox(); err != nil {
+		return nil, err
+	}
+	c, err := a.store.AdvanceTestClock(ctx, id, t.UTC().Truncate(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	a.log.InfoContext(ctx, "test clock advanced", "test_clock", c.ID, "frozen_time", c.FrozenTime)
+	return c, nil
+}
+
+func (a *App) requireSandbox() error {
+	if !a.cfg.Sandbox {
+		return tierup.Errorf(tierup.CodeSandboxDisabled, "test clocks are only available in sandbox mode")
+	}
+	return nil
+}

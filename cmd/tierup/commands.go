@@ -1,0 +1,337 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/app"
+	"github.com/tierup/tierup/httpapi"
+	"github.com/tierup/tierup/sqlstore"
+)
+
+// options are the flags shared by every command; each has an environment
+// twin TIERUP_<NAME> used when the flag is not given.
+type options struct {
+	addr       string
+	db         string
+	adminToken string
+	policy     string
+	catalog    string
+	demo       bool
+	sandbox    bool
+	logFormat  string
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	o := &options{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "tierup",
+		Short: "Paid-plan upgrades for a Kubernetes PaaS",
+		Long: `tierup quotes what an upgrade does to the days left on the current plan, takes the
+payment once, switches the plan and moves the customer's workloads to a dedicated node.
+
+Every flag has an environment twin: --db is TIERUP_DB, --admin-token is
+TIERUP_ADMIN_TOKEN, and so on. Without a subcommand, tierup serves.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd.Flags())
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), o) },
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	f := root.PersistentFlags()
+	f.StringVar(&o.db, "db", "sqlite:tierup-data/tierup.db", "database: sqlite:PATH or a postgres:// URL")
+	f.StringVar(&o.policy, "proration-policy", "carryover", "what happens to the time left on the current plan: carryover, value or credit")
+	f.StringVar(&o.catalog, "catalog", "", "JSON file replacing the built-in plan catalog")
+	f.BoolVar(&o.sandbox, "sandbox", true, "enable test clocks and other sandbox features (false in production)")
+	f.StringVar(&o.adminToken, "admin-token", "", "admin API token; when unset one is generated on first start and printed once")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+
+	serveCmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API server (the default command)",
+		Long: `Run the API server. On first start it applies the migrations, creates the admin
+token (unless --admin-token is given) and, with --demo, a demo account on
+Hobby, and prints their tokens once.`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), o) },
+	}
+	for _, c := range []*cobra.Command{root, serveCmd} {
+		c.Flags().StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+		c.Flags().BoolVar(&o.demo, "demo", true, "seed a demo account on an empty database")
+	}
+
+	var quoteAccount, quotePlan string
+	quoteCmd := &cobra.Command{
+		Use:   "quote --account ID --plan PLAN",
+		Short: "Quote an upgrade for an account, straight from the database",
+		Long: `Price an account's upgrade with the configured proration policy and print the
+explanation and the figures. It works on the database directly (no server
+needed) and stores the quote, exactly as POST /v1/quotes does.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withApp(cmd.Context(), o, func(a *app.App) error {
+				q, err := a.CreateQuote(cmd.Context(), quoteAccount, quotePlan)
+				if err != nil {
+					return err
+				}
+				printQuote(o.stdout, q.Quote)
+				return nil
+			})
+		},
+	}
+	quoteCmd.Flags().StringVar(&quoteAccount, "account", "", "account ID (acct_…)")
+	quoteCmd.Flags().StringVar(&quotePlan, "plan", "", "target plan ID, e.g. pro-3m")
+	_ = quoteCmd.MarkFlagRequired("account")
+	_ = quoteCmd.MarkFlagRequired("plan")
+
+	root.AddCommand(serveCmd, quoteCmd,
+		&cobra.Command{
+			Use:   "migrate",
+			Short: "Apply the database migrations and exit",
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				db, err := openStore(cmd.Context(), o)
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				fmt.Fprintf(o.stdout, "migrations applied to %s database\n", db.Dialect())
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "plans",
+			Short: "Print the plan catalog as a table",
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				cat, err := loadCatalog(o.catalog)
+				if err != nil {
+					return err
+				}
+				printPlans(o.stdout, cat)
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "token ACCOUNT_ID",
+			Short: "Issue a new API token for an account (the old one stops working)",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return withApp(cmd.Context(), o, func(a *app.App) error {
+					token, err := a.IssueToken(cmd.Context(), args[0])
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(o.stdout, token)
+					return nil
+				})
+			},
+		},
+	)
+	return root
+}
+
+// applyEnv fills every flag not given on the command line from its
+// environment twin: --proration-policy ← TIERUP_PRORATION_POLICY.
+func applyEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		name := "TIERUP_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && !f.Changed && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func (o *options) logger() *slog.Logger {
+	if o.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(o.stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(o.stderr, nil))
+}
+
+func loadCatalog(path string) (*tierup.Catalog, error) {
+	if path == "" {
+		return tierup.DefaultCatalog(), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return tierup.ParseCatalog(f)
+}
+
+func openStore(ctx context.Context, o *options) (*sqlstore.DB, error) {
+	db, err := sqlstore.Open(ctx, o.db)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// withApp opens the store and the app for a one-shot command.
+func withApp(ctx context.Context, o *options, f func(*app.App) error) error {
+	a, _, closeFn, err := newApp(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return f(a)
+}
+
+func newApp(ctx context.Context, o *options) (*app.App, app.Bootstrap, func(), error) {
+	policy, err := tierup.ParsePolicy(o.policy)
+	if err != nil {
+		return nil, app.Bootstrap{}, nil, err
+	}
+	cat, err := loadCatalog(o.catalog)
+	if err != nil {
+		return nil, app.Bootstrap{}, nil, err
+	}
+	db, err := openStore(ctx, o)
+	if err != nil {
+		return nil, app.Bootstrap{}, nil, err
+	}
+	a, boot, err := app.New(ctx, db, cat, tierup.SystemClock{}, o.logger(),
+		app.Config{Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken})
+	if err != nil {
+		db.Close()
+		return nil, boot, nil, err
+	}
+	return a, boot, func() { db.Close() }, nil
+}
+
+func serve(ctx context.Context, o *options) error {
+	a, boot, closeFn, err := newApp(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	log := o.logger()
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(o.stdout, "tierup listening on %s (database %s, proration policy %s, sandbox %v)\n",
+		base, strings.SplitN(o.db, ":", 2)[0], o.policy, o.sandbox)
+	if boot.AdminToken != "" {
+		fmt.Fprintf(o.stdout, "admin token (shown once, only its hash is stored): %s\n", boot.AdminToken)
+	}
+	if o.demo {
+		demo, token, err := a.SeedDemo(ctx)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("seeding the demo account: %w", err)
+		}
+		if demo != nil {
+			fmt.Fprintf(o.stdout, "demo account %s (%s, %s), token (shown once): %s\n", demo.ID, demo.Email, demo.Subscription.PlanName, token)
+			fmt.Fprintf(o.stdout, "try: curl -H 'Authorization: Bearer %s' %s/v1/account\n", token, base)
+		}
+	}
+
+	srv := &http.Server{
+		Handler:           httpapi.New(a, log).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func printPlans(w io.Writer, cat *tierup.Catalog) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPRICE\tFUNCTIONS\tCRONJOBS\tSTORAGE\tNODES\tBACKUPS\tSUPPORT\tUPTIME")
+	for _, p := range cat.Plans() {
+		if p.Retired {
+			continue
+		}
+		nodes := "shared"
+		if p.Limits.DedicatedNodes > 0 {
+			nodes = fmt.Sprintf("%d dedicated", p.Limits.DedicatedNodes)
+		}
+		backups := "none"
+		if p.Limits.BackupRetentionDays > 0 {
+			backups = fmt.Sprintf("daily, %d days", p.Limits.BackupRetentionDays)
+		}
+		uptime := "-"
+		if p.Entitlements.UptimeSLA != "" {
+			uptime = p.Entitlements.UptimeSLA + "%"
+		}
+		price := "free"
+		if !p.Free() {
+			price = p.Price.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d GB %s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, price,
+			limit(p.Limits.Functions), limit(p.Limits.CronJobs), p.Limits.StorageGB, p.Entitlements.StorageClass,
+			nodes, backups, strings.ReplaceAll(p.Entitlements.Support, "_", " "), uptime)
+	}
+	tw.Flush()
+}
+
+func limit(n *int64) string {
+	if n == nil {
+		return "unlimited"
+	}
+	return fmt.Sprint(*n)
+}
+
+func printQuote(w io.Writer, q *tierup.Quote) {
+	fmt.Fprintf(w, "%s\n\n", q.Explanation)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "quote\t%s (expires %s)\n", q.ID, q.ExpiresAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "change\t%s → %s, policy %s\n", q.FromPlan, q.ToPlan, q.Policy)
+	fmt.Fprintf(tw, "remaining\t%d s (%d days)\n", q.RemainingSeconds, q.RemainingDays)
+	adj := fmt.Sprintf("%s %+d s", q.Adjustment.Kind, q.Adjustment.Seconds)
+	if q.Adjustment.Amount != nil {
+		adj = fmt.Sprintf("%s %s", q.Adjustment.Kind, q.Adjustment.Amount)
+	}
+	fmt.Fprintf(tw, "adjustment\t%s\n", adj)
+	fmt.Fprintf(tw, "new period\t%s → %s\n", q.NewPeriod.Start.Format(time.RFC3339), q.NewPeriod.End.Format(time.RFC3339))
+	for _, l := range q.Lines {
+		fmt.Fprintf(tw, "  %s\t%s\n", l.Description, l.Amount)
+	}
+	fmt.Fprintf(tw, "amount due\t%s\n", q.AmountDue)
+	if q.AccountCredit != nil {
+		fmt.Fprintf(tw, "account credit\t%s\n", q.AccountCredit)
+	}
+	tw.Flush()
+}
