@@ -128,7 +128,7 @@ func (s *Server) routes() {
 		})
 
 	register(s, huma.Operation{OperationID: "create-quote", Method: http.MethodPost, Path: "/v1/quotes", Summary: "Quote an upgrade",
-		Description: "Prices the calling account's upgrade to a plan: what happens to the time left on the current plan, the new period, the amount due and a plain explanation. Quotes are signed, immutable and expire (30 minutes by default).",
+		Description:   "Prices the calling account's upgrade to a plan: what happens to the time left on the current plan, the new period, the amount due and a plain explanation. Quotes are signed, immutable and expire (30 minutes by default).",
 		DefaultStatus: http.StatusCreated, Tags: []string{"Quotes"}},
 		authAccount, func(ctx context.Context, in *createQuoteInput) (*quoteOutput, error) {
 			q, err := s.app.CreateQuote(ctx, principal(ctx).Account.ID, in.Body.Plan)
