@@ -57,9 +57,12 @@ func (m Money) String() string {
 	return fmt.Sprintf("%s %s", m.Currency, digits)
 }
 
+// ErrOverflow reports a result that does not fit in 64 bits.
+var ErrOverflow = &Error{Code: CodeInternal, Message: "amount out of range"}
+
 // MulDivHalfUp returns a×num/den computed exactly and rounded once, half
-// away from zero. den must be positive.
-func MulDivHalfUp(a, num, den int64) int64 {
+// away from zero. den must be positive. Errors: ErrOverflow.
+func MulDivHalfUp(a, num, den int64) (int64, error) {
 	p := new(big.Int).Mul(big.NewInt(a), big.NewInt(num))
 	d := big.NewInt(den)
 	q, r := new(big.Int).QuoRem(p, d, new(big.Int))
@@ -73,14 +76,21 @@ func MulDivHalfUp(a, num, den int64) int64 {
 			q.Add(q, big.NewInt(1))
 		}
 	}
-	return q.Int64()
+	return int64Of(q)
+}
+
+func int64Of(q *big.Int) (int64, error) {
+	if !q.IsInt64() {
+		return 0, ErrOverflow
+	}
+	return q.Int64(), nil
 }
 
 // MulDivFloor returns ⌊a×b×c/(d×e)⌋ for non-negative inputs, computed exactly.
-// d×e must be positive.
-func MulDivFloor(a, b, c, d, e int64) int64 {
+// d×e must be positive. Errors: ErrOverflow.
+func MulDivFloor(a, b, c, d, e int64) (int64, error) {
 	n := new(big.Int).Mul(big.NewInt(a), big.NewInt(b))
 	n.Mul(n, big.NewInt(c))
 	m := new(big.Int).Mul(big.NewInt(d), big.NewInt(e))
-	return n.Div(n, m).Int64()
+	return int64Of(n.Div(n, m))
 }

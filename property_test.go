@@ -1,6 +1,7 @@
 package tierup_test
 
 import (
+	"errors"
 	"math/big"
 	"reflect"
 	"testing"
@@ -47,16 +48,24 @@ func TestMulDivHalfUpMatchesRational(t *testing.T) {
 		a := rapid.Int64Range(-1e12, 1e12).Draw(t, "a")
 		num := rapid.Int64Range(0, 1e9).Draw(t, "num")
 		den := rapid.Int64Range(1, 1e9).Draw(t, "den")
-		got := tierup.MulDivHalfUp(a, num, den)
+		got, err := tierup.MulDivHalfUp(a, num, den)
+
+		// Reference: round(|x|) = ⌊|x| + ½⌋, sign restored.
 		exact := new(big.Rat).SetFrac(new(big.Int).Mul(big.NewInt(a), big.NewInt(num)), big.NewInt(den))
-		diff := new(big.Rat).Sub(exact, new(big.Rat).SetInt64(got))
-		half := big.NewRat(1, 2)
-		// |exact − got| ≤ ½, and exactly ½ only when rounding away from zero.
-		if new(big.Rat).Abs(diff).Cmp(half) > 0 {
-			t.Fatalf("MulDivHalfUp(%d,%d,%d) = %d, exact %s", a, num, den, got, exact.FloatString(4))
+		abs := new(big.Rat).Abs(exact)
+		abs.Add(abs, big.NewRat(1, 2))
+		want := new(big.Int).Quo(abs.Num(), abs.Denom())
+		if exact.Sign() < 0 {
+			want.Neg(want)
 		}
-		if new(big.Rat).Abs(diff).Cmp(half) == 0 && (diff.Sign() > 0) == (exact.Sign() > 0) {
-			t.Fatalf("MulDivHalfUp(%d,%d,%d) = %d rounds a half towards zero", a, num, den, got)
+		if !want.IsInt64() {
+			if !errors.Is(err, tierup.ErrOverflow) {
+				t.Fatalf("MulDivHalfUp(%d,%d,%d) = %d, %v; want overflow", a, num, den, got, err)
+			}
+			return
+		}
+		if err != nil || got != want.Int64() {
+			t.Fatalf("MulDivHalfUp(%d,%d,%d) = %d, %v; want %s", a, num, den, got, err, want)
 		}
 	})
 }
@@ -65,9 +74,18 @@ func TestMulDivHalfUpHalves(t *testing.T) {
 	for _, c := range []struct{ a, num, den, want int64 }{
 		{5, 1, 2, 3}, {-5, 1, 2, -3}, {1, 1, 2, 1}, {1, 1, 3, 0}, {2, 1, 3, 1}, {15600, 1728000, 15638400, 1724},
 	} {
-		if got := tierup.MulDivHalfUp(c.a, c.num, c.den); got != c.want {
+		if got, err := tierup.MulDivHalfUp(c.a, c.num, c.den); err != nil || got != c.want {
 			t.Errorf("MulDivHalfUp(%d,%d,%d) = %d, want %d", c.a, c.num, c.den, got, c.want)
 		}
+	}
+}
+
+func TestMulDivOverflow(t *testing.T) {
+	if _, err := tierup.MulDivHalfUp(1<<62, 4, 1); !errors.Is(err, tierup.ErrOverflow) {
+		t.Errorf("MulDivHalfUp overflow: %v", err)
+	}
+	if _, err := tierup.MulDivFloor(1<<40, 1<<40, 1, 1, 1); !errors.Is(err, tierup.ErrOverflow) {
+		t.Errorf("MulDivFloor overflow: %v", err)
 	}
 }
 

@@ -146,6 +146,7 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 	}
 
 	oldLen := int64(in.Current.PeriodEnd.Sub(in.Current.PeriodStart) / time.Second)
+	var err error
 	switch in.Policy {
 	case PolicyCarryover, "":
 		q.Policy = PolicyCarryover
@@ -171,11 +172,16 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 		}
 	case PolicyValue:
 		newLen := int64(baseEnd.Sub(now) / time.Second)
-		secs := int64(0)
-		if in.To.Price.Amount > 0 && oldLen > 0 {
-			secs = MulDivFloor(in.From.Price.Amount, remaining, newLen, oldLen, in.To.Price.Amount)
+		var secs int64
+		if in.To.Price.Amount > 0 { // a zero-priced plan's time is not bought
+			if secs, err = MulDivFloor(in.From.Price.Amount, remaining, newLen, oldLen, in.To.Price.Amount); err != nil {
+				return nil, err
+			}
 		}
-		worth := Money{Amount: MulDivHalfUp(in.From.Price.Amount, remaining, oldLen), Currency: in.From.Price.Currency}
+		worth, err := unusedValue(in, remaining, oldLen)
+		if err != nil {
+			return nil, err
+		}
 		end := baseEnd.Add(time.Duration(secs) * time.Second)
 		q.Adjustment = Adjustment{Kind: AdjustTimeCredit, Seconds: secs}
 		q.NewPeriod = Period{Start: now, End: end}
@@ -183,7 +189,10 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 		q.Explanation = fmt.Sprintf("The %s left on %s are worth %s; at the price of %s that buys %s more, so it runs from %s to %s instead of %s. You pay %s now.",
 			f.duration(remaining), in.From.Name, worth, in.To.Name, f.duration(secs), f.dateTime(now), f.dateTime(end), f.dateTime(baseEnd), in.To.Price)
 	case PolicyCredit:
-		unused := Money{Amount: MulDivHalfUp(in.From.Price.Amount, remaining, oldLen), Currency: in.To.Price.Currency}
+		unused, err := unusedValue(in, remaining, oldLen)
+		if err != nil {
+			return nil, err
+		}
 		q.Adjustment = Adjustment{Kind: AdjustCredit, Amount: &unused}
 		q.NewPeriod = Period{Start: now, End: baseEnd}
 		q.Lines = []Line{planLine(), {
@@ -207,6 +216,13 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 		return nil, Errorf(CodeInvalid, "unknown proration policy %q", in.Policy)
 	}
 	return q, nil
+}
+
+// unusedValue is the current plan's price × remaining / period length,
+// rounded half-up once to the minor unit.
+func unusedValue(in QuoteInput, remaining, periodLen int64) (Money, error) {
+	v, err := MulDivHalfUp(in.From.Price.Amount, remaining, periodLen)
+	return Money{Amount: v, Currency: in.From.Price.Currency}, err
 }
 
 func explainNone(f formatter, in QuoteInput, q *Quote) string {

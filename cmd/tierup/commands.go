@@ -234,9 +234,9 @@ func serve(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
+	// Everything is printed before the "listening" line, which tells
+	// scripts and tests that the server is ready.
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(o.stdout, "tierup listening on %s (database %s, proration policy %s, sandbox %v)\n",
-		base, strings.SplitN(o.db, ":", 2)[0], o.policy, o.sandbox)
 	if boot.AdminToken != "" {
 		fmt.Fprintf(o.stdout, "admin token (shown once, only its hash is stored): %s\n", boot.AdminToken)
 	}
@@ -251,6 +251,8 @@ func serve(ctx context.Context, o *options) error {
 			fmt.Fprintf(o.stdout, "try: curl -H 'Authorization: Bearer %s' %s/v1/account\n", token, base)
 		}
 	}
+	fmt.Fprintf(o.stdout, "tierup listening on %s (database %s, proration policy %s, sandbox %v)\n",
+		base, strings.SplitN(o.db, ":", 2)[0], o.policy, o.sandbox)
 
 	srv := &http.Server{
 		Handler:           httpapi.New(a, log).Handler(),

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The test command: every test of tierup, against SQLite and PostgreSQL.
+#
+#   ./scripts/test.sh            # everything
+#   ./scripts/test.sh -run Quote # extra arguments go to `go test`
+#
+# PostgreSQL: TIERUP_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test)
+# must be reachable; a local Debian cluster is started when it is down. Outside
+# CI, TIERUP_TEST_SKIP_POSTGRES=1 runs the SQLite half only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
+
+command -v go >/dev/null || die "Go is not installed (need go $(sed -n 's/^go //p' go.mod))"
+
+export TIERUP_TEST_POSTGRES="${TIERUP_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+
+pg_ready() { pg_isready -q -d "$TIERUP_TEST_POSTGRES" 2>/dev/null; }
+
+if [[ "${TIERUP_TEST_SKIP_POSTGRES:-}" == 1 && "${CI:-}" != true ]]; then
+  say "skipping PostgreSQL (TIERUP_TEST_SKIP_POSTGRES=1)"
+else
+  command -v pg_isready >/dev/null || die "pg_isready not found: install postgresql-client (and a server) or set TIERUP_TEST_POSTGRES"
+  if ! pg_ready; then
+    if command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]]; then
+      say "starting the local PostgreSQL cluster"
+      pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+      for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+    fi
+  fi
+  pg_ready || die "PostgreSQL is not reachable at $TIERUP_TEST_POSTGRES"
+  export TIERUP_TEST_REQUIRE_POSTGRES=1
+fi
+
+say "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+[[ -z "$unformatted" ]] || die "gofmt would change: $unformatted"
+
+say "go vet"
+go vet ./...
+
+say "go test"
+go test -count=1 -race "$@" ./...
