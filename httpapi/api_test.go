@@ -16,7 +16,6 @@ import (
 	"github.com/tierup/tierup/app"
 	"github.com/tierup/tierup/httpapi"
 	"github.com/tierup/tierup/internal/dbtest"
-	"github.com/tierup/tierup/sqlstore"
 )
 
 const adminToken = "tu_admin_test"
@@ -34,14 +33,7 @@ type envOptions struct {
 func newEnv(t *testing.T, dsn string, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.OpenStore(t, dsn)
 	cat := o.catalog
 	if cat == nil {
 		cat = tierup.DefaultCatalog()
