@@ -27,6 +27,17 @@ const (
 	CodeEmailTaken                Code = "email_taken"
 	CodeClockNotForward           Code = "clock_not_forward"
 	CodeSandboxDisabled           Code = "sandbox_disabled"
+	CodeResourceShortage          Code = "resource_shortage"
+	CodeClusterUnreachable        Code = "cluster_unreachable"
+	CodeGatewayUnavailable        Code = "gateway_unavailable"
+	CodeInvalidCard               Code = "invalid_card"
+	CodeTermsNotAccepted          Code = "terms_not_accepted"
+	CodeIdempotencyKeyReused      Code = "idempotency_key_reused"
+	CodeTooManyPaymentAttempts    Code = "too_many_payment_attempts"
+	CodeQuoteExpired              Code = "quote_expired"
+	CodeQuoteUsed                 Code = "quote_used"
+	CodeQuoteInvalid              Code = "quote_invalid"
+	CodeInvalidState              Code = "invalid_state"
 )
 
 // Error is a domain error: a code for machines, a message for people and,
@@ -95,4 +106,7 @@ var (
 	ErrConflict                  = &Error{Code: CodeConflict}
 	ErrEmailTaken                = &Error{Code: CodeEmailTaken}
 	ErrClockNotForward           = &Error{Code: CodeClockNotForward}
+	ErrResourceShortage          = &Error{Code: CodeResourceShortage}
+	ErrClusterUnreachable        = &Error{Code: CodeClusterUnreachable}
+	ErrUpgradeInProgress         = &Error{Code: CodeUpgradeInProgress}
 )

@@ -1,0 +1,117 @@
+package tierup
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Card is raw card data as a client sends it. It exists only in memory on
+// its way to the gateway: never store it, log it or put it in an error.
+type Card struct {
+	Number   string
+	ExpMonth int
+	ExpYear  int
+	CVC      string
+	Name     string
+}
+
+// String keeps card data out of logs and messages even when a Card is
+// printed by mistake.
+func (c Card) String() string { return "card(redacted)" }
+
+// GoString does the same for %#v.
+func (c Card) GoString() string { return "card(redacted)" }
+
+// LogValue does the same for log/slog.
+func (c Card) LogValue() slog.Value { return slog.StringValue("card(redacted)") }
+
+// MarshalJSON does the same for JSON.
+func (c Card) MarshalJSON() ([]byte, error) { return []byte(`"card(redacted)"`), nil }
+
+// PaymentMethod is a card as tierup keeps it: brand, last 4 digits, expiry
+// and a keyed fingerprint — never the number or the CVC.
+type PaymentMethod struct {
+	ID          string    `json:"id" doc:"pm_… ID to pass to POST /v1/upgrades."`
+	AccountID   string    `json:"-"`
+	Brand       string    `json:"brand" enum:"visa,mastercard,amex,discover,diners,jcb,unionpay"`
+	Last4       string    `json:"last4"`
+	ExpMonth    int       `json:"exp_month"`
+	ExpYear     int       `json:"exp_year"`
+	Name        string    `json:"name,omitempty"`
+	Fingerprint string    `json:"-"` // HMAC-SHA256 of the number under a server key: spots the same card twice
+	GatewayRef  string    `json:"-"` // what the gateway charges: its own payment-method or token ID
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// ChargeRequest asks a gateway to take money once.
+type ChargeRequest struct {
+	// IdempotencyKey is derived from stable IDs (upgrade and attempt): a
+	// retry with the same key and parameters returns the first result and
+	// never charges twice; the same key with other parameters fails with
+	// PaymentError code "idempotency_key_reused".
+	IdempotencyKey string
+	Amount         Money
+	PaymentMethod  *PaymentMethod
+	Description    string
+	Metadata       map[string]string // upgrade and quote IDs
+}
+
+// Charge is a successful charge.
+type Charge struct {
+	ID     string `json:"id"`
+	Amount Money  `json:"amount"`
+}
+
+// RefundRequest gives a charge's money back. IdempotencyKey works as for
+// charges.
+type RefundRequest struct {
+	IdempotencyKey string
+	ChargeID       string
+	Amount         Money
+	Reason         string
+}
+
+// Refund is a completed refund.
+type Refund struct {
+	ID       string `json:"id"`
+	ChargeID string `json:"charge_id"`
+	Amount   Money  `json:"amount"`
+}
+
+// PaymentGateway takes and returns money.
+//
+// Charge and Refund return a *PaymentError for every failure the gateway
+// reports: declines (not Retryable), transient processing errors and
+// timeouts (Retryable: retry with the same key), and an unreachable gateway
+// (Unavailable: the upgrade pauses until it is back).
+type PaymentGateway interface {
+	// Name is "sandbox" or "stripe".
+	Name() string
+	// TokenizeCard hands a validated card to the gateway and returns the
+	// reference to charge later. Gateways whose clients tokenize cards
+	// themselves (Stripe.js) return a PaymentError with code
+	// "tokenization_unsupported".
+	TokenizeCard(ctx context.Context, card Card) (ref string, err error)
+	// Charge takes req.Amount once per idempotency key.
+	Charge(ctx context.Context, req ChargeRequest) (*Charge, error)
+	// Refund returns a charge's money once per idempotency key.
+	Refund(ctx context.Context, req RefundRequest) (*Refund, error)
+}
+
+// PaymentError is a failure reported by a payment gateway.
+type PaymentError struct {
+	Code        string // card_declined, expired_card, incorrect_cvc, processing_error, gateway_unavailable, idempotency_key_reused, …
+	DeclineCode string // for card_declined: generic_decline, insufficient_funds, …
+	Message     string // for the card holder, in plain words
+	Retryable   bool   // try again with the same idempotency key
+	Unavailable bool   // the gateway could not be reached
+}
+
+func (e *PaymentError) Error() string {
+	if e.DeclineCode != "" {
+		return fmt.Sprintf("%s (%s): %s", e.Code, e.DeclineCode, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
