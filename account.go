@@ -18,6 +18,9 @@ type Account struct {
 	TimeZone     string // IANA name; "UTC" by default
 	TestClockID  string // sandbox only: the account's "now" comes from this test clock
 	Subscription Subscription
+	// EntitlementsPlan is the plan whose limits and features are on; it
+	// trails Subscription.PlanID while an upgrade turns the features on.
+	EntitlementsPlan string
 	Usage        Usage
 	CreatedAt    time.Time
 }
@@ -109,8 +112,74 @@ type Store interface {
 	// PutSecretIfAbsent stores value under name unless a value is already
 	// there, and returns the stored value and whether it was this call's.
 	PutSecretIfAbsent(ctx context.Context, name string, value []byte) (stored []byte, created bool, err error)
+	// SetSubscription replaces the account's plan and period.
+	SetSubscription(ctx context.Context, accountID string, s Subscription) error
+	// SetEntitlementsPlan sets the plan whose limits and entitlements the
+	// account enjoys; they follow the subscription's plan until set.
+	SetEntitlementsPlan(ctx context.Context, accountID, planID string) error
+
+	// CreatePaymentMethod stores a tokenized card.
+	CreatePaymentMethod(ctx context.Context, pm *PaymentMethod) error
+	// PaymentMethod returns a stored card.
+	PaymentMethod(ctx context.Context, id string) (*PaymentMethod, error)
+
+	// CreateUpgrade stores a new upgrade. Errors: ErrUpgradeInProgress when
+	// the account has an active upgrade, CodeQuoteUsed when the quote was
+	// used before — both enforced by the database.
+	CreateUpgrade(ctx context.Context, u *Upgrade) error
+	// Upgrade returns an upgrade.
+	Upgrade(ctx context.Context, id string) (*Upgrade, error)
+	// UpdateUpgrade stores u if nobody changed it since it was read
+	// (u.Version), and increments u.Version. Errors: ErrConflict.
+	UpdateUpgrade(ctx context.Context, u *Upgrade) error
+	// Upgrades lists an account's upgrades, newest first.
+	Upgrades(ctx context.Context, accountID string) ([]*Upgrade, error)
+	// ActiveUpgrades lists every upgrade in an active status.
+	ActiveUpgrades(ctx context.Context) ([]*Upgrade, error)
+	// AppendEvent records an event and sets its Seq.
+	AppendEvent(ctx context.Context, e *UpgradeEvent) error
+	// Events returns an upgrade's events after seq, oldest first, at most
+	// limit of them.
+	Events(ctx context.Context, upgradeID string, afterSeq int64, limit int) ([]*UpgradeEvent, error)
+	// CountEvents counts an account's events with the action since t.
+	CountEvents(ctx context.Context, accountID, action string, since time.Time) (int, error)
+
+	// CreateNotification stores an in-app notification.
+	CreateNotification(ctx context.Context, n *Notification) error
+	// Notifications lists an account's notifications, newest first.
+	Notifications(ctx context.Context, accountID string) ([]*Notification, error)
+	// CreateSupportTicket stores a ticket.
+	CreateSupportTicket(ctx context.Context, t *SupportTicket) error
+	// SupportTickets lists every ticket, newest first.
+	SupportTickets(ctx context.Context) ([]*SupportTicket, error)
+
+	// Record returns a small JSON document that an adapter keeps (the
+	// sandbox gateway's ledger, the simulated cluster's state, idempotent
+	// responses) and its version.
+	Record(ctx context.Context, scope, key string) (value []byte, version int64, err error)
+	// PutRecord creates the record (version 0; ErrConflict when it exists)
+	// or replaces the given version of it (ErrConflict when it changed).
+	PutRecord(ctx context.Context, scope, key string, value []byte, version int64) error
+	// Records lists a scope's records in key order.
+	Records(ctx context.Context, scope string) ([]Record, error)
+
+	// InTx runs fn with a Store bound to one transaction, committed when fn
+	// returns nil. Inside fn use only tx: the outer store may wait for the
+	// transaction (SQLite has one writer).
+	InTx(ctx context.Context, fn func(tx Store) error) error
+	// TxHandle returns the driver transaction of a Store given by InTx, for
+	// adapters that must join it (the job queue); nil outside InTx.
+	TxHandle() any
+
 	// Close releases the store's connections.
 	Close() error
+}
+
+// Record is an adapter's document in the store.
+type Record struct {
+	Key     string
+	Value   []byte
+	Version int64
 }
 
 // NewID returns a random identifier with the given prefix, e.g. "acct_…".

@@ -187,10 +187,16 @@ func (a *App) view(ctx context.Context, acct *tierup.Account) (*AccountView, err
 	if err != nil {
 		return nil, fmt.Errorf("account %s is on a plan the catalog lacks: %w", acct.ID, err)
 	}
+	// Limits and features follow the plan whose features were turned on,
+	// which trails the subscription while an upgrade runs.
+	features, err := a.catalog.Plan(acct.EntitlementsPlan)
+	if err != nil {
+		features = plan
+	}
 	s := acct.Subscription
 	rem := int64(s.Remaining(now) / time.Second)
 	v := &AccountView{ID: acct.ID, Email: acct.Email, Name: acct.Name, TimeZone: acct.TimeZone, TestClock: acct.TestClockID,
-		CreatedAt: acct.CreatedAt, Now: now, Usage: acct.Usage, Limits: plan.Limits, Entitlements: plan.Entitlements,
+		CreatedAt: acct.CreatedAt, Now: now, Usage: acct.Usage, Limits: features.Limits, Entitlements: features.Entitlements,
 		Subscription: SubscriptionView{Plan: plan.ID, PlanName: plan.Name, Status: s.Status(now),
 			RemainingSeconds: rem, RemainingDays: rem / 86400}}
 	if s.Paid() {

@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
@@ -31,7 +30,9 @@ type App struct {
 	log       *slog.Logger
 	cfg       Config
 	quoteKey  []byte
+	cardKey   []byte // keys card fingerprints
 	adminHash []byte
+	up        Upgrades
 }
 
 // Bootstrap reports what New created on an empty database.
@@ -43,6 +44,7 @@ type Bootstrap struct {
 
 const (
 	secretQuoteKey  = "quote_signing_key"
+	secretCardKey   = "card_fingerprint_key"
 	secretAdminHash = "admin_token_sha256"
 )
 
@@ -58,13 +60,13 @@ func New(ctx context.Context, store tierup.Store, catalog *tierup.Catalog, clock
 	a := &App{store: store, catalog: catalog, clock: clock, log: log, cfg: cfg}
 	var boot Bootstrap
 
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	stored, _, err := store.PutSecretIfAbsent(ctx, secretQuoteKey, key)
-	if err != nil {
-		return nil, boot, fmt.Errorf("quote signing key: %w", err)
+	for name, dst := range map[string]*[]byte{secretQuoteKey: &a.quoteKey, secretCardKey: &a.cardKey} {
+		stored, _, err := store.PutSecretIfAbsent(ctx, name, newKey())
+		if err != nil {
+			return nil, boot, fmt.Errorf("%s: %w", name, err)
+		}
+		*dst = stored
 	}
-	a.quoteKey = stored
 
 	if cfg.AdminToken != "" {
 		a.adminHash = tierup.HashToken(cfg.AdminToken)
@@ -81,6 +83,9 @@ func New(ctx context.Context, store tierup.Store, catalog *tierup.Catalog, clock
 	}
 	return a, boot, nil
 }
+
+// Store returns the store.
+func (a *App) Store() tierup.Store { return a.store }
 
 // Catalog returns the plan catalog.
 func (a *App) Catalog() *tierup.Catalog { return a.catalog }

@@ -43,10 +43,15 @@ func statusOf(code tierup.Code) int {
 	switch code {
 	case tierup.CodeInvalid, tierup.CodeUnknownPlan, tierup.CodePlanUnavailable, tierup.CodeSamePlan,
 		tierup.CodeNotAnUpgrade, tierup.CodeCurrencyMismatch, tierup.CodeRemainingExceedsNewPeriod,
-		tierup.CodeClockNotForward:
+		tierup.CodeClockNotForward, tierup.CodeInvalidCard, tierup.CodeTermsNotAccepted, tierup.CodeIdempotencyKeyReused,
+		tierup.CodeQuoteExpired, tierup.CodeQuoteInvalid:
 		return http.StatusUnprocessableEntity
-	case tierup.CodeUpgradeInProgress, tierup.CodeEmailTaken, tierup.CodeConflict:
+	case tierup.CodeUpgradeInProgress, tierup.CodeEmailTaken, tierup.CodeConflict, tierup.CodeQuoteUsed, tierup.CodeInvalidState:
 		return http.StatusConflict
+	case tierup.CodeTooManyPaymentAttempts:
+		return http.StatusTooManyRequests
+	case tierup.CodeGatewayUnavailable:
+		return http.StatusServiceUnavailable
 	case tierup.CodeNotFound, tierup.CodeSandboxDisabled:
 		return http.StatusNotFound
 	case tierup.CodeUnauthenticated:

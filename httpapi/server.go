@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -57,6 +58,7 @@ func New(a *app.App, log *slog.Logger) *Server {
 	s := &Server{app: a, log: log, mux: mux, api: humago.New(mux, cfg)}
 	s.api.UseMiddleware(s.authenticate)
 	s.routes()
+	s.upgradeRoutes()
 	// Give the generated error schema the code member our transformer adds.
 	if em := s.api.OpenAPI().Components.Schemas.Map()["ErrorModel"]; em != nil {
 		em.Properties["code"] = &huma.Schema{Type: huma.TypeString, Description: "Stable machine-readable error code."}
@@ -136,7 +138,15 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		fail(newProblem(http.StatusForbidden, tierup.CodeForbidden, "this endpoint needs an account's API token, not the admin token"))
 		return
 	}
-	next(huma.WithValue(ctx, principalKey{}, p))
+	ctx = huma.WithValue(ctx, principalKey{}, p)
+	next(huma.WithValue(ctx, clientInfoKey{}, clientInfo{ip: clientIP(ctx.RemoteAddr()), userAgent: ctx.Header("User-Agent")}))
+}
+
+func clientIP(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
 }
 
 func bearer(h string) (string, bool) {

@@ -46,6 +46,7 @@ type DB struct {
 	sqldb *sql.DB
 	pool  *pgxpool.Pool // PostgreSQL only
 	q     querier
+	tx    any // pgx.Tx or *sql.Tx inside InTx
 }
 
 var _ tierup.Store = (*DB)(nil)
@@ -71,6 +72,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
+		// One connection: SQLite has a single writer, and River's SQLite
+		// driver needs this to avoid SQLITE_BUSY between its own operations.
+		db.SetMaxOpenConns(1)
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("sqlite %s: %w", path, err)
@@ -132,20 +136,90 @@ func (db *DB) Close() error {
 	return err
 }
 
+// SQLDB returns the database/sql handle (for SQLite, the job queue's driver).
+func (db *DB) SQLDB() *sql.DB { return db.sqldb }
+
+// Pool returns the pgx pool (PostgreSQL only; nil for SQLite).
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// InTx implements tierup.Store.
+func (db *DB) InTx(ctx context.Context, fn func(tx tierup.Store) error) (err error) {
+	if db.tx != nil {
+		return fn(db)
+	}
+	child := *db
+	switch db.dialect {
+	case Postgres:
+		tx, err := db.pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				_ = tx.Rollback(context.WithoutCancel(ctx))
+			}
+		}()
+		child.q, child.tx = pgxQuerier{tx}, tx
+		if err = fn(&child); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	default:
+		tx, err := db.sqldb.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				_ = tx.Rollback()
+			}
+		}()
+		child.q, child.tx = sqlQuerier{tx}, tx
+		if err = fn(&child); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+}
+
+// TxHandle implements tierup.Store.
+func (db *DB) TxHandle() any { return db.tx }
+
 // querier is what the store's SQL runs on: a connection pool or a
 // transaction of either driver. Placeholders are $1, $2, … in both.
 type querier interface {
 	exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
 	queryRow(ctx context.Context, query string, args ...any) row
+	query(ctx context.Context, query string, args ...any) (rows, error)
 }
 
 type row interface{ Scan(dest ...any) error }
+
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
 
 type sqlQuerier struct {
 	db interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 		QueryRowContext(context.Context, string, ...any) *sql.Row
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	}
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+func (q sqlQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
+	r, err := q.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return sqlRows{r}, nil
 }
 
 func (q sqlQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
@@ -164,7 +238,16 @@ type pgxQuerier struct {
 	db interface {
 		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 		QueryRow(context.Context, string, ...any) pgx.Row
+		Query(context.Context, string, ...any) (pgx.Rows, error)
 	}
+}
+
+func (q pgxQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
+	r, err := q.db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return r, nil
 }
 
 func (q pgxQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {

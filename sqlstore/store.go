@@ -11,13 +11,13 @@ import (
 	"github.com/tierup/tierup"
 )
 
-const accountColumns = `id, email, name, timezone, COALESCE(test_clock_id, ''), plan_id,
+const accountColumns = `id, email, name, timezone, COALESCE(test_clock_id, ''), plan_id, COALESCE(entitlements_plan, plan_id),
 	current_period_start, current_period_end, usage_functions, usage_cronjobs, usage_storage_mb, created_at`
 
 func scanAccount(r row) (*tierup.Account, error) {
 	var a tierup.Account
 	var start, end sql.NullTime
-	err := r.Scan(&a.ID, &a.Email, &a.Name, &a.TimeZone, &a.TestClockID, &a.Subscription.PlanID,
+	err := r.Scan(&a.ID, &a.Email, &a.Name, &a.TimeZone, &a.TestClockID, &a.Subscription.PlanID, &a.EntitlementsPlan,
 		&start, &end, &a.Usage.Functions, &a.Usage.CronJobs, &a.Usage.StorageMB, &a.CreatedAt)
 	if err != nil {
 		return nil, err

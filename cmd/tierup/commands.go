@@ -17,8 +17,13 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
+	"github.com/tierup/tierup/gateway/stripegw"
 	"github.com/tierup/tierup/httpapi"
+	"github.com/tierup/tierup/notify/smtpmail"
+	"github.com/tierup/tierup/sandbox"
+	"github.com/tierup/tierup/sim"
 	"github.com/tierup/tierup/sqlstore"
+	"github.com/tierup/tierup/workflow"
 )
 
 // options are the flags shared by every command; each has an environment
@@ -34,6 +39,20 @@ type options struct {
 	logFormat  string
 	stdout     io.Writer
 	stderr     io.Writer
+
+	gateway             string
+	stripeKey           string
+	stripeAPIBase       string
+	stripeWebhookSecret string
+	cluster             string
+	simProvisionDelay   time.Duration
+	simMigrateDelay     time.Duration
+	simCapacity         int
+	smtpAddr            string
+	smtpFrom            string
+	smtpUsername        string
+	smtpPassword        string
+	flow                workflow.Config
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -72,8 +91,28 @@ Hobby, and prints their tokens once.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), o) },
 	}
 	for _, c := range []*cobra.Command{root, serveCmd} {
-		c.Flags().StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
-		c.Flags().BoolVar(&o.demo, "demo", true, "seed a demo account on an empty database")
+		fs := c.Flags()
+		fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+		fs.BoolVar(&o.demo, "demo", true, "seed a demo account on an empty database")
+		fs.StringVar(&o.gateway, "payment-gateway", "sandbox", "payment gateway: sandbox (Stripe's test cards, ledger in the database) or stripe")
+		fs.StringVar(&o.stripeKey, "stripe-secret-key", "", "Stripe secret key (stripe gateway)")
+		fs.StringVar(&o.stripeAPIBase, "stripe-api-base", "", "Stripe API base URL, e.g. a stripe-mock at http://127.0.0.1:12111 (stripe gateway)")
+		fs.StringVar(&o.stripeWebhookSecret, "stripe-webhook-secret", "", "signing secret of POST /v1/webhooks/stripe (stripe gateway)")
+		fs.StringVar(&o.cluster, "cluster", "sim", "cluster: sim (simulated, state in the database)")
+		fs.DurationVar(&o.simProvisionDelay, "sim-provision-delay", 3*time.Second, "simulated cluster: time a dedicated node takes to become ready")
+		fs.DurationVar(&o.simMigrateDelay, "sim-migrate-delay", time.Second, "simulated cluster: time one workload takes to move")
+		fs.IntVar(&o.simCapacity, "sim-capacity", 100, "simulated cluster: dedicated nodes it can hold")
+		fs.StringVar(&o.smtpAddr, "smtp-addr", "", "SMTP relay host:port for emails; when empty, emails are written to the log")
+		fs.StringVar(&o.smtpFrom, "smtp-from", "tierup <noreply@tierup.dev>", "sender of emails")
+		fs.StringVar(&o.smtpUsername, "smtp-username", "", "SMTP username (AUTH PLAIN, only over TLS or loopback)")
+		fs.StringVar(&o.smtpPassword, "smtp-password", "", "SMTP password")
+		fs.StringVar(&o.flow.SupportEmail, "support-email", "support@tierup.dev", "address told about upgrades that need support")
+		fs.IntVar(&o.flow.MaxAttempts, "retry-attempts", 5, "automatic attempts of a failing step before support takes over")
+		fs.DurationVar(&o.flow.BaseDelay, "retry-base-delay", 2*time.Second, "first retry delay; doubles each attempt, with jitter")
+		fs.DurationVar(&o.flow.MaxDelay, "retry-max-delay", time.Minute, "longest retry delay")
+		fs.DurationVar(&o.flow.PauseProbe, "pause-probe", 2*time.Second, "how often a paused upgrade checks whether the cluster or gateway is back")
+		fs.DurationVar(&o.flow.JobTimeout, "job-timeout", 30*time.Second, "longest a workflow step may run; a step whose process died is resumed this long (plus 5s) after it started")
+		fs.IntVar(&o.flow.Workers, "workers", 10, "workflow steps run at once by this process")
 	}
 
 	var quoteAccount, quotePlan string
@@ -200,6 +239,55 @@ func withApp(ctx context.Context, o *options, f func(*app.App) error) error {
 	return f(a)
 }
 
+// startWorkflow wires the gateway, the cluster and the mailer to the
+// workflow engine and starts working upgrades.
+func startWorkflow(ctx context.Context, o *options, a *app.App, log *slog.Logger) (*workflow.Engine, error) {
+	db := a.Store().(*sqlstore.DB)
+	clock := tierup.SystemClock{}
+	faults := &sandbox.Faults{Store: db, Clock: clock}
+	up := app.Upgrades{Faults: faults}
+
+	switch o.gateway {
+	case "sandbox":
+		g := &sandbox.Gateway{Store: db, Clock: clock, Faults: faults}
+		up.Gateway, up.Ledger = g, g
+	case "stripe":
+		g, err := stripegw.New(stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret})
+		if err != nil {
+			return nil, err
+		}
+		up.Gateway, up.Stripe = g, g
+	default:
+		return nil, fmt.Errorf("--payment-gateway %q: want sandbox or stripe", o.gateway)
+	}
+
+	var cluster tierup.Cluster
+	switch o.cluster {
+	case "sim":
+		c := sim.New(db, faults, sim.Config{ProvisionDelay: o.simProvisionDelay, MigrateDelay: o.simMigrateDelay, Capacity: o.simCapacity})
+		cluster, up.Sim = c, c
+	default:
+		return nil, fmt.Errorf("--cluster %q: want sim", o.cluster)
+	}
+
+	var mailer tierup.Mailer = smtpmail.NewLog(log)
+	if o.smtpAddr != "" {
+		mailer = smtpmail.New(smtpmail.Config{Addr: o.smtpAddr, From: o.smtpFrom, Username: o.smtpUsername, Password: o.smtpPassword})
+	}
+
+	engine, err := workflow.New(ctx, workflow.Deps{Store: db, Catalog: a.Catalog(), Clock: clock, Gateway: up.Gateway, Cluster: cluster,
+		Mailer: mailer, Log: log, QuoteValid: a.VerifyQuote}, o.flow)
+	if err != nil {
+		return nil, err
+	}
+	up.Engine = engine
+	a.SetUpgrades(up)
+	if err := engine.Start(ctx); err != nil {
+		return nil, err
+	}
+	return engine, nil
+}
+
 func newApp(ctx context.Context, o *options) (*app.App, app.Bootstrap, func(), error) {
 	policy, err := tierup.ParsePolicy(o.policy)
 	if err != nil {
@@ -229,6 +317,17 @@ func serve(ctx context.Context, o *options) error {
 	}
 	defer closeFn()
 	log := o.logger()
+	engine, err := startWorkflow(ctx, o, a, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := engine.Stop(stopCtx); err != nil {
+			log.Warn("stopping the workflow", "err", err)
+		}
+	}()
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {

@@ -1,0 +1,363 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/gateway/stripegw"
+	"github.com/tierup/tierup/sandbox"
+	"github.com/tierup/tierup/sim"
+	"github.com/tierup/tierup/workflow"
+)
+
+// TermsVersion is the version of the terms of service an upgrade must
+// accept; the text is served by Terms.
+const TermsVersion = "2026-11-01"
+
+const termsText = `tierup Terms of Service, version 2026-11-01.
+
+1. Paid plans are billed in advance for their whole period, at the price shown in your quote.
+2. When you upgrade, what happens to the time left on your current plan is stated in your quote before you pay; it is applied exactly as quoted.
+3. A dedicated node is provisioned for paid plans; your workloads are moved to it in phases, without downtime where the workload allows.
+4. If an upgrade cannot be completed, our support team finishes it or cancels it and refunds the charge in full.
+5. The uptime guarantee of your plan applies from the moment the upgrade completes.`
+
+// maxFailedPaymentsPerHour stops card testing: declined attempts per
+// account in the last hour.
+const maxFailedPaymentsPerHour = 5
+
+// Upgrades are the parts the upgrade use cases drive.
+type Upgrades struct {
+	Engine  *workflow.Engine
+	Gateway tierup.PaymentGateway
+	Faults  *sandbox.Faults   // sandbox only
+	Ledger  *sandbox.Gateway  // the sandbox gateway, when it is the gateway
+	Sim     *sim.Cluster      // the simulated cluster, when it is the cluster
+	Stripe  *stripegw.Gateway // the stripe gateway, for its webhooks
+}
+
+// SetUpgrades connects the workflow; without it the upgrade use cases are
+// unavailable.
+func (a *App) SetUpgrades(u Upgrades) { a.up = u }
+
+// Terms returns the current terms of service.
+func (a *App) Terms() (version, text string) { return TermsVersion, termsText }
+
+// CreatePaymentMethod validates a card and tokenizes it with the gateway.
+// The number and CVC go no further than the gateway; tierup keeps brand,
+// last 4, expiry and a keyed fingerprint. Errors: CodeInvalidCard with
+// each bad field.
+func (a *App) CreatePaymentMethod(ctx context.Context, accountID string, card tierup.Card) (*tierup.PaymentMethod, error) {
+	acct, err := a.store.Account(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	now, err := a.Now(ctx, acct)
+	if err != nil {
+		return nil, err
+	}
+	brand, err := tierup.ValidateCard(card, now, acct.Location())
+	if err != nil {
+		return nil, err
+	}
+	ref, err := a.up.Gateway.TokenizeCard(ctx, card)
+	if err != nil {
+		return nil, paymentProblem(err)
+	}
+	number := tierup.NormalizeCardNumber(card.Number)
+	pm := &tierup.PaymentMethod{ID: tierup.NewID("pm"), AccountID: acct.ID, Brand: brand, Last4: tierup.Last4(number),
+		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Name: card.Name, Fingerprint: tierup.CardFingerprint(a.cardKey, number),
+		GatewayRef: ref, CreatedAt: a.clock.Now().UTC().Truncate(time.Second)}
+	if err := a.store.CreatePaymentMethod(ctx, pm); err != nil {
+		return nil, err
+	}
+	a.log.InfoContext(ctx, "payment method created", "account", acct.ID, "payment_method", pm.ID, "brand", pm.Brand, "last4", pm.Last4)
+	return pm, nil
+}
+
+// paymentProblem turns a gateway refusal into a domain error a client can
+// act on.
+func paymentProblem(err error) error {
+	if pe, ok := err.(*tierup.PaymentError); ok {
+		if pe.Unavailable {
+			return tierup.Errorf(tierup.CodeGatewayUnavailable, "%s", pe.Message)
+		}
+		return tierup.Errorf(tierup.CodeInvalidCard, "%s", pe.Message)
+	}
+	return err
+}
+
+// NewUpgrade is a request to run an upgrade.
+type NewUpgrade struct {
+	Quote          string
+	PaymentMethod  string
+	AcceptTerms    string
+	IP, UserAgent  string
+	IdempotencyKey string // optional; the same key and body give the first answer
+	BodyHash       string // what the idempotency key is bound to
+}
+
+// CreateUpgrade checks the quote, the card and the terms and starts the
+// workflow. The account's single upgrade slot and the quote's single use
+// are enforced by the database, so concurrent requests start one upgrade.
+//
+// Errors: CodeNotFound (quote), CodeQuoteInvalid, CodeQuoteExpired,
+// CodeQuoteUsed, CodeUpgradeInProgress, CodeTermsNotAccepted,
+// CodeInvalid (payment method), CodeTooManyPaymentAttempts,
+// CodeIdempotencyKeyReused.
+func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade) (*tierup.Upgrade, error) {
+	if a.up.Engine == nil {
+		return nil, fmt.Errorf("upgrades are not configured")
+	}
+	if in.IdempotencyKey != "" {
+		if u, err := a.replay(ctx, accountID, in); u != nil || err != nil {
+			return u, err
+		}
+	}
+	acct, err := a.store.Account(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	now, err := a.Now(ctx, acct)
+	if err != nil {
+		return nil, err
+	}
+	if in.AcceptTerms != TermsVersion {
+		return nil, &tierup.Error{Code: tierup.CodeTermsNotAccepted,
+			Message: fmt.Sprintf("accept the terms of service, version %s (GET /v1/terms), by sending \"accept_terms\": %q", TermsVersion, TermsVersion),
+			Fields:  []tierup.FieldError{{Location: "body.accept_terms", Message: "must be the current terms version " + TermsVersion}}}
+	}
+	if err := a.checkPaymentRate(ctx, accountID); err != nil {
+		return nil, err
+	}
+	q, err := a.store.Quote(ctx, in.Quote)
+	if err != nil || q.AccountID != accountID {
+		return nil, tierup.Errorf(tierup.CodeNotFound, "quote %s not found", in.Quote)
+	}
+	switch {
+	case !a.VerifyQuote(q):
+		return nil, tierup.Errorf(tierup.CodeQuoteInvalid, "quote %s does not carry a valid signature; ask for a new quote", q.ID)
+	case q.Expired(now):
+		return nil, tierup.Errorf(tierup.CodeQuoteExpired, "quote %s expired at %s; ask for a new quote (POST /v1/quotes) to see today's figures", q.ID, q.ExpiresAt.Format(time.RFC3339))
+	case acct.Subscription.PlanID != q.FromPlan || !periodMatches(q, acct.Subscription):
+		return nil, tierup.Errorf(tierup.CodeQuoteInvalid, "your subscription changed since quote %s; ask for a new quote", q.ID)
+	}
+	pm, err := a.ownPaymentMethod(ctx, accountID, in.PaymentMethod)
+	if err != nil {
+		return nil, err
+	}
+	u := tierup.NewUpgrade(tierup.NewID("upg"), q, pm, tierup.TermsAcceptance{Version: in.AcceptTerms, AcceptedAt: now, IP: in.IP, UserAgent: in.UserAgent},
+		a.clock.Now().UTC().Truncate(time.Second))
+	err = a.store.InTx(ctx, func(tx tierup.Store) error {
+		if err := a.up.Engine.Create(ctx, tx, u, accountID); err != nil {
+			return err
+		}
+		if in.IdempotencyKey == "" {
+			return nil
+		}
+		first, _ := json.Marshal(idempotent{BodyHash: in.BodyHash, Upgrade: u})
+		return tx.PutRecord(ctx, "idempotency:"+accountID, in.IdempotencyKey, first, 0)
+	})
+	if tierup.ErrorCode(err) == tierup.CodeConflict && in.IdempotencyKey != "" {
+		return a.replay(ctx, accountID, in) // a concurrent request with the key won
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.up.Engine.Publish(u.ID)
+	return u, nil
+}
+
+type idempotent struct {
+	BodyHash string          `json:"body_hash"`
+	Upgrade  *tierup.Upgrade `json:"upgrade"`
+}
+
+// replay answers a repeated Idempotency-Key with the first response.
+func (a *App) replay(ctx context.Context, accountID string, in NewUpgrade) (*tierup.Upgrade, error) {
+	b, _, err := a.store.Record(ctx, "idempotency:"+accountID, in.IdempotencyKey)
+	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var first idempotent
+	if err := json.Unmarshal(b, &first); err != nil {
+		return nil, err
+	}
+	if first.BodyHash != in.BodyHash {
+		return nil, tierup.Errorf(tierup.CodeIdempotencyKeyReused, "the Idempotency-Key %q was already used with a different request body", in.IdempotencyKey)
+	}
+	return first.Upgrade, nil
+}
+
+// HashBody fingerprints a request body for idempotency keys.
+func HashBody(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func periodMatches(q *tierup.Quote, s tierup.Subscription) bool {
+	if q.CurrentPeriod == nil {
+		return !s.Paid() || q.RemainingSeconds == 0
+	}
+	return q.CurrentPeriod.End.Equal(s.PeriodEnd)
+}
+
+func (a *App) ownPaymentMethod(ctx context.Context, accountID, id string) (*tierup.PaymentMethod, error) {
+	pm, err := a.store.PaymentMethod(ctx, id)
+	if err != nil || pm.AccountID != accountID {
+		return nil, tierup.Invalid(tierup.FieldError{Location: "body.payment_method",
+			Message: fmt.Sprintf("there is no payment method %q on this account; create one with POST /v1/payment-methods", id)})
+	}
+	return pm, nil
+}
+
+func (a *App) checkPaymentRate(ctx context.Context, accountID string) error {
+	n, err := a.store.CountEvents(ctx, accountID, "payment_failed", a.clock.Now().Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	if n >= maxFailedPaymentsPerHour {
+		return tierup.Errorf(tierup.CodeTooManyPaymentAttempts, "%d payments failed in the last hour; to protect your account, try again later", n)
+	}
+	return nil
+}
+
+// RetryPayment continues an upgrade whose payment failed with another card.
+func (a *App) RetryPayment(ctx context.Context, accountID, upgradeID, paymentMethod string) (*tierup.Upgrade, error) {
+	if _, err := a.Upgrade(ctx, Principal{Account: &tierup.Account{ID: accountID}}, upgradeID); err != nil {
+		return nil, err
+	}
+	if err := a.checkPaymentRate(ctx, accountID); err != nil {
+		return nil, err
+	}
+	pm, err := a.ownPaymentMethod(ctx, accountID, paymentMethod)
+	if err != nil {
+		return nil, err
+	}
+	return a.up.Engine.RetryPayment(ctx, upgradeID, pm, accountID)
+}
+
+// Upgrade returns an upgrade its account or the admin may see.
+func (a *App) Upgrade(ctx context.Context, p Principal, id string) (*tierup.Upgrade, error) {
+	u, err := a.store.Upgrade(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Admin && (p.Account == nil || u.AccountID != p.Account.ID) {
+		return nil, tierup.Errorf(tierup.CodeNotFound, "upgrade %s not found", id)
+	}
+	return u, nil
+}
+
+// Upgrades lists an account's upgrades, newest first.
+func (a *App) Upgrades(ctx context.Context, accountID string) ([]*tierup.Upgrade, error) {
+	us, err := a.store.Upgrades(ctx, accountID)
+	if us == nil {
+		us = []*tierup.Upgrade{}
+	}
+	return us, err
+}
+
+// Events returns an upgrade's events after seq (the audit log, and the
+// feed of the live progress stream).
+func (a *App) Events(ctx context.Context, p Principal, id string, after int64, limit int) ([]*tierup.UpgradeEvent, error) {
+	if _, err := a.Upgrade(ctx, p, id); err != nil {
+		return nil, err
+	}
+	return a.store.Events(ctx, id, after, limit)
+}
+
+// Subscribe wakes the caller when this process changes the upgrade.
+func (a *App) Subscribe(id string) (<-chan struct{}, func()) { return a.up.Engine.Subscribe(id) }
+
+// RetryUpgrade is the admin's retry of an upgrade that needs support.
+func (a *App) RetryUpgrade(ctx context.Context, id string) (*tierup.Upgrade, error) {
+	return a.up.Engine.Retry(ctx, id, "admin")
+}
+
+// CancelUpgrade is the admin's cancel: refund and restore.
+func (a *App) CancelUpgrade(ctx context.Context, id string) (*tierup.Upgrade, error) {
+	return a.up.Engine.Cancel(ctx, id, "admin")
+}
+
+// Notifications lists the account's in-app notifications.
+func (a *App) Notifications(ctx context.Context, accountID string) ([]*tierup.Notification, error) {
+	ns, err := a.store.Notifications(ctx, accountID)
+	if ns == nil {
+		ns = []*tierup.Notification{}
+	}
+	return ns, err
+}
+
+// SupportTickets lists the support tickets (admin).
+func (a *App) SupportTickets(ctx context.Context) ([]*tierup.SupportTicket, error) {
+	ts, err := a.store.SupportTickets(ctx)
+	if ts == nil {
+		ts = []*tierup.SupportTicket{}
+	}
+	return ts, err
+}
+
+// InjectFault sets a sandbox fault (admin, sandbox).
+func (a *App) InjectFault(ctx context.Context, kind string, count int, seconds int) (*sandbox.Fault, error) {
+	if err := a.requireSandbox(); err != nil {
+		return nil, err
+	}
+	return a.up.Faults.Inject(ctx, kind, count, time.Duration(seconds)*time.Second)
+}
+
+// ClearFaults removes every sandbox fault (admin, sandbox).
+func (a *App) ClearFaults(ctx context.Context) error {
+	if err := a.requireSandbox(); err != nil {
+		return err
+	}
+	for _, k := range sandbox.FaultKinds {
+		if err := a.up.Faults.Clear(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Faults lists the sandbox faults in force (admin, sandbox).
+func (a *App) Faults(ctx context.Context) ([]sandbox.Fault, error) {
+	if err := a.requireSandbox(); err != nil {
+		return nil, err
+	}
+	return a.up.Faults.List(ctx)
+}
+
+func newKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}
+
+// Ledger lists the sandbox gateway's charges and refunds (admin, sandbox).
+func (a *App) Ledger(ctx context.Context) ([]*sandbox.Entry, error) {
+	if err := a.requireSandbox(); err != nil || a.up.Ledger == nil {
+		return nil, tierup.Errorf(tierup.CodeSandboxDisabled, "the sandbox ledger exists only with the sandbox gateway in sandbox mode")
+	}
+	return a.up.Ledger.Ledger(ctx)
+}
+
+// ClusterSnapshot shows an account's slice of the simulated cluster (admin,
+// sandbox).
+func (a *App) ClusterSnapshot(ctx context.Context, accountID string) (*sim.Snapshot, error) {
+	if err := a.requireSandbox(); err != nil || a.up.Sim == nil {
+		return nil, tierup.Errorf(tierup.CodeSandboxDisabled, "the simulated cluster exists only with --cluster sim in sandbox mode")
+	}
+	if _, err := a.store.Account(ctx, accountID); err != nil {
+		return nil, err
+	}
+	return a.up.Sim.Snapshot(ctx, accountID)
+}

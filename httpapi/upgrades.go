@@ -1,0 +1,397 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/app"
+	"github.com/tierup/tierup/sandbox"
+	"github.com/tierup/tierup/sim"
+)
+
+type clientInfoKey struct{}
+
+type clientInfo struct{ ip, userAgent string }
+
+type termsOutput struct {
+	Body struct {
+		Version string `json:"version"`
+		Text    string `json:"text"`
+	}
+}
+
+type cardInput struct {
+	Number   string `json:"number" minLength:"12" maxLength:"23" doc:"Card number; spaces and dashes are ignored. Never stored."`
+	ExpMonth int    `json:"exp_month" doc:"1-12"`
+	ExpYear  int    `json:"exp_year" doc:"Four digits."`
+	CVC      string `json:"cvc" minLength:"3" maxLength:"4" doc:"Security code. Never stored."`
+	Name     string `json:"name,omitempty" maxLength:"200" doc:"Name on the card."`
+}
+
+type paymentMethodInput struct {
+	Body struct {
+		Card cardInput `json:"card"`
+	}
+}
+
+type paymentMethodOutput struct {
+	Body *tierup.PaymentMethod
+}
+
+type upgradeBody struct {
+	Quote         string `json:"quote" maxLength:"64" doc:"The quote (quo_…) to carry out; it must be open and unused."`
+	PaymentMethod string `json:"payment_method" maxLength:"64" doc:"The card (pm_…) to charge."`
+	AcceptTerms   string `json:"accept_terms" maxLength:"32" doc:"The terms version the user accepted (GET /v1/terms)."`
+}
+
+type createUpgradeInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Makes retries safe: the same key and body return the first response; the same key with another body is refused."`
+	Body           upgradeBody
+}
+
+type upgradeOutput struct {
+	Body *tierup.Upgrade
+}
+
+type upgradesOutput struct {
+	Body struct {
+		Data []*tierup.Upgrade `json:"data"`
+	}
+}
+
+type retryPaymentInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body struct {
+		PaymentMethod string `json:"payment_method" maxLength:"64" doc:"The corrected or new card (pm_…)."`
+	}
+}
+
+type auditEntry struct {
+	Seq     int64     `json:"seq"`
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Message string    `json:"message"`
+	Status  string    `json:"status,omitempty" doc:"The upgrade's status right after."`
+}
+
+type auditOutput struct {
+	Body struct {
+		Data []auditEntry `json:"data"`
+	}
+}
+
+type notificationsOutput struct {
+	Body struct {
+		Data []*tierup.Notification `json:"data"`
+	}
+}
+
+type ticketsOutput struct {
+	Body struct {
+		Data []*tierup.SupportTicket `json:"data"`
+	}
+}
+
+type faultInput struct {
+	Body struct {
+		Kind    string `json:"kind" enum:"resource_shortage,cluster_unreachable,gateway_unreachable,gateway_timeout,migration_failure"`
+		Count   int    `json:"count,omitempty" minimum:"0" maximum:"1000" doc:"For resource_shortage, gateway_timeout, migration_failure: how many calls fail."`
+		Seconds int    `json:"seconds,omitempty" minimum:"0" maximum:"86400" doc:"For cluster_unreachable, gateway_unreachable: how long it lasts."`
+	}
+}
+
+type faultOutput struct {
+	Body *sandbox.Fault
+}
+
+type faultsOutput struct {
+	Body struct {
+		Data []sandbox.Fault `json:"data"`
+	}
+}
+
+type ledgerOutput struct {
+	Body struct {
+		Data []*sandbox.Entry `json:"data"`
+	}
+}
+
+type clusterInput struct {
+	Account string `query:"account" required:"true" maxLength:"64"`
+}
+
+type clusterOutput struct {
+	Body *sim.Snapshot
+}
+
+func (s *Server) upgradeRoutes() {
+	tags := []string{"Upgrades"}
+	register(s, huma.Operation{OperationID: "get-terms", Method: http.MethodGet, Path: "/v1/terms", Summary: "The current terms of service", Tags: tags},
+		authAny, func(ctx context.Context, _ *struct{}) (*termsOutput, error) {
+			out := &termsOutput{}
+			out.Body.Version, out.Body.Text = s.app.Terms()
+			return out, nil
+		})
+
+	register(s, huma.Operation{OperationID: "create-payment-method", Method: http.MethodPost, Path: "/v1/payment-methods",
+		Summary:     "Add a card",
+		Description: "Validates the card (number, brand, expiry by the account's clock, security code; each bad field is named) and tokenizes it with the payment gateway. The number and security code are never stored or logged. With the stripe gateway, clients create pm_… IDs with Stripe.js or the mobile SDK instead.",
+		DefaultStatus: http.StatusCreated, Tags: tags},
+		authAccount, func(ctx context.Context, in *paymentMethodInput) (*paymentMethodOutput, error) {
+			c := in.Body.Card
+			pm, err := s.app.CreatePaymentMethod(ctx, principal(ctx).Account.ID, tierup.Card{Number: c.Number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, CVC: c.CVC, Name: c.Name})
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			return &paymentMethodOutput{Body: pm}, nil
+		})
+
+	register(s, huma.Operation{OperationID: "create-upgrade", Method: http.MethodPost, Path: "/v1/upgrades", Summary: "Start an upgrade",
+		Description:   "Carries out a quote: charges exactly its amount once, switches the plan, provisions the dedicated node, moves the workloads, turns the features on and notifies. Answers at once; follow the progress with GET /v1/upgrades/{id} or the event stream /v1/upgrades/{id}/events.",
+		DefaultStatus: http.StatusAccepted, Tags: tags},
+		authAccount, func(ctx context.Context, in *createUpgradeInput) (*upgradeOutput, error) {
+			ci, _ := ctx.Value(clientInfoKey{}).(clientInfo)
+			body, _ := json.Marshal(in.Body)
+			u, err := s.app.CreateUpgrade(ctx, principal(ctx).Account.ID, app.NewUpgrade{Quote: in.Body.Quote, PaymentMethod: in.Body.PaymentMethod,
+				AcceptTerms: in.Body.AcceptTerms, IP: ci.ip, UserAgent: ci.userAgent, IdempotencyKey: in.IdempotencyKey, BodyHash: app.HashBody(body)})
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			return &upgradeOutput{Body: u}, nil
+		})
+
+	register(s, huma.Operation{OperationID: "list-upgrades", Method: http.MethodGet, Path: "/v1/upgrades", Summary: "The calling account's upgrades, newest first", Tags: tags},
+		authAccount, func(ctx context.Context, _ *struct{}) (*upgradesOutput, error) {
+			us, err := s.app.Upgrades(ctx, principal(ctx).Account.ID)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			out := &upgradesOutput{}
+			out.Body.Data = us
+			return out, nil
+		})
+
+	register(s, huma.Operation{OperationID: "get-upgrade", Method: http.MethodGet, Path: "/v1/upgrades/{id}", Summary: "An upgrade with its steps, payment, node and workloads", Tags: tags},
+		authAny, func(ctx context.Context, in *idPath) (*upgradeOutput, error) {
+			u, err := s.app.Upgrade(ctx, principal(ctx), in.ID)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			return &upgradeOutput{Body: u}, nil
+		})
+
+	register(s, huma.Operation{OperationID: "retry-payment", Method: http.MethodPost, Path: "/v1/upgrades/{id}/payment",
+		Summary: "Pay again with a corrected card after a failed payment", DefaultStatus: http.StatusAccepted, Tags: tags},
+		authAccount, func(ctx context.Context, in *retryPaymentInput) (*upgradeOutput, error) {
+			u, err := s.app.RetryPayment(ctx, principal(ctx).Account.ID, in.ID, in.Body.PaymentMethod)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			return &upgradeOutput{Body: u}, nil
+		})
+
+	register(s, huma.Operation{OperationID: "retry-upgrade", Method: http.MethodPost, Path: "/v1/upgrades/{id}/retry",
+		Summary: "Resume an upgrade that needs support from its failed step (admin)", DefaultStatus: http.StatusAccepted, Tags: tags},
+		authAdmin, func(ctx context.Context, in *idPath) (*upgradeOutput, error) {
+			u, err := s.app.RetryUpgrade(ctx, in.ID)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			return &upgradeOutput{Body: u}, nil
+		})
+
+	register(s, huma.Operation{OperationID: "cancel-upgrade", Method: http.MethodPost, Path: "/v1/upgrades/{id}/cancel",
+		Summary: "Cancel an upgrade: refund, restore the previous plan, notify (admin)", DefaultStatus: http.StatusAccepted, Tags: tags},
+		authAdmin, func(ctx context.Context, in *idPath) (*upgradeOutput, error) {
+			u, err := s.app.CancelUpgrade(ctx, in.ID)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			return &upgradeOutput{Body: u}, nil
+		})
+
+	register(s, huma.Operation{OperationID: "upgrade-audit", Method: http.MethodGet, Path: "/v1/upgrades/{id}/audit",
+		Summary: "Every transition, attempt, retry, pause, resume and admin action of an upgrade", Tags: tags},
+		authAny, func(ctx context.Context, in *idPath) (*auditOutput, error) {
+			evs, err := s.app.Events(ctx, principal(ctx), in.ID, 0, 10000)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			out := &auditOutput{}
+			out.Body.Data = []auditEntry{}
+			for _, e := range evs {
+				a := auditEntry{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Message: e.Message}
+				if e.Upgrade != nil {
+					a.Status = string(e.Upgrade.Status)
+				}
+				out.Body.Data = append(out.Body.Data, a)
+			}
+			return out, nil
+		})
+
+	register(s, huma.Operation{OperationID: "list-notifications", Method: http.MethodGet, Path: "/v1/notifications", Summary: "The calling account's in-app notifications", Tags: []string{"Accounts"}},
+		authAccount, func(ctx context.Context, _ *struct{}) (*notificationsOutput, error) {
+			ns, err := s.app.Notifications(ctx, principal(ctx).Account.ID)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			out := &notificationsOutput{}
+			out.Body.Data = ns
+			return out, nil
+		})
+
+	register(s, huma.Operation{OperationID: "list-support-tickets", Method: http.MethodGet, Path: "/v1/support-tickets", Summary: "Upgrades handed to support (admin)", Tags: []string{"Operations"}},
+		authAdmin, func(ctx context.Context, _ *struct{}) (*ticketsOutput, error) {
+			ts, err := s.app.SupportTickets(ctx)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			out := &ticketsOutput{}
+			out.Body.Data = ts
+			return out, nil
+		})
+
+	s.mux.HandleFunc("GET /v1/upgrades/{id}/events", s.events)
+
+	if !s.app.Sandbox() {
+		return
+	}
+	sb := []string{"Sandbox"}
+	register(s, huma.Operation{OperationID: "inject-fault", Method: http.MethodPost, Path: "/v1/sandbox/faults", Summary: "Inject a fault (admin, sandbox)",
+		Description: "resource_shortage {count}: the next node provisionings fail. cluster_unreachable / gateway_unreachable {seconds}: cut the cluster or the payment gateway off. gateway_timeout {count}: charges go through but their answer is lost. migration_failure {count}: workload moves fail and are rolled back.",
+		DefaultStatus: http.StatusCreated, Tags: sb},
+		authAdmin, func(ctx context.Context, in *faultInput) (*faultOutput, error) {
+			f, err := s.app.InjectFault(ctx, in.Body.Kind, in.Body.Count, in.Body.Seconds)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			return &faultOutput{Body: f}, nil
+		})
+	register(s, huma.Operation{OperationID: "list-faults", Method: http.MethodGet, Path: "/v1/sandbox/faults", Summary: "Faults in force (admin, sandbox)", Tags: sb},
+		authAdmin, func(ctx context.Context, _ *struct{}) (*faultsOutput, error) {
+			fs, err := s.app.Faults(ctx)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			out := &faultsOutput{}
+			out.Body.Data = fs
+			return out, nil
+		})
+	register(s, huma.Operation{OperationID: "clear-faults", Method: http.MethodDelete, Path: "/v1/sandbox/faults", Summary: "Clear every fault: connections and capacity are back (admin, sandbox)",
+		DefaultStatus: http.StatusNoContent, Tags: sb},
+		authAdmin, func(ctx context.Context, _ *struct{}) (*struct{}, error) {
+			return nil, s.failIf(ctx, s.app.ClearFaults(ctx))
+		})
+	register(s, huma.Operation{OperationID: "sandbox-ledger", Method: http.MethodGet, Path: "/v1/sandbox/ledger", Summary: "The sandbox gateway's charges and refunds (admin, sandbox)", Tags: sb},
+		authAdmin, func(ctx context.Context, _ *struct{}) (*ledgerOutput, error) {
+			l, err := s.app.Ledger(ctx)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			out := &ledgerOutput{}
+			out.Body.Data = l
+			return out, nil
+		})
+	register(s, huma.Operation{OperationID: "sandbox-cluster", Method: http.MethodGet, Path: "/v1/sandbox/cluster", Summary: "An account's nodes and workloads in the simulated cluster (admin, sandbox)", Tags: sb},
+		authAdmin, func(ctx context.Context, in *clusterInput) (*clusterOutput, error) {
+			c, err := s.app.ClusterSnapshot(ctx, in.Account)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			return &clusterOutput{Body: c}, nil
+		})
+}
+
+func (s *Server) failIf(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	return s.fail(ctx, err)
+}
+
+// events streams an upgrade's changes as Server-Sent Events: every event
+// after Last-Event-ID (header, or last_event_id in the query for clients
+// that cannot set it), then each new one as it happens, so a client that
+// lost its connection resumes exactly where it left off.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	token, ok := bearer(r.Header.Get("Authorization"))
+	if !ok {
+		token = r.URL.Query().Get("access_token") // EventSource cannot send headers
+	}
+	p, err := s.app.Authenticate(ctx, token)
+	if err != nil {
+		writeProblem(w, problemOf(err))
+		return
+	}
+	id := r.PathValue("id")
+	if _, err := s.app.Upgrade(ctx, p, id); err != nil {
+		writeProblem(w, problemOf(err))
+		return
+	}
+	last := r.Header.Get("Last-Event-ID")
+	if last == "" {
+		last = r.URL.Query().Get("last_event_id")
+	}
+	var after int64
+	if last != "" {
+		if after, err = strconv.ParseInt(last, 10, 64); err != nil || after < 0 {
+			writeProblem(w, newProblem(http.StatusBadRequest, "bad_request", "Last-Event-ID must be the number of an event"))
+			return
+		}
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeProblem(w, newProblem(http.StatusInternalServerError, tierup.CodeInternal, "streaming is not supported here"))
+		return
+	}
+	wake, stop := s.app.Subscribe(id)
+	defer stop()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 2000\n\n")
+	flusher.Flush()
+
+	poll := time.NewTicker(time.Second) // other processes' changes
+	defer poll.Stop()
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	for {
+		evs, err := s.app.Events(ctx, p, id, after, 500)
+		if err != nil {
+			s.log.WarnContext(ctx, "event stream", "upgrade", id, "err", err)
+			return
+		}
+		for _, e := range evs {
+			data, _ := json.Marshal(e)
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Action, data); err != nil {
+				return
+			}
+			after = e.Seq
+		}
+		if len(evs) > 0 {
+			flusher.Flush()
+		}
+		if len(evs) == 500 {
+			continue // more are waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-poll.C:
+		case <-heartbeat.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			flusher.Flush()
+		}
+	}
+}

@@ -1,0 +1,240 @@
+// Package stripemock runs stripe-mock (github.com/stripe/stripe-mock), the
+// stateless Stripe API double that validates requests against Stripe's
+// OpenAPI spec, for one test.
+//
+// The binary is found through STRIPE_MOCK_BIN, then PATH, then
+// $(go env GOBIN) and $(go env GOPATH)/bin. Without it the test is skipped,
+// unless CI or TIERUP_TEST_REQUIRE_STRIPE_MOCK is set: then it fails,
+// because a silently skipped gateway test would hide API mistakes.
+package stripemock
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Version is the stripe-mock release the tests are written against.
+const Version = "v0.203.0"
+
+// InstallHint says how to get the binary.
+const InstallHint = "go install github.com/stripe/stripe-mock@" + Version
+
+// startTimeout bounds the wait for stripe-mock to load its spec and listen.
+const startTimeout = 60 * time.Second
+
+// Option changes how Start runs stripe-mock.
+type Option func(*options)
+
+type options struct {
+	fixtures string
+}
+
+// WithFixtures makes stripe-mock answer from the fixtures JSON file at
+// path ({"resources": {"payment_intent": {…}, …}}) instead of its bundled
+// ones. It replaces them all, so it must hold every resource the test's
+// responses contain. Use it to get a response the bundled fixtures never
+// give, like a succeeded PaymentIntent.
+func WithFixtures(path string) Option {
+	return func(o *options) { o.fixtures = path }
+}
+
+// Start runs stripe-mock on a free loopback port for the rest of the test
+// and returns its base URL, e.g. http://127.0.0.1:41234. It is stopped
+// when the test ends.
+func Start(t testing.TB, opts ...Option) string {
+	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	bin := find(t)
+	// Port 0 lets stripe-mock pick free ports itself, so there is no race
+	// between finding a port and binding it. HTTPS is given an address too:
+	// otherwise stripe-mock also listens on the fixed port 12112 on every
+	// interface, which collides between parallel tests and leaves loopback.
+	args := []string{"-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0"}
+	if o.fixtures != "" {
+		abs, err := filepath.Abs(o.fixtures)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-fixtures", abs)
+	}
+	cmd := exec.Command(bin, args...)
+	// PORT sets stripe-mock's default port; drop it so only the flags
+	// above decide where it listens.
+	cmd.Env = withoutEnv(os.Environ(), "PORT")
+	out := &tail{max: 64 << 10}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("stripemock: starting %s: %v", bin, err)
+	}
+
+	addrc := make(chan string, 1)
+	go func() {
+		// Read stdout to the end so stripe-mock never blocks on a full
+		// pipe; it prints one line per request.
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			out.Write([]byte(line + "\n"))
+			if a, ok := strings.CutPrefix(line, "Listening for HTTP at address: "); ok {
+				select {
+				case addrc <- strings.TrimSpace(a):
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("stripe-mock output (tail):\n%s", out.String())
+		}
+	})
+
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-exited:
+		exited <- err // for the cleanup
+		t.Fatalf("stripemock: %s exited before listening (%v):\n%s", bin, err, out.String())
+	case <-time.After(startTimeout):
+		t.Fatalf("stripemock: %s did not listen within %v:\n%s", bin, startTimeout, out.String())
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().IsLoopback() {
+		t.Fatalf("stripemock: unexpected listen address %q", addr)
+	}
+	waitForConn(t, addr)
+	return "http://" + addr
+}
+
+// waitForConn waits until addr accepts a TCP connection. stripe-mock
+// prints the address once the socket is bound, so this normally succeeds
+// at once; it guards against that ever changing.
+func waitForConn(t testing.TB, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stripemock: %s does not accept connections: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// find returns the stripe-mock binary or ends the test.
+func find(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("STRIPE_MOCK_BIN"); p != "" {
+		// Set on purpose, so a wrong path is an error, not a skip.
+		if !isExecutable(p) {
+			t.Fatalf("stripemock: STRIPE_MOCK_BIN=%s is not an executable file", p)
+		}
+		return p
+	}
+	if p, err := exec.LookPath("stripe-mock"); err == nil {
+		return p
+	}
+	for _, dir := range goBinDirs() {
+		p := filepath.Join(dir, "stripe-mock")
+		if isExecutable(p) {
+			return p
+		}
+	}
+	msg := "stripe-mock not found (looked at $STRIPE_MOCK_BIN, $PATH, $(go env GOBIN) and $(go env GOPATH)/bin); install it with: " + InstallHint
+	if os.Getenv("CI") != "" || os.Getenv("TIERUP_TEST_REQUIRE_STRIPE_MOCK") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// goBinDirs returns where `go install` puts binaries: GOBIN, else the bin
+// directory of each GOPATH entry.
+func goBinDirs() []string {
+	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
+	if err != nil {
+		home, herr := os.UserHomeDir()
+		if herr != nil {
+			return nil
+		}
+		return []string{filepath.Join(home, "go", "bin")}
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var dirs []string
+	if len(lines) > 0 && strings.TrimSpace(lines[0]) != "" {
+		dirs = append(dirs, strings.TrimSpace(lines[0]))
+	}
+	if len(lines) > 1 {
+		for _, p := range filepath.SplitList(strings.TrimSpace(lines[1])) {
+			if p != "" {
+				dirs = append(dirs, filepath.Join(p, "bin"))
+			}
+		}
+	}
+	return dirs
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+func withoutEnv(env []string, name string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// tail keeps the last max bytes written to it, for failure reports.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	buf bytes.Buffer
+}
+
+func (w *tail) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if over := w.buf.Len() - w.max; over > 0 {
+		w.buf.Next(over)
+	}
+	return len(p), nil
+}
+
+func (w *tail) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}

@@ -1,0 +1,272 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/tierup/tierup"
+)
+
+// scenario is what a test card does when charged.
+type scenario struct {
+	Code        string `json:"code,omitempty"` // empty: the charge succeeds
+	DeclineCode string `json:"decline_code,omitempty"`
+	Message     string `json:"message,omitempty"`
+	Retryable   bool   `json:"retryable,omitempty"`
+}
+
+// scenarioFor maps Stripe's documented test card numbers to their outcome.
+// Other numbers are refused, as Stripe's test mode refuses real cards.
+func scenarioFor(number string) scenario {
+	switch number {
+	case "4242424242424242", "4000056655665556", "5555555555554444", "2223003122003222", "5200828282828210",
+		"378282246310005", "371449635398431", "6011111111111117", "3056930009020004", "36227206271667",
+		"3566002020360505", "6200000000000005":
+		return scenario{}
+	case "4000000000000002":
+		return scenario{Code: "card_declined", DeclineCode: "generic_decline", Message: "Your card was declined. Try another card, or ask your bank why."}
+	case "4000000000009995":
+		return scenario{Code: "card_declined", DeclineCode: "insufficient_funds", Message: "Your card has insufficient funds. Try another card."}
+	case "4000000000000069":
+		return scenario{Code: "expired_card", DeclineCode: "expired_card", Message: "Your card has expired. Check the expiry date or use another card."}
+	case "4000000000000127":
+		return scenario{Code: "incorrect_cvc", DeclineCode: "incorrect_cvc", Message: "The card's security code is incorrect. Check it and try again."}
+	case "4000000000000119":
+		return scenario{Code: "processing_error", Message: "An error occurred while processing your card. Try again in a little while.", Retryable: true}
+	}
+	return scenario{Code: "card_declined", DeclineCode: "test_mode_live_card",
+		Message: "Your card was declined: this is the sandbox, so use a test card such as 4242 4242 4242 4242."}
+}
+
+const (
+	pmScope     = "sandbox:payment_method"
+	chargeScope = "sandbox:charge"
+	refundScope = "sandbox:refund"
+)
+
+// Entry is one line of the sandbox ledger.
+type Entry struct {
+	Kind           string            `json:"kind"` // charge or refund
+	ID             string            `json:"id"`
+	IdempotencyKey string            `json:"idempotency_key"`
+	RequestHash    string            `json:"request_hash"`
+	Amount         int64             `json:"amount"`
+	Currency       string            `json:"currency"`
+	Ref            string            `json:"ref,omitempty"`       // payment method charged
+	ChargeID       string            `json:"charge_id,omitempty"` // refunded charge
+	Code           string            `json:"code,omitempty"`      // empty when it succeeded
+	DeclineCode    string            `json:"decline_code,omitempty"`
+	Message        string            `json:"message,omitempty"`
+	Metadata       map[string]string `json:"metadata,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+}
+
+// Succeeded reports whether the entry moved money.
+func (e *Entry) Succeeded() bool { return e.Code == "" }
+
+// Gateway is the sandbox payment gateway.
+type Gateway struct {
+	Store  tierup.Store
+	Clock  tierup.Clock
+	Faults *Faults
+}
+
+var _ tierup.PaymentGateway = (*Gateway)(nil)
+
+// Name implements tierup.PaymentGateway.
+func (g *Gateway) Name() string { return "sandbox" }
+
+// TokenizeCard implements tierup.PaymentGateway: it keeps what the test
+// card will do, never the card itself.
+func (g *Gateway) TokenizeCard(ctx context.Context, card tierup.Card) (string, error) {
+	if err := g.reachable(ctx); err != nil {
+		return "", err
+	}
+	ref := tierup.NewID("pm_sb")
+	b, _ := json.Marshal(scenarioFor(tierup.NormalizeCardNumber(card.Number)))
+	return ref, g.Store.PutRecord(ctx, pmScope, ref, b, 0)
+}
+
+func (g *Gateway) reachable(ctx context.Context) error {
+	down, err := g.Faults.Active(ctx, FaultGatewayUnreachable)
+	if err != nil {
+		return err
+	}
+	if down {
+		return &tierup.PaymentError{Code: "gateway_unavailable", Message: "The payment provider cannot be reached right now.", Retryable: true, Unavailable: true}
+	}
+	return nil
+}
+
+// Charge implements tierup.PaymentGateway with Stripe's idempotency rules:
+// the same key and parameters give the first result without a new charge;
+// the same key with other parameters is refused.
+func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup.Charge, error) {
+	if err := g.reachable(ctx); err != nil {
+		return nil, err
+	}
+	if req.PaymentMethod == nil || req.IdempotencyKey == "" || req.Amount.Amount <= 0 {
+		return nil, &tierup.PaymentError{Code: "invalid_request", Message: "a charge needs a payment method, an idempotency key and a positive amount"}
+	}
+	hash := requestHash("charge", req.Amount, req.PaymentMethod.GatewayRef, req.Metadata)
+	if e, err := g.replay(ctx, chargeScope, req.IdempotencyKey, hash); e != nil || err != nil {
+		return chargeResult(e, err)
+	}
+	b, _, err := g.Store.Record(ctx, pmScope, req.PaymentMethod.GatewayRef)
+	if err != nil {
+		return nil, &tierup.PaymentError{Code: "resource_missing", Message: "This card is not known to the payment provider; enter it again."}
+	}
+	var sc scenario
+	if err := json.Unmarshal(b, &sc); err != nil {
+		return nil, err
+	}
+	if sc.Retryable {
+		// Not recorded, like a request that failed before it was processed.
+		return nil, &tierup.PaymentError{Code: sc.Code, Message: sc.Message, Retryable: true}
+	}
+	e := &Entry{Kind: "charge", ID: tierup.NewID("ch_sb"), IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
+		Amount: req.Amount.Amount, Currency: string(req.Amount.Currency), Ref: req.PaymentMethod.GatewayRef,
+		Code: sc.Code, DeclineCode: sc.DeclineCode, Message: sc.Message, Metadata: req.Metadata, CreatedAt: g.Clock.Now().UTC()}
+	if e, err := g.record(ctx, chargeScope, e); e != nil || err != nil {
+		return chargeResult(e, err)
+	}
+	if e.Succeeded() {
+		lost, err := g.Faults.Consume(ctx, FaultGatewayTimeout)
+		if err != nil {
+			return nil, err
+		}
+		if lost {
+			return nil, &tierup.PaymentError{Code: "timeout", Message: "The payment provider did not answer in time.", Retryable: true}
+		}
+	}
+	return chargeResult(e, nil)
+}
+
+func chargeResult(e *Entry, err error) (*tierup.Charge, error) {
+	if err != nil {
+		return nil, err
+	}
+	if !e.Succeeded() {
+		return nil, &tierup.PaymentError{Code: e.Code, DeclineCode: e.DeclineCode, Message: e.Message}
+	}
+	return &tierup.Charge{ID: e.ID, Amount: tierup.Money{Amount: e.Amount, Currency: tierup.Currency(e.Currency)}}, nil
+}
+
+// Refund implements tierup.PaymentGateway.
+func (g *Gateway) Refund(ctx context.Context, req tierup.RefundRequest) (*tierup.Refund, error) {
+	if err := g.reachable(ctx); err != nil {
+		return nil, err
+	}
+	hash := requestHash("refund", req.Amount, req.ChargeID, nil)
+	e, err := g.replay(ctx, refundScope, req.IdempotencyKey, hash)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		charges, err := g.entries(ctx, chargeScope)
+		if err != nil {
+			return nil, err
+		}
+		var charge *Entry
+		for _, c := range charges {
+			if c.ID == req.ChargeID && c.Succeeded() {
+				charge = c
+			}
+		}
+		if charge == nil || req.Amount.Amount <= 0 || req.Amount.Amount > charge.Amount || string(req.Amount.Currency) != charge.Currency {
+			return nil, &tierup.PaymentError{Code: "invalid_refund", Message: fmt.Sprintf("charge %s cannot be refunded %s", req.ChargeID, req.Amount)}
+		}
+		e = &Entry{Kind: "refund", ID: tierup.NewID("re_sb"), IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
+			Amount: req.Amount.Amount, Currency: string(req.Amount.Currency), ChargeID: req.ChargeID, CreatedAt: g.Clock.Now().UTC()}
+		if e, err = g.record(ctx, refundScope, e); err != nil {
+			return nil, err
+		}
+	}
+	return &tierup.Refund{ID: e.ID, ChargeID: e.ChargeID, Amount: tierup.Money{Amount: e.Amount, Currency: tierup.Currency(e.Currency)}}, nil
+}
+
+// replay returns the entry an earlier request with the key made, or an
+// error when the key was used with other parameters.
+func (g *Gateway) replay(ctx context.Context, scope, key, hash string) (*Entry, error) {
+	b, _, err := g.Store.Record(ctx, scope, key)
+	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, err
+	}
+	if e.RequestHash != hash {
+		return nil, &tierup.PaymentError{Code: "idempotency_key_reused",
+			Message: "This idempotency key was already used with other parameters."}
+	}
+	return &e, nil
+}
+
+// record stores a new entry; when a concurrent request with the same key
+// won, its entry is returned instead.
+func (g *Gateway) record(ctx context.Context, scope string, e *Entry) (*Entry, error) {
+	b, _ := json.Marshal(e)
+	err := g.Store.PutRecord(ctx, scope, e.IdempotencyKey, b, 0)
+	if tierup.ErrorCode(err) == tierup.CodeConflict {
+		return g.replay(ctx, scope, e.IdempotencyKey, e.RequestHash)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Ledger lists every charge and refund, oldest first, so that tests and
+// operators can count what moved.
+func (g *Gateway) Ledger(ctx context.Context) ([]*Entry, error) {
+	charges, err := g.entries(ctx, chargeScope)
+	if err != nil {
+		return nil, err
+	}
+	refunds, err := g.entries(ctx, refundScope)
+	if err != nil {
+		return nil, err
+	}
+	out := append(charges, refunds...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
+}
+
+func (g *Gateway) entries(ctx context.Context, scope string) ([]*Entry, error) {
+	recs, err := g.Store.Records(ctx, scope)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Entry, 0, len(recs))
+	for _, r := range recs {
+		var e Entry
+		if err := json.Unmarshal(r.Value, &e); err != nil {
+			return nil, err
+		}
+		out = append(out, &e)
+	}
+	return out, nil
+}
+
+func requestHash(kind string, amount tierup.Money, target string, metadata map[string]string) string {
+	keys := make([]string, 0, len(metadata))
+	for k := range metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s", kind, amount.Amount, amount.Currency, target)
+	for _, k := range keys {
+		fmt.Fprintf(h, "\x00%s=%s", k, metadata[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

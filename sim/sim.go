@@ -1,0 +1,336 @@
+// Package sim is the simulated cluster, tierup's embedded default: a
+// shared node pool, dedicated nodes and each account's workloads, kept in
+// the store so that they survive restarts. It obeys the sandbox's injected
+// faults, and provisioning and moves take a configurable time.
+package sim
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/sandbox"
+)
+
+const scope = "sim:account"
+
+// Config shapes the simulation.
+type Config struct {
+	ProvisionDelay time.Duration // how long a node takes to become ready
+	MigrateDelay   time.Duration // how long one workload takes to move
+	Capacity       int           // dedicated nodes the cluster can hold; 0 means 100
+}
+
+// Cluster is the simulated cluster.
+type Cluster struct {
+	store  tierup.Store
+	faults *sandbox.Faults
+	cfg    Config
+}
+
+var _ tierup.Cluster = (*Cluster)(nil)
+
+// New returns a simulated cluster.
+func New(store tierup.Store, faults *sandbox.Faults, cfg Config) *Cluster {
+	if cfg.Capacity <= 0 {
+		cfg.Capacity = 100
+	}
+	return &Cluster{store: store, faults: faults, cfg: cfg}
+}
+
+// state is one account's slice of the cluster.
+type state struct {
+	Workloads []tierup.Workload `json:"workloads"`
+	Nodes     []node            `json:"nodes"`
+	Features  string            `json:"features,omitempty"` // plan whose features are on
+}
+
+type node struct {
+	tierup.Node
+	Key      string `json:"key"`
+	Released bool   `json:"released,omitempty"`
+}
+
+// defaultWorkloads is what every simulated account runs on the shared pool:
+// three Deployments, two CronJobs and one Function.
+func defaultWorkloads() []tierup.Workload {
+	return []tierup.Workload{
+		{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"},
+		{Kind: "Deployment", Name: "api", Replicas: 2, Node: "shared"},
+		{Kind: "Deployment", Name: "worker", Replicas: 1, Node: "shared"},
+		{Kind: "CronJob", Name: "nightly-report", Replicas: 1, Node: "shared"},
+		{Kind: "CronJob", Name: "cleanup", Replicas: 1, Node: "shared"},
+		{Kind: "Function", Name: "thumbnailer", Replicas: 1, Node: "shared"},
+	}
+}
+
+func (c *Cluster) reachable(ctx context.Context) error {
+	down, err := c.faults.Active(ctx, sandbox.FaultClusterUnreachable)
+	if err != nil {
+		return err
+	}
+	if down {
+		return tierup.Errorf(tierup.CodeClusterUnreachable, "the cluster's API server cannot be reached")
+	}
+	return nil
+}
+
+// update applies f to the account's state with optimistic concurrency.
+func (c *Cluster) update(ctx context.Context, accountID string, f func(*state) error) (*state, error) {
+	for range 20 {
+		b, version, err := c.store.Record(ctx, scope, accountID)
+		st := &state{}
+		switch {
+		case tierup.ErrorCode(err) == tierup.CodeNotFound:
+			st.Workloads, version = defaultWorkloads(), 0
+		case err != nil:
+			return nil, err
+		default:
+			if err := json.Unmarshal(b, st); err != nil {
+				return nil, err
+			}
+		}
+		if err := f(st); err != nil {
+			return nil, err
+		}
+		nb, _ := json.Marshal(st)
+		err = c.store.PutRecord(ctx, scope, accountID, nb, version)
+		if tierup.ErrorCode(err) == tierup.CodeConflict {
+			continue
+		}
+		return st, err
+	}
+	return nil, errors.New("sim: account state keeps changing")
+}
+
+// read returns the account's state, seeding it on first sight.
+func (c *Cluster) read(ctx context.Context, accountID string) (*state, error) {
+	b, _, err := c.store.Record(ctx, scope, accountID)
+	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+		return c.update(ctx, accountID, func(*state) error { return nil })
+	}
+	if err != nil {
+		return nil, err
+	}
+	st := &state{}
+	return st, json.Unmarshal(b, st)
+}
+
+func (c *Cluster) dedicatedNodes(ctx context.Context) (int, error) {
+	recs, err := c.store.Records(ctx, scope)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range recs {
+		var st state
+		if err := json.Unmarshal(r.Value, &st); err != nil {
+			return 0, err
+		}
+		for _, nd := range st.Nodes {
+			if !nd.Released {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// ProvisionNode implements tierup.Cluster.
+func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*tierup.Node, error) {
+	if err := c.reachable(ctx); err != nil {
+		return nil, err
+	}
+	st, err := c.read(ctx, req.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	for _, nd := range st.Nodes {
+		if nd.Key == req.Key && !nd.Released {
+			return c.waitReady(ctx, &nd.Node) // made before: a retry or a resume
+		}
+	}
+	short, err := c.faults.Consume(ctx, sandbox.FaultResourceShortage)
+	if err != nil {
+		return nil, err
+	}
+	used, err := c.dedicatedNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if short || used >= c.cfg.Capacity {
+		return nil, tierup.Errorf(tierup.CodeResourceShortage, "no capacity for a dedicated node right now (resource shortage)")
+	}
+	sum := sha256.Sum256([]byte(req.Key))
+	made := &tierup.Node{Name: "dedicated-" + req.AccountID + "-" + hex.EncodeToString(sum[:3]), AccountID: req.AccountID, Pool: "dedicated"}
+	st, err = c.update(ctx, req.AccountID, func(st *state) error {
+		for _, nd := range st.Nodes {
+			if nd.Key == req.Key && !nd.Released {
+				*made = nd.Node // a concurrent attempt made it first
+				return nil
+			}
+		}
+		st.Nodes = append(st.Nodes, node{Node: *made, Key: req.Key})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.waitReady(ctx, made)
+}
+
+// waitReady lets the node boot, then marks it ready.
+func (c *Cluster) waitReady(ctx context.Context, n *tierup.Node) (*tierup.Node, error) {
+	if n.Ready {
+		return n, nil
+	}
+	if err := sleep(ctx, c.cfg.ProvisionDelay); err != nil {
+		return nil, err
+	}
+	if err := c.reachable(ctx); err != nil {
+		return nil, err
+	}
+	_, err := c.update(ctx, n.AccountID, func(st *state) error {
+		for i := range st.Nodes {
+			if st.Nodes[i].Name == n.Name {
+				st.Nodes[i].Ready = true
+			}
+		}
+		return nil
+	})
+	ready := *n
+	ready.Ready = true
+	return &ready, err
+}
+
+// Workloads implements tierup.Cluster.
+func (c *Cluster) Workloads(ctx context.Context, accountID string) ([]tierup.Workload, error) {
+	if err := c.reachable(ctx); err != nil {
+		return nil, err
+	}
+	st, err := c.read(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return st.Workloads, nil
+}
+
+// MigrateWorkload implements tierup.Cluster. The simulated rollout surges
+// one new replica at a time and stops an old one only when the new one is
+// ready, so availability never drops below the desired count.
+func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tierup.Workload, n *tierup.Node) (*tierup.MigrationReport, error) {
+	if err := c.reachable(ctx); err != nil {
+		return nil, err
+	}
+	if err := sleep(ctx, c.cfg.MigrateDelay); err != nil {
+		return nil, err
+	}
+	if err := c.reachable(ctx); err != nil {
+		return nil, err // cut off mid-rollout: nothing was switched
+	}
+	fail, err := c.faults.Consume(ctx, sandbox.FaultMigrationFailure)
+	if err != nil {
+		return nil, err
+	}
+	if fail {
+		return nil, tierup.Errorf("migration_failed", "%s %s did not become ready on %s; it was rolled back to the shared pool", w.Kind, w.Name, n.Name)
+	}
+	report := &tierup.MigrationReport{Workload: w, MinAvailable: w.Replicas}
+	_, err = c.update(ctx, accountID, func(st *state) error {
+		for i := range st.Workloads {
+			if st.Workloads[i].Kind == w.Kind && st.Workloads[i].Name == w.Name {
+				st.Workloads[i].Node = n.Name
+				report.Workload = st.Workloads[i]
+				return nil
+			}
+		}
+		return tierup.Errorf(tierup.CodeNotFound, "%s %s no longer exists", w.Kind, w.Name)
+	})
+	if w.Kind == "CronJob" {
+		report.Notes = append(report.Notes, "running jobs finish where they are; the next runs use the dedicated node")
+	}
+	return report, err
+}
+
+// ReturnWorkload implements tierup.Cluster.
+func (c *Cluster) ReturnWorkload(ctx context.Context, accountID string, w tierup.Workload) error {
+	if err := c.reachable(ctx); err != nil {
+		return err
+	}
+	_, err := c.update(ctx, accountID, func(st *state) error {
+		for i := range st.Workloads {
+			if st.Workloads[i].Kind == w.Kind && st.Workloads[i].Name == w.Name {
+				st.Workloads[i].Node = "shared"
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// EnableFeatures implements tierup.Cluster.
+func (c *Cluster) EnableFeatures(ctx context.Context, accountID string, plan *tierup.Plan) error {
+	if err := c.reachable(ctx); err != nil {
+		return err
+	}
+	_, err := c.update(ctx, accountID, func(st *state) error { st.Features = plan.ID; return nil })
+	return err
+}
+
+// ReleaseNode implements tierup.Cluster.
+func (c *Cluster) ReleaseNode(ctx context.Context, n *tierup.Node) error {
+	if err := c.reachable(ctx); err != nil {
+		return err
+	}
+	_, err := c.update(ctx, n.AccountID, func(st *state) error {
+		for i := range st.Nodes {
+			if st.Nodes[i].Name == n.Name {
+				st.Nodes[i].Released = true
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// Snapshot is an account's slice of the simulated cluster, for tests and
+// the sandbox API.
+type Snapshot struct {
+	Workloads []tierup.Workload `json:"workloads"`
+	Nodes     []tierup.Node     `json:"nodes"`
+	Features  string            `json:"features,omitempty"`
+}
+
+// Snapshot returns the account's state without changing it.
+func (c *Cluster) Snapshot(ctx context.Context, accountID string) (*Snapshot, error) {
+	st, err := c.read(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	s := &Snapshot{Workloads: st.Workloads, Nodes: []tierup.Node{}, Features: st.Features}
+	for _, n := range st.Nodes {
+		if !n.Released {
+			s.Nodes = append(s.Nodes, n.Node)
+		}
+	}
+	return s, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sim: %w", ctx.Err())
+	}
+}

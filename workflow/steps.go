@@ -1,0 +1,378 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/tierup/tierup"
+)
+
+// stepCompensate is the cancel's compensation: refund, return workloads,
+// release the node, restore the plan. It is not one of the forward steps.
+const stepCompensate tierup.StepName = "compensate"
+
+type stepWorker struct {
+	river.WorkerDefaults[stepArgs]
+	e *Engine
+}
+
+func (w *stepWorker) Work(ctx context.Context, job *river.Job[stepArgs]) error {
+	return w.e.run(ctx, job)
+}
+
+// result is what a step's action produced.
+type result struct {
+	apply func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error // records the outcome, in the commit transaction
+	more  bool                                                                // the step is not done: run it again right away
+	msg   string
+	err   error
+}
+
+// current reports whether the job is the one that may act on the upgrade.
+func current(u *tierup.Upgrade, a stepArgs) bool {
+	if a.Step == stepCompensate {
+		return u.CancelRequestedAt != nil && u.Status.Active() && u.CompensateRun == a.Run
+	}
+	if !u.Status.Active() || u.CancelRequestedAt != nil || u.CurrentStep != a.Step {
+		return false
+	}
+	st := u.Step(a.Step)
+	return st != nil && st.Run == a.Run
+}
+
+// run executes one job: claim the step, act outside any transaction, then
+// commit the outcome, the next job and the job's completion together. A
+// crash anywhere repeats the job; every action is idempotent.
+func (e *Engine) run(ctx context.Context, job *river.Job[stepArgs]) error {
+	a := job.Args
+	var u *tierup.Upgrade
+	err := e.Store.InTx(ctx, func(tx tierup.Store) error {
+		var err error
+		if u, err = tx.Upgrade(ctx, a.UpgradeID); err != nil {
+			return err
+		}
+		if !current(u, a) {
+			return errStale
+		}
+		if a.Step == stepCompensate {
+			return nil
+		}
+		st := u.Step(a.Step)
+		if st.Status == tierup.StepRunning {
+			return nil // a continuation, or a job rescued after a crash
+		}
+		now := e.Clock.Now().UTC()
+		st.Status, st.NextRetryAt = tierup.StepRunning, nil
+		st.Attempts++
+		if st.StartedAt == nil {
+			st.StartedAt = &now
+		}
+		return e.save(ctx, tx, u, "system", "step_started", fmt.Sprintf("%s started (attempt %d)", a.Step, st.Attempts))
+	})
+	if errors.Is(err, errStale) || tierup.ErrorCode(err) == tierup.CodeNotFound {
+		return nil // superseded: nothing to do
+	}
+	if err != nil {
+		return err
+	}
+	e.Publish(u.ID)
+
+	res := e.act(ctx, u, a.Step)
+
+	var after func()
+	err = e.Store.InTx(ctx, func(tx tierup.Store) error {
+		fresh, err := tx.Upgrade(ctx, a.UpgradeID)
+		if err != nil {
+			return err
+		}
+		if !current(fresh, a) {
+			return errStale
+		}
+		if a.Step == stepCompensate {
+			err = e.finishCompensation(ctx, tx, fresh, res)
+		} else {
+			after, err = e.finish(ctx, tx, fresh, a.Step, res)
+		}
+		if err != nil {
+			return err
+		}
+		return e.queue.complete(ctx, tx, job)
+	})
+	if errors.Is(err, errStale) {
+		return nil
+	}
+	if err != nil {
+		return err // River retries the job; the action repeats idempotently
+	}
+	e.Publish(u.ID)
+	if after != nil {
+		after()
+	}
+	return nil
+}
+
+// act performs the step's outside work.
+func (e *Engine) act(ctx context.Context, u *tierup.Upgrade, step tierup.StepName) result {
+	switch step {
+	case tierup.StepPayment:
+		return e.pay(ctx, u)
+	case tierup.StepActivatePlan:
+		return e.activate(u)
+	case tierup.StepProvisionNode:
+		return e.provision(ctx, u)
+	case tierup.StepMigrateWorkloads:
+		return e.migrate(ctx, u)
+	case tierup.StepEnableFeatures:
+		return e.enableFeatures(ctx, u)
+	case tierup.StepNotify:
+		return e.notify(ctx, u)
+	case stepCompensate:
+		return e.compensate(ctx, u)
+	}
+	return result{err: fmt.Errorf("unknown step %q", step)}
+}
+
+func (e *Engine) pay(ctx context.Context, u *tierup.Upgrade) result {
+	if u.Payment.Amount.Amount == 0 {
+		return result{msg: "nothing is due: no charge", apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+			u.Payment.Status = tierup.PaymentSkipped
+			u.Step(tierup.StepPayment).Status = tierup.StepSkipped
+			return nil
+		}}
+	}
+	q, err := e.Store.Quote(ctx, u.QuoteID)
+	if err != nil {
+		return result{err: err}
+	}
+	if !e.QuoteValid(q) || q.AmountDue != u.Payment.Amount {
+		return result{err: tierup.Errorf(tierup.CodeQuoteInvalid, "the quote's signature does not match its content; nothing was charged")}
+	}
+	pm, err := e.Store.PaymentMethod(ctx, u.Payment.PaymentMethodID)
+	if err != nil {
+		return result{err: err}
+	}
+	charge, err := e.Gateway.Charge(ctx, tierup.ChargeRequest{
+		IdempotencyKey: fmt.Sprintf("%s:payment:%d", u.ID, u.Payment.Attempt),
+		Amount:         q.AmountDue,
+		PaymentMethod:  pm,
+		Description:    fmt.Sprintf("Upgrade to %s", u.ToPlan),
+		Metadata:       map[string]string{"upgrade": u.ID, "quote": q.ID, "account": u.AccountID},
+	})
+	if err != nil {
+		return result{err: err}
+	}
+	return result{msg: fmt.Sprintf("charged %s to %s •••• %s", charge.Amount, pm.Brand, pm.Last4),
+		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+			u.Payment.Status, u.Payment.ChargeID = tierup.PaymentSucceeded, charge.ID
+			u.Payment.DeclineCode, u.Payment.FailureCode, u.Payment.Message = "", "", ""
+			return nil
+		}}
+}
+
+// activate switches the subscription exactly as the quote said; it is all
+// database work, done in the commit transaction.
+func (e *Engine) activate(u *tierup.Upgrade) result {
+	return result{msg: fmt.Sprintf("plan is now %s until %s", u.ToPlan, u.NewPeriod.End.Format(time.RFC3339)),
+		apply: func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error {
+			acct, err := tx.Account(ctx, u.AccountID)
+			if err != nil {
+				return err
+			}
+			if u.Previous == nil { // keep the very first one across repeats
+				prev := acct.Subscription
+				u.Previous = &prev
+			}
+			return tx.SetSubscription(ctx, u.AccountID, tierup.Subscription{PlanID: u.ToPlan, PeriodStart: u.NewPeriod.Start, PeriodEnd: u.NewPeriod.End})
+		}}
+}
+
+func (e *Engine) provision(ctx context.Context, u *tierup.Upgrade) result {
+	plan, err := e.Catalog.Plan(u.ToPlan)
+	if err != nil {
+		return result{err: err}
+	}
+	node, err := e.Cluster.ProvisionNode(ctx, tierup.NodeRequest{Key: u.ID + ":node", AccountID: u.AccountID, Plan: plan})
+	if err != nil {
+		return result{err: err}
+	}
+	return result{msg: "dedicated node " + node.Name + " is ready", apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+		u.Node = node
+		return nil
+	}}
+}
+
+// migrate moves one workload per job, so that each job stays short and the
+// progress of each move is committed before the next starts.
+func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
+	if len(u.Workloads) == 0 {
+		ws, err := e.Cluster.Workloads(ctx, u.AccountID)
+		if err != nil {
+			return result{err: err}
+		}
+		if len(ws) == 0 {
+			return result{msg: "no workloads to move"}
+		}
+		return result{more: true, msg: fmt.Sprintf("%d workloads to move, one at a time", len(ws)),
+			apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+				for _, w := range ws {
+					state := tierup.WorkloadPending
+					if w.Node == u.Node.Name {
+						state = tierup.WorkloadMigrated
+					}
+					u.Workloads = append(u.Workloads, tierup.WorkloadMigration{Workload: w, State: state})
+				}
+				return nil
+			}}
+	}
+	i := nextWorkload(u)
+	if i < 0 {
+		return result{msg: "every workload runs on the dedicated node"}
+	}
+	w := u.Workloads[i]
+	report, err := e.Cluster.MigrateWorkload(ctx, u.AccountID, w.Workload, u.Node)
+	if err != nil {
+		if tierup.ErrorCode(err) == "migration_failed" {
+			return result{err: err, apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+				u.Workloads[i].State = tierup.WorkloadRolledBack
+				u.Workloads[i].Notes = append(u.Workloads[i].Notes, err.Error())
+				return nil
+			}}
+		}
+		return result{err: err}
+	}
+	return result{more: nextWorkloadAfter(u, i) >= 0, msg: fmt.Sprintf("%s %s moved to %s", w.Kind, w.Name, u.Node.Name),
+		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+			minAvail := report.MinAvailable
+			u.Workloads[i].Workload = report.Workload
+			u.Workloads[i].State, u.Workloads[i].MinAvailable = tierup.WorkloadMigrated, &minAvail
+			u.Workloads[i].Notes = append(u.Workloads[i].Notes, report.Notes...)
+			return nil
+		}}
+}
+
+func nextWorkload(u *tierup.Upgrade) int { return nextWorkloadAfter(u, -1) }
+
+func nextWorkloadAfter(u *tierup.Upgrade, after int) int {
+	for i := after + 1; i < len(u.Workloads); i++ {
+		if u.Workloads[i].State != tierup.WorkloadMigrated {
+			return i
+		}
+	}
+	return -1
+}
+
+func (e *Engine) enableFeatures(ctx context.Context, u *tierup.Upgrade) result {
+	plan, err := e.Catalog.Plan(u.ToPlan)
+	if err != nil {
+		return result{err: err}
+	}
+	if err := e.Cluster.EnableFeatures(ctx, u.AccountID, plan); err != nil {
+		return result{err: err}
+	}
+	return result{msg: "features of " + plan.Name + " are on: " + strings.Join(plan.Features, ", "),
+		apply: func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error {
+			return tx.SetEntitlementsPlan(ctx, u.AccountID, u.ToPlan)
+		}}
+}
+
+func (e *Engine) notify(ctx context.Context, u *tierup.Upgrade) result {
+	acct, err := e.Store.Account(ctx, u.AccountID)
+	if err != nil {
+		return result{err: err}
+	}
+	plan, err := e.Catalog.Plan(u.ToPlan)
+	if err != nil {
+		return result{err: err}
+	}
+	title := "Your upgrade to " + plan.Name + " is complete"
+	body := completionText(acct, plan, u)
+	msg := "in-app notification and email sent"
+	if err := e.Mailer.Send(ctx, tierup.Email{To: acct.Email, Subject: title, Text: body}); err != nil {
+		if st := u.Step(tierup.StepNotify); st.Attempts < e.cfg.MaxAttempts {
+			return result{err: fmt.Errorf("sending the completion email: %w", err)}
+		}
+		msg = "in-app notification sent; the email could not be sent: " + err.Error()
+	}
+	return result{msg: msg, apply: func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error {
+		return tx.CreateNotification(ctx, &tierup.Notification{ID: tierup.NewID("ntf"), AccountID: u.AccountID, Kind: "upgrade_completed",
+			Title: title, Body: body, CreatedAt: e.Clock.Now().UTC()})
+	}}
+}
+
+func completionText(acct *tierup.Account, plan *tierup.Plan, u *tierup.Upgrade) string {
+	loc := acct.Location()
+	var b strings.Builder
+	fmt.Fprintf(&b, "Your account is now on %s, from %s to %s.\n\n", plan.Name,
+		u.NewPeriod.Start.In(loc).Format("2 Jan 2006 15:04 MST"), u.NewPeriod.End.In(loc).Format("2 Jan 2006 15:04 MST"))
+	if u.Node != nil {
+		fmt.Fprintf(&b, "Your workloads now run on your dedicated node %s.\n\n", u.Node.Name)
+	}
+	b.WriteString("What changed:\n")
+	for _, f := range plan.Features {
+		fmt.Fprintf(&b, "- %s\n", f)
+	}
+	if u.Payment.Status == tierup.PaymentSucceeded {
+		fmt.Fprintf(&b, "\nWe charged %s to your %s card ending in %s.\n", u.Payment.Amount, u.Payment.Brand, u.Payment.Last4)
+	}
+	return b.String()
+}
+
+// compensate undoes what the upgrade did, each part idempotent.
+func (e *Engine) compensate(ctx context.Context, u *tierup.Upgrade) result {
+	var refund *tierup.Refund
+	if u.Payment.Status == tierup.PaymentSucceeded {
+		var err error
+		refund, err = e.Gateway.Refund(ctx, tierup.RefundRequest{IdempotencyKey: u.ID + ":refund", ChargeID: u.Payment.ChargeID,
+			Amount: u.Payment.Amount, Reason: "upgrade canceled"})
+		if err != nil {
+			return result{err: err}
+		}
+	}
+	for _, w := range u.Workloads {
+		if w.State == tierup.WorkloadMigrated || w.State == tierup.WorkloadMigrating {
+			if err := e.Cluster.ReturnWorkload(ctx, u.AccountID, w.Workload); err != nil {
+				return result{err: err}
+			}
+		}
+	}
+	if u.Node != nil {
+		if err := e.Cluster.ReleaseNode(ctx, u.Node); err != nil {
+			return result{err: err}
+		}
+	}
+	acct, err := e.Store.Account(ctx, u.AccountID)
+	if err != nil {
+		return result{err: err}
+	}
+	text := "Your upgrade to " + u.ToPlan + " was canceled and your previous plan restored."
+	if refund != nil {
+		text += fmt.Sprintf(" We refunded %s to your card ending in %s.", refund.Amount, u.Payment.Last4)
+	}
+	if err := e.Mailer.Send(ctx, tierup.Email{To: acct.Email, Subject: "Your upgrade was canceled", Text: text}); err != nil {
+		e.Log.WarnContext(ctx, "cancel email not sent", "upgrade", u.ID, "err", err)
+	}
+	return result{msg: text, apply: func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error {
+		if refund != nil {
+			u.Payment.Status, u.Payment.RefundID = tierup.PaymentRefunded, refund.ID
+		}
+		for i := range u.Workloads {
+			if u.Workloads[i].State == tierup.WorkloadMigrated || u.Workloads[i].State == tierup.WorkloadMigrating {
+				u.Workloads[i].State, u.Workloads[i].Node = tierup.WorkloadReturned, "shared"
+			}
+		}
+		if u.Previous != nil {
+			if err := tx.SetSubscription(ctx, u.AccountID, *u.Previous); err != nil {
+				return err
+			}
+			if err := tx.SetEntitlementsPlan(ctx, u.AccountID, u.Previous.PlanID); err != nil {
+				return err
+			}
+		}
+		return tx.CreateNotification(ctx, &tierup.Notification{ID: tierup.NewID("ntf"), AccountID: u.AccountID, Kind: "upgrade_canceled",
+			Title: "Your upgrade was canceled", Body: text, CreatedAt: e.Clock.Now().UTC()})
+	}}
+}
