@@ -21,8 +21,8 @@ type Account struct {
 	// EntitlementsPlan is the plan whose limits and features are on; it
 	// trails Subscription.PlanID while an upgrade turns the features on.
 	EntitlementsPlan string
-	Usage        Usage
-	CreatedAt    time.Time
+	Usage            Usage
+	CreatedAt        time.Time
 }
 
 // Location returns the account's time zone, UTC if it cannot be loaded.

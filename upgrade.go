@@ -154,9 +154,9 @@ type Upgrade struct {
 	// CancelRequestedAt is set while a cancel's compensation runs.
 	CancelRequestedAt *time.Time `json:"cancel_requested_at,omitempty"`
 	CompensateRun     int        `json:"-"`
-	CreatedAt   time.Time     `json:"created_at"`
-	UpdatedAt   time.Time     `json:"updated_at"`
-	CompletedAt *time.Time    `json:"completed_at,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+	CompletedAt       *time.Time `json:"completed_at,omitempty"`
 	// Version increases with every stored change (optimistic locking).
 	Version int `json:"version"`
 }

@@ -48,9 +48,9 @@ const (
 	secretAdminHash = "admin_token_sha256"
 )
 
-// New loads (or, on first start, creates) the server's secrets and returns
-// the App.
-func New(ctx context.Context, store tierup.Store, catalog *tierup.Catalog, clock tierup.Clock, log *slog.Logger, cfg Config) (*App, Bootstrap, error) {
+// New loads (or, on first start, creates) the keys that sign quotes and
+// fingerprint cards, and returns the App.
+func New(ctx context.Context, store tierup.Store, catalog *tierup.Catalog, clock tierup.Clock, log *slog.Logger, cfg Config) (*App, error) {
 	if cfg.QuoteTTL <= 0 {
 		cfg.QuoteTTL = 30 * time.Minute
 	}
@@ -58,30 +58,37 @@ func New(ctx context.Context, store tierup.Store, catalog *tierup.Catalog, clock
 		cfg.Policy = tierup.PolicyCarryover
 	}
 	a := &App{store: store, catalog: catalog, clock: clock, log: log, cfg: cfg}
-	var boot Bootstrap
 
 	for name, dst := range map[string]*[]byte{secretQuoteKey: &a.quoteKey, secretCardKey: &a.cardKey} {
 		stored, _, err := store.PutSecretIfAbsent(ctx, name, newKey())
 		if err != nil {
-			return nil, boot, fmt.Errorf("%s: %w", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		*dst = stored
 	}
 
-	if cfg.AdminToken != "" {
-		a.adminHash = tierup.HashToken(cfg.AdminToken)
-		return a, boot, nil
+	return a, nil
+}
+
+// EnsureAdminToken readies admin authentication for a server: the
+// configured token, or else the stored one, or else — on the very first
+// start — a new one, returned (only then) so it can be shown once. Only
+// its hash is stored.
+func (a *App) EnsureAdminToken(ctx context.Context) (Bootstrap, error) {
+	if a.cfg.AdminToken != "" {
+		a.adminHash = tierup.HashToken(a.cfg.AdminToken)
+		return Bootstrap{}, nil
 	}
 	token, hash := tierup.NewToken("tu_admin")
-	stored, created, err := store.PutSecretIfAbsent(ctx, secretAdminHash, hash)
+	stored, created, err := a.store.PutSecretIfAbsent(ctx, secretAdminHash, hash)
 	if err != nil {
-		return nil, boot, fmt.Errorf("admin token: %w", err)
+		return Bootstrap{}, fmt.Errorf("admin token: %w", err)
 	}
 	a.adminHash = stored
-	if created {
-		boot.AdminToken = token
+	if !created {
+		token = ""
 	}
-	return a, boot, nil
+	return Bootstrap{AdminToken: token}, nil
 }
 
 // Store returns the store.

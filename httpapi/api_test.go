@@ -39,8 +39,11 @@ func newEnv(t *testing.T, dsn string, o envOptions) *env {
 		cat = tierup.DefaultCatalog()
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, _, err := app.New(ctx, db, cat, tierup.SystemClock{}, log, app.Config{Sandbox: !o.sandboxOff, AdminToken: adminToken})
+	a, err := app.New(ctx, db, cat, tierup.SystemClock{}, log, app.Config{Sandbox: !o.sandboxOff, AdminToken: adminToken})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.EnsureAdminToken(ctx); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(httpapi.New(a, log).Handler())

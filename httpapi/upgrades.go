@@ -141,8 +141,8 @@ func (s *Server) upgradeRoutes() {
 		})
 
 	register(s, huma.Operation{OperationID: "create-payment-method", Method: http.MethodPost, Path: "/v1/payment-methods",
-		Summary:     "Add a card",
-		Description: "Validates the card (number, brand, expiry by the account's clock, security code; each bad field is named) and tokenizes it with the payment gateway. The number and security code are never stored or logged. With the stripe gateway, clients create pm_… IDs with Stripe.js or the mobile SDK instead.",
+		Summary:       "Add a card",
+		Description:   "Validates the card (number, brand, expiry by the account's clock, security code; each bad field is named) and tokenizes it with the payment gateway. The number and security code are never stored or logged. With the stripe gateway, clients create pm_… IDs with Stripe.js or the mobile SDK instead.",
 		DefaultStatus: http.StatusCreated, Tags: tags},
 		authAccount, func(ctx context.Context, in *paymentMethodInput) (*paymentMethodOutput, error) {
 			c := in.Body.Card
@@ -265,7 +265,7 @@ func (s *Server) upgradeRoutes() {
 	}
 	sb := []string{"Sandbox"}
 	register(s, huma.Operation{OperationID: "inject-fault", Method: http.MethodPost, Path: "/v1/sandbox/faults", Summary: "Inject a fault (admin, sandbox)",
-		Description: "resource_shortage {count}: the next node provisionings fail. cluster_unreachable / gateway_unreachable {seconds}: cut the cluster or the payment gateway off. gateway_timeout {count}: charges go through but their answer is lost. migration_failure {count}: workload moves fail and are rolled back.",
+		Description:   "resource_shortage {count}: the next node provisionings fail. cluster_unreachable / gateway_unreachable {seconds}: cut the cluster or the payment gateway off. gateway_timeout {count}: charges go through but their answer is lost. migration_failure {count}: workload moves fail and are rolled back.",
 		DefaultStatus: http.StatusCreated, Tags: sb},
 		authAdmin, func(ctx context.Context, in *faultInput) (*faultOutput, error) {
 			f, err := s.app.InjectFault(ctx, in.Body.Kind, in.Body.Count, in.Body.Seconds)

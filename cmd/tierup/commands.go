@@ -18,11 +18,9 @@ import (
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
 	"github.com/tierup/tierup/gateway/stripegw"
-	"github.com/tierup/tierup/httpapi"
 	"github.com/tierup/tierup/notify/smtpmail"
-	"github.com/tierup/tierup/sandbox"
 	"github.com/tierup/tierup/sim"
-	"github.com/tierup/tierup/sqlstore"
+	"github.com/tierup/tierup/stack"
 	"github.com/tierup/tierup/workflow"
 )
 
@@ -143,12 +141,12 @@ needed) and stores the quote, exactly as POST /v1/quotes does.`,
 			Use:   "migrate",
 			Short: "Apply the database migrations and exit",
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				db, err := openStore(cmd.Context(), o)
+				st, err := openStack(cmd.Context(), o)
 				if err != nil {
 					return err
 				}
-				defer db.Close()
-				fmt.Fprintf(o.stdout, "migrations applied to %s database\n", db.Dialect())
+				defer st.Close(cmd.Context())
+				fmt.Fprintf(o.stdout, "migrations applied to %s database\n", st.Store.Dialect())
 				return nil
 			},
 		},
@@ -217,117 +215,64 @@ func loadCatalog(path string) (*tierup.Catalog, error) {
 	return tierup.ParseCatalog(f)
 }
 
-func openStore(ctx context.Context, o *options) (*sqlstore.DB, error) {
-	db, err := sqlstore.Open(ctx, o.db)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-// withApp opens the store and the app for a one-shot command.
-func withApp(ctx context.Context, o *options, f func(*app.App) error) error {
-	a, _, closeFn, err := newApp(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	return f(a)
-}
-
-// startWorkflow wires the gateway, the cluster and the mailer to the
-// workflow engine and starts working upgrades.
-func startWorkflow(ctx context.Context, o *options, a *app.App, log *slog.Logger) (*workflow.Engine, error) {
-	db := a.Store().(*sqlstore.DB)
-	clock := tierup.SystemClock{}
-	faults := &sandbox.Faults{Store: db, Clock: clock}
-	up := app.Upgrades{Faults: faults}
-
-	switch o.gateway {
-	case "sandbox":
-		g := &sandbox.Gateway{Store: db, Clock: clock, Faults: faults}
-		up.Gateway, up.Ledger = g, g
-	case "stripe":
-		g, err := stripegw.New(stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret})
-		if err != nil {
-			return nil, err
-		}
-		up.Gateway, up.Stripe = g, g
-	default:
-		return nil, fmt.Errorf("--payment-gateway %q: want sandbox or stripe", o.gateway)
-	}
-
-	var cluster tierup.Cluster
-	switch o.cluster {
-	case "sim":
-		c := sim.New(db, faults, sim.Config{ProvisionDelay: o.simProvisionDelay, MigrateDelay: o.simMigrateDelay, Capacity: o.simCapacity})
-		cluster, up.Sim = c, c
-	default:
-		return nil, fmt.Errorf("--cluster %q: want sim", o.cluster)
-	}
-
-	var mailer tierup.Mailer = smtpmail.NewLog(log)
-	if o.smtpAddr != "" {
-		mailer = smtpmail.New(smtpmail.Config{Addr: o.smtpAddr, From: o.smtpFrom, Username: o.smtpUsername, Password: o.smtpPassword})
-	}
-
-	engine, err := workflow.New(ctx, workflow.Deps{Store: db, Catalog: a.Catalog(), Clock: clock, Gateway: up.Gateway, Cluster: cluster,
-		Mailer: mailer, Log: log, QuoteValid: a.VerifyQuote}, o.flow)
-	if err != nil {
-		return nil, err
-	}
-	up.Engine = engine
-	a.SetUpgrades(up)
-	if err := engine.Start(ctx); err != nil {
-		return nil, err
-	}
-	return engine, nil
-}
-
-func newApp(ctx context.Context, o *options) (*app.App, app.Bootstrap, func(), error) {
+// stackOptions turns the flags into the service's options.
+func (o *options) stackOptions() (stack.Options, error) {
 	policy, err := tierup.ParsePolicy(o.policy)
 	if err != nil {
-		return nil, app.Bootstrap{}, nil, err
+		return stack.Options{}, err
 	}
 	cat, err := loadCatalog(o.catalog)
 	if err != nil {
-		return nil, app.Bootstrap{}, nil, err
+		return stack.Options{}, err
 	}
-	db, err := openStore(ctx, o)
-	if err != nil {
-		return nil, app.Bootstrap{}, nil, err
+	so := stack.Options{DB: o.db, Catalog: cat, Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken, Log: o.logger(),
+		Gateway: o.gateway, Stripe: stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret},
+		Cluster: o.cluster, Sim: sim.Config{ProvisionDelay: o.simProvisionDelay, MigrateDelay: o.simMigrateDelay, Capacity: o.simCapacity},
+		Workflow: o.flow}
+	if o.smtpAddr != "" {
+		so.Mailer = smtpmail.New(smtpmail.Config{Addr: o.smtpAddr, From: o.smtpFrom, Username: o.smtpUsername, Password: o.smtpPassword})
 	}
-	a, boot, err := app.New(ctx, db, cat, tierup.SystemClock{}, o.logger(),
-		app.Config{Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken})
-	if err != nil {
-		db.Close()
-		return nil, boot, nil, err
-	}
-	return a, boot, func() { db.Close() }, nil
+	return so, nil
 }
 
-func serve(ctx context.Context, o *options) error {
-	a, boot, closeFn, err := newApp(ctx, o)
+func openStack(ctx context.Context, o *options) (*stack.Stack, error) {
+	so, err := o.stackOptions()
+	if err != nil {
+		return nil, err
+	}
+	return stack.Open(ctx, so)
+}
+
+// withApp opens the service without its workflow, for a one-shot command.
+func withApp(ctx context.Context, o *options, f func(*app.App) error) error {
+	st, err := openStack(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	log := o.logger()
-	engine, err := startWorkflow(ctx, o, a, log)
+	defer st.Close(context.WithoutCancel(ctx))
+	return f(st.App)
+}
+
+func serve(ctx context.Context, o *options) error {
+	st, err := openStack(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := engine.Stop(stopCtx); err != nil {
-			log.Warn("stopping the workflow", "err", err)
+		if err := st.Close(stopCtx); err != nil {
+			o.logger().Warn("shutting down", "err", err)
 		}
 	}()
+	boot, err := st.App.EnsureAdminToken(ctx)
+	if err != nil {
+		return err
+	}
+	if err := st.StartWorkflow(ctx); err != nil {
+		return err
+	}
+	a, log := st.App, o.logger()
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -350,13 +295,12 @@ func serve(ctx context.Context, o *options) error {
 			fmt.Fprintf(o.stdout, "try: curl -H 'Authorization: Bearer %s' %s/v1/account\n", token, base)
 		}
 	}
-	fmt.Fprintf(o.stdout, "tierup listening on %s (database %s, proration policy %s, sandbox %v)\n",
-		base, strings.SplitN(o.db, ":", 2)[0], o.policy, o.sandbox)
+	fmt.Fprintf(o.stdout, "tierup listening on %s (database %s, proration policy %s, sandbox %v, gateway %s, cluster %s)\n",
+		base, strings.SplitN(o.db, ":", 2)[0], o.policy, o.sandbox, o.gateway, o.cluster)
 
 	srv := &http.Server{
-		Handler:           httpapi.New(a, log).Handler(),
+		Handler:           st.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
 	errc := make(chan error, 1)

@@ -19,10 +19,13 @@ import (
 // Stripe refuses keep Stripe's code when it gives one.
 const (
 	// CodeGatewayUnavailable: Stripe could not be reached (connection
-	// refused, DNS, TLS); nothing was sent. Unavailable.
+	// refused, DNS, TLS); nothing was sent. Unavailable, and Retryable:
+	// the same key is safe once Stripe is back.
 	CodeGatewayUnavailable = "gateway_unavailable"
 	// CodeMisconfigured: Stripe refused our API key (HTTP 401/403). Not the
-	// customer's fault, so Unavailable: upgrades wait until it is fixed.
+	// customer's fault, so Unavailable and Retryable like an outage:
+	// upgrades wait until the key is fixed. Stripe keeps no idempotent
+	// result for unauthenticated requests.
 	CodeMisconfigured = "gateway_misconfigured"
 	// CodeTimeout: the request was sent (or may have been) but no answer
 	// came in time. Retryable.
@@ -49,8 +52,10 @@ const (
 	CodePaymentFailed = "payment_failed"
 	// CodePaymentPending: the PaymentIntent is still processing; its
 	// outcome arrives by webhook (payment_intent.succeeded or
-	// payment_intent.payment_failed). Not Retryable: a retry with the same
-	// key only replays "processing", and a new key could charge twice.
+	// payment_intent.payment_failed). Retryable, although a retry with the
+	// same key only replays "processing": it keeps the upgrade open until
+	// someone looks, where a decline would invite the customer to pay again
+	// with another card while this payment may still go through.
 	CodePaymentPending = "payment_pending"
 	// CodeRefundFailed: Stripe created the refund but it failed or was
 	// canceled.
@@ -123,6 +128,7 @@ func fromStripeError(se *stripe.Error) *tierup.PaymentError {
 		return &tierup.PaymentError{
 			Code:        CodeMisconfigured,
 			Message:     "Payments are temporarily unavailable. You have not been charged.",
+			Retryable:   true,
 			Unavailable: true,
 		}
 	case status == http.StatusConflict:
@@ -159,6 +165,7 @@ func fromTransportError(err error) *tierup.PaymentError {
 		return &tierup.PaymentError{
 			Code:        CodeGatewayUnavailable,
 			Message:     "The payment service can't be reached right now. You have not been charged; the payment will be tried again when it is back.",
+			Retryable:   true,
 			Unavailable: true,
 		}
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
@@ -190,8 +197,9 @@ func intentError(pi *stripe.PaymentIntent) *tierup.PaymentError {
 		return nil
 	case stripe.PaymentIntentStatusProcessing:
 		return &tierup.PaymentError{
-			Code:    CodePaymentPending,
-			Message: "Your bank is still processing the payment. The upgrade continues as soon as it confirms.",
+			Code:      CodePaymentPending,
+			Message:   "Your bank is still processing the payment. The upgrade continues as soon as it confirms.",
+			Retryable: true,
 		}
 	case stripe.PaymentIntentStatusRequiresAction:
 		return cardError(CodeAuthenticationRequired, "")

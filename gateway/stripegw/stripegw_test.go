@@ -354,7 +354,7 @@ func TestErrorMapping(t *testing.T) {
 		{"idempotency key in use", 409, stripeError("invalid_request_error", "idempotency_key_in_use", "", leak+"in use."),
 			want{code: stripegw.CodeIdempotencyKeyInUse, retryable: true}},
 		{"bad API key", 401, stripeError("invalid_request_error", "", "", "Invalid API Key provided: sk_test_****"),
-			want{code: stripegw.CodeMisconfigured, unavailable: true}},
+			want{code: stripegw.CodeMisconfigured, retryable: true, unavailable: true}},
 		{"amount too small", 400, stripeError("invalid_request_error", "amount_too_small", "", leak+"too small."),
 			want{code: "amount_too_small"}},
 		{"invalid request without code", 400, stripeError("invalid_request_error", "", "", leak+"bad."),
@@ -385,7 +385,7 @@ func TestChargeStatusNotSucceeded(t *testing.T) {
 		{"requires action", `{"id":"pi_1","object":"payment_intent","status":"requires_action"}`,
 			want{code: stripegw.CodeAuthenticationRequired}},
 		{"processing", `{"id":"pi_1","object":"payment_intent","status":"processing"}`,
-			want{code: stripegw.CodePaymentPending}},
+			want{code: stripegw.CodePaymentPending, retryable: true}},
 		{"declined by last payment error", `{"id":"pi_1","object":"payment_intent","status":"requires_payment_method",
 			"last_payment_error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Stripe says no"}}`,
 			want{code: "card_declined", decline: "insufficient_funds"}},
@@ -438,7 +438,7 @@ func TestUnreachable(t *testing.T) {
 	for _, op := range ops() {
 		t.Run(op.name, func(t *testing.T) {
 			g, _ := newGateway(t, "http://"+addr)
-			check(t, op.call(g), want{code: "gateway_unavailable", unavailable: true})
+			check(t, op.call(g), want{code: "gateway_unavailable", retryable: true, unavailable: true})
 		})
 	}
 }

@@ -9,7 +9,6 @@
 package stripemock
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -75,32 +74,12 @@ func Start(t testing.TB, opts ...Option) string {
 	// above decide where it listens.
 	cmd.Env = withoutEnv(os.Environ(), "PORT")
 	out := &tail{max: 64 << 10}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	addrc := make(chan string, 1)
+	cmd.Stdout = &addrWatcher{w: out, addrc: addrc}
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("stripemock: starting %s: %v", bin, err)
 	}
-
-	addrc := make(chan string, 1)
-	go func() {
-		// Read stdout to the end so stripe-mock never blocks on a full
-		// pipe; it prints one line per request.
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			out.Write([]byte(line + "\n"))
-			if a, ok := strings.CutPrefix(line, "Listening for HTTP at address: "); ok {
-				select {
-				case addrc <- strings.TrimSpace(a):
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
@@ -214,6 +193,36 @@ func withoutEnv(env []string, name string) []string {
 		}
 	}
 	return out
+}
+
+// addrWatcher passes stripe-mock's stdout on to w and sends the HTTP
+// listen address to addrc once it is printed.
+type addrWatcher struct {
+	w     io.Writer
+	addrc chan<- string
+	line  []byte
+	sent  bool
+}
+
+const listenPrefix = "Listening for HTTP at address: "
+
+func (a *addrWatcher) Write(p []byte) (int, error) {
+	if !a.sent {
+		a.line = append(a.line, p...)
+		for {
+			i := bytes.IndexByte(a.line, '\n')
+			if i < 0 {
+				break
+			}
+			if addr, ok := strings.CutPrefix(string(a.line[:i]), listenPrefix); ok {
+				a.addrc <- strings.TrimSpace(addr)
+				a.sent, a.line = true, nil
+				break
+			}
+			a.line = a.line[i+1:]
+		}
+	}
+	return a.w.Write(p)
 }
 
 // tail keeps the last max bytes written to it, for failure reports.

@@ -1,0 +1,140 @@
+// Package stack wires tierup together — store, use cases, payment gateway,
+// cluster, mailer, workflow engine and HTTP API — from one set of options.
+// The binary and the end-to-end tests build the service the same way.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/app"
+	"github.com/tierup/tierup/gateway/stripegw"
+	"github.com/tierup/tierup/httpapi"
+	"github.com/tierup/tierup/notify/smtpmail"
+	"github.com/tierup/tierup/sandbox"
+	"github.com/tierup/tierup/sim"
+	"github.com/tierup/tierup/sqlstore"
+	"github.com/tierup/tierup/workflow"
+)
+
+// Options configure the service.
+type Options struct {
+	DB         string          // sqlite:PATH or a postgres:// URL
+	Catalog    *tierup.Catalog // nil: the built-in catalog
+	Policy     tierup.Policy
+	Sandbox    bool
+	AdminToken string
+	Clock      tierup.Clock // nil: the system clock
+	Log        *slog.Logger
+
+	Gateway string // sandbox (default) or stripe
+	Stripe  stripegw.Config
+	Cluster string // sim (default)
+	Sim     sim.Config
+	Mailer  tierup.Mailer // nil: emails go to the log
+
+	Workflow workflow.Config
+}
+
+// Stack is a wired tierup.
+type Stack struct {
+	Store  *sqlstore.DB
+	App    *app.App
+	Engine *workflow.Engine
+	// Sandbox parts, when in use.
+	Faults  *sandbox.Faults
+	Ledger  *sandbox.Gateway
+	Sim     *sim.Cluster
+	opts    Options
+	started bool
+}
+
+// Open opens and migrates the store and builds the use cases; enough for
+// one-shot commands. Call StartWorkflow to run upgrades.
+func Open(ctx context.Context, o Options) (*Stack, error) {
+	if o.Clock == nil {
+		o.Clock = tierup.SystemClock{}
+	}
+	if o.Catalog == nil {
+		o.Catalog = tierup.DefaultCatalog()
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	db, err := sqlstore.Open(ctx, o.DB)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a, err := app.New(ctx, db, o.Catalog, o.Clock, o.Log, app.Config{Policy: o.Policy, Sandbox: o.Sandbox, AdminToken: o.AdminToken})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Stack{Store: db, App: a, opts: o, Faults: &sandbox.Faults{Store: db, Clock: o.Clock}}, nil
+}
+
+// StartWorkflow builds the gateway, the cluster and the mailer, and starts
+// working upgrades, this process's share of them.
+func (s *Stack) StartWorkflow(ctx context.Context) error {
+	o := s.opts
+	up := app.Upgrades{Faults: s.Faults}
+	switch o.Gateway {
+	case "", "sandbox":
+		g := &sandbox.Gateway{Store: s.Store, Clock: o.Clock, Faults: s.Faults}
+		up.Gateway, up.Ledger, s.Ledger = g, g, g
+	case "stripe":
+		g, err := stripegw.New(o.Stripe)
+		if err != nil {
+			return err
+		}
+		up.Gateway, up.Stripe = g, g
+	default:
+		return fmt.Errorf("payment gateway %q: want sandbox or stripe", o.Gateway)
+	}
+
+	var cluster tierup.Cluster
+	switch o.Cluster {
+	case "", "sim":
+		c := sim.New(s.Store, s.Faults, o.Sim)
+		cluster, up.Sim, s.Sim = c, c, c
+	default:
+		return fmt.Errorf("cluster %q: want sim", o.Cluster)
+	}
+
+	mailer := o.Mailer
+	if mailer == nil {
+		mailer = smtpmail.NewLog(o.Log)
+	}
+	engine, err := workflow.New(ctx, workflow.Deps{Store: s.Store, Catalog: o.Catalog, Clock: o.Clock, Gateway: up.Gateway,
+		Cluster: cluster, Mailer: mailer, Log: o.Log, QuoteValid: s.App.VerifyQuote}, o.Workflow)
+	if err != nil {
+		return err
+	}
+	up.Engine, s.Engine = engine, engine
+	s.App.SetUpgrades(up)
+	if err := engine.Start(ctx); err != nil {
+		return err
+	}
+	s.started = true
+	return nil
+}
+
+// Handler is the HTTP API.
+func (s *Stack) Handler() http.Handler { return httpapi.New(s.App, s.opts.Log).Handler() }
+
+// Close stops the workflow (finishing running steps) and closes the store.
+func (s *Stack) Close(ctx context.Context) error {
+	var err error
+	if s.started {
+		err = s.Engine.Stop(ctx)
+	}
+	return errors.Join(err, s.Store.Close())
+}
