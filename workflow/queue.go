@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/sqlstore"
 )
@@ -41,7 +42,11 @@ type queue interface {
 }
 
 type riverQueue[TTx any, TDriver riverdriver.Driver[TTx]] struct {
-	client *river.Client[TTx]
+	client  *river.Client[TTx]
+	every   time.Duration
+	log     *slog.Logger
+	stopped chan struct{}
+	cancel  context.CancelFunc
 }
 
 func (q *riverQueue[TTx, TDriver]) txOf(tx tierup.Store) (TTx, error) {
@@ -76,8 +81,58 @@ func (q *riverQueue[TTx, TDriver]) complete(ctx context.Context, tx tierup.Store
 	return err
 }
 
-func (q *riverQueue[TTx, TDriver]) start(ctx context.Context) error { return q.client.Start(ctx) }
-func (q *riverQueue[TTx, TDriver]) stop(ctx context.Context) error  { return q.client.Stop(ctx) }
+func (q *riverQueue[TTx, TDriver]) start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return err
+	}
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	q.cancel, q.stopped = cancel, make(chan struct{})
+	go q.promote(pctx)
+	return nil
+}
+
+func (q *riverQueue[TTx, TDriver]) stop(ctx context.Context) error {
+	if q.cancel != nil {
+		q.cancel()
+		<-q.stopped
+	}
+	return q.client.Stop(ctx)
+}
+
+// promote makes due scheduled jobs available. River's own scheduler passes
+// only every 5 s, which would let a retry or a paused upgrade's probe run
+// seconds after the time the user was shown. Running jobs are untouched by
+// JobRetry, and a job that finished meanwhile is harmless: its run is stale.
+func (q *riverQueue[TTx, TDriver]) promote(ctx context.Context) {
+	defer close(q.stopped)
+	t := time.NewTicker(q.every)
+	defer t.Stop()
+	params := river.NewJobListParams().Kinds(stepArgs{}.Kind()).States(rivertype.JobStateScheduled).
+		OrderBy(river.JobListOrderByScheduledAt, river.SortOrderAsc).First(100)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		res, err := q.client.JobList(ctx, params)
+		if err != nil {
+			if ctx.Err() == nil {
+				q.log.WarnContext(ctx, "listing scheduled jobs", "err", err)
+			}
+			continue
+		}
+		now := time.Now()
+		for _, j := range res.Jobs {
+			if j.ScheduledAt.After(now) {
+				break
+			}
+			if _, err := q.client.JobRetry(ctx, j.ID); err != nil && ctx.Err() == nil {
+				q.log.WarnContext(ctx, "promoting a due job", "job", j.ID, "err", err)
+			}
+		}
+	}
+}
 
 // riverConfig tunes River for upgrades: short jobs, quick polling (SQLite
 // has no LISTEN/NOTIFY), and stuck-job rescue soon after a job's timeout so
@@ -110,7 +165,7 @@ func newQueue(ctx context.Context, db *sqlstore.DB, cfg Config, workers *river.W
 		if err != nil {
 			return nil, err
 		}
-		return &riverQueue[pgx.Tx, *riverpgxv5.Driver]{client: c}, nil
+		return &riverQueue[pgx.Tx, *riverpgxv5.Driver]{client: c, every: cfg.PollInterval, log: rlog}, nil
 	default:
 		driver := riversqlite.New(db.SQLDB())
 		if err := migrateRiver(ctx, driver); err != nil {
@@ -120,7 +175,7 @@ func newQueue(ctx context.Context, db *sqlstore.DB, cfg Config, workers *river.W
 		if err != nil {
 			return nil, err
 		}
-		return &riverQueue[*sql.Tx, *riversqlite.Driver]{client: c}, nil
+		return &riverQueue[*sql.Tx, *riversqlite.Driver]{client: c, every: cfg.PollInterval, log: rlog}, nil
 	}
 }
 
