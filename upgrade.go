@@ -211,7 +211,7 @@ func NewUpgrade(id string, q *Quote, pm *PaymentMethod, terms TermsAcceptance, n
 // did what, when) carrying the upgrade as it was right after.
 type UpgradeEvent struct {
 	Seq       int64     `json:"seq" doc:"Increasing event number; the SSE event ID."`
-	UpgradeID string    `json:"upgrade"`
+	UpgradeID string    `json:"upgrade_id"`
 	Actor     string    `json:"actor" doc:"system, the account ID, or admin."`
 	Action    string    `json:"action" doc:"e.g. created, step_started, step_succeeded, step_retry_scheduled, payment_failed, paused, resumed, completed, admin_retry, canceled."`
 	Message   string    `json:"message"`
@@ -233,7 +233,7 @@ type Notification struct {
 // finish.
 type SupportTicket struct {
 	ID        string    `json:"id"`
-	UpgradeID string    `json:"upgrade"`
+	UpgradeID string    `json:"upgrade_id"`
 	AccountID string    `json:"account"`
 	Step      StepName  `json:"step"`
 	Error     string    `json:"error"`

@@ -164,8 +164,12 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 		first, _ := json.Marshal(idempotent{BodyHash: in.BodyHash, Upgrade: u})
 		return tx.PutRecord(ctx, "idempotency:"+accountID, in.IdempotencyKey, first, 0)
 	})
-	if tierup.ErrorCode(err) == tierup.CodeConflict && in.IdempotencyKey != "" {
-		return a.replay(ctx, accountID, in) // a concurrent request with the key won
+	if err != nil && in.IdempotencyKey != "" {
+		// A concurrent request with the same key may have won the account's
+		// slot or the quote: answer as it was answered.
+		if u, rerr := a.replay(ctx, accountID, in); u != nil || rerr != nil {
+			return u, rerr
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -1,12 +1,9 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
+	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/httpapi"
 	"github.com/tierup/tierup/internal/dbtest"
 )
@@ -51,79 +49,20 @@ func newEnv(t *testing.T, dsn string, o envOptions) *env {
 	return &env{t: t, srv: srv}
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
-
-// str reads a string at a dotted path such as "subscription.plan".
-func (r response) get(path string) any {
-	var v any = r.body
-	for _, k := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
-}
-
-func (r response) str(path string) string { s, _ := r.get(path).(string); return s }
-
-func (r response) num(path string) int64 { f, _ := r.get(path).(float64); return int64(f) }
-
-func (e *env) do(method, path, token string, body any) response {
+func (e *env) do(method, path, token string, body any) apitest.Response {
 	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		buf, _ := json.Marshal(b)
-		rd = bytes.NewReader(buf)
-	}
-	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	if res.StatusCode >= 400 {
-		if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" {
-			e.t.Errorf("%s %s: %d with Content-Type %q, want application/problem+json", method, path, res.StatusCode, ct)
-		}
-		if r.str("code") == "" || r.str("detail") == "" || r.num("status") != int64(res.StatusCode) {
-			e.t.Errorf("%s %s: problem lacks code, detail or status: %s", method, path, raw)
-		}
-	}
-	return r
+	return apitest.Client{T: e.t, BaseURL: e.srv.URL}.Do(method, path, token, body)
 }
 
-// expect checks status and, for errors, the problem code.
-func (e *env) expect(r response, status int, code string) {
+func (e *env) expect(r apitest.Response, status int, code string) {
 	e.t.Helper()
-	if r.status != status || (code != "" && r.str("code") != code) {
-		e.t.Fatalf("got %d %s, want %d %s: %s", r.status, r.str("code"), status, code, r.raw)
-	}
+	apitest.Client{T: e.t, BaseURL: e.srv.URL}.Expect(r, status, code)
 }
 
 func (e *env) clock(at string) string {
 	r := e.do("POST", "/v1/test-clocks", adminToken, map[string]any{"frozen_time": at})
 	e.expect(r, 201, "")
-	return r.str("id")
+	return r.Str("id")
 }
 
 // account opens an account and returns its ID and token.
@@ -131,7 +70,7 @@ func (e *env) account(body map[string]any) (string, string) {
 	e.t.Helper()
 	r := e.do("POST", "/v1/accounts", adminToken, body)
 	e.expect(r, 201, "")
-	return r.str("id"), r.str("token")
+	return r.Str("id"), r.Str("token")
 }
 
 func TestAPI(t *testing.T) {
@@ -145,45 +84,45 @@ func TestAPI(t *testing.T) {
 
 			me := e.do("GET", "/v1/account", token, nil)
 			e.expect(me, 200, "")
-			if me.str("id") != id || me.str("email") != "dev@example.com" || me.str("subscription.plan") != "pro-1m" ||
-				me.str("subscription.current_period_end") != "2026-04-01T00:00:00Z" || me.num("subscription.remaining_days") != 10 ||
-				me.str("subscription.status") != "active" || me.str("now") != "2026-03-22T00:00:00Z" {
-				t.Fatalf("account: %s", me.raw)
+			if me.Str("id") != id || me.Str("email") != "dev@example.com" || me.Str("subscription.plan") != "pro-1m" ||
+				me.Str("subscription.current_period_end") != "2026-04-01T00:00:00Z" || me.Num("subscription.remaining_days") != 10 ||
+				me.Str("subscription.status") != "active" || me.Str("now") != "2026-03-22T00:00:00Z" {
+				t.Fatalf("account: %s", me.Raw)
 			}
-			if me.get("limits.functions") != nil || me.num("limits.storage_gb") != 100 {
-				t.Errorf("pro limits: %s", me.raw)
+			if me.Get("limits.functions") != nil || me.Num("limits.storage_gb") != 100 {
+				t.Errorf("pro limits: %s", me.Raw)
 			}
-			if _, ok := me.body["token"]; ok {
+			if _, ok := me.Body["token"]; ok {
 				t.Error("the token is shown again")
 			}
 
 			q := e.do("POST", "/v1/quotes", token, map[string]any{"plan": "pro-3m"})
 			e.expect(q, 201, "")
-			if q.str("adjustment.kind") != "extension" || q.num("adjustment.seconds") != 864000 ||
-				q.str("new_period.end") != "2026-07-02T00:00:00Z" || q.num("amount_due.amount") != 8100 ||
-				q.str("amount_due.currency") != "USD" || q.num("remaining_days") != 10 || q.str("status") != "open" ||
-				q.str("expires_at") != "2026-03-22T00:30:00Z" || len(q.str("signature")) != 64 ||
-				!strings.HasPrefix(q.str("id"), "quo_") || q.str("account") != id {
-				t.Fatalf("quote: %s", q.raw)
+			if q.Str("adjustment.kind") != "extension" || q.Num("adjustment.seconds") != 864000 ||
+				q.Str("new_period.end") != "2026-07-02T00:00:00Z" || q.Num("amount_due.amount") != 8100 ||
+				q.Str("amount_due.currency") != "USD" || q.Num("remaining_days") != 10 || q.Str("status") != "open" ||
+				q.Str("expires_at") != "2026-03-22T00:30:00Z" || len(q.Str("signature")) != 64 ||
+				!strings.HasPrefix(q.Str("id"), "quo_") || q.Str("account") != id {
+				t.Fatalf("quote: %s", q.Raw)
 			}
-			if !strings.Contains(q.str("explanation"), "10 days left on Pro (1 month) are added") {
-				t.Errorf("explanation: %s", q.str("explanation"))
+			if !strings.Contains(q.Str("explanation"), "10 days left on Pro (1 month) are added") {
+				t.Errorf("explanation: %s", q.Str("explanation"))
 			}
 
-			got := e.do("GET", "/v1/quotes/"+q.str("id"), token, nil)
+			got := e.do("GET", "/v1/quotes/"+q.Str("id"), token, nil)
 			e.expect(got, 200, "")
-			if got.str("signature") != q.str("signature") || got.str("status") != "open" {
-				t.Errorf("read back: %s", got.raw)
+			if got.Str("signature") != q.Str("signature") || got.Str("status") != "open" {
+				t.Errorf("read back: %s", got.Raw)
 			}
 			e.expect(e.do("POST", "/v1/test-clocks/"+clock+"/advance", adminToken, map[string]any{"frozen_time": "2026-03-22T00:30:00Z"}), 200, "")
-			if got := e.do("GET", "/v1/quotes/"+q.str("id"), token, nil); got.str("status") != "expired" {
-				t.Errorf("quote past expires_at: %s", got.raw)
+			if got := e.do("GET", "/v1/quotes/"+q.Str("id"), token, nil); got.Str("status") != "expired" {
+				t.Errorf("quote past expires_at: %s", got.Raw)
 			}
 
 			admin := e.do("GET", "/v1/accounts/"+id, adminToken, nil)
 			e.expect(admin, 200, "")
-			if admin.num("subscription.remaining_days") != 9 {
-				t.Errorf("after advancing 30 min, remaining_days = %d", admin.num("subscription.remaining_days"))
+			if admin.Num("subscription.remaining_days") != 9 {
+				t.Errorf("after advancing 30 min, remaining_days = %d", admin.Num("subscription.remaining_days"))
 			}
 		})
 
@@ -208,8 +147,8 @@ func TestAPI(t *testing.T) {
 				e.expect(r, tt.status, tt.code)
 			}
 			r := e.do("POST", "/v1/quotes", pro12, map[string]any{"plan": "team-1m"})
-			if !strings.Contains(r.str("detail"), "1 Jan 2027") {
-				t.Errorf("the refusal should say when the current period ends: %s", r.str("detail"))
+			if !strings.Contains(r.Str("detail"), "1 Jan 2027") {
+				t.Errorf("the refusal should say when the current period ends: %s", r.Str("detail"))
 			}
 		})
 
@@ -231,7 +170,7 @@ func TestAPI(t *testing.T) {
 				{"account reads another account", "GET", "/v1/accounts/" + bobID, alice, nil, 403, "forbidden"},
 				{"admin on account route", "GET", "/v1/account", adminToken, nil, 403, "forbidden"},
 				{"admin asks for a quote", "POST", "/v1/quotes", adminToken, map[string]any{"plan": "pro-1m"}, 403, "forbidden"},
-				{"another account's quote", "GET", "/v1/quotes/" + bobQuote.str("id"), alice, nil, 404, "not_found"},
+				{"another account's quote", "GET", "/v1/quotes/" + bobQuote.Str("id"), alice, nil, 404, "not_found"},
 				{"a quote that does not exist", "GET", "/v1/quotes/quo_nope", alice, nil, 404, "not_found"},
 				{"an account that does not exist", "GET", "/v1/accounts/acct_nope", adminToken, nil, 404, "not_found"},
 				{"test clocks need the admin", "POST", "/v1/test-clocks", alice, map[string]any{"frozen_time": "2026-01-01T00:00:00Z"}, 403, "forbidden"},
@@ -242,13 +181,13 @@ func TestAPI(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					r := e.do(tt.method, tt.path, tt.token, tt.body)
 					e.expect(r, tt.status, tt.code)
-					if tt.status == 401 && r.header.Get("WWW-Authenticate") == "" {
+					if tt.status == 401 && r.Header.Get("WWW-Authenticate") == "" {
 						t.Error("401 without WWW-Authenticate")
 					}
 				})
 			}
 			r := e.do("GET", "/v1/plans", alice, nil)
-			data, _ := r.get("data").([]any)
+			data, _ := r.Get("data").([]any)
 			if len(data) != 9 {
 				t.Errorf("%d plans", len(data))
 			}
@@ -282,7 +221,7 @@ func TestAPI(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					r := e.do("POST", "/v1/accounts", adminToken, tt.body)
 					e.expect(r, tt.status, tt.code)
-					errs, _ := r.get("errors").([]any)
+					errs, _ := r.Get("errors").([]any)
 					var locs []string
 					for _, x := range errs {
 						m, _ := x.(map[string]any)
@@ -291,12 +230,12 @@ func TestAPI(t *testing.T) {
 						// huma reports a missing property at its parent: "body", "… property email …".
 						locs = append(locs, loc, strings.Replace(msg, "property ", "body.", 1))
 						if _, echoed := m["value"]; echoed {
-							t.Errorf("error detail echoes the value: %s", r.raw)
+							t.Errorf("error detail echoes the value: %s", r.Raw)
 						}
 					}
 					for _, f := range tt.fields {
 						if !strings.Contains(strings.Join(locs, " "), f) {
-							t.Errorf("errors %v lack %s: %s", locs, f, r.raw)
+							t.Errorf("errors %v lack %s: %s", locs, f, r.Raw)
 						}
 					}
 				})
@@ -314,18 +253,18 @@ func TestAPI(t *testing.T) {
 			e.expect(e.do("GET", "/v1/test-clocks/clock_nope", adminToken, nil), 404, "not_found")
 			r := e.do("POST", "/v1/test-clocks/"+clock+"/advance", adminToken, map[string]any{"frozen_time": "2026-06-01T12:00:00Z"})
 			e.expect(r, 200, "")
-			if got := e.do("GET", "/v1/test-clocks/"+clock, adminToken, nil); got.str("frozen_time") != "2026-06-01T12:00:00Z" {
-				t.Errorf("clock: %s", got.raw)
+			if got := e.do("GET", "/v1/test-clocks/"+clock, adminToken, nil); got.Str("frozen_time") != "2026-06-01T12:00:00Z" {
+				t.Errorf("clock: %s", got.Raw)
 			}
 			// An ended period: the account is expired and starts afresh.
 			_, token := e.account(map[string]any{"email": "late@example.com", "plan": "pro-1m", "current_period_start": "2026-04-01T00:00:00Z", "test_clock": clock})
 			me := e.do("GET", "/v1/account", token, nil)
-			if me.str("subscription.status") != "expired" || me.num("subscription.remaining_days") != 0 {
-				t.Errorf("account: %s", me.raw)
+			if me.Str("subscription.status") != "expired" || me.Num("subscription.remaining_days") != 0 {
+				t.Errorf("account: %s", me.Raw)
 			}
 			q := e.do("POST", "/v1/quotes", token, map[string]any{"plan": "pro-12m"})
-			if q.str("adjustment.kind") != "none" || q.str("new_period.end") != "2027-06-01T12:00:00Z" {
-				t.Errorf("quote: %s", q.raw)
+			if q.Str("adjustment.kind") != "none" || q.Str("new_period.end") != "2027-06-01T12:00:00Z" {
+				t.Errorf("quote: %s", q.Raw)
 			}
 		})
 
@@ -334,10 +273,10 @@ func TestAPI(t *testing.T) {
 			e.expect(r, 200, "")
 			spec := e.do("GET", "/openapi.json", "", nil)
 			e.expect(spec, 200, "")
-			if spec.str("openapi") != "3.1.0" {
-				t.Errorf("openapi %q", spec.str("openapi"))
+			if spec.Str("openapi") != "3.1.0" {
+				t.Errorf("openapi %q", spec.Str("openapi"))
 			}
-			paths, _ := spec.get("paths").(map[string]any)
+			paths, _ := spec.Get("paths").(map[string]any)
 			for _, p := range []string{"/v1/plans", "/v1/accounts", "/v1/accounts/{id}", "/v1/account", "/v1/quotes", "/v1/quotes/{id}", "/v1/test-clocks", "/v1/test-clocks/{id}/advance"} {
 				if paths[p] == nil {
 					t.Errorf("openapi.json lacks %s", p)

@@ -347,11 +347,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeProblem(w, newProblem(http.StatusInternalServerError, tierup.CodeInternal, "streaming is not supported here"))
-		return
-	}
+	rc := http.NewResponseController(w) // reaches the Flusher behind wrappers
 	wake, stop := s.app.Subscribe(id)
 	defer stop()
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -359,7 +355,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 2000\n\n")
-	flusher.Flush()
+	_ = rc.Flush()
 
 	poll := time.NewTicker(time.Second) // other processes' changes
 	defer poll.Stop()
@@ -379,7 +375,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			after = e.Seq
 		}
 		if len(evs) > 0 {
-			flusher.Flush()
+			_ = rc.Flush()
 		}
 		if len(evs) == 500 {
 			continue // more are waiting
@@ -391,7 +387,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-poll.C:
 		case <-heartbeat.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
-			flusher.Flush()
+			_ = rc.Flush()
 		}
 	}
 }

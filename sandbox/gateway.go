@@ -132,8 +132,9 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 	e := &Entry{Kind: "charge", ID: tierup.NewID("ch_sb"), IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
 		Amount: req.Amount.Amount, Currency: string(req.Amount.Currency), Ref: req.PaymentMethod.GatewayRef,
 		Code: sc.Code, DeclineCode: sc.DeclineCode, Message: sc.Message, Metadata: req.Metadata, CreatedAt: g.Clock.Now().UTC()}
-	if e, err := g.record(ctx, chargeScope, e); e != nil || err != nil {
-		return chargeResult(e, err)
+	stored, err := g.record(ctx, chargeScope, e)
+	if err != nil || stored != e { // failed, or a concurrent request with the key won
+		return chargeResult(stored, err)
 	}
 	if e.Succeeded() {
 		lost, err := g.Faults.Consume(ctx, FaultGatewayTimeout)
