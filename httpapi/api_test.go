@@ -11,8 +11,8 @@ import (
 
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
-	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/httpapi"
+	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
 )
 
