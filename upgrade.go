@@ -69,6 +69,7 @@ type Step struct {
 	FinishedAt  *time.Time `json:"finished_at,omitempty"`
 	Error       *StepError `json:"error,omitempty"`
 	NextRetryAt *time.Time `json:"next_retry_at,omitempty"`
+	Worker      string     `json:"worker,omitempty" doc:"The tierup process that ran it last."`
 	// Run numbers the step's scheduled executions; only the job carrying
 	// the current Run may act, so stale or duplicate jobs do nothing.
 	Run int `json:"-"`

@@ -74,6 +74,9 @@ type Gateway struct {
 	Store  tierup.Store
 	Clock  tierup.Clock
 	Faults *Faults
+	// Latency is how long a charge takes to answer after the money moved:
+	// the moment a crash hurts most, which the crash tests aim at.
+	Latency time.Duration
 }
 
 var _ tierup.PaymentGateway = (*Gateway)(nil)
@@ -137,6 +140,15 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 		return chargeResult(stored, err)
 	}
 	if e.Succeeded() {
+		if g.Latency > 0 {
+			t := time.NewTimer(g.Latency)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			}
+		}
 		lost, err := g.Faults.Consume(ctx, FaultGatewayTimeout)
 		if err != nil {
 			return nil, err

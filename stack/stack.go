@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
@@ -31,11 +32,12 @@ type Options struct {
 	Clock      tierup.Clock // nil: the system clock
 	Log        *slog.Logger
 
-	Gateway string // sandbox (default) or stripe
-	Stripe  stripegw.Config
-	Cluster string // sim (default)
-	Sim     sim.Config
-	Mailer  tierup.Mailer // nil: emails go to the log
+	Gateway        string        // sandbox (default) or stripe
+	SandboxLatency time.Duration // how long a sandbox charge takes to answer
+	Stripe         stripegw.Config
+	Cluster        string // sim (default)
+	Sim            sim.Config
+	Mailer         tierup.Mailer // nil: emails go to the log
 
 	Workflow workflow.Config
 }
@@ -88,7 +90,7 @@ func (s *Stack) StartWorkflow(ctx context.Context) error {
 	up := app.Upgrades{Faults: s.Faults}
 	switch o.Gateway {
 	case "", "sandbox":
-		g := &sandbox.Gateway{Store: s.Store, Clock: o.Clock, Faults: s.Faults}
+		g := &sandbox.Gateway{Store: s.Store, Clock: o.Clock, Faults: s.Faults, Latency: o.SandboxLatency}
 		up.Gateway, up.Ledger, s.Ledger = g, g, g
 	case "stripe":
 		g, err := stripegw.New(o.Stripe)

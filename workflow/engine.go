@@ -73,16 +73,19 @@ type Deps struct {
 // Engine runs upgrades.
 type Engine struct {
 	Deps
-	cfg   Config
-	queue queue
-	hub   *hub
+	cfg     Config
+	queue   queue
+	hub     *hub
+	process string // this process's ID, with a heartbeat in the store
+	stop    context.CancelFunc
+	done    chan struct{}
 }
 
 // New builds the engine and migrates the job queue's tables. Call Start to
 // begin working.
 func New(ctx context.Context, d Deps, cfg Config) (*Engine, error) {
 	cfg.defaults()
-	e := &Engine{Deps: d, cfg: cfg, hub: newHub()}
+	e := &Engine{Deps: d, cfg: cfg, hub: newHub(), process: tierup.NewID("proc")}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &stepWorker{e: e})
 	q, err := newQueue(ctx, d.Store, cfg, workers, d.Log)
@@ -94,11 +97,28 @@ func New(ctx context.Context, d Deps, cfg Config) (*Engine, error) {
 }
 
 // Start begins working jobs, this process's share of every upgrade's
-// steps; jobs left by a crashed process are rescued.
-func (e *Engine) Start(ctx context.Context) error { return e.queue.start(ctx) }
+// steps, and watching for steps left running by a process that died.
+func (e *Engine) Start(ctx context.Context) error {
+	if err := e.heartbeat(ctx); err != nil {
+		return err
+	}
+	if err := e.queue.start(ctx); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e.stop, e.done = cancel, make(chan struct{})
+	go e.watch(rctx)
+	return nil
+}
 
 // Stop finishes the running steps and stops.
-func (e *Engine) Stop(ctx context.Context) error { return e.queue.stop(ctx) }
+func (e *Engine) Stop(ctx context.Context) error {
+	if e.stop != nil {
+		e.stop()
+		<-e.done
+	}
+	return e.queue.stop(ctx)
+}
 
 // Subscribe returns a channel that receives a value whenever this process
 // changes the upgrade, and a function to unsubscribe. Changes made by other

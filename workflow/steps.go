@@ -63,10 +63,14 @@ func (e *Engine) run(ctx context.Context, job *river.Job[stepArgs]) error {
 		}
 		st := u.Step(a.Step)
 		if st.Status == tierup.StepRunning {
-			return nil // a continuation, or a job rescued after a crash
+			if st.Worker == e.process {
+				return nil // a continuation
+			}
+			st.Worker = e.process // taken over from a process that stopped
+			return e.save(ctx, tx, u, "system", "step_taken_over", fmt.Sprintf("%s continues in process %s", a.Step, e.process))
 		}
 		now := e.Clock.Now().UTC()
-		st.Status, st.NextRetryAt = tierup.StepRunning, nil
+		st.Status, st.NextRetryAt, st.Worker = tierup.StepRunning, nil, e.process
 		st.Attempts++
 		if st.StartedAt == nil {
 			st.StartedAt = &now

@@ -39,6 +39,7 @@ type options struct {
 	stderr     io.Writer
 
 	gateway             string
+	sandboxLatency      time.Duration
 	stripeKey           string
 	stripeAPIBase       string
 	stripeWebhookSecret string
@@ -93,6 +94,7 @@ Hobby, and prints their tokens once.`,
 		fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
 		fs.BoolVar(&o.demo, "demo", true, "seed a demo account on an empty database")
 		fs.StringVar(&o.gateway, "payment-gateway", "sandbox", "payment gateway: sandbox (Stripe's test cards, ledger in the database) or stripe")
+		fs.DurationVar(&o.sandboxLatency, "sandbox-charge-latency", 0, "sandbox gateway: how long a charge takes to answer (to rehearse crashes mid-payment)")
 		fs.StringVar(&o.stripeKey, "stripe-secret-key", "", "Stripe secret key (stripe gateway)")
 		fs.StringVar(&o.stripeAPIBase, "stripe-api-base", "", "Stripe API base URL, e.g. a stripe-mock at http://127.0.0.1:12111 (stripe gateway)")
 		fs.StringVar(&o.stripeWebhookSecret, "stripe-webhook-secret", "", "signing secret of POST /v1/webhooks/stripe (stripe gateway)")
@@ -226,7 +228,7 @@ func (o *options) stackOptions() (stack.Options, error) {
 		return stack.Options{}, err
 	}
 	so := stack.Options{DB: o.db, Catalog: cat, Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken, Log: o.logger(),
-		Gateway: o.gateway, Stripe: stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret},
+		Gateway: o.gateway, SandboxLatency: o.sandboxLatency, Stripe: stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret},
 		Cluster: o.cluster, Sim: sim.Config{ProvisionDelay: o.simProvisionDelay, MigrateDelay: o.simMigrateDelay, Capacity: o.simCapacity},
 		Workflow: o.flow}
 	if o.smtpAddr != "" {

@@ -109,6 +109,7 @@ func start(t testing.TB, serverTLS, clientTLS *tls.Config) *Server {
 		s.closed = true
 		s.mu.Unlock()
 		srv.Close()
+		l.Close() // Close misses a listener that Serve has not registered yet
 		<-served
 	})
 	return s

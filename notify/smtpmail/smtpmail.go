@@ -122,14 +122,22 @@ func (ml *Mailer) send(ctx context.Context, from, to string, msg []byte) error {
 	defer stop()
 	defer conn.Close()
 
+	// ctx bounds the whole exchange. go-smtp's own per-command timeouts
+	// are set past it so that a slow relay is reported as ctx's cause,
+	// not as a bare i/o timeout.
+	commandTimeout := ml.cfg.Timeout + time.Second
+	if deadline, ok := ctx.Deadline(); ok {
+		commandTimeout = time.Until(deadline) + time.Second
+	}
+
 	c := smtp.NewClient(conn)
-	c.CommandTimeout = ml.cfg.Timeout
-	c.SubmissionTimeout = ml.cfg.Timeout
+	c.CommandTimeout = commandTimeout
+	c.SubmissionTimeout = commandTimeout
 	if err := c.Hello(localName); err != nil {
 		return err
 	}
 	if ok, _ := c.Extension("STARTTLS"); ok {
-		if c, err = startTLS(conn, ml.tlsConfig(host), ml.cfg.Timeout); err != nil {
+		if c, err = startTLS(conn, ml.tlsConfig(host), commandTimeout); err != nil {
 			return fmt.Errorf("STARTTLS: %w", err)
 		}
 	}
@@ -249,7 +257,9 @@ func buildMessage(from, to *mail.Address, subject, text string, now time.Time) (
 		return nil, err
 	}
 	if !bytes.HasSuffix(b.Bytes(), []byte("\r\n")) {
-		b.WriteString("\r\n")
+		// SMTP ends every message with a line break. A soft one keeps it
+		// out of the decoded text, which then ends exactly as given.
+		b.WriteString("=\r\n")
 	}
 	return b.Bytes(), nil
 }

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tierup/tierup/internal/apitest"
+	"github.com/tierup/tierup/internal/dbtest"
+)
+
+// buildBinary compiles this command once for the crash tests.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tierup")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("building tierup: %v", err)
+	}
+	return bin
+}
+
+type process struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+// launch starts the real binary on dsn and waits for its "listening" line.
+func launch(t *testing.T, bin, dsn string) *process {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--db", dsn, "--addr", "127.0.0.1:0", "--admin-token", "tu_admin_crash", "--demo=false",
+		"--sim-provision-delay", "1500ms", "--sim-migrate-delay", "300ms", "--sandbox-charge-latency", "1500ms",
+		"--job-timeout", "10s", "--retry-base-delay", "50ms", "--pause-probe", "100ms", "--log-format", "json")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd}
+	t.Cleanup(func() { p.kill() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`listening on (http://\S+)`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case p.base = <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatal("tierup did not start")
+	}
+	return p
+}
+
+// kill ends the process the hard way: no shutdown, no cleanup.
+func (p *process) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		_ = p.cmd.Wait()
+	}
+}
+
+// TestCrashResumes kills tierup with SIGKILL in the middle of an upgrade —
+// while the charge is in flight, while the node boots, while workloads
+// move — restarts it and checks the upgrade completes with exactly one
+// charge and one node.
+func TestCrashResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary several times")
+	}
+	bin := buildBinary(t)
+	points := []struct {
+		name string
+		at   func(r apitest.Response) bool
+	}{
+		{"during payment", func(r apitest.Response) bool {
+			return r.Str("current_step") == "payment" && stepStatus(r, "payment") == "running"
+		}},
+		{"during provisioning", func(r apitest.Response) bool {
+			return r.Str("current_step") == "provision_node" && stepStatus(r, "provision_node") == "running"
+		}},
+		{"during migration", func(r apitest.Response) bool {
+			return r.Str("current_step") == "migrate_workloads" && strings.Contains(r.Raw, `"state":"migrated"`)
+		}},
+	}
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		for _, pt := range points {
+			t.Run(pt.name, func(t *testing.T) {
+				db := dsn
+				if strings.HasPrefix(dsn, "sqlite:") {
+					db = dbtest.SQLite(t)
+				} else {
+					db = dbtest.Postgres(t)
+				}
+				p := launch(t, bin, db)
+				c := apitest.Client{T: t, BaseURL: p.base}
+				acct := c.Do("POST", "/v1/accounts", "tu_admin_crash", map[string]any{"email": "crash@example.com"})
+				c.Expect(acct, 201, "")
+				token := acct.Str("token")
+				pm := c.Do("POST", "/v1/payment-methods", token, map[string]any{"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+				c.Expect(pm, 201, "")
+				q := c.Do("POST", "/v1/quotes", token, map[string]any{"plan": "pro-1m"})
+				up := c.Do("POST", "/v1/upgrades", token, map[string]any{"quote": q.Str("id"), "payment_method": pm.Str("id"), "accept_terms": "2026-11-01"})
+				c.Expect(up, 202, "")
+				id := up.Str("id")
+
+				poll(t, c, token, id, pt.name, pt.at)
+				p.kill()
+
+				p2 := launch(t, bin, db)
+				c.BaseURL = p2.base
+				u := poll(t, c, token, id, "completed", func(r apitest.Response) bool { return r.Str("status") == "completed" })
+
+				ledger := c.Do("GET", "/v1/sandbox/ledger", "tu_admin_crash", nil)
+				if n := len(ledger.List("data")); n != 1 {
+					t.Errorf("%d ledger entries after a crash %s, want exactly one charge: %s", n, pt.name, ledger.Raw)
+				}
+				cluster := c.Do("GET", "/v1/sandbox/cluster?account="+acct.Str("id"), "tu_admin_crash", nil)
+				if n := len(cluster.List("nodes")); n != 1 {
+					t.Errorf("%d nodes, want one: %s", n, cluster.Raw)
+				}
+				for _, w := range u.List("workloads") {
+					if apitest.Dig(w, "state") != "migrated" {
+						t.Errorf("workload %v", w)
+					}
+				}
+				p2.kill()
+			})
+		}
+	})
+}
+
+func stepStatus(r apitest.Response, name string) string {
+	for _, s := range r.List("steps") {
+		if apitest.Dig(s, "name") == name {
+			st, _ := apitest.Dig(s, "status").(string)
+			return st
+		}
+	}
+	return ""
+}
+
+func poll(t *testing.T, c apitest.Client, token, id, what string, cond func(apitest.Response) bool) apitest.Response {
+	t.Helper()
+	var r apitest.Response
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		r = c.Do("GET", "/v1/upgrades/"+id, token, nil)
+		if cond(r) {
+			return r
+		}
+	}
+	t.Fatalf("upgrade %s never reached %q: %s", id, what, r.Raw)
+	return r
+}

@@ -1,0 +1,123 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tierup/tierup"
+)
+
+// River rescues a job whose process died only after its timeout, its
+// leader's lease and its rescuer's interval have all passed — easily a
+// minute. tierup resumes much sooner: each process keeps a heartbeat in
+// the store, and a step left running by a process whose heartbeat stopped
+// is scheduled again by any live process. The step's new run makes the
+// dead process's job stale, and every step is idempotent, so nothing is
+// done twice.
+
+const (
+	processScope      = "workflow:process"
+	heartbeatInterval = time.Second
+	// A process is presumed dead after this long without a heartbeat.
+	heartbeatTimeout = 5 * time.Second
+)
+
+type heartbeatRecord struct {
+	Seen time.Time `json:"seen"`
+}
+
+// heartbeat records that this process is alive.
+func (e *Engine) heartbeat(ctx context.Context) error {
+	b, _ := json.Marshal(heartbeatRecord{Seen: time.Now().UTC()})
+	for range 5 {
+		_, version, err := e.Store.Record(ctx, processScope, e.process)
+		if err != nil && tierup.ErrorCode(err) != tierup.CodeNotFound {
+			return err
+		}
+		err = e.Store.PutRecord(ctx, processScope, e.process, b, version)
+		if tierup.ErrorCode(err) != tierup.CodeConflict {
+			return err
+		}
+	}
+	return nil
+}
+
+// alive reports whether a process's heartbeat is recent.
+func (e *Engine) alive(ctx context.Context, process string) (bool, error) {
+	if process == e.process {
+		return true, nil
+	}
+	b, _, err := e.Store.Record(ctx, processScope, process)
+	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var hb heartbeatRecord
+	if err := json.Unmarshal(b, &hb); err != nil {
+		return false, err
+	}
+	return time.Since(hb.Seen) < heartbeatTimeout, nil
+}
+
+// watch beats the heart and resumes orphaned steps until ctx ends.
+func (e *Engine) watch(ctx context.Context) {
+	defer close(e.done)
+	t := time.NewTicker(heartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := e.heartbeat(ctx); err != nil && ctx.Err() == nil {
+			e.Log.WarnContext(ctx, "workflow heartbeat", "err", err)
+		}
+		if err := e.resumeOrphans(ctx); err != nil && ctx.Err() == nil {
+			e.Log.WarnContext(ctx, "resuming orphaned steps", "err", err)
+		}
+	}
+}
+
+// resumeOrphans schedules again every running step whose process died.
+func (e *Engine) resumeOrphans(ctx context.Context) error {
+	ups, err := e.Store.ActiveUpgrades(ctx)
+	if err != nil {
+		return err
+	}
+	for _, u := range ups {
+		st := u.Step(u.CurrentStep)
+		if st == nil || st.Status != tierup.StepRunning || u.CancelRequestedAt != nil {
+			continue
+		}
+		ok, err := e.alive(ctx, st.Worker)
+		if err != nil || ok {
+			continue
+		}
+		dead := st.Worker
+		err = e.Store.InTx(ctx, func(tx tierup.Store) error {
+			fresh, err := tx.Upgrade(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			fst := fresh.Step(fresh.CurrentStep)
+			if fresh.Version != u.Version || fst == nil || fst.Worker != dead {
+				return nil // it moved meanwhile
+			}
+			if err := e.schedule(ctx, tx, fresh, fresh.CurrentStep, e.Clock.Now()); err != nil {
+				return err
+			}
+			return e.save(ctx, tx, fresh, "system", "resumed_after_crash",
+				fmt.Sprintf("process %s stopped while running %s; resuming it", dead, fresh.CurrentStep))
+		})
+		if err != nil {
+			return err
+		}
+		e.Publish(u.ID)
+	}
+	return nil
+}
