@@ -115,3 +115,10 @@ func (e *PaymentError) Error() string {
 	}
 	return fmt.Sprintf("%s: %s", e.Code, e.Message)
 }
+
+// CardDescriber is a gateway whose clients tokenize cards themselves (with
+// Stripe.js or a mobile SDK): it reads back the brand, last 4, expiry and
+// fingerprint of a reference the client sends.
+type CardDescriber interface {
+	DescribeCard(ctx context.Context, ref string) (*PaymentMethod, error)
+}

@@ -81,6 +81,29 @@ func (a *App) CreatePaymentMethod(ctx context.Context, accountID string, card ti
 	return pm, nil
 }
 
+// RegisterPaymentMethod records a card the client tokenized with the
+// gateway itself (a Stripe pm_… from Stripe.js or the mobile SDK). Errors:
+// CodeInvalidCard when the gateway does not know it or takes raw cards.
+func (a *App) RegisterPaymentMethod(ctx context.Context, accountID, ref string) (*tierup.PaymentMethod, error) {
+	d, ok := a.up.Gateway.(tierup.CardDescriber)
+	if !ok {
+		return nil, tierup.Invalid(tierup.FieldError{Location: "body.stripe_payment_method",
+			Message: "the " + a.up.Gateway.Name() + " gateway takes the card itself: send \"card\" instead"})
+	}
+	desc, err := d.DescribeCard(ctx, ref)
+	if err != nil {
+		return nil, paymentProblem(err)
+	}
+	pm := &tierup.PaymentMethod{ID: tierup.NewID("pm"), AccountID: accountID, Brand: desc.Brand, Last4: desc.Last4,
+		ExpMonth: desc.ExpMonth, ExpYear: desc.ExpYear, Name: desc.Name, Fingerprint: desc.Fingerprint, GatewayRef: ref,
+		CreatedAt: a.clock.Now().UTC().Truncate(time.Second)}
+	if err := a.store.CreatePaymentMethod(ctx, pm); err != nil {
+		return nil, err
+	}
+	a.log.InfoContext(ctx, "payment method registered", "account", accountID, "payment_method", pm.ID, "brand", pm.Brand, "last4", pm.Last4)
+	return pm, nil
+}
+
 // paymentProblem turns a gateway refusal into a domain error a client can
 // act on.
 func paymentProblem(err error) error {
@@ -364,4 +387,35 @@ func (a *App) ClusterSnapshot(ctx context.Context, accountID string) (*sim.Snaps
 		return nil, err
 	}
 	return a.up.Sim.Snapshot(ctx, accountID)
+}
+
+// StripeWebhook verifies a Stripe event and records it in the audit log
+// of the upgrade it concerns. Charges are confirmed synchronously, so the
+// events serve reconciliation: an operator sees what Stripe reported.
+// Errors: CodeNotFound without the stripe gateway; CodeInvalid for a bad
+// signature.
+func (a *App) StripeWebhook(ctx context.Context, payload []byte, signature string) error {
+	if a.up.Stripe == nil {
+		return tierup.Errorf(tierup.CodeNotFound, "Stripe webhooks are only accepted with --payment-gateway stripe")
+	}
+	ev, err := a.up.Stripe.ParseWebhook(payload, signature, a.clock.Now())
+	if err != nil {
+		return tierup.Invalid(tierup.FieldError{Location: "header.Stripe-Signature", Message: err.Error()})
+	}
+	a.log.InfoContext(ctx, "stripe webhook", "event", ev.ID, "type", ev.Type, "payment_intent", ev.PaymentIntentID, "status", ev.Status)
+	id := ev.Metadata["upgrade"]
+	if id == "" {
+		return nil
+	}
+	return a.store.InTx(ctx, func(tx tierup.Store) error {
+		u, err := tx.Upgrade(ctx, id)
+		if tierup.ErrorCode(err) == tierup.CodeNotFound {
+			return nil // not ours, or gone: nothing to reconcile
+		}
+		if err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &tierup.UpgradeEvent{UpgradeID: id, Actor: "stripe", Action: "stripe_" + ev.Type,
+			Message: fmt.Sprintf("Stripe reported %s for %s (%s)", ev.Type, ev.PaymentIntentID, ev.Status), At: a.clock.Now().UTC(), Upgrade: u})
+	})
 }

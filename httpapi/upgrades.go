@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -36,7 +37,8 @@ type cardInput struct {
 
 type paymentMethodInput struct {
 	Body struct {
-		Card cardInput `json:"card"`
+		Card                *cardInput `json:"card,omitempty" doc:"A card, with the sandbox gateway."`
+		StripePaymentMethod string     `json:"stripe_payment_method,omitempty" maxLength:"255" doc:"A pm_… made with Stripe.js or the mobile SDK, with the stripe gateway."`
 	}
 }
 
@@ -145,8 +147,17 @@ func (s *Server) upgradeRoutes() {
 		Description:   "Validates the card (number, brand, expiry by the account's clock, security code; each bad field is named) and tokenizes it with the payment gateway. The number and security code are never stored or logged. With the stripe gateway, clients create pm_… IDs with Stripe.js or the mobile SDK instead.",
 		DefaultStatus: http.StatusCreated, Tags: tags},
 		authAccount, func(ctx context.Context, in *paymentMethodInput) (*paymentMethodOutput, error) {
-			c := in.Body.Card
-			pm, err := s.app.CreatePaymentMethod(ctx, principal(ctx).Account.ID, tierup.Card{Number: c.Number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, CVC: c.CVC, Name: c.Name})
+			var pm *tierup.PaymentMethod
+			var err error
+			account := principal(ctx).Account.ID
+			switch c := in.Body.Card; {
+			case (c == nil) == (in.Body.StripePaymentMethod == ""):
+				err = tierup.Invalid(tierup.FieldError{Location: "body", Message: "send either \"card\" or \"stripe_payment_method\""})
+			case c != nil:
+				pm, err = s.app.CreatePaymentMethod(ctx, account, tierup.Card{Number: c.Number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, CVC: c.CVC, Name: c.Name})
+			default:
+				pm, err = s.app.RegisterPaymentMethod(ctx, account, in.Body.StripePaymentMethod)
+			}
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
@@ -259,6 +270,7 @@ func (s *Server) upgradeRoutes() {
 		})
 
 	s.mux.HandleFunc("GET /v1/upgrades/{id}/events", s.events)
+	s.mux.HandleFunc("POST /v1/webhooks/stripe", s.stripeWebhook)
 
 	if !s.app.Sandbox() {
 		return
@@ -390,4 +402,27 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			_ = rc.Flush()
 		}
 	}
+}
+
+// stripeWebhook accepts Stripe's signed events. It is authenticated by the
+// signature, not a token.
+func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, "request_too_large", "the event is larger than 64 KiB"))
+		return
+	}
+	if err := s.app.StripeWebhook(r.Context(), body, r.Header.Get("Stripe-Signature")); err != nil {
+		p := problemOf(err)
+		if p.Code == string(tierup.CodeInvalid) {
+			p.Status, p.Title, p.Code = http.StatusBadRequest, http.StatusText(http.StatusBadRequest), "bad_signature"
+		}
+		if p.Status == http.StatusInternalServerError {
+			s.log.ErrorContext(r.Context(), "stripe webhook", "err", err)
+		}
+		writeProblem(w, p)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"received":true}` + "\n"))
 }

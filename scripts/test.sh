@@ -4,6 +4,7 @@
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh -run Quote # extra arguments go to `go test`
 #
+# stripe-mock is installed with `go install` when it is missing.
 # PostgreSQL: TIERUP_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test)
 # must be reachable; a local Debian cluster is started when it is down. Outside
 # CI, TIERUP_TEST_SKIP_POSTGRES=1 runs the SQLite half only.
@@ -33,6 +34,20 @@ else
   pg_ready || die "PostgreSQL is not reachable at $TIERUP_TEST_POSTGRES"
   export TIERUP_TEST_REQUIRE_POSTGRES=1
 fi
+
+# stripe-mock: the stripe gateway's tests run against it.
+stripe_mock="$(go env GOPATH)/bin/stripe-mock"
+if [[ -n "${STRIPE_MOCK_BIN:-}" ]]; then
+  stripe_mock="$STRIPE_MOCK_BIN"
+elif command -v stripe-mock >/dev/null; then
+  stripe_mock="$(command -v stripe-mock)"
+fi
+if [[ ! -x "$stripe_mock" ]]; then
+  say "installing stripe-mock v0.203.0"
+  go install github.com/stripe/stripe-mock@v0.203.0 || die "could not install stripe-mock"
+  stripe_mock="$(go env GOPATH)/bin/stripe-mock"
+fi
+export STRIPE_MOCK_BIN="$stripe_mock" TIERUP_TEST_REQUIRE_STRIPE_MOCK=1
 
 say "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
