@@ -167,3 +167,45 @@ func poll(t *testing.T, c apitest.Client, token, id, what string, cond func(apit
 	t.Fatalf("upgrade %s never reached %q: %s", id, what, r.Raw)
 	return r
 }
+
+// TestProcessesShareWork runs two tierup processes on one PostgreSQL: they
+// share the steps of several upgrades and none is done twice.
+func TestProcessesShareWork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary twice")
+	}
+	bin := buildBinary(t)
+	db := dbtest.Postgres(t)
+	procs := []*process{launch(t, bin, db), launch(t, bin, db)}
+	type run struct{ token, id string }
+	var runs []run
+	for i := range 4 {
+		c := apitest.Client{T: t, BaseURL: procs[i%2].base}
+		acct := c.Do("POST", "/v1/accounts", "tu_admin_crash", map[string]any{"email": "share" + string(rune('a'+i)) + "@example.com"})
+		c.Expect(acct, 201, "")
+		token := acct.Str("token")
+		pm := c.Do("POST", "/v1/payment-methods", token, map[string]any{"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+		q := c.Do("POST", "/v1/quotes", token, map[string]any{"plan": "pro-1m"})
+		up := c.Do("POST", "/v1/upgrades", token, map[string]any{"quote": q.Str("id"), "payment_method": pm.Str("id"), "accept_terms": "2026-11-01"})
+		c.Expect(up, 202, "")
+		runs = append(runs, run{token, up.Str("id")})
+	}
+	workers := map[string]bool{}
+	c := apitest.Client{T: t, BaseURL: procs[0].base}
+	for _, r := range runs {
+		u := poll(t, c, r.token, r.id, "completed", func(r apitest.Response) bool { return r.Str("status") == "completed" })
+		for _, s := range u.List("steps") {
+			if a := apitest.Dig(s, "attempts"); a != 1.0 {
+				t.Errorf("step %v ran %v times", apitest.Dig(s, "name"), a)
+			}
+			w, _ := apitest.Dig(s, "worker").(string)
+			workers[w] = true
+		}
+	}
+	if len(workers) != 2 {
+		t.Errorf("steps ran in %d processes, want both: %v", len(workers), workers)
+	}
+	if n := len(c.Do("GET", "/v1/sandbox/ledger", "tu_admin_crash", nil).List("data")); n != 4 {
+		t.Errorf("%d charges for 4 upgrades", n)
+	}
+}
