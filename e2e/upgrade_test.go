@@ -530,3 +530,36 @@ func TestCardValidation(t *testing.T) {
 		t.Error("the card number reached the log")
 	}
 }
+
+func TestCancelDuringACharge(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		h := start(t, dsn, func(o *stack.Options) { o.SandboxLatency = 700 * time.Millisecond })
+		_, token := hobby(h, "midcharge@example.com")
+		id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
+		h.waitFor(token, id, "charging", func(r apitest.Response) bool { return step(r, "payment")["status"] == "running" })
+		h.Expect(h.Do("POST", "/v1/upgrades/"+id+"/cancel", admin, nil), 202, "")
+		u := h.waitStatus(token, id, "canceled")
+		// The charge that was in flight is known and refunded.
+		if u.Str("payment.status") != "refunded" {
+			t.Errorf("payment: %s", u.Raw)
+		}
+		if c, _, rf := h.charges(); c != 1 || rf != 1 {
+			t.Errorf("ledger: %d charges, %d refunds", c, rf)
+		}
+		if me := h.Do("GET", "/v1/account", token, nil); me.Str("subscription.plan") != "hobby" {
+			t.Errorf("plan: %s", me.Raw)
+		}
+	})
+}
+
+func TestPaymentErrorsThatMayHaveChargedGoToSupport(t *testing.T) {
+	h := start(t, dbtest.SQLite(t))
+	_, token := hobby(h, "processing@example.com")
+	id := h.upgrade(token, "pro-1m", h.card(token, "4000000000000119"))
+	u := h.waitStatus(token, id, "needs_support")
+	if s := step(u, "payment"); s["attempts"].(float64) != 3 || apitest.Dig(s, "error.code") != "processing_error" {
+		t.Errorf("payment step: %v", s)
+	}
+	// The user cannot pay again with a new key while the first outcome is unknown.
+	h.Expect(h.Do("POST", "/v1/upgrades/"+id+"/payment", token, map[string]any{"payment_method": h.card(token, "4242424242424242")}), 409, "invalid_state")
+}

@@ -42,10 +42,22 @@ func (e *Engine) Cancel(ctx context.Context, id, actor string) (*tierup.Upgrade,
 		}
 		now := e.Clock.Now().UTC()
 		u.CancelRequestedAt = &now
-		if st := u.Step(u.CurrentStep); st != nil {
-			st.Run++ // any job in flight for the step is now stale
+		st := u.Step(u.CurrentStep)
+		var err error
+		switch {
+		case st != nil && st.Status == tierup.StepRunning:
+			// In flight: it concludes first, so that what it did (a charge,
+			// a node) is known and undone; then compensation follows.
+		case st != nil && st.Status == tierup.StepRetrying && (u.Status == tierup.UpgradeProcessing || u.Status == tierup.UpgradePaused):
+			// An earlier attempt may have taken effect: conclude it now.
+			err = e.schedule(ctx, tx, u, u.CurrentStep, now)
+		default:
+			if st != nil {
+				st.Run++ // a queued job for the step is now stale
+			}
+			err = e.schedule(ctx, tx, u, stepCompensate, now)
 		}
-		if err := e.schedule(ctx, tx, u, stepCompensate, now); err != nil {
+		if err != nil {
 			return false, err
 		}
 		return true, e.save(ctx, tx, u, actor, "cancel_requested", "cancel requested: refunding and restoring the previous plan")
@@ -77,14 +89,20 @@ func (e *Engine) RetryPayment(ctx context.Context, id string, pm *tierup.Payment
 func (e *Engine) change(ctx context.Context, id string, f func(tx tierup.Store, u *tierup.Upgrade) (bool, error)) (*tierup.Upgrade, error) {
 	var u *tierup.Upgrade
 	var changed bool
-	err := e.Store.InTx(ctx, func(tx tierup.Store) error {
-		var err error
-		if u, err = tx.Upgrade(ctx, id); err != nil {
+	var err error
+	for range 5 { // a step may commit meanwhile: read again and decide again
+		err = e.Store.InTx(ctx, func(tx tierup.Store) error {
+			var err error
+			if u, err = tx.Upgrade(ctx, id); err != nil {
+				return err
+			}
+			changed, err = f(tx, u)
 			return err
+		})
+		if tierup.ErrorCode(err) != tierup.CodeConflict {
+			break
 		}
-		changed, err = f(tx, u)
-		return err
-	})
+	}
 	if err != nil {
 		return nil, err
 	}

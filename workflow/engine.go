@@ -113,11 +113,14 @@ func (e *Engine) Start(ctx context.Context) error {
 
 // Stop finishes the running steps and stops.
 func (e *Engine) Stop(ctx context.Context) error {
+	// The heartbeat stops last: while steps finish, other processes must
+	// not take them for orphans.
+	err := e.queue.stop(ctx)
 	if e.stop != nil {
 		e.stop()
 		<-e.done
 	}
-	return e.queue.stop(ctx)
+	return err
 }
 
 // Subscribe returns a channel that receives a value whenever this process

@@ -54,6 +54,11 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 			return nil, err
 		}
 	}
+	if u.CancelRequestedAt != nil {
+		if done, err := e.concludeForCancel(ctx, tx, u, st, res, now); done || err != nil {
+			return nil, err
+		}
+	}
 	if res.err == nil {
 		if u.Status == tierup.UpgradePaused {
 			u.Status, u.PausedReason = tierup.UpgradeProcessing, ""
@@ -104,7 +109,10 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 		u.Status, u.PausedReason = tierup.UpgradePaused, msg
 		return nil, e.save(ctx, tx, u, "system", "paused", fmt.Sprintf("%s paused: %s; it resumes by itself", step, msg))
 
-	case step == tierup.StepPayment && (kind == failDeclined || kind == failFatal):
+	case step == tierup.StepPayment && kind == failDeclined:
+		// Only a refusal waits for another card. A payment whose transient
+		// errors ran out may have gone through: a new card would mean a new
+		// idempotency key and perhaps a second charge, so support decides.
 		st.Status, st.FinishedAt = tierup.StepFailed, &now
 		u.Status = tierup.UpgradePaymentFailed
 		u.Payment.Status, u.Payment.FailureCode, u.Payment.Message = tierup.PaymentFailed, code, msg
@@ -154,6 +162,33 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 			}
 		}, nil
 	}
+}
+
+// concludeForCancel ends a step that was in flight when a cancel came:
+// its outcome is recorded (a charge that went through must be known to be
+// refunded) and compensation follows. A step that could not conclude yet
+// (its dependency is down, or a retry is due) goes on as usual and comes
+// back here; done is false then.
+func (e *Engine) concludeForCancel(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, st *tierup.Step, res result, now time.Time) (bool, error) {
+	if res.err != nil {
+		if kind, _, _ := classify(res.err); kind == failUnreachable || (kind == failRetry && st.Attempts < e.cfg.MaxAttempts) {
+			return false, nil
+		}
+		_, code, msg := classify(res.err)
+		st.Status, st.Error = tierup.StepFailed, &tierup.StepError{Code: code, Message: msg}
+	} else if res.more {
+		st.Status, st.Error = tierup.StepFailed, &tierup.StepError{Code: "canceled", Message: "stopped by a cancel before it finished"}
+	} else {
+		st.Status, st.Error = tierup.StepSucceeded, nil
+	}
+	st.FinishedAt, st.NextRetryAt = &now, nil
+	if u.Status == tierup.UpgradePaused {
+		u.Status, u.PausedReason = tierup.UpgradeProcessing, ""
+	}
+	if err := e.schedule(ctx, tx, u, stepCompensate, now); err != nil {
+		return true, err
+	}
+	return true, e.save(ctx, tx, u, "system", "step_concluded_for_cancel", fmt.Sprintf("%s concluded (%s); compensating", st.Name, st.Status))
 }
 
 // finishCompensation records the cancel's outcome; compensation retries

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -63,24 +64,28 @@ func (e *Engine) alive(ctx context.Context, process string) (bool, error) {
 	return time.Since(hb.Seen) < heartbeatTimeout, nil
 }
 
-// watch beats the heart and resumes orphaned steps until ctx ends.
+// watch beats the heart and, separately so that a slow pass cannot delay
+// the heartbeat, resumes orphaned steps until ctx ends.
 func (e *Engine) watch(ctx context.Context) {
 	defer close(e.done)
-	t := time.NewTicker(heartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := e.heartbeat(ctx); err != nil && ctx.Err() == nil {
-			e.Log.WarnContext(ctx, "workflow heartbeat", "err", err)
-		}
-		if err := e.resumeOrphans(ctx); err != nil && ctx.Err() == nil {
-			e.Log.WarnContext(ctx, "resuming orphaned steps", "err", err)
+	var wg sync.WaitGroup
+	every := func(f func(context.Context) error, what string) {
+		t := time.NewTicker(heartbeatInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				e.Log.WarnContext(ctx, what, "err", err)
+			}
 		}
 	}
+	wg.Go(func() { every(e.heartbeat, "workflow heartbeat") })
+	wg.Go(func() { every(e.resumeOrphans, "resuming orphaned steps") })
+	wg.Wait()
 }
 
 // resumeOrphans schedules again every running step whose process died.
@@ -91,7 +96,7 @@ func (e *Engine) resumeOrphans(ctx context.Context) error {
 	}
 	for _, u := range ups {
 		st := u.Step(u.CurrentStep)
-		if st == nil || st.Status != tierup.StepRunning || u.CancelRequestedAt != nil {
+		if st == nil || st.Status != tierup.StepRunning {
 			continue
 		}
 		ok, err := e.alive(ctx, st.Worker)

@@ -37,7 +37,9 @@ func current(u *tierup.Upgrade, a stepArgs) bool {
 	if a.Step == stepCompensate {
 		return u.CancelRequestedAt != nil && u.Status.Active() && u.CompensateRun == a.Run
 	}
-	if !u.Status.Active() || u.CancelRequestedAt != nil || u.CurrentStep != a.Step {
+	// Only a running or paused upgrade moves forward: a job revived after
+	// the upgrade failed a payment or went to support is stale.
+	if (u.Status != tierup.UpgradeProcessing && u.Status != tierup.UpgradePaused) || u.CurrentStep != a.Step {
 		return false
 	}
 	st := u.Step(a.Step)
@@ -75,6 +77,9 @@ func (e *Engine) run(ctx context.Context, job *river.Job[stepArgs]) error {
 		if st.StartedAt == nil {
 			st.StartedAt = &now
 		}
+		if u.Status == tierup.UpgradePaused {
+			return e.saveQuiet(ctx, tx, u) // a probe: the pause and the resume are the events
+		}
 		return e.save(ctx, tx, u, "system", "step_started", fmt.Sprintf("%s started (attempt %d)", a.Step, st.Attempts))
 	})
 	if errors.Is(err, errStale) || tierup.ErrorCode(err) == tierup.CodeNotFound {
@@ -87,8 +92,13 @@ func (e *Engine) run(ctx context.Context, job *river.Job[stepArgs]) error {
 
 	res := e.act(ctx, u, a.Step)
 
+	// The outcome is committed even when the job's time ran out during the
+	// action: otherwise a slow step could never record its failure.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
 	var after func()
-	err = e.Store.InTx(ctx, func(tx tierup.Store) error {
+	err = e.Store.InTx(cctx, func(tx tierup.Store) error {
+		ctx := cctx
 		fresh, err := tx.Upgrade(ctx, a.UpgradeID)
 		if err != nil {
 			return err
