@@ -34,6 +34,9 @@ func (a *App) CreateQuote(ctx context.Context, accountID, planID string) (*Quote
 	if err != nil {
 		return nil, err
 	}
+	if err := a.noActiveUpgrade(ctx, acct.ID); err != nil {
+		return nil, err
+	}
 	now, err := a.Now(ctx, acct)
 	if err != nil {
 		return nil, err
@@ -122,6 +125,21 @@ func (a *App) AdvanceTestClock(ctx context.Context, id string, t time.Time) (*ti
 func (a *App) requireSandbox() error {
 	if !a.cfg.Sandbox {
 		return tierup.Errorf(tierup.CodeSandboxDisabled, "test clocks are only available in sandbox mode")
+	}
+	return nil
+}
+
+// noActiveUpgrade refuses a quote while an upgrade is under way: its
+// figures would be stale the moment that upgrade switches the plan.
+func (a *App) noActiveUpgrade(ctx context.Context, accountID string) error {
+	ups, err := a.store.Upgrades(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	for _, u := range ups {
+		if u.Status.Active() {
+			return tierup.Errorf(tierup.CodeUpgradeInProgress, "upgrade %s is still %s; quote again once it is finished", u.ID, u.Status)
+		}
 	}
 	return nil
 }

@@ -195,8 +195,8 @@ func TestDeclineThenCorrectedCard(t *testing.T) {
 		if nodes := h.Do("GET", "/v1/sandbox/cluster?account="+acct, admin, nil); len(nodes.List("nodes")) != 0 {
 			t.Errorf("a node was made after a decline: %s", nodes.Raw)
 		}
-		// Another upgrade cannot start meanwhile.
-		h.Expect(h.Do("POST", "/v1/upgrades", token, map[string]any{"quote": h.quote(token, "pro-1m"), "payment_method": h.card(token, "4242424242424242"), "accept_terms": "2026-11-01"}), 409, "upgrade_in_progress")
+		// Another upgrade cannot start meanwhile, nor be quoted.
+		h.Expect(h.Do("POST", "/v1/quotes", token, map[string]any{"plan": "pro-6m"}), 409, "upgrade_in_progress")
 
 		for _, bad := range []struct{ number, code string }{{"4000000000009995", "insufficient_funds"}, {"4000000000000069", "expired_card"}, {"4000000000000127", "incorrect_cvc"}} {
 			h.Expect(h.Do("POST", "/v1/upgrades/"+id+"/payment", token, map[string]any{"payment_method": h.card(token, bad.number)}), 202, "")
@@ -448,6 +448,7 @@ func TestIdempotencyKey(t *testing.T) {
 	_, token := hobby(h, "idem@example.com")
 	pm := h.card(token, "4242424242424242")
 	body := map[string]any{"quote": h.quote(token, "pro-1m"), "payment_method": pm, "accept_terms": "2026-11-01"}
+	other := map[string]any{"quote": h.quote(token, "pro-3m"), "payment_method": pm, "accept_terms": "2026-11-01"}
 	var wg sync.WaitGroup
 	ids := make(chan string, 10)
 	for range 10 {
@@ -467,7 +468,6 @@ func TestIdempotencyKey(t *testing.T) {
 			t.Errorf("the same key gave upgrades %s and %s", first, id)
 		}
 	}
-	other := map[string]any{"quote": h.quote(token, "pro-3m"), "payment_method": pm, "accept_terms": "2026-11-01"}
 	h.Expect(h.Do("POST", "/v1/upgrades", token, other, "Idempotency-Key", "order-42"), 422, "idempotency_key_reused")
 	h.waitStatus(token, first, "completed")
 	if c, _, _ := h.charges(); c != 1 {

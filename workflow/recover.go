@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,6 +44,22 @@ func (e *Engine) heartbeat(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// stalled reports whether an upgrade that should be moving has not changed
+// for longer than any step may take: no job will move it any more.
+func (e *Engine) stalled(u *tierup.Upgrade, st *tierup.Step) bool {
+	if u.Status != tierup.UpgradeProcessing && u.Status != tierup.UpgradePaused && u.CancelRequestedAt == nil {
+		return false // waiting for a person (a card, support)
+	}
+	if u.Status == tierup.UpgradeCanceled || !u.Status.Active() {
+		return false
+	}
+	due := u.UpdatedAt
+	if st != nil && st.NextRetryAt != nil && st.NextRetryAt.After(due) {
+		due = *st.NextRetryAt
+	}
+	return e.Clock.Now().Sub(due) > e.cfg.JobTimeout+e.cfg.RescueMargin+heartbeatTimeout
 }
 
 // alive reports whether a process's heartbeat is recent.
@@ -96,28 +113,38 @@ func (e *Engine) resumeOrphans(ctx context.Context) error {
 	}
 	for _, u := range ups {
 		st := u.Step(u.CurrentStep)
-		if st == nil || st.Status != tierup.StepRunning {
+		what := u.CurrentStep
+		switch {
+		case st != nil && st.Status == tierup.StepRunning:
+			if ok, err := e.alive(ctx, st.Worker); err != nil || ok {
+				continue
+			}
+		case e.stalled(u, st):
+			// Its job vanished with a process before the step was claimed,
+			// or a compensation stopped midway.
+			if u.CancelRequestedAt != nil && (st == nil || st.Status != tierup.StepRetrying) {
+				what = stepCompensate
+			}
+		default:
 			continue
 		}
-		ok, err := e.alive(ctx, st.Worker)
-		if err != nil || ok {
-			continue
+		dead := ""
+		if st != nil {
+			dead = st.Worker
 		}
-		dead := st.Worker
 		err = e.Store.InTx(ctx, func(tx tierup.Store) error {
 			fresh, err := tx.Upgrade(ctx, u.ID)
 			if err != nil {
 				return err
 			}
-			fst := fresh.Step(fresh.CurrentStep)
-			if fresh.Version != u.Version || fst == nil || fst.Worker != dead {
+			if fresh.Version != u.Version {
 				return nil // it moved meanwhile
 			}
-			if err := e.schedule(ctx, tx, fresh, fresh.CurrentStep, e.Clock.Now()); err != nil {
+			if err := e.schedule(ctx, tx, fresh, what, e.Clock.Now()); err != nil {
 				return err
 			}
 			return e.save(ctx, tx, fresh, "system", "resumed_after_crash",
-				fmt.Sprintf("process %s stopped while running %s; resuming it", dead, fresh.CurrentStep))
+				fmt.Sprintf("%s had stopped (process %s); resuming it", what, cmp.Or(dead, "unknown")))
 		})
 		if err != nil {
 			return err
