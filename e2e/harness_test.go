@@ -75,7 +75,11 @@ func start(t *testing.T, dsn string, tune ...func(*stack.Options)) *harness {
 	if err := st.StartWorkflow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(st.Handler())
+	handler, err := st.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
 	t.Cleanup(func() {
 		srv.Close()
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -47,6 +47,13 @@ type createAccountOutput struct {
 	Body createdAccount
 }
 
+type loginLinkOutput struct {
+	Body struct {
+		Path      string    `json:"path" doc:"Append to the server's base URL; works once."`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+}
+
 type idPath struct {
 	ID string `path:"id" maxLength:"64"`
 }
@@ -115,6 +122,18 @@ func (s *Server) routes() {
 				return nil, s.fail(ctx, err)
 			}
 			return &accountOutput{Body: view}, nil
+		})
+
+	register(s, huma.Operation{OperationID: "create-login-link", Method: http.MethodPost, Path: "/v1/accounts/{id}/login-links",
+		Summary: "Make a one-time dashboard sign-in link for an account (admin)", DefaultStatus: http.StatusCreated, Tags: []string{"Accounts"}},
+		authAdmin, func(ctx context.Context, in *idPath) (*loginLinkOutput, error) {
+			token, expires, err := s.app.NewLoginLink(ctx, in.ID)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			out := &loginLinkOutput{}
+			out.Body.Path, out.Body.ExpiresAt = "/login?token="+token, expires
+			return out, nil
 		})
 
 	register(s, huma.Operation{OperationID: "get-own-account", Method: http.MethodGet, Path: "/v1/account", Summary: "Read the calling account",

@@ -63,18 +63,26 @@ func New(a *app.App, log *slog.Logger) *Server {
 	if em := s.api.OpenAPI().Components.Schemas.Map()["ErrorModel"]; em != nil {
 		em.Properties["code"] = &huma.Schema{Type: huma.TypeString, Description: "Stable machine-readable error code."}
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { // the dashboard owns its own paths in front of this
+
 		writeProblem(w, newProblem(http.StatusNotFound, tierup.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
 	return s
 }
 
 // Handler returns the API with request logging.
-func (s *Server) Handler() http.Handler {
+func (s *Server) Handler() http.Handler { return s.Logged(s.mux) }
+
+// Mux returns the API's routes without logging, to mount behind others.
+func (s *Server) Mux() http.Handler { return s.mux }
+
+// Logged wraps h with one log line per request (the path only: a query may
+// carry a secret, such as a login link's token).
+func (s *Server) Logged(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		s.mux.ServeHTTP(rec, r)
+		h.ServeHTTP(rec, r)
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -328,23 +329,27 @@ func (s *Server) failIf(ctx context.Context, err error) error {
 	return s.fail(ctx, err)
 }
 
-// events streams an upgrade's changes as Server-Sent Events: every event
-// after Last-Event-ID (header, or last_event_id in the query for clients
-// that cannot set it), then each new one as it happens, so a client that
-// lost its connection resumes exactly where it left off.
+// events streams an upgrade's changes to an API client.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	token, ok := bearer(r.Header.Get("Authorization"))
 	if !ok {
 		token = r.URL.Query().Get("access_token") // EventSource cannot send headers
 	}
-	p, err := s.app.Authenticate(ctx, token)
+	p, err := s.app.Authenticate(r.Context(), token)
 	if err != nil {
 		writeProblem(w, problemOf(err))
 		return
 	}
-	id := r.PathValue("id")
-	if _, err := s.app.Upgrade(ctx, p, id); err != nil {
+	StreamEvents(w, r, s.app, p, r.PathValue("id"), s.log)
+}
+
+// StreamEvents streams an upgrade's changes as Server-Sent Events: every
+// event after Last-Event-ID (header, or last_event_id in the query), then
+// each new one as it happens, so a client that lost its connection resumes
+// exactly where it left off. The dashboard uses it too.
+func StreamEvents(w http.ResponseWriter, r *http.Request, a *app.App, p app.Principal, id string, log *slog.Logger) {
+	ctx := r.Context()
+	if _, err := a.Upgrade(ctx, p, id); err != nil {
 		writeProblem(w, problemOf(err))
 		return
 	}
@@ -354,13 +359,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	var after int64
 	if last != "" {
+		var err error
 		if after, err = strconv.ParseInt(last, 10, 64); err != nil || after < 0 {
 			writeProblem(w, newProblem(http.StatusBadRequest, "bad_request", "Last-Event-ID must be the number of an event"))
 			return
 		}
 	}
 	rc := http.NewResponseController(w) // reaches the Flusher behind wrappers
-	wake, stop := s.app.Subscribe(id)
+	wake, stop := a.Subscribe(id)
 	defer stop()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -374,9 +380,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	heartbeat := time.NewTicker(15 * time.Second)
 	defer heartbeat.Stop()
 	for {
-		evs, err := s.app.Events(ctx, p, id, after, 500)
+		evs, err := a.Events(ctx, p, id, after, 500)
 		if err != nil {
-			s.log.WarnContext(ctx, "event stream", "upgrade", id, "err", err)
+			log.WarnContext(ctx, "event stream", "upgrade", id, "err", err)
 			return
 		}
 		for _, e := range evs {

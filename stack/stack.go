@@ -19,6 +19,7 @@ import (
 	"github.com/tierup/tierup/sandbox"
 	"github.com/tierup/tierup/sim"
 	"github.com/tierup/tierup/sqlstore"
+	"github.com/tierup/tierup/web"
 	"github.com/tierup/tierup/workflow"
 )
 
@@ -129,8 +130,18 @@ func (s *Stack) StartWorkflow(ctx context.Context) error {
 	return nil
 }
 
-// Handler is the HTTP API.
-func (s *Stack) Handler() http.Handler { return httpapi.New(s.App, s.opts.Log).Handler() }
+// Handler serves the dashboard and, behind it, the API.
+func (s *Stack) Handler() (http.Handler, error) {
+	api := httpapi.New(s.App, s.opts.Log)
+	dash, err := web.New(s.App, s.opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	dash.Register(mux)
+	mux.Handle("/", api.Mux())
+	return api.Logged(mux), nil
+}
 
 // Close stops the workflow (finishing running steps) and closes the store.
 func (s *Stack) Close(ctx context.Context) error {

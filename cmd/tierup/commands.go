@@ -165,6 +165,21 @@ needed) and stores the quote, exactly as POST /v1/quotes does.`,
 			},
 		},
 		&cobra.Command{
+			Use:   "login-link ACCOUNT_ID",
+			Short: "Make a one-time dashboard sign-in link for an account",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return withApp(cmd.Context(), o, func(a *app.App) error {
+					token, expires, err := a.NewLoginLink(cmd.Context(), args[0])
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(o.stdout, "/login?token=%s\n(append to the dashboard's address, e.g. http://127.0.0.1:8080; works once, until %s)\n", token, expires.Format(time.RFC3339))
+					return nil
+				})
+			},
+		},
+		&cobra.Command{
 			Use:   "token ACCOUNT_ID",
 			Short: "Issue a new API token for an account (the old one stops working)",
 			Args:  cobra.ExactArgs(1),
@@ -295,13 +310,24 @@ func serve(ctx context.Context, o *options) error {
 		if demo != nil {
 			fmt.Fprintf(o.stdout, "demo account %s (%s, %s), token (shown once): %s\n", demo.ID, demo.Email, demo.Subscription.PlanName, token)
 			fmt.Fprintf(o.stdout, "try: curl -H 'Authorization: Bearer %s' %s/v1/account\n", token, base)
+			link, _, err := a.NewLoginLink(ctx, demo.ID)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			fmt.Fprintf(o.stdout, "dashboard: open %s/login?token=%s (works once; `tierup login-link %s` makes another)\n", base, link, demo.ID)
 		}
 	}
 	fmt.Fprintf(o.stdout, "tierup listening on %s (database %s, proration policy %s, sandbox %v, gateway %s, cluster %s)\n",
 		base, strings.SplitN(o.db, ":", 2)[0], o.policy, o.sandbox, o.gateway, o.cluster)
 
+	handler, err := st.Handler()
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
-		Handler:           st.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}

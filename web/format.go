@@ -1,0 +1,106 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tierup/tierup"
+)
+
+var funcs = template.FuncMap{
+	"money":    money,
+	"when":     when,
+	"date":     date,
+	"limit":    limitText,
+	"pct":      percent,
+	"meter":    meterClass,
+	"gb":       func(mb int64) string { return strconv.FormatFloat(float64(mb)/1000, 'f', 1, 64) }, // display only
+	"duration": tierup.HumanDuration,
+	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"title":    func(s string) string { return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ") },
+	"human":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"deref":    func(t *time.Time) time.Time { return *t },
+	"deref2":   func(m *tierup.Money) tierup.Money { return *m },
+	"list":     func(xs ...int) []int { return xs },
+}
+
+var symbols = map[tierup.Currency]string{"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "CHF": "CHF "}
+
+// money formats an amount with its currency's digits and grouping, e.g.
+// $1,290.00, ¥3,000, KWD 1.500.
+func money(m tierup.Money) string {
+	exp, _ := m.Currency.Exponent()
+	a := m.Amount
+	sign := ""
+	if a < 0 {
+		sign, a = "-", -a
+	}
+	unit := int64(1)
+	for range exp {
+		unit *= 10
+	}
+	whole, frac := a/unit, a%unit
+	digits := strconv.FormatInt(whole, 10)
+	var b strings.Builder
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	out := b.String()
+	if exp > 0 {
+		out += "." + fmt.Sprintf("%0*d", exp, frac)
+	}
+	if sym, ok := symbols[m.Currency]; ok {
+		return sign + sym + out
+	}
+	return sign + string(m.Currency) + " " + out
+}
+
+// when shows an instant in the account's zone.
+func when(t time.Time, zone string) string {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2 Jan 2006, 15:04 MST")
+}
+
+func date(t time.Time, zone string) string {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2 January 2006")
+}
+
+func limitText(n *int64) string {
+	if n == nil {
+		return "Unlimited"
+	}
+	return strconv.FormatInt(*n, 10)
+}
+
+// percent is how full a meter is, 0–100; 0 for an unlimited one.
+func percent(used int64, limit *int64) int {
+	if limit == nil || *limit <= 0 {
+		return 0
+	}
+	return int(min(100, used*100 / *limit))
+}
+
+// meterClass names the meter's state; the page also says it in words, so
+// colour is never the only signal.
+func meterClass(used int64, limit *int64) string {
+	switch p := percent(used, limit); {
+	case limit != nil && used >= *limit:
+		return "full"
+	case p >= 80:
+		return "near"
+	}
+	return "ok"
+}

@@ -1,0 +1,341 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/app"
+	"github.com/tierup/tierup/httpapi"
+)
+
+type meter struct {
+	Label, Used, Limit, State, Words string
+	Percent                          int
+}
+
+func (s *Server) plan(w http.ResponseWriter, r *http.Request, v *view) {
+	ctx := r.Context()
+	a := v.Account
+	plan, err := s.app.Catalog().Plan(a.Subscription.Plan)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ups, err := s.app.Upgrades(ctx, a.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var active *tierup.Upgrade
+	for _, u := range ups {
+		if u.Status.Active() {
+			active = u
+			break
+		}
+	}
+	notes, err := s.app.Notifications(ctx, a.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	storageLimit := a.Limits.StorageGB * 1000
+	meters := []meter{
+		countMeter("Functions", a.Usage.Functions, a.Limits.Functions, ""),
+		countMeter("CronJobs", a.Usage.CronJobs, a.Limits.CronJobs, ""),
+		countMeter("Storage", a.Usage.StorageMB, &storageLimit, "MB"),
+	}
+	meters[2].Used = funcs["gb"].(func(int64) string)(a.Usage.StorageMB) + " GB"
+	meters[2].Limit = fmt.Sprintf("%d GB %s", a.Limits.StorageGB, strings.ToUpper(a.Entitlements.StorageClass[:1])+a.Entitlements.StorageClass[1:])
+	v.Title = "Plan"
+	v.Data = map[string]any{"Plan": plan, "Meters": meters, "Active": active, "Notifications": notes,
+		"Upgradable": s.app.CheckUpgrade(ctx, a.ID, "pro-12m") == nil || s.app.CheckUpgrade(ctx, a.ID, "team-12m") == nil}
+	s.render(w, r, http.StatusOK, "plan", v)
+}
+
+func countMeter(label string, used int64, limit *int64, _ string) meter {
+	m := meter{Label: label, Used: strconv.FormatInt(used, 10), Limit: limitText(limit), Percent: percent(used, limit), State: meterClass(used, limit)}
+	switch m.State {
+	case "full":
+		m.Words = "limit reached"
+	case "near":
+		m.Words = "near the limit"
+	}
+	if limit == nil {
+		m.Words = "unlimited"
+	}
+	return m
+}
+
+type column struct {
+	Tier     string
+	Plan     tierup.Plan
+	Current  bool
+	Allowed  bool
+	Reason   string
+	Monthly  tierup.Money
+	SavePct  int64
+	Features []string
+}
+
+func (s *Server) compare(w http.ResponseWriter, r *http.Request, v *view) {
+	ctx := r.Context()
+	months, _ := strconv.Atoi(r.URL.Query().Get("months"))
+	switch months {
+	case 1, 3, 6, 12:
+	default:
+		months = 1
+	}
+	plans := s.app.Catalog().Plans()
+	monthly := map[string]tierup.Money{} // the tier's 1-month price, for savings
+	for _, p := range plans {
+		if p.IntervalMonths == 1 {
+			monthly[p.Tier] = p.Price
+		}
+	}
+	var cols []column
+	seen := map[string]bool{}
+	for _, p := range plans {
+		if seen[p.Tier] || p.Retired || (!p.Free() && p.IntervalMonths != months) {
+			continue
+		}
+		seen[p.Tier] = true
+		c := column{Tier: p.Tier, Plan: p, Current: p.ID == v.Account.Subscription.Plan}
+		if !p.Free() {
+			c.Monthly = tierup.Money{Amount: p.Price.Amount / int64(p.IntervalMonths), Currency: p.Price.Currency}
+			if m, ok := monthly[p.Tier]; ok && m.Amount > 0 && months > 1 {
+				c.SavePct = 100 - p.Price.Amount*100/(m.Amount*int64(months))
+			}
+		}
+		if err := s.app.CheckUpgrade(ctx, v.Account.ID, p.ID); err != nil {
+			c.Reason = err.Error()
+			if c.Current {
+				c.Reason = "This is your current plan."
+			}
+		} else {
+			c.Allowed = true
+		}
+		cols = append(cols, c)
+	}
+	v.Title = "Compare plans"
+	v.Data = map[string]any{"Columns": cols, "Months": months, "Durations": []int{1, 3, 6, 12}}
+	s.render(w, r, http.StatusOK, "compare", v)
+}
+
+func (s *Server) quote(w http.ResponseWriter, r *http.Request, v *view) {
+	q, err := s.app.CreateQuote(r.Context(), v.Account.ID, r.PostForm.Get("plan"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/review/"+q.ID, http.StatusSeeOther)
+}
+
+// cardForm is what the card form shows again after an error: never the
+// number or the security code.
+type cardForm struct {
+	Name, ExpMonth, ExpYear string
+	Errors                  map[string]string
+	TermsError              string
+}
+
+func (s *Server) review(w http.ResponseWriter, r *http.Request, v *view) {
+	s.showReview(w, r, v, cardForm{}, http.StatusOK)
+}
+
+func (s *Server) showReview(w http.ResponseWriter, r *http.Request, v *view, form cardForm, status int) {
+	ctx := r.Context()
+	q, err := s.app.Quote(ctx, v.Account.ID, r.PathValue("quote"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if q.Status == "expired" {
+		// Never charge an old price: get a fresh quote and say so.
+		fresh, err := s.app.CreateQuote(ctx, v.Account.ID, q.ToPlan)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/review/"+fresh.ID+"?refreshed="+q.ID, http.StatusSeeOther)
+		return
+	}
+	if old := r.URL.Query().Get("refreshed"); old != "" {
+		v.Notice = "Your previous quote expired after 30 minutes, so this is a fresh one. Please check the figures again before paying."
+		if prev, err := s.app.Quote(ctx, v.Account.ID, old); err == nil && prev.AmountDue != q.AmountDue {
+			v.Notice += fmt.Sprintf(" The amount due changed from %s to %s.", money(prev.AmountDue), money(q.AmountDue))
+		}
+	}
+	to, _ := s.app.Catalog().Plan(q.ToPlan)
+	from, _ := s.app.Catalog().Plan(q.FromPlan)
+	version, _ := s.app.Terms()
+	v.Title = "Review and pay"
+	v.Data = map[string]any{"Quote": q, "To": to, "From": from, "Form": form, "TermsVersion": version,
+		"Years": years(v.Account.Now)}
+	s.render(w, r, status, "review", v)
+}
+
+func years(now time.Time) []int {
+	out := make([]int, 0, 15)
+	for y := now.Year(); y < now.Year()+15; y++ {
+		out = append(out, y)
+	}
+	return out
+}
+
+// cardFrom reads the card fields of a form.
+func cardFrom(r *http.Request) (tierup.Card, cardForm) {
+	f := r.PostForm
+	month, _ := strconv.Atoi(f.Get("exp_month"))
+	year, _ := strconv.Atoi(f.Get("exp_year"))
+	card := tierup.Card{Number: f.Get("number"), ExpMonth: month, ExpYear: year, CVC: f.Get("cvc"), Name: strings.TrimSpace(f.Get("name"))}
+	return card, cardForm{Name: card.Name, ExpMonth: f.Get("exp_month"), ExpYear: f.Get("exp_year"), Errors: map[string]string{}}
+}
+
+// addCard creates the payment method or fills the form's errors.
+func (s *Server) addCard(r *http.Request, v *view, card tierup.Card, form *cardForm) *tierup.PaymentMethod {
+	pm, err := s.app.CreatePaymentMethod(r.Context(), v.Account.ID, card)
+	if err == nil {
+		return pm
+	}
+	var e *tierup.Error
+	if errors.As(err, &e) && len(e.Fields) > 0 {
+		for _, fe := range e.Fields {
+			form.Errors[strings.TrimPrefix(fe.Location, "body.card.")] = fe.Message
+		}
+	} else {
+		form.Errors["card"] = err.Error()
+		if tierup.ErrorCode(err) == tierup.CodeInternal {
+			s.log.ErrorContext(r.Context(), "adding a card", "err", err)
+			form.Errors["card"] = "Your card could not be saved. Please try again."
+		}
+	}
+	return nil
+}
+
+func (s *Server) pay(w http.ResponseWriter, r *http.Request, v *view) {
+	card, form := cardFrom(r)
+	version, _ := s.app.Terms()
+	if r.PostForm.Get("terms") != version {
+		form.TermsError = "Accept the terms of service to continue."
+	}
+	var pm *tierup.PaymentMethod
+	if form.TermsError == "" {
+		pm = s.addCard(r, v, card, &form)
+	}
+	if pm == nil {
+		s.showReview(w, r, v, form, http.StatusUnprocessableEntity)
+		return
+	}
+	quoteID := r.PathValue("quote")
+	u, err := s.app.CreateUpgrade(r.Context(), v.Account.ID, app.NewUpgrade{Quote: quoteID, PaymentMethod: pm.ID, AcceptTerms: version,
+		IP: clientIP(r), UserAgent: r.UserAgent(), IdempotencyKey: "web:" + quoteID, BodyHash: "web:" + quoteID})
+	if err != nil {
+		if c := tierup.ErrorCode(err); c == tierup.CodeQuoteExpired {
+			http.Redirect(w, r, "/review/"+quoteID, http.StatusSeeOther) // refreshed there, with a notice
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/upgrades/"+u.ID, http.StatusSeeOther)
+}
+
+func clientIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+type stepRow struct {
+	tierup.Step
+	Label string
+}
+
+var stepLabels = map[tierup.StepName]string{
+	tierup.StepPayment: "Payment", tierup.StepActivatePlan: "Switch plan", tierup.StepProvisionNode: "Dedicated node",
+	tierup.StepMigrateWorkloads: "Move workloads", tierup.StepEnableFeatures: "Turn on new features", tierup.StepNotify: "Notify",
+}
+
+func (s *Server) progress(w http.ResponseWriter, r *http.Request, v *view) {
+	s.showProgress(w, r, v, cardForm{Errors: map[string]string{}}, http.StatusOK)
+}
+
+func (s *Server) showProgress(w http.ResponseWriter, r *http.Request, v *view, form cardForm, status int) {
+	u, err := s.app.Upgrade(r.Context(), principal(v), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	to, _ := s.app.Catalog().Plan(u.ToPlan)
+	rows := make([]stepRow, 0, len(u.Steps))
+	for _, st := range u.Steps {
+		rows = append(rows, stepRow{Step: st, Label: stepLabels[st.Name]})
+	}
+	var retry *tierup.Step
+	if st := u.Step(u.CurrentStep); st != nil && st.NextRetryAt != nil && st.Status == tierup.StepRetrying && u.Status == tierup.UpgradeProcessing {
+		retry = st
+	}
+	v.Title = "Upgrade progress"
+	v.Data = map[string]any{"U": u, "To": to, "Steps": rows, "Retry": retry, "Form": form, "Years": years(v.Account.Now),
+		"Live": u.Status == tierup.UpgradeProcessing || u.Status == tierup.UpgradePaused || u.CancelRequestedAt != nil}
+	if r.URL.Query().Get("fragment") == "1" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := s.pages["progress"].ExecuteTemplate(w, "live", v); err != nil {
+			s.log.ErrorContext(r.Context(), "rendering", "err", err)
+		}
+		return
+	}
+	s.render(w, r, status, "progress", v)
+}
+
+func (s *Server) retryPayment(w http.ResponseWriter, r *http.Request, v *view) {
+	card, form := cardFrom(r)
+	pm := s.addCard(r, v, card, &form)
+	if pm == nil {
+		s.showProgress(w, r, v, form, http.StatusUnprocessableEntity)
+		return
+	}
+	if _, err := s.app.RetryPayment(r.Context(), v.Account.ID, r.PathValue("id"), pm.ID); err != nil {
+		form.Errors["card"] = err.Error()
+		s.showProgress(w, r, v, form, http.StatusUnprocessableEntity)
+		return
+	}
+	http.Redirect(w, r, "/upgrades/"+r.PathValue("id"), http.StatusSeeOther)
+}
+
+// events is the progress page's live feed, signed in by the session.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, v *view) {
+	httpapi.StreamEvents(w, r, s.app, principal(v), r.PathValue("id"), s.log)
+}
+
+type historyRow struct {
+	U      *tierup.Upgrade
+	Events []*tierup.UpgradeEvent
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request, v *view) {
+	ups, err := s.app.Upgrades(r.Context(), v.Account.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rows := make([]historyRow, 0, len(ups))
+	for _, u := range ups {
+		evs, err := s.app.Events(r.Context(), principal(v), u.ID, 0, 500)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		rows = append(rows, historyRow{U: u, Events: evs})
+	}
+	v.Title = "Upgrade history"
+	v.Data = rows
+	s.render(w, r, http.StatusOK, "history", v)
+}
