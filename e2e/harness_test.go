@@ -81,6 +81,7 @@ func start(t *testing.T, dsn string, tune ...func(*stack.Options)) *harness {
 	}
 	srv := httptest.NewServer(handler)
 	t.Cleanup(func() {
+		srv.CloseClientConnections() // live event streams never end by themselves
 		srv.Close()
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

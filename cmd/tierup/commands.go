@@ -326,11 +326,17 @@ func serve(ctx context.Context, o *options) error {
 		ln.Close()
 		return err
 	}
+	// Requests live under a context that shutdown cancels, so that event
+	// streams end instead of holding the shutdown until its deadline.
+	streams, endStreams := context.WithCancel(context.WithoutCancel(ctx))
+	defer endStreams()
 	srv := &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return streams },
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
+	srv.RegisterOnShutdown(endStreams)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
