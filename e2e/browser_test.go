@@ -135,7 +135,7 @@ func (p *page) signIn(accountID string) {
 	p.t.Helper()
 	r := p.h.Do("POST", "/v1/accounts/"+accountID+"/login-links", admin, nil)
 	p.h.Expect(r, 201, "")
-	p.do(chromedp.Navigate(p.h.BaseURL+r.Str("path")))
+	p.do(chromedp.Navigate(p.h.BaseURL + r.Str("path")))
 	p.visible("[data-test=plan-name]")
 }
 

@@ -4,7 +4,8 @@
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh -run Quote # extra arguments go to `go test`
 #
-# stripe-mock is installed with `go install` when it is missing.
+# stripe-mock is installed with `go install` and Chromium with apt when missing.
+# Browser screenshots land in screenshots/ (TIERUP_SCREENSHOTS to change).
 # PostgreSQL: TIERUP_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test)
 # must be reachable; a local Debian cluster is started when it is down. Outside
 # CI, TIERUP_TEST_SKIP_POSTGRES=1 runs the SQLite half only.
@@ -48,6 +49,20 @@ if [[ ! -x "$stripe_mock" ]]; then
   stripe_mock="$(go env GOPATH)/bin/stripe-mock"
 fi
 export STRIPE_MOCK_BIN="$stripe_mock" TIERUP_TEST_REQUIRE_STRIPE_MOCK=1
+
+# Chromium: the dashboard's browser tests drive Debian's package headless.
+if ! command -v chromium >/dev/null && [[ -z "${CHROMIUM_BIN:-}" ]]; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "installing Chromium (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || die "could not install chromium"
+  elif [[ "${CI:-}" == true ]]; then
+    die "Chromium is missing and cannot be installed: apt-get install chromium"
+  fi
+fi
+if command -v chromium >/dev/null || [[ -n "${CHROMIUM_BIN:-}" ]]; then
+  export TIERUP_TEST_REQUIRE_BROWSER=1
+fi
 
 say "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/tierup/tierup/internal/dbtest"
+)
+
+// dashboard signs a cookie-keeping client in through a login link.
+func dashboard(t *testing.T, h *harness, accountID string) (*http.Client, string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	link := h.Do("POST", "/v1/accounts/"+accountID+"/login-links", admin, nil)
+	h.Expect(link, 201, "")
+	res, err := c.Get(h.BaseURL + link.Str("path"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Request.URL.Path != "/plan" || res.StatusCode != 200 {
+		t.Fatalf("sign-in ended at %s with %d", res.Request.URL.Path, res.StatusCode)
+	}
+	return c, link.Str("path")
+}
+
+func body(t *testing.T, res *http.Response) string {
+	t.Helper()
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
+func csrfOf(page string) string {
+	_, rest, _ := strings.Cut(page, `name="_csrf" value="`)
+	v, _, _ := strings.Cut(rest, `"`)
+	return v
+}
+
+func TestDashboardSessionAndCSRF(t *testing.T) {
+	h := start(t, dbtest.SQLite(t))
+	acct, _ := hobby(h, "web@example.com")
+	c, linkPath := dashboard(t, h, acct)
+
+	// The session cookie is HttpOnly and SameSite=Lax.
+	res, err := http.Get(h.BaseURL + "/") // a fresh client: signed out
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := body(t, res); !strings.Contains(b, "sign-in link") {
+		t.Errorf("signed-out home: %s", b)
+	}
+	u, _ := url.Parse(h.BaseURL)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name != "tierup_session" {
+			t.Errorf("unexpected cookie %s", ck.Name)
+		}
+	}
+	raw, err := http.Get(h.BaseURL + linkPath) // the link was spent
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.StatusCode != 401 {
+		t.Errorf("a used login link gave %d", raw.StatusCode)
+	}
+	raw.Body.Close()
+
+	// Set-Cookie attributes, from a fresh link.
+	link := h.Do("POST", "/v1/accounts/"+acct+"/login-links", admin, nil)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err = noRedirect.Get(h.BaseURL + link.Str("path"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if sc := res.Header.Get("Set-Cookie"); !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") {
+		t.Errorf("Set-Cookie: %s", sc)
+	}
+
+	// Security headers on every page.
+	res, _ = c.Get(h.BaseURL + "/plan")
+	page := body(t, res)
+	for name, want := range map[string]string{"Content-Security-Policy": "script-src 'self'", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"} {
+		if got := res.Header.Get(name); !strings.Contains(got, want) {
+			t.Errorf("%s = %q", name, got)
+		}
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP: %s", csp)
+	}
+	if strings.Contains(page, "<script>") || strings.Contains(page, " style=") {
+		t.Error("the page has inline script or style")
+	}
+	token := csrfOf(page)
+	if token == "" {
+		t.Fatal("no CSRF token in the page")
+	}
+
+	// A form without the CSRF token, or with another, is refused.
+	for _, bad := range []string{"", "forged"} {
+		res, err := c.PostForm(h.BaseURL+"/quote", url.Values{"plan": {"pro-1m"}, "_csrf": {bad}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 403 {
+			t.Errorf("CSRF %q: %d", bad, res.StatusCode)
+		}
+		res.Body.Close()
+	}
+	// With it, the quote is made and the review shown.
+	res, err = c.PostForm(h.BaseURL+"/quote", url.Values{"plan": {"pro-1m"}, "_csrf": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	review := body(t, res)
+	if !strings.HasPrefix(res.Request.URL.Path, "/review/") || !strings.Contains(review, "Execute Upgrade") {
+		t.Fatalf("review: %s %s", res.Request.URL.Path, review)
+	}
+
+	// A bad card: each field named, the number and code never echoed.
+	res, err = c.PostForm(h.BaseURL+res.Request.URL.Path, url.Values{"_csrf": {token}, "number": {"4242424242424241"},
+		"exp_month": {"12"}, "exp_year": {"2030"}, "cvc": {"98"}, "name": {"Ada"}, "terms": {"2026-11-01"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := body(t, res)
+	if res.StatusCode != 422 || !strings.Contains(b, "not valid") {
+		t.Errorf("bad card: %d", res.StatusCode)
+	}
+	if strings.Contains(b, "4242424242424241") || strings.Contains(b, `value="98"`) {
+		t.Error("the card number or security code was echoed")
+	}
+	if !strings.Contains(b, `value="Ada"`) {
+		t.Error("the name was not kept")
+	}
+
+	// Signing out ends the session.
+	_, _ = c.PostForm(h.BaseURL+"/logout", url.Values{"_csrf": {token}})
+	res, _ = c.Get(h.BaseURL + "/plan")
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Errorf("after sign-out /plan gave %d", res.StatusCode)
+	}
+}
