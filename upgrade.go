@@ -37,14 +37,17 @@ const (
 	StepNotify           StepName = "notify"
 )
 
-// Steps is the workflow's order.
-var Steps = []StepName{StepPayment, StepActivatePlan, StepProvisionNode, StepMigrateWorkloads, StepEnableFeatures, StepNotify}
+// Steps returns the workflow's steps in order (a new slice each time).
+func Steps() []StepName {
+	return []StepName{StepPayment, StepActivatePlan, StepProvisionNode, StepMigrateWorkloads, StepEnableFeatures, StepNotify}
+}
 
 // NextStep returns the step after s, or "" after the last.
 func NextStep(s StepName) StepName {
-	for i, x := range Steps {
-		if x == s && i+1 < len(Steps) {
-			return Steps[i+1]
+	steps := Steps()
+	for i, x := range steps {
+		if x == s && i+1 < len(steps) {
+			return steps[i+1]
 		}
 	}
 	return ""
@@ -193,7 +196,7 @@ func (u *Upgrade) UpdateProgress() {
 			}
 		}
 	}
-	u.Progress = min(100*done/(n*len(Steps)), 99)
+	u.Progress = min(100*done/(n*len(u.Steps)), 99)
 }
 
 // NewUpgrade starts an upgrade record with every step pending.
@@ -202,7 +205,7 @@ func NewUpgrade(id string, q *Quote, pm *PaymentMethod, terms TermsAcceptance, n
 		Status: UpgradeProcessing, CurrentStep: StepPayment, NewPeriod: q.NewPeriod, Terms: terms,
 		Payment:   Payment{Status: PaymentPending, Amount: q.AmountDue, PaymentMethodID: pm.ID, Brand: pm.Brand, Last4: pm.Last4, Attempt: 1},
 		Workloads: []WorkloadMigration{}, CreatedAt: now, UpdatedAt: now}
-	for _, s := range Steps {
+	for _, s := range Steps() {
 		u.Steps = append(u.Steps, Step{Name: s, Status: StepPending})
 	}
 	return u

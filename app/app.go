@@ -143,3 +143,13 @@ func (a *App) Ping(ctx context.Context) error {
 	_, err := a.store.CountAccounts(ctx)
 	return err
 }
+
+// accountNow loads an account with its current time.
+func (a *App) accountNow(ctx context.Context, id string) (*tierup.Account, time.Time, error) {
+	acct, err := a.store.Account(ctx, id)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	now, err := a.Now(ctx, acct)
+	return acct, now, err
+}

@@ -67,11 +67,7 @@ func (a *App) Quote(ctx context.Context, accountID, quoteID string) (*QuoteView,
 	if q.AccountID != accountID {
 		return nil, tierup.Errorf(tierup.CodeNotFound, "quote %s not found", quoteID)
 	}
-	acct, err := a.store.Account(ctx, accountID)
-	if err != nil {
-		return nil, err
-	}
-	now, err := a.Now(ctx, acct)
+	_, now, err := a.accountNow(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}

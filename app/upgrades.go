@@ -54,11 +54,7 @@ func (a *App) Terms() (version, text string) { return TermsVersion, termsText }
 // last 4, expiry and a keyed fingerprint. Errors: CodeInvalidCard with
 // each bad field.
 func (a *App) CreatePaymentMethod(ctx context.Context, accountID string, card tierup.Card) (*tierup.PaymentMethod, error) {
-	acct, err := a.store.Account(ctx, accountID)
-	if err != nil {
-		return nil, err
-	}
-	now, err := a.Now(ctx, acct)
+	acct, now, err := a.accountNow(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -143,11 +139,7 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 			return u, err
 		}
 	}
-	acct, err := a.store.Account(ctx, accountID)
-	if err != nil {
-		return nil, err
-	}
-	now, err := a.Now(ctx, acct)
+	acct, now, err := a.accountNow(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +339,7 @@ func (a *App) ClearFaults(ctx context.Context) error {
 	if err := a.requireSandbox(); err != nil {
 		return err
 	}
-	for _, k := range sandbox.FaultKinds {
+	for _, k := range sandbox.FaultKinds() {
 		if err := a.up.Faults.Clear(ctx, k); err != nil {
 			return err
 		}

@@ -26,7 +26,9 @@ const (
 )
 
 // FaultKinds lists every kind, for validation and documentation.
-var FaultKinds = []string{FaultResourceShortage, FaultClusterUnreachable, FaultGatewayUnreachable, FaultGatewayTimeout, FaultMigrationFailure}
+func FaultKinds() []string {
+	return []string{FaultResourceShortage, FaultClusterUnreachable, FaultGatewayUnreachable, FaultGatewayTimeout, FaultMigrationFailure}
+}
 
 const faultScope = "sandbox:fault"
 
@@ -60,7 +62,7 @@ func (f *Faults) Inject(ctx context.Context, kind string, count int, d time.Dura
 		until := f.Clock.Now().Add(d).UTC()
 		flt.Until = &until
 	default:
-		return nil, tierup.Invalid(tierup.FieldError{Location: "body.kind", Message: fmt.Sprintf("unknown fault %q; one of %v", kind, FaultKinds)})
+		return nil, tierup.Invalid(tierup.FieldError{Location: "body.kind", Message: fmt.Sprintf("unknown fault %q; one of %v", kind, FaultKinds())})
 	}
 	return flt, f.put(ctx, flt)
 }

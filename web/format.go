@@ -10,24 +10,42 @@ import (
 	"github.com/tierup/tierup"
 )
 
-var funcs = template.FuncMap{
-	"money":    money,
-	"when":     when,
-	"date":     date,
-	"limit":    limitText,
-	"pct":      percent,
-	"meter":    meterClass,
-	"gb":       func(mb int64) string { return strconv.FormatFloat(float64(mb)/1000, 'f', 1, 64) }, // display only
-	"duration": tierup.HumanDuration,
-	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"title":    func(s string) string { return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ") },
-	"human":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-	"deref":    func(t *time.Time) time.Time { return *t },
-	"deref2":   func(m *tierup.Money) tierup.Money { return *m },
-	"list":     func(xs ...int) []int { return xs },
+// funcs are the templates' helpers.
+func funcs() template.FuncMap {
+	return template.FuncMap{
+		"money":    money,
+		"when":     when,
+		"date":     date,
+		"limit":    limitText,
+		"pct":      percent,
+		"meter":    meterClass,
+		"gb":       gigabytes,
+		"duration": tierup.HumanDuration,
+		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"title":    func(s string) string { return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ") },
+		"human":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"deref":    func(t *time.Time) time.Time { return *t },
+		"deref2":   func(m *tierup.Money) tierup.Money { return *m },
+		"list":     func(xs ...int) []int { return xs },
+	}
 }
 
-var symbols = map[tierup.Currency]string{"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "CHF": "CHF "}
+// gigabytes shows megabytes as GB with one decimal, for display only.
+func gigabytes(mb int64) string { return strconv.FormatFloat(float64(mb)/1000, 'f', 1, 64) }
+
+func symbol(c tierup.Currency) (string, bool) {
+	switch c {
+	case "USD":
+		return "$", true
+	case "EUR":
+		return "€", true
+	case "GBP":
+		return "£", true
+	case "JPY":
+		return "¥", true
+	}
+	return "", false
+}
 
 // money formats an amount with its currency's digits and grouping, e.g.
 // $1,290.00, ¥3,000, KWD 1.500.
@@ -55,7 +73,7 @@ func money(m tierup.Money) string {
 	if exp > 0 {
 		out += "." + fmt.Sprintf("%0*d", exp, frac)
 	}
-	if sym, ok := symbols[m.Currency]; ok {
+	if sym, ok := symbol(m.Currency); ok {
 		return sign + sym + out
 	}
 	return sign + string(m.Currency) + " " + out

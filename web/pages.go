@@ -50,7 +50,7 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request, v *view) {
 		countMeter("CronJobs", a.Usage.CronJobs, a.Limits.CronJobs, ""),
 		countMeter("Storage", a.Usage.StorageMB, &storageLimit, "MB"),
 	}
-	meters[2].Used = funcs["gb"].(func(int64) string)(a.Usage.StorageMB) + " GB"
+	meters[2].Used = gigabytes(a.Usage.StorageMB) + " GB"
 	meters[2].Limit = fmt.Sprintf("%d GB %s", a.Limits.StorageGB, strings.ToUpper(a.Entitlements.StorageClass[:1])+a.Entitlements.StorageClass[1:])
 	v.Title = "Plan"
 	v.Data = map[string]any{"Plan": plan, "Meters": meters, "Active": active, "Notifications": notes,
@@ -258,9 +258,20 @@ type stepRow struct {
 	Label string
 }
 
-var stepLabels = map[tierup.StepName]string{
-	tierup.StepPayment: "Payment", tierup.StepActivatePlan: "Switch plan", tierup.StepProvisionNode: "Dedicated node",
-	tierup.StepMigrateWorkloads: "Move workloads", tierup.StepEnableFeatures: "Turn on new features", tierup.StepNotify: "Notify",
+func stepLabel(s tierup.StepName) string {
+	switch s {
+	case tierup.StepPayment:
+		return "Payment"
+	case tierup.StepActivatePlan:
+		return "Switch plan"
+	case tierup.StepProvisionNode:
+		return "Dedicated node"
+	case tierup.StepMigrateWorkloads:
+		return "Move workloads"
+	case tierup.StepEnableFeatures:
+		return "Turn on new features"
+	}
+	return "Notify"
 }
 
 func (s *Server) progress(w http.ResponseWriter, r *http.Request, v *view) {
@@ -276,7 +287,7 @@ func (s *Server) showProgress(w http.ResponseWriter, r *http.Request, v *view, f
 	to, _ := s.app.Catalog().Plan(u.ToPlan)
 	rows := make([]stepRow, 0, len(u.Steps))
 	for _, st := range u.Steps {
-		rows = append(rows, stepRow{Step: st, Label: stepLabels[st.Name]})
+		rows = append(rows, stepRow{Step: st, Label: stepLabel(st.Name)})
 	}
 	var retry *tierup.Step
 	if st := u.Step(u.CurrentStep); st != nil && st.NextRetryAt != nil && st.Status == tierup.StepRetrying && u.Status == tierup.UpgradeProcessing {

@@ -44,7 +44,7 @@ func New(a *app.App, log *slog.Logger) (*Server, error) {
 		if n == "templates/layout.html" || n == "templates/cardfields.html" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/cardfields.html", n)
+		t, err := template.New("layout.html").Funcs(funcs()).ParseFS(templateFS, "templates/layout.html", "templates/cardfields.html", n)
 		if err != nil {
 			return nil, err
 		}
