@@ -29,8 +29,8 @@ const (
 const MaxCardNameLength = 200
 
 // NormalizeCardNumber removes the spaces and dashes people type or paste
-// between groups of digits, so that "4242 4242-4242 4242" is the same card
-// as "4242424242424242". Any Unicode space counts: pasted numbers often
+// between groups of digits, so that "1234 5678-…" and "12345678…" are the
+// same card. Any Unicode space counts: pasted numbers often
 // carry non-breaking ones. Other characters are kept so that validation
 // can refuse them.
 func NormalizeCardNumber(s string) string {

@@ -60,10 +60,7 @@ func (db *DB) AccountByTokenHash(ctx context.Context, h []byte) (*tierup.Account
 // SetAccountTokenHash implements tierup.Store.
 func (db *DB) SetAccountTokenHash(ctx context.Context, id string, h []byte) error {
 	n, err := db.q.exec(ctx, `UPDATE accounts SET token_hash = $2 WHERE id = $1`, id, h)
-	if err == nil && n == 0 {
-		err = tierup.ErrNotFound
-	}
-	return notFound(err, "account %s", id)
+	return affected(n, err, "account %s", id)
 }
 
 // CountAccounts implements tierup.Store.
