@@ -25,6 +25,14 @@ type MigrationReport struct {
 	Notes        []string `json:"notes,omitempty"`
 }
 
+// PlannedMove is one step of a migration plan: a workload that will move to
+// the dedicated node and what will be changed on it. The migration's report
+// for that workload lists the same changes in its notes.
+type PlannedMove struct {
+	Workload Workload `json:"workload"`
+	Changes  []string `json:"changes" doc:"What will be changed on the workload, in words."`
+}
+
 // NodeRequest asks for an account's dedicated node. Key is derived from the
 // upgrade so that a retried or resumed request finds the node it made
 // before instead of making a second one.
@@ -46,6 +54,10 @@ type Cluster interface {
 	ProvisionNode(ctx context.Context, req NodeRequest) (*Node, error)
 	// Workloads lists the account's workloads in migration order.
 	Workloads(ctx context.Context, accountID string) ([]Workload, error)
+	// PlanMigration lists, in migration order, the workloads that would move
+	// to a dedicated node and the changes each would get. It changes
+	// nothing.
+	PlanMigration(ctx context.Context, accountID string) ([]PlannedMove, error)
 	// MigrateWorkload moves one workload onto the node with no loss of
 	// availability: new replicas are ready before old ones stop. On failure
 	// the workload is rolled back to where it was.

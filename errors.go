@@ -38,6 +38,7 @@ const (
 	CodeQuoteUsed                 Code = "quote_used"
 	CodeQuoteInvalid              Code = "quote_invalid"
 	CodeInvalidState              Code = "invalid_state"
+	CodeMigrationFailed           Code = "migration_failed"
 )
 
 // Error is a domain error: a code for machines, a message for people and,

@@ -36,6 +36,7 @@ const maxFailedPaymentsPerHour = 5
 type Upgrades struct {
 	Engine  *workflow.Engine
 	Gateway tierup.PaymentGateway
+	Cluster tierup.Cluster    // the cluster, for migration plans; when nil, the engine's
 	Faults  *sandbox.Faults   // sandbox only
 	Ledger  *sandbox.Gateway  // the sandbox gateway, when it is the gateway
 	Sim     *sim.Cluster      // the simulated cluster, when it is the cluster
@@ -275,6 +276,66 @@ func (a *App) Upgrade(ctx context.Context, p Principal, id string) (*tierup.Upgr
 		return nil, tierup.Errorf(tierup.CodeNotFound, "upgrade %s not found", id)
 	}
 	return u, nil
+}
+
+// MigrationPlan is the dry run of an upgrade's workload migration: the
+// workloads that would move to the dedicated node now, in migration order,
+// and what would change on each.
+type MigrationPlan struct {
+	UpgradeID string               `json:"upgrade"`
+	AccountID string               `json:"account"`
+	Status    tierup.UpgradeStatus `json:"status" enum:"processing,payment_failed,paused,needs_support,completed,canceled" doc:"The upgrade's status when the plan was made."`
+	Moves     []tierup.PlannedMove `json:"moves" doc:"In migration order; empty when every workload already runs on a dedicated node."`
+}
+
+// MigrationPlan returns what the migration of an upgrade's workloads would
+// do if it ran now, changing nothing. The same principals as for Upgrade
+// may ask, with the same errors: another account's upgrade is not found.
+// The plan reflects the cluster as it is now, not the upgrade's history:
+// for an upgrade whose migration already ran, the workloads already on the
+// dedicated node are not listed (a completed upgrade's plan is empty), and
+// a workload a cancel returned to the shared pool is listed again.
+// Errors: CodeNotFound, CodeClusterUnreachable.
+func (a *App) MigrationPlan(ctx context.Context, p Principal, upgradeID string) (*MigrationPlan, error) {
+	u, err := a.Upgrade(ctx, p, upgradeID)
+	if err != nil {
+		return nil, err
+	}
+	moves, err := a.planMigration(ctx, u.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	return &MigrationPlan{UpgradeID: u.ID, AccountID: u.AccountID, Status: u.Status, Moves: moves}, nil
+}
+
+// AccountMigrationPlan returns, in migration order, the account's
+// workloads that a migration would move to a dedicated node now and the
+// changes each would get. It changes nothing (operators and the CLI).
+// Errors: CodeNotFound (account), CodeClusterUnreachable.
+func (a *App) AccountMigrationPlan(ctx context.Context, accountID string) ([]tierup.PlannedMove, error) {
+	if _, err := a.store.Account(ctx, accountID); err != nil {
+		return nil, err
+	}
+	return a.planMigration(ctx, accountID)
+}
+
+// planMigration asks the cluster for the plan; the list is never nil.
+func (a *App) planMigration(ctx context.Context, accountID string) ([]tierup.PlannedMove, error) {
+	c := a.up.Cluster
+	if c == nil && a.up.Engine != nil {
+		c = a.up.Engine.Cluster
+	}
+	if c == nil {
+		return nil, fmt.Errorf("the cluster is not configured")
+	}
+	moves, err := c.PlanMigration(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if moves == nil {
+		moves = []tierup.PlannedMove{}
+	}
+	return moves, nil
 }
 
 // Upgrades lists an account's upgrades, newest first.

@@ -14,6 +14,9 @@ import (
 	"github.com/tierup/tierup/httpapi"
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
+	"github.com/tierup/tierup/sandbox"
+	"github.com/tierup/tierup/sim"
+	"github.com/tierup/tierup/workflow"
 )
 
 const adminToken = "tu_admin_test"
@@ -21,11 +24,16 @@ const adminToken = "tu_admin_test"
 type env struct {
 	t   *testing.T
 	srv *httptest.Server
+	sim *sim.Cluster // with envOptions.upgrades
 }
 
 type envOptions struct {
 	sandboxOff bool
 	catalog    *tierup.Catalog
+	// upgrades wires the sandbox gateway, the simulated cluster and a
+	// workflow engine that is not started: upgrades can be created and
+	// read, but none of their steps runs.
+	upgrades bool
 }
 
 func newEnv(t *testing.T, dsn string, o envOptions) *env {
@@ -44,9 +52,21 @@ func newEnv(t *testing.T, dsn string, o envOptions) *env {
 	if _, err := a.EnsureAdminToken(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(a, log).Handler())
-	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv}
+	e := &env{t: t}
+	if o.upgrades {
+		faults := &sandbox.Faults{Store: db, Clock: tierup.SystemClock{}}
+		gw := &sandbox.Gateway{Store: db, Clock: tierup.SystemClock{}, Faults: faults}
+		e.sim = sim.New(db, faults, sim.Config{})
+		engine, err := workflow.New(ctx, workflow.Deps{Store: db, Catalog: cat, Clock: tierup.SystemClock{}, Gateway: gw,
+			Cluster: e.sim, Log: log, QuoteValid: a.VerifyQuote}, workflow.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.SetUpgrades(app.Upgrades{Engine: engine, Gateway: gw, Faults: faults, Ledger: gw, Sim: e.sim})
+	}
+	e.srv = httptest.NewServer(httpapi.New(a, log).Handler())
+	t.Cleanup(e.srv.Close)
+	return e
 }
 
 func (e *env) do(method, path, token string, body any) apitest.Response {
@@ -308,4 +328,112 @@ func TestCatalogRules(t *testing.T) {
 	e.expect(e.do("POST", "/v1/quotes", token, map[string]any{"plan": "team-legacy"}), 422, "plan_unavailable")
 	e.expect(e.do("POST", "/v1/quotes", token, map[string]any{"plan": "team-eur"}), 422, "currency_mismatch")
 	e.expect(e.do("POST", "/v1/accounts", adminToken, map[string]any{"email": "l@example.com", "plan": "team-legacy"}), 422, "plan_unavailable")
+}
+
+func TestMigrationPlan(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, envOptions{upgrades: true})
+		ctx := context.Background()
+		// Subtests check with their own t, so that a failure stops only them.
+		api := func(t *testing.T) apitest.Client { return apitest.Client{T: t, BaseURL: e.srv.URL} }
+		ownerID, owner := e.account(map[string]any{"email": "owner@example.com"})
+		_, stranger := e.account(map[string]any{"email": "stranger@example.com"})
+		quote := e.do("POST", "/v1/quotes", owner, map[string]any{"plan": "pro-1m"})
+		e.expect(quote, 201, "")
+		pm := e.do("POST", "/v1/payment-methods", owner, map[string]any{"card": map[string]any{
+			"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": time.Now().Year() + 3, "cvc": "123"}})
+		e.expect(pm, 201, "")
+		up := e.do("POST", "/v1/upgrades", owner, map[string]any{"quote": quote.Str("id"), "payment_method": pm.Str("id"), "accept_terms": app.TermsVersion})
+		e.expect(up, 202, "")
+		id := up.Str("id")
+		path := "/v1/upgrades/" + id + "/migration-plan"
+		names := func(r apitest.Response) []string {
+			var out []string
+			for _, m := range r.List("moves") {
+				name, _ := apitest.Dig(m, "workload.name").(string)
+				out = append(out, name)
+			}
+			return out
+		}
+
+		t.Run("the owner sees the default workloads in migration order", func(t *testing.T) {
+			r := api(t).Do("GET", path, owner, nil)
+			api(t).Expect(r, 200, "")
+			if r.Str("upgrade") != id || r.Str("account") != ownerID || r.Str("status") != "processing" {
+				t.Errorf("plan: %s", r.Raw)
+			}
+			want := []struct {
+				kind, name string
+				replicas   float64
+			}{
+				{"Deployment", "web", 2}, {"Deployment", "api", 2}, {"Deployment", "worker", 1},
+				{"CronJob", "nightly-report", 1}, {"CronJob", "cleanup", 1}, {"Function", "thumbnailer", 1},
+			}
+			moves := r.List("moves")
+			if len(moves) != len(want) {
+				t.Fatalf("%d moves, want %d: %s", len(moves), len(want), r.Raw)
+			}
+			for i, w := range want {
+				m := moves[i]
+				if apitest.Dig(m, "workload.kind") != w.kind || apitest.Dig(m, "workload.name") != w.name ||
+					apitest.Dig(m, "workload.replicas") != w.replicas || apitest.Dig(m, "workload.node") != "shared" {
+					t.Errorf("move %d: %v, want %s %s", i+1, m, w.kind, w.name)
+				}
+				changes, _ := apitest.Dig(m, "changes").([]any)
+				if len(changes) == 0 {
+					t.Errorf("move %d (%s) lists no changes", i+1, w.name)
+				}
+				for _, c := range changes {
+					if s, _ := c.(string); s == "" {
+						t.Errorf("move %d (%s) has an empty change: %v", i+1, w.name, changes)
+					}
+				}
+			}
+			if admin := api(t).Do("GET", path, adminToken, nil); admin.Status != 200 || admin.Raw != r.Raw {
+				t.Errorf("the admin's plan differs: %d %s", admin.Status, admin.Raw)
+			}
+		})
+
+		t.Run("refusals match GET /v1/upgrades/{id}", func(t *testing.T) {
+			asUpgrade := api(t).Do("GET", "/v1/upgrades/"+id, stranger, nil)
+			r := api(t).Do("GET", path, stranger, nil)
+			api(t).Expect(r, asUpgrade.Status, asUpgrade.Str("code"))
+			if r.Status != 404 || strings.Contains(r.Raw, "web") {
+				t.Errorf("another account: %d %s", r.Status, r.Raw)
+			}
+			api(t).Expect(api(t).Do("GET", "/v1/upgrades/upg_nope/migration-plan", owner, nil), 404, "not_found")
+			api(t).Expect(api(t).Do("GET", "/v1/upgrades/upg_nope/migration-plan", adminToken, nil), 404, "not_found")
+			api(t).Expect(api(t).Do("GET", path, "", nil), 401, "unauthenticated")
+		})
+
+		t.Run("a moved workload leaves the plan", func(t *testing.T) {
+			node, err := e.sim.ProvisionNode(ctx, tierup.NodeRequest{Key: id + ":node", AccountID: ownerID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.sim.MigrateWorkload(ctx, ownerID, tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, node); err != nil {
+				t.Fatal(err)
+			}
+			r := api(t).Do("GET", path, owner, nil)
+			api(t).Expect(r, 200, "")
+			if got := strings.Join(names(r), ","); got != "api,worker,nightly-report,cleanup,thumbnailer" {
+				t.Errorf("plan after moving web: %s", got)
+			}
+		})
+
+		t.Run("an unreachable cluster is a 503", func(t *testing.T) {
+			api(t).Expect(api(t).Do("POST", "/v1/sandbox/faults", adminToken, map[string]any{"kind": "cluster_unreachable", "seconds": 60}), 201, "")
+			api(t).Expect(api(t).Do("GET", path, owner, nil), 503, "cluster_unreachable")
+			api(t).Expect(api(t).Do("DELETE", "/v1/sandbox/faults", adminToken, nil), 204, "")
+			api(t).Expect(api(t).Do("GET", path, owner, nil), 200, "")
+		})
+
+		t.Run("listed in openapi.json", func(t *testing.T) {
+			spec := api(t).Do("GET", "/openapi.json", "", nil)
+			op, _ := apitest.Dig(spec.Body, "paths./v1/upgrades/{id}/migration-plan").(map[string]any)
+			if op == nil || op["get"] == nil {
+				t.Errorf("openapi.json lacks GET /v1/upgrades/{id}/migration-plan")
+			}
+		})
+	})
 }

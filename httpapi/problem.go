@@ -50,7 +50,7 @@ func statusOf(code tierup.Code) int {
 		return http.StatusConflict
 	case tierup.CodeTooManyPaymentAttempts:
 		return http.StatusTooManyRequests
-	case tierup.CodeGatewayUnavailable:
+	case tierup.CodeGatewayUnavailable, tierup.CodeClusterUnreachable:
 		return http.StatusServiceUnavailable
 	case tierup.CodeNotFound, tierup.CodeSandboxDisabled:
 		return http.StatusNotFound

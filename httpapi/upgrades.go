@@ -68,6 +68,10 @@ type upgradesOutput struct {
 	}
 }
 
+type migrationPlanOutput struct {
+	Body *app.MigrationPlan
+}
+
 type retryPaymentInput struct {
 	ID   string `path:"id" maxLength:"64"`
 	Body struct {
@@ -197,6 +201,18 @@ func (s *Server) upgradeRoutes() {
 				return nil, s.fail(ctx, err)
 			}
 			return &upgradeOutput{Body: u}, nil
+		})
+
+	register(s, huma.Operation{OperationID: "get-migration-plan", Method: http.MethodGet, Path: "/v1/upgrades/{id}/migration-plan",
+		Summary:     "Dry run of an upgrade's workload migration",
+		Description: "Lists, in migration order, the account's workloads that would move to the dedicated node if the migration ran now, with what would be changed on each (node selector, toleration, rollout). Nothing is changed. The plan reflects the cluster now: once the migration ran, workloads already on the dedicated node are not listed, so a completed upgrade's plan is empty. The account that owns the upgrade and the admin may read it.",
+		Tags:        tags},
+		authAny, func(ctx context.Context, in *idPath) (*migrationPlanOutput, error) {
+			plan, err := s.app.MigrationPlan(ctx, principal(ctx), in.ID)
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			return &migrationPlanOutput{Body: plan}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "retry-payment", Method: http.MethodPost, Path: "/v1/upgrades/{id}/payment",

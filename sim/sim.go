@@ -121,6 +121,51 @@ func (c *Cluster) read(ctx context.Context, accountID string) (*state, error) {
 	return st, json.Unmarshal(b, st)
 }
 
+// peek returns the account's state without writing anything: an account
+// the cluster has not seen yet runs the default workloads, as read would
+// seed them.
+func (c *Cluster) peek(ctx context.Context, accountID string) (*state, error) {
+	b, _, err := c.store.Record(ctx, scope, accountID)
+	switch {
+	case tierup.ErrorCode(err) == tierup.CodeNotFound:
+		return &state{Workloads: defaultWorkloads()}, nil
+	case err != nil:
+		return nil, err
+	}
+	st := &state{}
+	return st, json.Unmarshal(b, st)
+}
+
+// onDedicated reports whether w runs on one of the account's dedicated
+// nodes that has not been released.
+func (st *state) onDedicated(w tierup.Workload) bool {
+	for _, n := range st.Nodes {
+		if !n.Released && n.Name == w.Node {
+			return true
+		}
+	}
+	return false
+}
+
+// moveChanges says, in words, what moving w onto the account's dedicated
+// node changes on it. PlanMigration announces these changes and
+// MigrateWorkload reports them, so that the plan and the report agree.
+func moveChanges(accountID string, w tierup.Workload) []string {
+	changes := []string{
+		"pod template: node selector tierup.dev/pool=dedicated, tierup.dev/account=" + accountID,
+		"toleration tierup.dev/dedicated=" + accountID + ":NoSchedule",
+	}
+	switch w.Kind {
+	case "Deployment", "Function":
+		changes = append(changes, "rolling update with maxSurge 1, maxUnavailable 0: each new replica is ready before an old one stops")
+	case "StatefulSet":
+		changes = append(changes, "rolling update, one pod at a time")
+	case "CronJob":
+		changes = append(changes, "job template patched; running jobs finish where they are, the next runs use the dedicated node")
+	}
+	return changes
+}
+
 func (c *Cluster) dedicatedNodes(ctx context.Context) (int, error) {
 	recs, err := c.store.Records(ctx, scope)
 	if err != nil {
@@ -220,6 +265,27 @@ func (c *Cluster) Workloads(ctx context.Context, accountID string) ([]tierup.Wor
 	return st.Workloads, nil
 }
 
+// PlanMigration implements tierup.Cluster: the workloads not on one of the
+// account's dedicated nodes, in the order of Workloads, each with the
+// changes MigrateWorkload would report. It writes nothing, not even the
+// state of an account seen for the first time.
+func (c *Cluster) PlanMigration(ctx context.Context, accountID string) ([]tierup.PlannedMove, error) {
+	if err := c.reachable(ctx); err != nil {
+		return nil, err
+	}
+	st, err := c.peek(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	moves := []tierup.PlannedMove{}
+	for _, w := range st.Workloads {
+		if !st.onDedicated(w) {
+			moves = append(moves, tierup.PlannedMove{Workload: w, Changes: moveChanges(accountID, w)})
+		}
+	}
+	return moves, nil
+}
+
 // MigrateWorkload implements tierup.Cluster. The simulated rollout surges
 // one new replica at a time and stops an old one only when the new one is
 // ready, so availability never drops below the desired count.
@@ -240,7 +306,7 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 	if fail {
 		return nil, tierup.Errorf("migration_failed", "%s %s did not become ready on %s; it was rolled back to the shared pool", w.Kind, w.Name, n.Name)
 	}
-	report := &tierup.MigrationReport{Workload: w, MinAvailable: w.Replicas}
+	report := &tierup.MigrationReport{Workload: w, MinAvailable: w.Replicas, Notes: moveChanges(accountID, w)}
 	_, err = c.update(ctx, accountID, func(st *state) error {
 		for i := range st.Workloads {
 			if st.Workloads[i].Kind == w.Kind && st.Workloads[i].Name == w.Name {
@@ -251,9 +317,6 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 		}
 		return tierup.Errorf(tierup.CodeNotFound, "%s %s no longer exists", w.Kind, w.Name)
 	})
-	if w.Kind == "CronJob" {
-		report.Notes = append(report.Notes, "running jobs finish where they are; the next runs use the dedicated node")
-	}
 	return report, err
 }
 

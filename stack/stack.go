@@ -15,6 +15,7 @@ import (
 	"github.com/tierup/tierup/app"
 	"github.com/tierup/tierup/gateway/stripegw"
 	"github.com/tierup/tierup/httpapi"
+	"github.com/tierup/tierup/kube"
 	"github.com/tierup/tierup/notify/smtpmail"
 	"github.com/tierup/tierup/sandbox"
 	"github.com/tierup/tierup/sim"
@@ -36,8 +37,10 @@ type Options struct {
 	Gateway        string        // sandbox (default) or stripe
 	SandboxLatency time.Duration // how long a sandbox charge takes to answer
 	Stripe         stripegw.Config
-	Cluster        string // sim (default)
+	Cluster        string // sim (default) or kube
 	Sim            sim.Config
+	Kubeconfig     string        // kube: path of a kubeconfig; empty means the pod's in-cluster config
+	Kube           kube.Config   // kube: names, provisioner and timeouts
 	Mailer         tierup.Mailer // nil: emails go to the log
 
 	Workflow workflow.Config
@@ -52,6 +55,8 @@ type Stack struct {
 	Faults  *sandbox.Faults
 	Ledger  *sandbox.Gateway
 	Sim     *sim.Cluster
+	Kube    *kube.Cluster
+	cluster tierup.Cluster
 	opts    Options
 	started bool
 }
@@ -103,14 +108,11 @@ func (s *Stack) StartWorkflow(ctx context.Context) error {
 		return fmt.Errorf("payment gateway %q: want sandbox or stripe", o.Gateway)
 	}
 
-	var cluster tierup.Cluster
-	switch o.Cluster {
-	case "", "sim":
-		c := sim.New(s.Store, s.Faults, o.Sim)
-		cluster, up.Sim, s.Sim = c, c, c
-	default:
-		return fmt.Errorf("cluster %q: want sim", o.Cluster)
+	cluster, err := s.Cluster()
+	if err != nil {
+		return err
 	}
+	up.Sim = s.Sim
 
 	mailer := o.Mailer
 	if mailer == nil {
@@ -128,6 +130,33 @@ func (s *Stack) StartWorkflow(ctx context.Context) error {
 	}
 	s.started = true
 	return nil
+}
+
+// Cluster returns the configured cluster, built on first use: the
+// simulated one (state in the store) or a Kubernetes cluster.
+func (s *Stack) Cluster() (tierup.Cluster, error) {
+	if s.cluster != nil {
+		return s.cluster, nil
+	}
+	o := s.opts
+	switch o.Cluster {
+	case "", "sim":
+		s.Sim = sim.New(s.Store, s.Faults, o.Sim)
+		s.cluster = s.Sim
+	case "kube":
+		rc, err := kube.RESTConfig(o.Kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		c, err := kube.New(rc, o.Kube, o.Log)
+		if err != nil {
+			return nil, err
+		}
+		s.Kube, s.cluster = c, c
+	default:
+		return nil, fmt.Errorf("cluster %q: want sim or kube", o.Cluster)
+	}
+	return s.cluster, nil
 }
 
 // Handler serves the dashboard and, behind it, the API.

@@ -18,6 +18,7 @@ import (
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
 	"github.com/tierup/tierup/gateway/stripegw"
+	"github.com/tierup/tierup/kube"
 	"github.com/tierup/tierup/notify/smtpmail"
 	"github.com/tierup/tierup/sim"
 	"github.com/tierup/tierup/stack"
@@ -47,6 +48,10 @@ type options struct {
 	simProvisionDelay   time.Duration
 	simMigrateDelay     time.Duration
 	simCapacity         int
+	kubeconfig          string
+	kube                kube.Config
+	kwokCapacity        string
+	karpenterReqs       string
 	smtpAddr            string
 	smtpFrom            string
 	smtpUsername        string
@@ -98,10 +103,7 @@ Hobby, and prints their tokens once.`,
 		fs.StringVar(&o.stripeKey, "stripe-secret-key", "", "Stripe secret key (stripe gateway)")
 		fs.StringVar(&o.stripeAPIBase, "stripe-api-base", "", "Stripe API base URL, e.g. a stripe-mock at http://127.0.0.1:12111 (stripe gateway)")
 		fs.StringVar(&o.stripeWebhookSecret, "stripe-webhook-secret", "", "signing secret of POST /v1/webhooks/stripe (stripe gateway)")
-		fs.StringVar(&o.cluster, "cluster", "sim", "cluster: sim (simulated, state in the database)")
-		fs.DurationVar(&o.simProvisionDelay, "sim-provision-delay", 3*time.Second, "simulated cluster: time a dedicated node takes to become ready")
-		fs.DurationVar(&o.simMigrateDelay, "sim-migrate-delay", time.Second, "simulated cluster: time one workload takes to move")
-		fs.IntVar(&o.simCapacity, "sim-capacity", 100, "simulated cluster: dedicated nodes it can hold")
+		clusterFlags(fs, o)
 		fs.StringVar(&o.smtpAddr, "smtp-addr", "", "SMTP relay host:port for emails; when empty, emails are written to the log")
 		fs.StringVar(&o.smtpFrom, "smtp-from", "tierup <noreply@tierup.dev>", "sender of emails")
 		fs.StringVar(&o.smtpUsername, "smtp-username", "", "SMTP username (AUTH PLAIN, only over TLS or loopback)")
@@ -195,6 +197,7 @@ needed) and stores the quote, exactly as POST /v1/quotes does.`,
 			},
 		},
 	)
+	root.AddCommand(newMigratePlanCommand(o))
 	return root
 }
 
@@ -245,7 +248,10 @@ func (o *options) stackOptions() (stack.Options, error) {
 	so := stack.Options{DB: o.db, Catalog: cat, Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken, Log: o.logger(),
 		Gateway: o.gateway, SandboxLatency: o.sandboxLatency, Stripe: stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret},
 		Cluster: o.cluster, Sim: sim.Config{ProvisionDelay: o.simProvisionDelay, MigrateDelay: o.simMigrateDelay, Capacity: o.simCapacity},
-		Workflow: o.flow}
+		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow}
+	if err := o.parseKube(&so.Kube); err != nil {
+		return stack.Options{}, err
+	}
 	if o.smtpAddr != "" {
 		so.Mailer = smtpmail.New(smtpmail.Config{Addr: o.smtpAddr, From: o.smtpFrom, Username: o.smtpUsername, Password: o.smtpPassword})
 	}

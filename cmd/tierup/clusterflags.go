@@ -1,0 +1,64 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/tierup/tierup/kube"
+)
+
+// clusterFlags are the flags of the cluster tierup drives, shared by the
+// server and migrate-plan.
+func clusterFlags(fs *pflag.FlagSet, o *options) {
+	fs.StringVar(&o.cluster, "cluster", "sim", "cluster: sim (simulated, state in the database) or kube (a Kubernetes cluster)")
+	fs.DurationVar(&o.simProvisionDelay, "sim-provision-delay", 3*time.Second, "simulated cluster: time a dedicated node takes to become ready")
+	fs.DurationVar(&o.simMigrateDelay, "sim-migrate-delay", time.Second, "simulated cluster: time one workload takes to move")
+	fs.IntVar(&o.simCapacity, "sim-capacity", 100, "simulated cluster: dedicated nodes it can hold")
+
+	k := &o.kube
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kube: kubeconfig file; empty means the in-cluster config of the pod tierup runs in")
+	fs.StringVar(&k.NamespaceTemplate, "kube-namespace-template", "tierup-{account}", "kube: name of an account's namespace; {account} is the account ID, lower-cased, '_' as '-'")
+	fs.StringVar(&k.NamespaceSelector, "kube-namespace-label", "", "kube: find an account's namespace by this label (=<account ID>) instead of by name")
+	fs.StringVar(&k.PoolLabel, "kube-pool-label", "tierup.dev/pool", "kube: node label telling the shared pool from dedicated nodes")
+	fs.StringVar(&k.SharedPool, "kube-shared-pool", "shared", "kube: pool label value of shared nodes")
+	fs.StringVar(&k.DedicatedPool, "kube-dedicated-pool", "dedicated", "kube: pool label value of dedicated nodes")
+	fs.StringVar(&k.AccountLabel, "kube-account-label", "tierup.dev/account", "kube: node label naming a dedicated node's account")
+	fs.StringVar(&k.TaintKey, "kube-taint-key", "tierup.dev/dedicated", "kube: taint key of dedicated nodes (value: the account, effect NoSchedule)")
+	fs.StringVar(&k.FunctionLabel, "kube-function-label", "tierup.dev/function", "kube: a Deployment carrying this label is a Function")
+	fs.StringVar(&k.Provisioner, "kube-provisioner", "kwok", "kube: how dedicated nodes are made: kwok or karpenter")
+	fs.DurationVar(&k.ProvisionTimeout, "kube-provision-timeout", 3*time.Minute, "kube: wait this long for a Ready dedicated node before reporting a resource shortage (retried)")
+	fs.DurationVar(&k.RolloutTimeout, "kube-rollout-timeout", 5*time.Minute, "kube: wait this long for one workload's rollout before rolling it back")
+	fs.StringVar(&k.SSDStorageClass, "kube-ssd-storage-class", "ssd", "kube: StorageClass of the plans' SSD storage (quota on its requests.storage)")
+	fs.StringVar(&k.BackupImage, "kube-backup-image", "tierup/namespace-backup:1", "kube: image of the daily backup CronJob when Velero is not installed (gets NAMESPACE and RETENTION_DAYS)")
+	fs.StringVar(&k.BackupSchedule, "kube-backup-schedule", "0 3 * * *", "kube: cron schedule of the daily backup")
+	fs.StringVar(&k.VeleroNamespace, "kube-velero-namespace", "velero", "kube: namespace of Velero Schedules, used when Velero's CRDs are installed")
+	fs.StringVar(&o.kwokCapacity, "kwok-capacity", "cpu=4,memory=16Gi,pods=110", "kube, kwok provisioner: capacity of a dedicated node")
+	fs.StringVar(&k.Karpenter.NodeClassRef, "karpenter-nodeclass", "karpenter.k8s.aws/EC2NodeClass/default", "kube, karpenter provisioner: group/kind/name of the NodePool's node class")
+	fs.StringVar(&o.karpenterReqs, "karpenter-requirements", "", `kube, karpenter provisioner: instance requirements as JSON, e.g. [{"key":"node.kubernetes.io/instance-type","operator":"In","values":["m7i.xlarge"]}]; default on-demand amd64`)
+}
+
+// parseKube reads the kube flags that are not plain strings.
+func (o *options) parseKube(k *kube.Config) error {
+	if o.kwokCapacity != "" {
+		k.Kwok.Capacity = map[string]string{}
+		for _, kv := range strings.Split(o.kwokCapacity, ",") {
+			name, q, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if !ok || name == "" || q == "" {
+				return fmt.Errorf("--kwok-capacity %q: want name=quantity pairs separated by commas, e.g. cpu=4,memory=16Gi", o.kwokCapacity)
+			}
+			k.Kwok.Capacity[name] = q
+		}
+	}
+	if o.karpenterReqs != "" {
+		if err := json.Unmarshal([]byte(o.karpenterReqs), &k.Karpenter.Requirements); err != nil {
+			return fmt.Errorf("--karpenter-requirements: not a JSON list of {key, operator, values}: %v", err)
+		}
+	}
+	if o.cluster == "kube" {
+		return k.Defaults().Validate()
+	}
+	return nil
+}

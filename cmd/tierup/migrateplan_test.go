@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/app"
+	"github.com/tierup/tierup/internal/dbtest"
+	"github.com/tierup/tierup/sim"
+	"github.com/tierup/tierup/stack"
+)
+
+// withStack opens the database at dsn, hands it to f and closes it.
+func withStack(t *testing.T, dsn string, f func(st *stack.Stack)) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := stack.Open(ctx, stack.Options{DB: dsn, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	f(st)
+}
+
+func TestMigratePlan(t *testing.T) {
+	ctx := context.Background()
+	dsn := dbtest.SQLite(t)
+	var acct string
+	withStack(t, dsn, func(st *stack.Stack) {
+		a, _, err := st.App.CreateAccount(ctx, app.NewAccount{Email: "plan@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acct = a.ID
+	})
+
+	out, stderr, code := runCmd(t, "migrate-plan", "--db", dsn, "--account", acct)
+	if code != 0 {
+		t.Fatalf("migrate-plan: exit %d: %s", code, stderr)
+	}
+	want := []string{
+		acct + ": 6 workloads would move to a dedicated node",
+		"1. Deployment web (2 replicas)\n   - pod template: node selector tierup.dev/pool=dedicated, tierup.dev/account=" + acct + "\n   - toleration tierup.dev/dedicated=" + acct + ":NoSchedule\n   - rolling update with maxSurge 1, maxUnavailable 0",
+		"2. Deployment api (2 replicas)\n",
+		"3. Deployment worker (1 replica)\n",
+		"4. CronJob nightly-report (1 replica)\n",
+		"5. CronJob cleanup (1 replica)\n   - pod template",
+		"   - job template patched; running jobs finish where they are",
+		"6. Function thumbnailer (1 replica)\n",
+	}
+	at := 0
+	for _, w := range want {
+		i := strings.Index(out[at:], w)
+		if i < 0 {
+			t.Fatalf("output lacks %q after byte %d:\n%s", w, at, out)
+		}
+		at += i + len(w)
+	}
+
+	// Nothing was changed: the cluster has not even recorded the account.
+	withStack(t, dsn, func(st *stack.Stack) {
+		if _, _, err := st.Store.Record(ctx, "sim:account", acct); tierup.ErrorCode(err) != tierup.CodeNotFound {
+			t.Errorf("migrate-plan wrote the account's cluster state: %v", err)
+		}
+		// Move web as a migration would; the plan no longer lists it.
+		c := sim.New(st.Store, st.Faults, sim.Config{})
+		node, err := c.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_cli:node", AccountID: acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.MigrateWorkload(ctx, acct, tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, node); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	out, stderr, code = runCmd(t, "migrate-plan", "--db", dsn, "--account", acct, "--json")
+	if code != 0 {
+		t.Fatalf("migrate-plan --json: exit %d: %s", code, stderr)
+	}
+	var moves []tierup.PlannedMove
+	if err := json.Unmarshal([]byte(out), &moves); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	var names []string
+	for _, m := range moves {
+		names = append(names, m.Workload.Name)
+		if len(m.Changes) == 0 {
+			t.Errorf("%s has no changes", m.Workload.Name)
+		}
+	}
+	if got := strings.Join(names, ","); got != "api,worker,nightly-report,cleanup,thumbnailer" {
+		t.Errorf("plan after moving web: %s", got)
+	}
+
+	for _, args := range [][]string{
+		{"migrate-plan", "--db", dsn},
+		{"migrate-plan", "--db", dsn, "--account", "acct_nope"},
+		{"migrate-plan", "--db", dsn, "--account", acct, "--cluster", "eks"},
+	} {
+		if _, stderr, code := runCmd(t, args...); code == 0 || stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}

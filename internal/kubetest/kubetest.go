@@ -1,0 +1,409 @@
+// Package kubetest gives tests the real control plane that
+// scripts/k8s-testenv.sh runs (etcd, kube-apiserver, controller-manager,
+// scheduler and kwok): a client, a shared kwok node, a namespace with an
+// account's workloads, and a proxy that can cut tierup off from the API
+// server.
+//
+// TIERUP_TEST_KUBECONFIG names the control plane's kubeconfig. Without it
+// the test is skipped, unless CI or TIERUP_TEST_REQUIRE_KUBE is set: then it
+// fails, because a skipped cluster run would hide the kube adapter's bugs.
+package kubetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+)
+
+// SharedNodes are the kwok nodes of the shared pool every test's workloads
+// start on; two, so that a workload with hostname anti-affinity fits.
+var SharedNodes = []string{"tierup-shared-1", "tierup-shared-2"}
+
+// Kubeconfig returns the control plane's kubeconfig path, or skips.
+func Kubeconfig(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("TIERUP_TEST_KUBECONFIG")
+	if path == "" {
+		if os.Getenv("CI") != "" || os.Getenv("TIERUP_TEST_REQUIRE_KUBE") != "" {
+			t.Fatal("the Kubernetes test control plane is required: run scripts/k8s-testenv.sh up and set TIERUP_TEST_KUBECONFIG")
+		}
+		t.Skip("no Kubernetes test control plane (TIERUP_TEST_KUBECONFIG); scripts/k8s-testenv.sh up starts one")
+	}
+	return path
+}
+
+// Config returns a client configuration for the control plane.
+func Config(t testing.TB) *rest.Config {
+	t.Helper()
+	rc, err := clientcmd.BuildConfigFromFlags("", Kubeconfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.QPS, rc.Burst = 100, 200
+	return rc
+}
+
+// Client returns a clientset for the control plane.
+func Client(t testing.TB) kubernetes.Interface {
+	t.Helper()
+	kc, err := kubernetes.NewForConfig(Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
+
+// AccountID returns a fresh account ID, so tests sharing the control plane
+// never meet.
+func AccountID() string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return "acct_k" + hex.EncodeToString(b)
+}
+
+// EnsureSharedNodes makes the shared pool's kwok nodes and waits until
+// they are Ready. Every test may call it; the first makes them.
+func EnsureSharedNodes(t testing.TB, kc kubernetes.Interface) {
+	t.Helper()
+	ctx := context.Background()
+	capacity := corev1.ResourceList{"cpu": resource.MustParse("64"), "memory": resource.MustParse("256Gi"), "pods": resource.MustParse("1000")}
+	for _, name := range SharedNodes {
+		node := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: name,
+				Labels:      map[string]string{"tierup.dev/pool": "shared", corev1.LabelHostname: name, "type": "kwok"},
+				Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}},
+			Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
+		}
+		if _, err := kc.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+		Eventually(t, time.Minute, "shared kwok node "+name+" to be Ready", func() (bool, error) {
+			n, err := kc.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			return NodeReady(n), nil
+		})
+	}
+}
+
+// NodeReady reports the node's Ready condition.
+func NodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// Eventually polls f until it reports true, failing t after timeout.
+func Eventually(t testing.TB, timeout time.Duration, what string, f func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		ok, err := f()
+		if ok {
+			return
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s (last error: %v)", what, last)
+}
+
+// Namespace creates tierup-<account> (as the kube cluster's default
+// template names it) and deletes it when the test ends.
+func Namespace(t testing.TB, kc kubernetes.Interface, accountID string) string {
+	t.Helper()
+	ns := "tierup-" + strings.ReplaceAll(strings.ToLower(accountID), "_", "-")
+	_, err := kc.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = kc.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	})
+	return ns
+}
+
+// Workloads fills ns with what the acceptance test names: three
+// Deployments (api with a PodDisruptionBudget of its own and a required
+// hostname anti-affinity), a Function, a StatefulSet and two CronJobs, all
+// on the shared pool, and waits until every replica is available there.
+func Workloads(t testing.TB, kc kubernetes.Interface, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	shared := map[string]string{"tierup.dev/pool": "shared"}
+	pod := func(app string) corev1.PodTemplateSpec {
+		return corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": app}},
+			Spec: corev1.PodSpec{NodeSelector: shared, Containers: []corev1.Container{{Name: app, Image: "registry.example/" + app + ":1"}},
+				RestartPolicy: corev1.RestartPolicyAlways},
+		}
+	}
+	deploy := func(name string, n int32, labels map[string]string, mutate func(*appsv1.Deployment)) {
+		d := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+			Spec: appsv1.DeploymentSpec{Replicas: &n, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+				Template: pod(name)},
+		}
+		if mutate != nil {
+			mutate(d)
+		}
+		if _, err := kc.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deploy("web", 2, nil, nil)
+	deploy("api", 2, nil, func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+				TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}}}}}}
+	})
+	deploy("worker", 1, nil, func(d *appsv1.Deployment) {
+		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	})
+	deploy("thumbnailer", 1, map[string]string{"tierup.dev/function": "true"}, nil)
+	// api's replicas must be apart on the shared pool, one node each; on one
+	// dedicated node the move has to relax that rule.
+	one := intstr.FromInt32(1)
+	_, err := kc.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "api-pdb", Namespace: ns},
+		Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &one, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int32(2)
+	_, err = kc.AppsV1().StatefulSets(ns).Create(ctx, &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
+		Spec: appsv1.StatefulSetSpec{Replicas: &n, ServiceName: "db", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Template: pod("db")},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"nightly-report", "cleanup"} {
+		tpl := pod(name)
+		tpl.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+		_, err := kc.BatchV1().CronJobs(ns).Create(ctx, &batchv1.CronJob{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec:       batchv1.CronJobSpec{Schedule: "0 4 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tpl}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	Eventually(t, 2*time.Minute, "the workloads to be available on the shared pool", func() (bool, error) {
+		deps, err := kc.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, d := range deps.Items {
+			if d.Status.AvailableReplicas != *d.Spec.Replicas {
+				return false, fmt.Errorf("%s: %d of %d available", d.Name, d.Status.AvailableReplicas, *d.Spec.Replicas)
+			}
+		}
+		s, err := kc.AppsV1().StatefulSets(ns).Get(ctx, "db", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return s.Status.AvailableReplicas == n, fmt.Errorf("db: %d available", s.Status.AvailableReplicas)
+	})
+}
+
+// Proxy is a loopback TCP proxy in front of the API server. Cut makes the
+// API server unreachable for whoever talks through it (connections refused,
+// open ones dropped) while the control plane itself keeps running for the
+// other tests that share it; Restore brings it back on the same address.
+type Proxy struct {
+	Addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+}
+
+// NewProxy starts a proxy to the API server of rc and returns a copy of rc
+// that goes through it.
+func NewProxy(t testing.TB, rc *rest.Config) (*Proxy, *rest.Config) {
+	t.Helper()
+	host := strings.TrimPrefix(rc.Host, "https://")
+	p := &Proxy{target: host, conns: map[net.Conn]struct{}{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.Cut)
+	cp := rest.CopyConfig(rc)
+	cp.Host = "https://" + p.Addr
+	return p, cp
+}
+
+// Kubeconfig writes a kubeconfig for the proxied address next to the
+// control plane's and returns its path.
+func (p *Proxy) Kubeconfig(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(Kubeconfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	out := strings.Replace(string(b), "https://"+p.target, "https://"+p.Addr, 1)
+	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func (p *Proxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.pipe(c)
+		}
+	}()
+}
+
+func (p *Proxy) pipe(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	go func() { _, _ = io.Copy(up, c); up.Close() }()
+	_, _ = io.Copy(c, up)
+	c.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+// Cut closes the listener and every open connection.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Restore listens again on the same address.
+func (p *Proxy) Restore(t testing.TB) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 { // the port may linger for a moment after Cut
+		if ln, err = net.Listen("tcp", p.Addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serve(ln)
+}
+
+// KarpenterCRDs returns the directory of Karpenter's CRD manifests that
+// scripts/k8s-testenv.sh install copies out of the sigs.k8s.io/karpenter
+// module (TIERUP_TEST_KARPENTER_CRDS).
+func KarpenterCRDs(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("TIERUP_TEST_KARPENTER_CRDS")
+	if dir == "" {
+		if os.Getenv("CI") != "" || os.Getenv("TIERUP_TEST_REQUIRE_KUBE") != "" {
+			t.Fatal("TIERUP_TEST_KARPENTER_CRDS is not set: scripts/k8s-testenv.sh env names it")
+		}
+		t.Skip("no Karpenter CRDs (TIERUP_TEST_KARPENTER_CRDS)")
+	}
+	return dir
+}
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// InstallCRDs creates the CRDs in dir's YAML files (kept when they exist)
+// and waits until the API server serves them.
+func InstallCRDs(t testing.TB, rc *rest.Config, dir string) dynamic.Interface {
+	t.Helper()
+	ctx := context.Background()
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no CRD manifests in %s (%v)", dir, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(b, &obj); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		crd := &unstructured.Unstructured{Object: obj}
+		if _, err := dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("create CRD %s: %v", crd.GetName(), err)
+		}
+		Eventually(t, time.Minute, "CRD "+crd.GetName()+" to be established", func() (bool, error) {
+			got, err := dyn.Resource(crdGVR).Get(ctx, crd.GetName(), metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+			for _, c := range conds {
+				if m, _ := c.(map[string]any); m["type"] == "Established" && m["status"] == "True" {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+	}
+	return dyn
+}

@@ -1,0 +1,476 @@
+package kube_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/internal/kubetest"
+	"github.com/tierup/tierup/kube"
+)
+
+func newCluster(t *testing.T, rc *rest.Config, cfg kube.Config) *kube.Cluster {
+	t.Helper()
+	if cfg.ProvisionTimeout == 0 {
+		cfg.ProvisionTimeout = time.Minute
+	}
+	if cfg.RolloutTimeout == 0 {
+		cfg.RolloutTimeout = 2 * time.Minute
+	}
+	c, err := kube.New(rc, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func proPlan(t *testing.T) *tierup.Plan {
+	t.Helper()
+	p, err := tierup.DefaultCatalog().Plan("pro-1m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestMigrateNamespace moves the acceptance namespace, workload by
+// workload, onto a dedicated kwok node, and checks each step against the
+// dry-run plan and the API server's view.
+func TestMigrateNamespace(t *testing.T) {
+	rc := kubetest.Config(t)
+	kc := kubetest.Client(t)
+	kubetest.EnsureSharedNodes(t, kc)
+	ctx := context.Background()
+	acct := kubetest.AccountID()
+	ns := kubetest.Namespace(t, kc, acct)
+	kubetest.Workloads(t, kc, ns)
+	c := newCluster(t, rc, kube.Config{})
+
+	plan, err := c.PlanMigration(ctx, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, m := range plan {
+		order = append(order, m.Workload.Kind+"/"+m.Workload.Name)
+	}
+	want := []string{"Deployment/api", "Deployment/web", "Deployment/worker", "Function/thumbnailer", "StatefulSet/db", "CronJob/cleanup", "CronJob/nightly-report"}
+	if !slices.Equal(order, want) {
+		t.Fatalf("plan order = %v, want %v", order, want)
+	}
+	changes := map[string][]string{}
+	for _, m := range plan {
+		changes[m.Workload.Kind+"/"+m.Workload.Name] = m.Changes
+	}
+	mustMention := map[string][]string{
+		"Deployment/api":         {"protected by its own PodDisruptionBudget api-pdb", "anti-affinity on kubernetes.io/hostname relaxed to preferred"},
+		"Deployment/web":         {"PodDisruptionBudget tierup-web", "maxSurge 1, maxUnavailable 0"},
+		"Deployment/worker":      {"its own strategy (Recreate) is restored afterwards"},
+		"StatefulSet/db":         {"one extra replica during the move (3, then back to 2)"},
+		"CronJob/cleanup":        {"running jobs finish where they are"},
+		"Function/thumbnailer":   {"toleration tierup.dev/dedicated="},
+		"CronJob/nightly-report": {"node selector tierup.dev/pool=dedicated, tierup.dev/account=" + acct},
+	}
+	for w, subs := range mustMention {
+		for _, sub := range subs {
+			if !slices.ContainsFunc(changes[w], func(c string) bool { return strings.Contains(c, sub) }) {
+				t.Errorf("plan for %s = %q, want a change mentioning %q", w, changes[w], sub)
+			}
+		}
+	}
+	// The dry run changed nothing.
+	if pdbs, _ := kc.PolicyV1().PodDisruptionBudgets(ns).List(ctx, metav1.ListOptions{}); len(pdbs.Items) != 1 {
+		t.Fatalf("dry run left %d PodDisruptionBudgets, want only api-pdb", len(pdbs.Items))
+	}
+
+	req := tierup.NodeRequest{Key: "upg_test:" + acct + ":node", AccountID: acct, Plan: proPlan(t)}
+	node, err := c.ProvisionNode(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.ProvisionNode(ctx, req)
+	if err != nil || again.Name != node.Name {
+		t.Fatalf("second ProvisionNode = %v, %v; want the same node %s", again, err, node.Name)
+	}
+	n, err := kc.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Labels["tierup.dev/pool"] != "dedicated" || n.Labels["tierup.dev/account"] != acct || n.Annotations["kwok.x-k8s.io/node"] != "fake" {
+		t.Errorf("node labels %v, annotations %v", n.Labels, n.Annotations)
+	}
+	// The node controller may still hold its not-ready taint for a moment.
+	if !slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
+		return t.Key == "tierup.dev/dedicated" && t.Value == acct && t.Effect == corev1.TaintEffectNoSchedule
+	}) {
+		t.Errorf("node taints = %v", n.Spec.Taints)
+	}
+	countNodes(t, kc, acct, 1)
+
+	ws, err := c.Workloads(ctx, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range ws {
+		if w.Kind+"/"+w.Name != want[i] || w.Node != "shared" {
+			t.Fatalf("workload %d = %+v, want %s on shared", i, w, want[i])
+		}
+		report, err := c.MigrateWorkload(ctx, acct, w, node)
+		if err != nil {
+			t.Fatalf("migrate %s %s: %v", w.Kind, w.Name, err)
+		}
+		if report.MinAvailable < w.Replicas {
+			t.Errorf("%s %s: %d available at the lowest, want at least %d", w.Kind, w.Name, report.MinAvailable, w.Replicas)
+		}
+		if !slices.Equal(report.Notes, changes[w.Kind+"/"+w.Name]) {
+			t.Errorf("%s %s: report notes %q, plan said %q", w.Kind, w.Name, report.Notes, changes[w.Kind+"/"+w.Name])
+		}
+		if report.Workload.Node != node.Name || report.Workload.Replicas != w.Replicas {
+			t.Errorf("%s %s reported as %+v", w.Kind, w.Name, report.Workload)
+		}
+	}
+	// Every pod of the account runs on the dedicated node, and the
+	// workloads are back to their own strategy and size.
+	pods, err := kc.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := 0
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		live++
+		if p.Spec.NodeName != node.Name {
+			t.Errorf("pod %s runs on %s", p.Name, p.Spec.NodeName)
+		}
+	}
+	if live != 2+2+1+1+2 {
+		t.Errorf("%d live pods, want 8", live)
+	}
+	worker, _ := kc.AppsV1().Deployments(ns).Get(ctx, "worker", metav1.GetOptions{})
+	if worker.Spec.Strategy.Type != "Recreate" {
+		t.Errorf("worker's strategy = %s, want its own Recreate back", worker.Spec.Strategy.Type)
+	}
+	db, _ := kc.AppsV1().StatefulSets(ns).Get(ctx, "db", metav1.GetOptions{})
+	if *db.Spec.Replicas != 2 {
+		t.Errorf("db has %d replicas, want its own 2 back", *db.Spec.Replicas)
+	}
+	cj, _ := kc.BatchV1().CronJobs(ns).Get(ctx, "cleanup", metav1.GetOptions{})
+	if cj.Spec.JobTemplate.Spec.Template.Spec.NodeSelector["tierup.dev/account"] != acct {
+		t.Errorf("cleanup's job template selector = %v", cj.Spec.JobTemplate.Spec.Template.Spec.NodeSelector)
+	}
+	ws, err = c.Workloads(ctx, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if w.Node != node.Name {
+			t.Errorf("%s %s listed on %s after the move", w.Kind, w.Name, w.Node)
+		}
+	}
+	if left, err := c.PlanMigration(ctx, acct); err != nil || len(left) != 0 {
+		t.Errorf("plan after the move = %v, %v; want nothing left", left, err)
+	}
+
+	// Features, twice: the second changes nothing.
+	for range 2 {
+		if err := c.EnableFeatures(ctx, acct, proPlan(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q, err := kc.CoreV1().ResourceQuotas(ns).Get(ctx, kube.QuotaName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage := q.Spec.Hard["ssd.storageclass.storage.k8s.io/requests.storage"]
+	if storage.String() != "100Gi" || len(q.Spec.Hard) != 1 {
+		t.Errorf("quota = %v, want only 100Gi of ssd storage (no count limits)", q.Spec.Hard)
+	}
+	backup, err := kc.BatchV1().CronJobs(ns).Get(ctx, kube.BackupName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := backup.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Env
+	if backup.Spec.Schedule != "0 3 * * *" || !slices.Contains(env, corev1.EnvVar{Name: "RETENTION_DAYS", Value: "7"}) {
+		t.Errorf("backup CronJob schedule %q env %v", backup.Spec.Schedule, env)
+	}
+	nsObj, err := kc.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"tierup.dev/plan": "pro-1m", "tierup.dev/tier": "pro", "tierup.dev/aiops-anomaly-detection": "enabled", "tierup.dev/aiops-predictive-scaling": "enabled"} {
+		if nsObj.Labels[k] != v {
+			t.Errorf("namespace label %s = %q, want %q", k, nsObj.Labels[k], v)
+		}
+	}
+	// The backup CronJob is tierup's, not a workload to move.
+	if ws, _ := c.Workloads(ctx, acct); len(ws) != len(want) {
+		t.Errorf("%d workloads after features, want %d", len(ws), len(want))
+	}
+
+	// Compensation puts a workload back where it was.
+	web := tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2}
+	if err := c.ReturnWorkload(ctx, acct, web); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := kc.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if d.Spec.Template.Spec.NodeSelector["tierup.dev/pool"] != "shared" || len(d.Spec.Template.Spec.Tolerations) != 0 || d.Annotations["tierup.dev/original"] != "" {
+		t.Errorf("web after return: selector %v tolerations %v annotations %v", d.Spec.Template.Spec.NodeSelector, d.Spec.Template.Spec.Tolerations, d.Annotations)
+	}
+	if err := c.ReleaseNode(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	countNodes(t, kc, acct, 0)
+}
+
+func countNodes(t *testing.T, kc kubernetes.Interface, acct string, want int) {
+	t.Helper()
+	nodes, err := kc.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := 0
+	for _, n := range nodes.Items {
+		if n.DeletionTimestamp == nil {
+			live++
+		}
+	}
+	if live != want {
+		t.Fatalf("%d nodes carry the account's label, want %d", live, want)
+	}
+}
+
+// TestShortageThenCapacity: kwok manages only nodes annotated
+// kwok.x-k8s.io/node=fake, so a node made with another value never becomes
+// Ready: the cluster has no capacity for it. The retry finds the same node
+// (no second one is made) and succeeds once its kubelet reports Ready.
+func TestShortageThenCapacity(t *testing.T) {
+	rc := kubetest.Config(t)
+	kc := kubetest.Client(t)
+	ctx := context.Background()
+	acct := kubetest.AccountID()
+	c := newCluster(t, rc, kube.Config{ProvisionTimeout: time.Second,
+		Kwok: kube.KwokConfig{Annotations: map[string]string{"kwok.x-k8s.io/node": "waiting-for-capacity"}}})
+	req := tierup.NodeRequest{Key: "upg_short:node", AccountID: acct, Plan: proPlan(t)}
+	_, err := c.ProvisionNode(ctx, req)
+	if tierup.ErrorCode(err) != tierup.CodeResourceShortage {
+		t.Fatalf("ProvisionNode = %v, want resource_shortage", err)
+	}
+	countNodes(t, kc, acct, 1)
+	nodes, _ := kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct})
+	name := nodes.Items[0].Name
+	t.Cleanup(func() { _ = kc.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	// Capacity appears: the node's kubelet reports Ready. kwok ignores this
+	// node, so the test plays that kubelet.
+	n := &nodes.Items[0]
+	now := metav1.Now()
+	n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
+		Reason: "KubeletReady", LastHeartbeatTime: now, LastTransitionTime: now})
+	if _, err := kc.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c = newCluster(t, rc, kube.Config{ProvisionTimeout: 30 * time.Second,
+		Kwok: kube.KwokConfig{Annotations: map[string]string{"kwok.x-k8s.io/node": "waiting-for-capacity"}}})
+	node, err := c.ProvisionNode(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node.Name != name || !node.Ready {
+		t.Fatalf("retry gave %+v, want the Ready node %s", node, name)
+	}
+	countNodes(t, kc, acct, 1)
+}
+
+// TestUnreachableMidRollout cuts tierup off from the API server while a
+// Deployment rolls to the dedicated node: the move reports
+// cluster_unreachable (the workflow pauses), and once the API server is
+// back the same call resumes from the annotation and completes.
+func TestUnreachableMidRollout(t *testing.T) {
+	rc := kubetest.Config(t)
+	kc := kubetest.Client(t)
+	kubetest.EnsureSharedNodes(t, kc)
+	ctx := context.Background()
+	acct := kubetest.AccountID()
+	ns := kubetest.Namespace(t, kc, acct)
+	kubetest.Workloads(t, kc, ns)
+	proxy, prc := kubetest.NewProxy(t, rc)
+	c := newCluster(t, prc, kube.Config{})
+	node, err := c.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_cut:node", AccountID: acct, Plan: proPlan(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kc.CoreV1().Nodes().Delete(context.Background(), node.Name, metav1.DeleteOptions{}) })
+	web := tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2}
+
+	// Cut as soon as the pod template has changed: mid-rollout.
+	go func() {
+		for {
+			d, err := kc.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+			if err == nil && d.Annotations["tierup.dev/original"] != "" {
+				proxy.Cut()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	_, err = c.MigrateWorkload(ctx, acct, web, node)
+	if tierup.ErrorCode(err) != tierup.CodeClusterUnreachable {
+		t.Fatalf("MigrateWorkload during the outage = %v, want cluster_unreachable", err)
+	}
+	if _, err := c.Workloads(ctx, acct); tierup.ErrorCode(err) != tierup.CodeClusterUnreachable {
+		t.Fatalf("Workloads during the outage = %v, want cluster_unreachable", err)
+	}
+	proxy.Restore(t)
+	report, err := c.MigrateWorkload(ctx, acct, web, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.MinAvailable < 2 || report.Workload.Node != node.Name {
+		t.Errorf("report after resume = %+v", report)
+	}
+	d, _ := kc.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	var orig struct {
+		Strategy *struct{ Type string } `json:"deploymentStrategy"`
+		Moved    bool                   `json:"moved"`
+	}
+	if err := json.Unmarshal([]byte(d.Annotations["tierup.dev/original"]), &orig); err != nil || !orig.Moved || orig.Strategy == nil || orig.Strategy.Type != "RollingUpdate" {
+		t.Errorf("original after resume = %s (%v)", d.Annotations["tierup.dev/original"], err)
+	}
+	if d.Spec.Strategy.RollingUpdate.MaxSurge.String() != "25%" {
+		t.Errorf("web's own strategy was not restored: %+v", d.Spec.Strategy)
+	}
+}
+
+// TestRolloutFailureRollsBack: a workload that cannot become ready on the
+// dedicated node (it asks for more CPU than the node has) is rolled back to
+// its previous template and reported as migration_failed.
+func TestRolloutFailureRollsBack(t *testing.T) {
+	rc := kubetest.Config(t)
+	kc := kubetest.Client(t)
+	kubetest.EnsureSharedNodes(t, kc)
+	ctx := context.Background()
+	acct := kubetest.AccountID()
+	ns := kubetest.Namespace(t, kc, acct)
+	kubetest.Workloads(t, kc, ns)
+	c := newCluster(t, rc, kube.Config{RolloutTimeout: 3 * time.Second, Kwok: kube.KwokConfig{Capacity: map[string]string{"cpu": "1", "memory": "1Gi", "pods": "1"}}})
+	node, err := c.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_fail:node", AccountID: acct, Plan: proPlan(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kc.CoreV1().Nodes().Delete(context.Background(), node.Name, metav1.DeleteOptions{}) })
+	before, _ := kc.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	// web has two replicas; the node takes one pod.
+	_, err = c.MigrateWorkload(ctx, acct, tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2}, node)
+	if tierup.ErrorCode(err) != tierup.CodeMigrationFailed || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("MigrateWorkload = %v, want migration_failed with a rollback", err)
+	}
+	after, _ := kc.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if after.Spec.Template.Spec.NodeSelector["tierup.dev/pool"] != "shared" || after.Annotations["tierup.dev/original"] != "" ||
+		after.Spec.Strategy.RollingUpdate.MaxSurge.String() != before.Spec.Strategy.RollingUpdate.MaxSurge.String() {
+		t.Errorf("web after rollback: selector %v, annotations %v, strategy %+v", after.Spec.Template.Spec.NodeSelector, after.Annotations, after.Spec.Strategy)
+	}
+	if after.Status.AvailableReplicas != 2 {
+		t.Errorf("web has %d available after the rollback, want 2", after.Status.AvailableReplicas)
+	}
+}
+
+// TestKarpenterProvisioner runs the karpenter provisioner against the API
+// server with Karpenter's own CRDs installed (from the sigs.k8s.io/karpenter
+// module). No Karpenter controller runs here: first nothing launches a node
+// (a shortage), then the test plays the controller: it reads the NodePool
+// tierup made and launches the node Karpenter would, as a kwok node with
+// the NodePool's labels and taints.
+func TestKarpenterProvisioner(t *testing.T) {
+	rc := kubetest.Config(t)
+	kc := kubetest.Client(t)
+	dyn := kubetest.InstallCRDs(t, rc, kubetest.KarpenterCRDs(t))
+	ctx := context.Background()
+	acct := kubetest.AccountID()
+	pools := dyn.Resource(schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodepools"})
+	req := tierup.NodeRequest{Key: "upg_karp:node", AccountID: acct, Plan: proPlan(t)}
+	cfg := kube.Config{Provisioner: "karpenter", ProvisionTimeout: time.Second, Karpenter: kube.KarpenterConfig{
+		NodeClassRef: "karpenter.k8s.aws/EC2NodeClass/tierup",
+		Requirements: []kube.Requirement{{Key: "node.kubernetes.io/instance-type", Operator: "In", Values: []string{"m7i.xlarge"}}},
+	}}
+	_, err := newCluster(t, rc, cfg).ProvisionNode(ctx, req)
+	if tierup.ErrorCode(err) != tierup.CodeResourceShortage {
+		t.Fatalf("ProvisionNode with no controller = %v, want resource_shortage", err)
+	}
+	list, err := pools.List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("NodePools of the account = %d (%v), want 1", len(list.Items), err)
+	}
+	pool := list.Items[0]
+	t.Cleanup(func() { _ = pools.Delete(context.Background(), pool.GetName(), metav1.DeleteOptions{}) })
+	spec := pool.Object["spec"].(map[string]any)
+	tpl := spec["template"].(map[string]any)
+	labels := tpl["metadata"].(map[string]any)["labels"].(map[string]any)
+	podSpec := tpl["spec"].(map[string]any)
+	if labels["tierup.dev/pool"] != "dedicated" || labels["tierup.dev/account"] != acct {
+		t.Errorf("template labels = %v", labels)
+	}
+	taints := podSpec["taints"].([]any)
+	if len(taints) != 1 || taints[0].(map[string]any)["key"] != "tierup.dev/dedicated" || taints[0].(map[string]any)["value"] != acct {
+		t.Errorf("template taints = %v", taints)
+	}
+	if spec["limits"].(map[string]any)["nodes"] != "1" {
+		t.Errorf("limits = %v, want one node", spec["limits"])
+	}
+	ref := podSpec["nodeClassRef"].(map[string]any)
+	if ref["group"] != "karpenter.k8s.aws" || ref["kind"] != "EC2NodeClass" || ref["name"] != "tierup" {
+		t.Errorf("nodeClassRef = %v", ref)
+	}
+	if reqs := podSpec["requirements"].([]any); len(reqs) != 1 || reqs[0].(map[string]any)["key"] != "node.kubernetes.io/instance-type" {
+		t.Errorf("requirements = %v", reqs)
+	}
+
+	// Playing Karpenter: launch the node the NodePool describes.
+	name := pool.GetName() + "-x7k2p"
+	nodeLabels := map[string]string{"karpenter.sh/nodepool": pool.GetName(), corev1.LabelHostname: name}
+	for k, v := range labels {
+		nodeLabels[k] = v.(string)
+	}
+	capacity := corev1.ResourceList{"cpu": resource.MustParse("4"), "memory": resource.MustParse("16Gi"), "pods": resource.MustParse("110")}
+	_, err = kc.CoreV1().Nodes().Create(ctx, &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: nodeLabels, Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}},
+		Spec:       corev1.NodeSpec{Taints: []corev1.Taint{{Key: "tierup.dev/dedicated", Value: acct, Effect: corev1.TaintEffectNoSchedule}}},
+		Status:     corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kc.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+
+	cfg.ProvisionTimeout = 30 * time.Second
+	c := newCluster(t, rc, cfg)
+	node, err := c.ProvisionNode(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node.Name != name || !node.Ready {
+		t.Fatalf("ProvisionNode = %+v, want the Ready node %s", node, name)
+	}
+	if list, _ := pools.List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct}); len(list.Items) != 1 {
+		t.Fatalf("%d NodePools after the retry, want still 1", len(list.Items))
+	}
+	if err := c.ReleaseNode(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pools.Get(ctx, pool.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("NodePool after release: %v, want it deleted", err)
+	}
+}

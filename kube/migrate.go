@@ -1,0 +1,527 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/tierup/tierup"
+)
+
+// objects lists the namespace's workloads in migration order: Deployments,
+// then Functions, StatefulSets and CronJobs, each kind by name. What tierup
+// made itself (the backup CronJob) is not the customer's and is left out.
+func (c *Cluster) objects(ctx context.Context, ns string) ([]object, error) {
+	deps, err := c.kc.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, c.wrap(err, "list Deployments")
+	}
+	sets, err := c.kc.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, c.wrap(err, "list StatefulSets")
+	}
+	jobs, err := c.kc.BatchV1().CronJobs(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, c.wrap(err, "list CronJobs")
+	}
+	var plain, functions, stateful, cron []object
+	for i := range deps.Items {
+		d := &deps.Items[i]
+		if c.ours(&d.ObjectMeta) {
+			continue
+		}
+		if _, fn := d.Labels[c.cfg.FunctionLabel]; fn {
+			functions = append(functions, &deployment{d: d, function: true})
+		} else {
+			plain = append(plain, &deployment{d: d})
+		}
+	}
+	for i := range sets.Items {
+		if !c.ours(&sets.Items[i].ObjectMeta) {
+			stateful = append(stateful, &statefulSet{s: &sets.Items[i]})
+		}
+	}
+	for i := range jobs.Items {
+		if !c.ours(&jobs.Items[i].ObjectMeta) {
+			cron = append(cron, &cronJob{j: &jobs.Items[i]})
+		}
+	}
+	var all []object
+	for _, group := range [][]object{plain, functions, stateful, cron} {
+		slices.SortFunc(group, func(a, b object) int { return strings.Compare(a.meta().Name, b.meta().Name) })
+		all = append(all, group...)
+	}
+	return all, nil
+}
+
+func (c *Cluster) ours(m *metav1.ObjectMeta) bool { return m.Labels[c.cfg.ManagedByLabel] == "tierup" }
+
+// get fetches one workload by its kind and name.
+func (c *Cluster) get(ctx context.Context, ns string, w tierup.Workload) (object, error) {
+	var o object
+	var err error
+	switch w.Kind {
+	case "Deployment", "Function":
+		var d *appsv1.Deployment
+		d, err = c.kc.AppsV1().Deployments(ns).Get(ctx, w.Name, metav1.GetOptions{})
+		o = &deployment{d: d, function: w.Kind == "Function"}
+	case "StatefulSet":
+		var s *appsv1.StatefulSet
+		s, err = c.kc.AppsV1().StatefulSets(ns).Get(ctx, w.Name, metav1.GetOptions{})
+		o = &statefulSet{s: s}
+	case "CronJob":
+		var j *batchv1.CronJob
+		j, err = c.kc.BatchV1().CronJobs(ns).Get(ctx, w.Name, metav1.GetOptions{})
+		o = &cronJob{j: j}
+	default:
+		return nil, tierup.Errorf(tierup.CodeInvalid, "unknown workload kind %q", w.Kind)
+	}
+	if err != nil {
+		return nil, c.wrap(err, fmt.Sprintf("read %s %s", w.Kind, w.Name))
+	}
+	return o, nil
+}
+
+// placed reports whether the workload's pods are already bound for the
+// account's dedicated node.
+func (c *Cluster) placed(o object, accountID string) bool {
+	sel := o.podSpec().NodeSelector
+	return sel[c.cfg.PoolLabel] == c.cfg.DedicatedPool && sel[c.cfg.AccountLabel] == labelValue(accountID)
+}
+
+// dedicatedNode names the account's dedicated node, or "" when it has none.
+func (c *Cluster) dedicatedNode(ctx context.Context, accountID string) (string, error) {
+	list, err := c.kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{
+		LabelSelector: c.cfg.PoolLabel + "=" + c.cfg.DedicatedPool + "," + c.cfg.AccountLabel + "=" + labelValue(accountID)})
+	if err != nil {
+		return "", c.wrap(err, "find the dedicated node")
+	}
+	for _, n := range list.Items {
+		if n.DeletionTimestamp == nil {
+			return n.Name, nil
+		}
+	}
+	return "", nil
+}
+
+func (c *Cluster) workload(o object, accountID, node string) tierup.Workload {
+	w := tierup.Workload{Kind: o.kind(), Name: o.meta().Name, Replicas: int(o.desired()), Node: c.cfg.SharedPool}
+	if orig, ok, _ := saved(o.meta()); ok && orig.Replicas != nil {
+		w.Replicas = int(*orig.Replicas) // a StatefulSet mid-move has one extra
+	}
+	if orig, had, _ := saved(o.meta()); c.placed(o, accountID) && node != "" && (!had || orig.Moved) {
+		w.Node = node
+	}
+	return w
+}
+
+// Workloads implements tierup.Cluster.
+func (c *Cluster) Workloads(ctx context.Context, accountID string) ([]tierup.Workload, error) {
+	ns, err := c.namespace(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := c.objects(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	node, err := c.dedicatedNode(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	ws := make([]tierup.Workload, 0, len(objs))
+	for _, o := range objs {
+		ws = append(ws, c.workload(o, accountID, node))
+	}
+	return ws, nil
+}
+
+// PlanMigration implements tierup.Cluster: each workload not yet on the
+// dedicated node, with the changes MigrateWorkload will make, computed by
+// the same code on a copy that is never sent.
+func (c *Cluster) PlanMigration(ctx context.Context, accountID string) ([]tierup.PlannedMove, error) {
+	ns, err := c.namespace(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := c.objects(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	moves := []tierup.PlannedMove{}
+	for _, o := range objs {
+		orig, had, err := saved(o.meta())
+		if err != nil {
+			return nil, err
+		}
+		if c.placed(o, accountID) && (!had || orig.Moved) {
+			continue // already there: moved before, or put there by hand
+		}
+		if !had {
+			orig = o.capture()
+		}
+		w := c.workload(o, accountID, "")
+		w.Node = c.cfg.SharedPool
+		pdb, err := c.ensurePDB(ctx, o, false)
+		if err != nil {
+			return nil, err
+		}
+		moves = append(moves, tierup.PlannedMove{Workload: w, Changes: append(pdb, c.apply(o, orig, accountID)...)})
+	}
+	return moves, nil
+}
+
+// apply turns o, from its original placement, into its placement on the
+// dedicated node with a rollout that keeps every replica available, records
+// the original on o and says what changed.
+func (c *Cluster) apply(o object, orig original, accountID string) []string {
+	restoreAll(o, orig)
+	changes := c.place(o.podSpec(), accountID)
+	changes = append(changes, o.surge()...)
+	save(o.meta(), orig)
+	return changes
+}
+
+func restoreAll(o object, orig original) {
+	restorePod(o.podSpec(), orig)
+	o.settle(orig)
+}
+
+// place binds a pod spec to the account's dedicated node and relaxes the
+// rules that would keep its replicas from sharing one node.
+func (c *Cluster) place(s *corev1.PodSpec, accountID string) []string {
+	acct := labelValue(accountID)
+	if s.NodeSelector == nil {
+		s.NodeSelector = map[string]string{}
+	}
+	s.NodeSelector[c.cfg.PoolLabel] = c.cfg.DedicatedPool
+	s.NodeSelector[c.cfg.AccountLabel] = acct
+	changes := []string{fmt.Sprintf("node selector %s=%s, %s=%s", c.cfg.PoolLabel, c.cfg.DedicatedPool, c.cfg.AccountLabel, acct)}
+
+	tol := corev1.Toleration{Key: c.cfg.TaintKey, Operator: corev1.TolerationOpEqual, Value: acct, Effect: corev1.TaintEffectNoSchedule}
+	if !slices.ContainsFunc(s.Tolerations, func(t corev1.Toleration) bool { return t.MatchToleration(&tol) }) {
+		s.Tolerations = append(s.Tolerations, tol)
+	}
+	changes = append(changes, fmt.Sprintf("toleration %s=%s:NoSchedule", c.cfg.TaintKey, acct))
+
+	if a := s.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		for i := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+			term := &a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[i]
+			n := len(term.MatchExpressions)
+			term.MatchExpressions = slices.DeleteFunc(term.MatchExpressions, func(r corev1.NodeSelectorRequirement) bool {
+				return r.Key == c.cfg.PoolLabel || r.Key == c.cfg.AccountLabel
+			})
+			if len(term.MatchExpressions) != n {
+				changes = append(changes, fmt.Sprintf("required node affinity on %s dropped: the node selector takes its place", c.cfg.PoolLabel))
+			}
+		}
+	}
+	if a := s.Affinity; a != nil && a.PodAntiAffinity != nil {
+		var keep []corev1.PodAffinityTerm
+		for _, t := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			if t.TopologyKey != corev1.LabelHostname {
+				keep = append(keep, t)
+				continue
+			}
+			a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution,
+				corev1.WeightedPodAffinityTerm{Weight: 100, PodAffinityTerm: t})
+			changes = append(changes, "required pod anti-affinity on kubernetes.io/hostname relaxed to preferred (weight 100): one node holds every replica")
+		}
+		a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = keep
+	}
+	for i := range s.TopologySpreadConstraints {
+		t := &s.TopologySpreadConstraints[i]
+		if t.WhenUnsatisfiable == corev1.DoNotSchedule && (t.TopologyKey == corev1.LabelHostname || t.MinDomains != nil && *t.MinDomains > 1) {
+			t.WhenUnsatisfiable = corev1.ScheduleAnyway
+			changes = append(changes, fmt.Sprintf("topology spread on %s relaxed from DoNotSchedule to ScheduleAnyway: one node holds every replica", t.TopologyKey))
+		}
+	}
+	return changes
+}
+
+// ensurePDB makes sure a PodDisruptionBudget protects the workload's pods,
+// creating one owned by the workload when create is set and none does.
+func (c *Cluster) ensurePDB(ctx context.Context, o object, create bool) ([]string, error) {
+	if o.selector() == nil {
+		return nil, nil // a CronJob's jobs run to completion; nothing to budget
+	}
+	m := o.meta()
+	pdbs, err := c.kc.PolicyV1().PodDisruptionBudgets(m.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, c.wrap(err, "list PodDisruptionBudgets")
+	}
+	name := "tierup-" + m.Name
+	ownNote := []string{fmt.Sprintf("PodDisruptionBudget %s (maxUnavailable 1) created for it, owned by the %s", name, o.kind())}
+	for _, p := range pdbs.Items {
+		sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(o.podLabels())) {
+			continue
+		}
+		if p.Name == name && c.ours(&p.ObjectMeta) {
+			return ownNote, nil
+		}
+		return []string{fmt.Sprintf("protected by its own PodDisruptionBudget %s", p.Name)}, nil
+	}
+	if !create {
+		return ownNote, nil
+	}
+	one := intstr.FromInt32(1)
+	kind := o.kind()
+	if kind == "Function" {
+		kind = "Deployment"
+	}
+	pdb := &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: m.Namespace, Labels: map[string]string{c.cfg.ManagedByLabel: "tierup"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: kind, Name: m.Name, UID: m.UID}}},
+		Spec: policyv1.PodDisruptionBudgetSpec{Selector: o.selector().DeepCopy(), MaxUnavailable: &one},
+	}
+	_, err = c.kc.PolicyV1().PodDisruptionBudgets(m.Namespace).Create(ctx, pdb, metav1.CreateOptions{FieldManager: "tierup"})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, c.wrap(err, "create a PodDisruptionBudget")
+	}
+	return ownNote, nil
+}
+
+// change applies f to the freshest copy of o and sends it, again on a
+// conflict with another writer.
+func (c *Cluster) change(ctx context.Context, o object, f func()) error {
+	first := true
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		if !first {
+			if err := o.refresh(ctx, c.kc); err != nil {
+				return err
+			}
+		}
+		first = false
+		f()
+		return o.update(ctx, c.kc)
+	})
+}
+
+// MigrateWorkload implements tierup.Cluster.
+func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tierup.Workload, node *tierup.Node) (*tierup.MigrationReport, error) {
+	ns, err := c.namespace(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	o, err := c.get(ctx, ns, w)
+	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+		return &tierup.MigrationReport{Workload: w, Notes: []string{w.Kind + " " + w.Name + " no longer exists: nothing to move"}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	orig, had, err := saved(o.meta())
+	if err != nil {
+		return nil, err
+	}
+	if !had {
+		orig = o.capture()
+	}
+	notes, err := c.ensurePDB(ctx, o, true)
+	if err != nil {
+		return nil, err
+	}
+	var changes []string
+	if err := c.change(ctx, o, func() { changes = c.apply(o, orig, accountID) }); err != nil {
+		return nil, c.wrap(err, "patch "+w.Kind+" "+w.Name)
+	}
+	notes = append(notes, changes...)
+	desired := int32(w.Replicas)
+	if orig.Replicas != nil {
+		desired = *orig.Replicas
+	}
+	c.log.InfoContext(ctx, "moving workload", "namespace", ns, "kind", w.Kind, "name", w.Name, "node", node.Name)
+
+	minAvail, err := c.rollout(ctx, o, node.Name)
+	if err == nil {
+		// Back to its own strategy (and, for a StatefulSet, its own size).
+		var settled int32
+		moved := orig
+		moved.Moved = true
+		if err = c.change(ctx, o, func() { o.settle(orig); save(o.meta(), moved) }); err == nil {
+			settled, err = c.rollout(ctx, o, node.Name)
+			minAvail = min(minAvail, settled)
+		}
+		err = c.wrap(err, "finish moving "+w.Kind+" "+w.Name)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("kube: moving %s %s was interrupted: %w", w.Kind, w.Name, ctx.Err())
+		}
+		if tierup.ErrorCode(err) == tierup.CodeClusterUnreachable {
+			return nil, err // the move resumes from the annotation when the cluster is back
+		}
+		c.log.WarnContext(ctx, "workload move failed; rolling back", "namespace", ns, "kind", w.Kind, "name", w.Name, "err", err)
+		if rbErr := c.moveBack(ctx, o, orig); rbErr != nil {
+			return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not move to %s (%v), and rolling it back failed too: %v", w.Kind, w.Name, node.Name, err, rbErr)
+		}
+		return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not move to %s (%v); it was rolled back to its previous pod template", w.Kind, w.Name, node.Name, err)
+	}
+	moved := c.workload(o, accountID, node.Name)
+	moved.Replicas = int(desired)
+	if w.Kind == "CronJob" {
+		minAvail = desired // no replica was stopped: running jobs were left alone
+	}
+	return &tierup.MigrationReport{Workload: moved, MinAvailable: int(minAvail), Notes: notes}, nil
+}
+
+// ReturnWorkload implements tierup.Cluster: it puts back the placement and
+// strategy the workload had before tierup moved it.
+func (c *Cluster) ReturnWorkload(ctx context.Context, accountID string, w tierup.Workload) error {
+	ns, err := c.namespace(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	o, err := c.get(ctx, ns, w)
+	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	orig, had, err := saved(o.meta())
+	if err != nil || !had {
+		return err
+	}
+	return c.moveBack(ctx, o, orig)
+}
+
+// moveBack rolls o back to its original pod template, with the same
+// no-downtime rollout, then to its own strategy, and forgets the original.
+func (c *Cluster) moveBack(ctx context.Context, o object, orig original) error {
+	err := c.change(ctx, o, func() {
+		restoreAll(o, orig)
+		o.surge()
+		save(o.meta(), orig)
+	})
+	if err == nil {
+		_, err = c.rollout(ctx, o, "")
+	}
+	if err == nil {
+		err = c.change(ctx, o, func() {
+			restoreAll(o, orig)
+			delete(o.meta().Annotations, originalAnnotation)
+		})
+	}
+	if err == nil {
+		_, err = c.rollout(ctx, o, "")
+	}
+	return c.wrap(err, "roll "+o.kind()+" "+o.meta().Name+" back")
+}
+
+// rollout watches o until its rollout is complete and, when node is set,
+// every pod runs on it. It returns the fewest available replicas seen.
+func (c *Cluster) rollout(ctx context.Context, o object, node string) (int32, error) {
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RolloutTimeout)
+	defer cancel()
+	lowest := int32(math.MaxInt32)
+	tick := time.NewTicker(4 * c.poll)
+	defer tick.Stop()
+	for {
+		w, err := o.watch(ctx, c.kc)
+		if err != nil {
+			return lowest, c.rolloutErr(ctx, parent, o, err)
+		}
+		for open := true; open; {
+			done, avail, failed := o.progress()
+			lowest = min(lowest, avail)
+			if failed != "" {
+				w.Stop()
+				return lowest, fmt.Errorf("%s", failed)
+			}
+			if done {
+				ok, err := c.podsOn(ctx, o, node)
+				if err != nil {
+					w.Stop()
+					return lowest, c.rolloutErr(ctx, parent, o, err)
+				}
+				if ok {
+					w.Stop()
+					return lowest, nil
+				}
+			}
+			select {
+			case ev, ok := <-w.ResultChan():
+				switch {
+				case !ok || ev.Type == watch.Error:
+					open = false
+				case ev.Type == watch.Deleted:
+					w.Stop()
+					return lowest, fmt.Errorf("%s %s was deleted during the move", o.kind(), o.meta().Name)
+				default:
+					o.set(ev.Object)
+				}
+			case <-tick.C: // pods lag the status: look again
+			case <-ctx.Done():
+				w.Stop()
+				return lowest, c.rolloutErr(ctx, parent, o, ctx.Err())
+			}
+		}
+		w.Stop()
+		if err := o.refresh(ctx, c.kc); err != nil {
+			return lowest, c.rolloutErr(ctx, parent, o, err)
+		}
+	}
+}
+
+func (c *Cluster) rolloutErr(ctx, parent context.Context, o object, err error) error {
+	if parent.Err() != nil {
+		return parent.Err()
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("the rollout did not complete within %s", c.cfg.RolloutTimeout)
+	}
+	return c.wrap(err, "watch the rollout of "+o.kind()+" "+o.meta().Name)
+}
+
+// podsOn reports whether every live pod of o is ready on node ("" for any).
+func (c *Cluster) podsOn(ctx context.Context, o object, node string) (bool, error) {
+	sel := o.selector()
+	if sel == nil {
+		return true, nil
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return false, err
+	}
+	pods, err := c.kc.CoreV1().Pods(o.meta().Namespace).List(ctx, metav1.ListOptions{LabelSelector: s.String()})
+	if err != nil {
+		return false, err
+	}
+	live := 0
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		live++
+		if node != "" && p.Spec.NodeName != node || !podReady(&p) {
+			return false, nil
+		}
+	}
+	return live >= int(o.desired()), nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == corev1.PodReady {
+			return cond.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane on loopback for tierup's kube tests:
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
+# (which plays the kubelet for fake nodes), all built from the Go module proxy.
+#
+#   scripts/k8s-testenv.sh install   # build once into the cache (14-32 min cold, 0 s warm)
+#   scripts/k8s-testenv.sh up        # start; prints the kubeconfig path
+#   scripts/k8s-testenv.sh down      # stop by PID
+#   scripts/k8s-testenv.sh env       # KUBECONFIG=... and TIERUP_TEST_KARPENTER_CRDS=... lines
+#
+# TIERUP_K8S_CACHE (default $HOME/.cache/tierup-k8s) holds binaries and sources;
+# TIERUP_K8S_RUN (default $TIERUP_K8S_CACHE/run) holds certificates, data, logs
+# and PIDs of the running control plane. TIERUP_K8S_PORT (default 16443) is the
+# API server's port; etcd takes the two ports after it.
+set -euo pipefail
+
+K8S_VERSION=v1.37.1
+STAGING_VERSION=v0.37.1
+ETCD_VERSION=v3.6.16
+KWOK_VERSION=v0.8.0
+KARPENTER_VERSION=v1.12.0
+
+CACHE="${TIERUP_K8S_CACHE:-$HOME/.cache/tierup-k8s}"
+RUN="${TIERUP_K8S_RUN:-$CACHE/run}"
+BIN="$CACHE/bin"
+PORT="${TIERUP_K8S_PORT:-16443}"
+ETCD_PORT=$((PORT + 1))
+ETCD_PEER_PORT=$((PORT + 2))
+TOKEN="tierup-test-token"
+
+say() { printf '==> k8s-testenv: %s\n' "$*" >&2; }
+die() { printf 'k8s-testenv: %s\n' "$*" >&2; exit 1; }
+
+
+export CGO_ENABLED=0
+
+installed() {
+  [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/kube-scheduler" &&
+    -x "$BIN/etcd" && -x "$BIN/kwok" && -f "$CACHE/stages/.done" && -f "$CACHE/crds/.done" ]]
+}
+
+build_kubernetes() {
+  [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/kube-scheduler" ]] && return 0
+  local dir="$CACHE/src/kubernetes"
+  mkdir -p "$dir" "$BIN"
+  say "building kube-apiserver, kube-controller-manager, kube-scheduler $K8S_VERSION (cold: 14-32 min)"
+  local gomod
+  gomod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p' || true)
+  [[ -f "$gomod" ]] || die "could not download k8s.io/kubernetes@$K8S_VERSION"
+  {
+    echo "module tierup.dev/k8s-testenv/kubernetes"
+    echo
+    echo "go $(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')"
+    echo
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    echo
+    # The kubernetes module points its staging modules at ./staging; outside
+    # its own repository they must come from the proxy at the matching version.
+    grep -oE '^[[:space:]]*k8s\.io/[a-z0-9-]+ => \./staging' "$gomod" | awk '{print $1}' | grep -v '^k8s.io/sample-' |
+      while read -r m; do echo "replace $m => $m $STAGING_VERSION"; done
+  } >"$dir/go.mod"
+  local pkg=k8s.io/component-base/version
+  local ldflags="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=37 -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=37"
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+    [[ -x "$BIN/$cmd" ]] && continue
+    say "go build $cmd"
+    (cd "$dir" && go build -mod=mod -trimpath -ldflags "$ldflags" -o "$BIN/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd") || die "building $cmd failed"
+    mv "$BIN/$cmd.tmp" "$BIN/$cmd"
+  done
+}
+
+build_etcd() {
+  [[ -x "$BIN/etcd" ]] && return 0
+  local dir="$CACHE/src/etcd"
+  mkdir -p "$dir" "$BIN"
+  say "building etcd $ETCD_VERSION"
+  cat >"$dir/go.mod" <<EOF
+module tierup.dev/k8s-testenv/etcd
+
+go 1.24
+
+require go.etcd.io/etcd/server/v3 $ETCD_VERSION
+EOF
+  cat >"$dir/main.go" <<'EOF'
+// Command etcd runs etcd's own main; `go install` of etcd is refused because
+// its modules carry replace directives, so this wrapper module builds it.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+EOF
+  (cd "$dir" && go mod tidy && go build -mod=mod -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" .) || die "building etcd failed"
+  mv "$BIN/etcd.tmp" "$BIN/etcd"
+}
+
+build_kwok() {
+  if [[ ! -x "$BIN/kwok" ]]; then
+    say "installing kwok $KWOK_VERSION"
+    GOBIN="$BIN" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" || die "installing kwok failed"
+  fi
+  [[ -f "$CACHE/stages/.done" ]] && return 0
+  local moddir
+  moddir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' || true)
+  [[ -d "$moddir/kustomize/stage" ]] || die "kwok's stage files not found in $moddir"
+  mkdir -p "$CACHE/stages"
+  # The "fast" stages: a node is Ready and a pod Running as soon as kwok sees them.
+  local f
+  for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    [[ -f "$moddir/kustomize/stage/$f.yaml" ]] || die "kwok stage $f not found"
+    cp "$moddir/kustomize/stage/$f.yaml" "$CACHE/stages/$(basename "$f").yaml"
+    chmod u+w "$CACHE/stages/$(basename "$f").yaml"
+  done
+  touch "$CACHE/stages/.done"
+}
+
+fetch_karpenter_crds() {
+  [[ -f "$CACHE/crds/.done" ]] && return 0
+  local moddir
+  moddir=$(go mod download -json "sigs.k8s.io/karpenter@$KARPENTER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' || true)
+  [[ -d "$moddir/pkg/apis/crds" ]] || die "Karpenter's CRDs not found in sigs.k8s.io/karpenter@$KARPENTER_VERSION"
+  mkdir -p "$CACHE/crds"
+  cp "$moddir"/pkg/apis/crds/*.yaml "$CACHE/crds/"
+  chmod u+w "$CACHE"/crds/*.yaml
+  touch "$CACHE/crds/.done"
+}
+
+install() {
+  command -v go >/dev/null || die "Go is not installed"
+  fetch_karpenter_crds
+  build_kwok
+  build_etcd
+  build_kubernetes
+  installed || die "install incomplete"
+  say "installed into $BIN"
+}
+
+running() { [[ -f "$RUN/pids" ]] && while read -r pid _; do kill -0 "$pid" 2>/dev/null || return 1; done <"$RUN/pids"; }
+
+down() {
+  if [[ -f "$RUN/pids" ]]; then
+    # Reverse start order: kwok and controllers before the API server and etcd.
+    tac "$RUN/pids" | while read -r pid name; do
+      kill "$pid" 2>/dev/null && say "stopped $name ($pid)" || true
+    done
+    for _ in $(seq 1 50); do
+      local alive=0
+      while read -r pid _; do kill -0 "$pid" 2>/dev/null && alive=1; done <"$RUN/pids"
+      [[ $alive == 0 ]] && break
+      sleep 0.1
+    done
+    while read -r pid _; do kill -9 "$pid" 2>/dev/null || true; done <"$RUN/pids"
+    rm -f "$RUN/pids"
+  fi
+}
+
+certs() {
+  local pki="$RUN/pki"
+  [[ -f "$pki/apiserver.crt" ]] && return 0
+  command -v openssl >/dev/null || die "openssl is needed to make the test certificates"
+  mkdir -p "$pki"
+  (
+    cd "$pki"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 -subj "/CN=tierup-test-ca" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj "/CN=kube-apiserver" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default\nextendedKeyUsage=serverAuth\n' >ext.cnf
+    openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt -days 3650 -extfile ext.cnf 2>/dev/null
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  )
+  printf '%s,admin,admin,system:masters\n' "$TOKEN" >"$pki/tokens.csv"
+}
+
+kubeconfig() {
+  cat >"$RUN/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: tierup-test
+  cluster:
+    server: https://127.0.0.1:$PORT
+    certificate-authority: $RUN/pki/ca.crt
+users:
+- name: admin
+  user:
+    token: $TOKEN
+contexts:
+- name: tierup-test
+  context:
+    cluster: tierup-test
+    user: admin
+current-context: tierup-test
+EOF
+}
+
+start() {
+  local name=$1
+  shift
+  "$@" >"$RUN/logs/$name.log" 2>&1 &
+  echo "$! $name" >>"$RUN/pids"
+}
+
+wait_for() {
+  local what=$1 seconds=$2
+  shift 2
+  for _ in $(seq 1 $((seconds * 5))); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  die "$what did not become ready in ${seconds}s (logs: $RUN/logs)"
+}
+
+api_ready() { curl -fsk -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT/readyz"; }
+
+up() {
+  installed || die "not installed: run '$0 install' first"
+  if running; then
+    say "already running"
+    echo "$RUN/kubeconfig"
+    return 0
+  fi
+  down
+  rm -rf "$RUN/etcd" "$RUN/logs"
+  mkdir -p "$RUN/logs" "$RUN/etcd"
+  certs
+  kubeconfig
+  : >"$RUN/pids"
+
+  start etcd "$BIN/etcd" --data-dir "$RUN/etcd" --unsafe-no-fsync \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "default=http://127.0.0.1:$ETCD_PEER_PORT" --name default
+  wait_for etcd 30 curl -fs "http://127.0.0.1:$ETCD_PORT/health"
+
+  local pki="$RUN/pki"
+  start kube-apiserver "$BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$PORT" \
+    --endpoint-reconciler-type=none \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
+    --token-auth-file "$pki/tokens.csv" --authorization-mode RBAC \
+    --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$pki/sa.pub" \
+    --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true
+  wait_for kube-apiserver 60 api_ready
+
+  start kube-controller-manager "$BIN/kube-controller-manager" \
+    --kubeconfig "$RUN/kubeconfig" --leader-elect=false --controllers='*' \
+    --bind-address 127.0.0.1 --secure-port 0 \
+    --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+    --use-service-account-credentials=false
+  start kube-scheduler "$BIN/kube-scheduler" \
+    --kubeconfig "$RUN/kubeconfig" --leader-elect=false --bind-address 127.0.0.1 --secure-port 0
+  start kwok "$BIN/kwok" --kubeconfig "$RUN/kubeconfig" \
+    --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+    --node-lease-duration-seconds=40 \
+    --config "$CACHE/stages/node-initialize.yaml" --config "$CACHE/stages/node-heartbeat-with-lease.yaml" \
+    --config "$CACHE/stages/pod-ready.yaml" --config "$CACHE/stages/pod-complete.yaml" \
+    --config "$CACHE/stages/pod-delete.yaml"
+  sleep 1
+  running || die "a component exited at start (logs: $RUN/logs)"
+  say "up: KUBECONFIG=$RUN/kubeconfig"
+  echo "$RUN/kubeconfig"
+}
+
+case "${1:-}" in
+install) install ;;
+up) up ;;
+down) down ;;
+env)
+  echo "KUBECONFIG=$RUN/kubeconfig"
+  echo "TIERUP_TEST_KARPENTER_CRDS=$CACHE/crds"
+  echo "TIERUP_TEST_K8S_BIN=$BIN"
+  ;;
+*)
+  echo "usage: $0 install|up|down|env" >&2
+  exit 2
+  ;;
+esac
