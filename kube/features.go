@@ -41,7 +41,7 @@ func (c *Cluster) EnableFeatures(ctx context.Context, accountID string, plan *ti
 	if err != nil {
 		return err
 	}
-	if err := c.labelNamespace(ctx, ns, plan); err != nil {
+	if err := c.labelNamespace(ctx, ns, accountID, plan); err != nil {
 		return err
 	}
 	if err := c.applyQuota(ctx, ns, accountID, plan); err != nil {
@@ -50,10 +50,16 @@ func (c *Cluster) EnableFeatures(ctx context.Context, accountID string, plan *ti
 	return c.applyBackups(ctx, ns, accountID, plan)
 }
 
-func (c *Cluster) labelNamespace(ctx context.Context, ns string, plan *tierup.Plan) error {
+func (c *Cluster) labelNamespace(ctx context.Context, ns, accountID string, plan *tierup.Plan) error {
 	namespaces := c.kc.CoreV1().Namespaces()
 	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		n, err := namespaces.Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			// Nothing deployed yet: the namespace is made now so that the
+			// plan's quota and backups are there for the first deploy.
+			n = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{c.cfg.AccountLabel: labelValue(accountID)}}}
+			n, err = namespaces.Create(ctx, n, metav1.CreateOptions{FieldManager: "tierup"})
+		}
 		if err != nil {
 			return err
 		}

@@ -57,7 +57,8 @@ func TestMigrateNamespace(t *testing.T) {
 	acct := kubetest.AccountID()
 	ns := kubetest.Namespace(t, kc, acct)
 	kubetest.Workloads(t, kc, ns)
-	c := newCluster(t, rc, kube.Config{})
+	// tierup acts as the ServiceAccount of the shipped RBAC manifest.
+	c := newCluster(t, kubetest.ServiceAccountConfig(t, rc, "../deploy/rbac.yaml"), kube.Config{})
 
 	plan, err := c.PlanMigration(ctx, acct)
 	if err != nil {
@@ -406,7 +407,8 @@ func TestKarpenterProvisioner(t *testing.T) {
 		NodeClassRef: "karpenter.k8s.aws/EC2NodeClass/tierup",
 		Requirements: []kube.Requirement{{Key: "node.kubernetes.io/instance-type", Operator: "In", Values: []string{"m7i.xlarge"}}},
 	}}
-	_, err := newCluster(t, rc, cfg).ProvisionNode(ctx, req)
+	sa := kubetest.ServiceAccountConfig(t, rc, "../deploy/rbac.yaml")
+	_, err := newCluster(t, sa, cfg).ProvisionNode(ctx, req)
 	if tierup.ErrorCode(err) != tierup.CodeResourceShortage {
 		t.Fatalf("ProvisionNode with no controller = %v, want resource_shortage", err)
 	}
@@ -456,7 +458,7 @@ func TestKarpenterProvisioner(t *testing.T) {
 	t.Cleanup(func() { _ = kc.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
 
 	cfg.ProvisionTimeout = 30 * time.Second
-	c := newCluster(t, rc, cfg)
+	c := newCluster(t, sa, cfg)
 	node, err := c.ProvisionNode(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -472,5 +474,38 @@ func TestKarpenterProvisioner(t *testing.T) {
 	}
 	if _, err := pools.Get(ctx, pool.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("NodePool after release: %v, want it deleted", err)
+	}
+}
+
+// TestAccountWithoutNamespace: an account that has deployed nothing has no
+// namespace; there is nothing to move, and the plan's features are set up
+// in a namespace made for it, ready for its first deploy.
+func TestAccountWithoutNamespace(t *testing.T) {
+	rc := kubetest.Config(t)
+	kc := kubetest.Client(t)
+	ctx := context.Background()
+	acct := kubetest.AccountID()
+	c := newCluster(t, kubetest.ServiceAccountConfig(t, rc, "../deploy/rbac.yaml"), kube.Config{})
+	ws, err := c.Workloads(ctx, acct)
+	if err != nil || len(ws) != 0 {
+		t.Fatalf("Workloads = %v, %v; want none", ws, err)
+	}
+	if plan, err := c.PlanMigration(ctx, acct); err != nil || len(plan) != 0 {
+		t.Fatalf("PlanMigration = %v, %v; want none", plan, err)
+	}
+	if err := c.EnableFeatures(ctx, acct, proPlan(t)); err != nil {
+		t.Fatal(err)
+	}
+	ns := "tierup-" + strings.ReplaceAll(acct, "_", "-")
+	t.Cleanup(func() { _ = kc.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	n, err := kc.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Labels["tierup.dev/account"] != acct || n.Labels[kube.PlanLabel] != "pro-1m" {
+		t.Errorf("namespace labels %v", n.Labels)
+	}
+	if _, err := kc.CoreV1().ResourceQuotas(ns).Get(ctx, kube.QuotaName, metav1.GetOptions{}); err != nil {
+		t.Errorf("quota: %v", err)
 	}
 }

@@ -6,7 +6,8 @@
 #   scripts/k8s-testenv.sh install   # build once into the cache (14-32 min cold, 0 s warm)
 #   scripts/k8s-testenv.sh up        # start; prints the kubeconfig path
 #   scripts/k8s-testenv.sh down      # stop by PID
-#   scripts/k8s-testenv.sh env       # KUBECONFIG=... and TIERUP_TEST_KARPENTER_CRDS=... lines
+#   scripts/k8s-testenv.sh status    # exit 0 when it is up and answering
+#   scripts/k8s-testenv.sh env       # the TIERUP_TEST_* variables the tests read, as NAME=value lines
 #
 # TIERUP_K8S_CACHE (default $HOME/.cache/tierup-k8s) holds binaries and sources;
 # TIERUP_K8S_RUN (default $TIERUP_K8S_CACHE/run) holds certificates, data, logs
@@ -133,6 +134,8 @@ fetch_karpenter_crds() {
 
 install() {
   command -v go >/dev/null || die "Go is not installed"
+  command -v openssl >/dev/null || die "openssl is needed for the test certificates (apt-get install openssl)"
+  command -v curl >/dev/null || die "curl is needed to probe the control plane (apt-get install curl)"
   fetch_karpenter_crds
   build_kwok
   build_etcd
@@ -273,13 +276,22 @@ case "${1:-}" in
 install) install ;;
 up) up ;;
 down) down ;;
+status)
+  if running && api_ready >/dev/null 2>&1; then
+    echo "running: KUBECONFIG=$RUN/kubeconfig"
+  else
+    echo "not running"
+    exit 1
+  fi
+  ;;
 env)
-  echo "KUBECONFIG=$RUN/kubeconfig"
+  echo "TIERUP_TEST_KUBECONFIG=$RUN/kubeconfig"
   echo "TIERUP_TEST_KARPENTER_CRDS=$CACHE/crds"
   echo "TIERUP_TEST_K8S_BIN=$BIN"
+  echo "TIERUP_TEST_KWOK_STAGES=$CACHE/stages"
   ;;
 *)
-  echo "usage: $0 install|up|down|env" >&2
+  echo "usage: $0 install|up|down|status|env" >&2
   exit 2
   ;;
 esac

@@ -4,7 +4,9 @@
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh -run Quote # extra arguments go to `go test`
 #
-# stripe-mock is installed with `go install` and Chromium with apt when missing.
+# stripe-mock is installed with `go install` and Chromium with apt when missing;
+# the Kubernetes test control plane is built and started by scripts/k8s-testenv.sh
+# (outside CI, TIERUP_TEST_SKIP_KUBE=1 leaves the kube tests out).
 # Browser screenshots land in screenshots/ (TIERUP_SCREENSHOTS to change).
 # PostgreSQL: TIERUP_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test)
 # must be reachable; a local Debian cluster is started when it is down. Outside
@@ -62,6 +64,24 @@ if ! command -v chromium >/dev/null && [[ -z "${CHROMIUM_BIN:-}" ]]; then
 fi
 if command -v chromium >/dev/null || [[ -n "${CHROMIUM_BIN:-}" ]]; then
   export TIERUP_TEST_REQUIRE_BROWSER=1
+fi
+
+# Kubernetes: a real control plane (etcd, kube-apiserver, controller-manager,
+# scheduler, kwok) built from the Go module proxy into ~/.cache (14-32 min the
+# first time, nothing after) and started on loopback for the kube tests.
+if [[ "${TIERUP_TEST_SKIP_KUBE:-}" == 1 && "${CI:-}" != true ]]; then
+  say "skipping the Kubernetes control plane (TIERUP_TEST_SKIP_KUBE=1)"
+else
+  say "Kubernetes test control plane (scripts/k8s-testenv.sh)"
+  ./scripts/k8s-testenv.sh install || die "could not build the Kubernetes test control plane"
+  if ./scripts/k8s-testenv.sh status >/dev/null 2>&1; then
+    say "control plane already running: using it"
+  else
+    ./scripts/k8s-testenv.sh up >/dev/null || die "could not start the Kubernetes test control plane"
+    trap './scripts/k8s-testenv.sh down 2>/dev/null' EXIT
+  fi
+  while IFS= read -r kv; do export "${kv?}"; done < <(./scripts/k8s-testenv.sh env)
+  export TIERUP_TEST_REQUIRE_KUBE=1
 fi
 
 say "gofmt"

@@ -113,13 +113,24 @@ func (s *Stack) StartWorkflow(ctx context.Context) error {
 		return err
 	}
 	up.Sim = s.Sim
+	flow := o.Workflow
+	if s.Kube != nil {
+		// A step must outlive the waits inside it: a move is up to four
+		// rollouts (forward, settle, and a rollback's two).
+		kc := s.Kube.Config()
+		need := max(kc.ProvisionTimeout, 4*kc.RolloutTimeout) + time.Minute
+		if flow.JobTimeout < need {
+			o.Log.Info("job timeout raised to cover the cluster's waits", "job_timeout", need)
+			flow.JobTimeout = need
+		}
+	}
 
 	mailer := o.Mailer
 	if mailer == nil {
 		mailer = smtpmail.NewLog(o.Log)
 	}
 	engine, err := workflow.New(ctx, workflow.Deps{Store: s.Store, Catalog: o.Catalog, Clock: o.Clock, Gateway: up.Gateway,
-		Cluster: cluster, Mailer: mailer, Log: o.Log, QuoteValid: s.App.VerifyQuote}, o.Workflow)
+		Cluster: cluster, Mailer: mailer, Log: o.Log, QuoteValid: s.App.VerifyQuote}, flow)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ server needed) and changes nothing; the upgrade workflow is not started.`,
 
 func printMigrationPlan(w io.Writer, account string, moves []tierup.PlannedMove) {
 	if len(moves) == 0 {
-		fmt.Fprintf(w, "%s: nothing to move; every workload runs on a dedicated node.\n", account)
+		fmt.Fprintf(w, "%s: nothing to move: no workload of the account runs on the shared pool.\n", account)
 		return
 	}
 	fmt.Fprintf(w, "%s: %s would move to a dedicated node, in this order (dry run: nothing was changed).\n\n", account, plural(len(moves), "workload"))

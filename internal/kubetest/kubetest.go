@@ -13,10 +13,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,9 +26,11 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -406,4 +410,111 @@ func InstallCRDs(t testing.TB, rc *rest.Config, dir string) dynamic.Interface {
 		})
 	}
 	return dyn
+}
+
+// StartKwok runs a kwok of the test's own that manages only nodes
+// annotated kwok.x-k8s.io/node=<value>: until it starts, such nodes never
+// become Ready, as when a cluster has no capacity. It stops when the test
+// ends.
+func StartKwok(t testing.TB, value string) {
+	t.Helper()
+	bin, stages := os.Getenv("TIERUP_TEST_K8S_BIN"), os.Getenv("TIERUP_TEST_KWOK_STAGES")
+	if bin == "" || stages == "" {
+		t.Fatal("TIERUP_TEST_K8S_BIN and TIERUP_TEST_KWOK_STAGES must name the test control plane's binaries and kwok stages (scripts/k8s-testenv.sh env)")
+	}
+	args := []string{"--kubeconfig", Kubeconfig(t), "--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=" + value, "--node-lease-duration-seconds=40"}
+	files, _ := filepath.Glob(filepath.Join(stages, "*.yaml"))
+	for _, f := range files {
+		args = append(args, "--config", f)
+	}
+	cmd := exec.Command(filepath.Join(bin, "kwok"), args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+}
+
+// ServiceAccountConfig applies the RBAC manifest at path (a Namespace, a
+// ServiceAccount, a ClusterRole and its binding, as deploy/rbac.yaml
+// ships them) and returns a client configuration that acts as that
+// ServiceAccount, so a test fails when tierup needs a permission the
+// manifest does not grant.
+func ServiceAccountConfig(t testing.TB, rc *rest.Config, path string) *rest.Config {
+	t.Helper()
+	ctx := context.Background()
+	kc, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saNS, saName string
+	for _, doc := range strings.Split(string(b), "\n---") {
+		js, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		var meta metav1.TypeMeta
+		if err := json.Unmarshal(js, &meta); err != nil || meta.Kind == "" {
+			continue
+		}
+		switch meta.Kind {
+		case "Namespace":
+			var o corev1.Namespace
+			mustJSON(t, js, &o)
+			_, err = kc.CoreV1().Namespaces().Create(ctx, &o, metav1.CreateOptions{})
+		case "ServiceAccount":
+			var o corev1.ServiceAccount
+			mustJSON(t, js, &o)
+			saNS, saName = o.Namespace, o.Name
+			_, err = kc.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
+		case "ClusterRole":
+			var o rbacv1.ClusterRole
+			mustJSON(t, js, &o)
+			if _, err = kc.RbacV1().ClusterRoles().Create(ctx, &o, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+				cur, gerr := kc.RbacV1().ClusterRoles().Get(ctx, o.Name, metav1.GetOptions{})
+				if gerr != nil {
+					t.Fatal(gerr)
+				}
+				cur.Rules = o.Rules
+				_, err = kc.RbacV1().ClusterRoles().Update(ctx, cur, metav1.UpdateOptions{})
+			}
+		case "ClusterRoleBinding":
+			var o rbacv1.ClusterRoleBinding
+			mustJSON(t, js, &o)
+			_, err = kc.RbacV1().ClusterRoleBindings().Create(ctx, &o, metav1.CreateOptions{})
+		default:
+			t.Fatalf("%s: unexpected kind %s", path, meta.Kind)
+		}
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("%s: %s: %v", path, meta.Kind, err)
+		}
+	}
+	if saName == "" {
+		t.Fatalf("%s has no ServiceAccount", path)
+	}
+	exp := int64(3600)
+	tok, err := kc.CoreV1().ServiceAccounts(saNS).CreateToken(ctx, saName, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := rest.AnonymousClientConfig(rc)
+	sa.BearerToken = tok.Status.Token
+	sa.QPS, sa.Burst = rc.QPS, rc.Burst
+	return sa
+}
+
+func mustJSON(t testing.TB, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/tierup/tierup/internal/apitest"
+	"github.com/tierup/tierup/internal/dbtest"
+	"github.com/tierup/tierup/internal/kubetest"
+	"github.com/tierup/tierup/kube"
+	"github.com/tierup/tierup/stack"
+)
+
+// onKube points the harness at the test control plane through kubeconfig.
+func onKube(kubeconfig string, cfg kube.Config) func(*stack.Options) {
+	return func(o *stack.Options) {
+		o.Cluster, o.Kubeconfig, o.Kube = "kube", kubeconfig, cfg
+		o.Workflow.MaxAttempts = 6
+	}
+}
+
+// kubeAccount opens a Hobby account whose namespace holds the acceptance
+// workloads on the shared pool.
+func kubeAccount(t *testing.T, h *harness, kc kubernetes.Interface, email string) (acct, token, ns string) {
+	t.Helper()
+	kubetest.EnsureSharedNodes(t, kc)
+	acct, token = hobby(h, email)
+	ns = kubetest.Namespace(t, kc, acct)
+	kubetest.Workloads(t, kc, ns)
+	return acct, token, ns
+}
+
+func accountNodes(t *testing.T, kc kubernetes.Interface, acct string) []string {
+	t.Helper()
+	nodes, err := kc.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, n := range nodes.Items {
+		names = append(names, n.Name)
+		name := n.Name
+		t.Cleanup(func() { _ = kc.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	}
+	return names
+}
+
+// TestKubeUpgrade is the acceptance run: through the API, an account whose
+// namespace holds three Deployments (one with its own PDB and a hostname
+// anti-affinity), a Function, a StatefulSet and two CronJobs on shared kwok
+// nodes upgrades to Pro on a real API server, scheduler and
+// controller-manager. The dry-run plan fetched before the move matches
+// what the move reports.
+func TestKubeUpgrade(t *testing.T) {
+	kubeconfig := kubetest.Kubeconfig(t)
+	kc := kubetest.Client(t)
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		h := start(t, dsn, onKube(kubeconfig, kube.Config{}), func(o *stack.Options) {
+			o.SandboxLatency = 400 * time.Millisecond // time to read the plan before anything moves
+		})
+		acct, token, ns := kubeAccount(t, h, kc, "kube@example.com")
+		id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
+
+		plan := h.Do("GET", "/v1/upgrades/"+id+"/migration-plan", token, nil)
+		h.Expect(plan, 200, "")
+		planned := map[string][]string{}
+		var order []string
+		for _, m := range plan.List("moves") {
+			key := apitest.Dig(m, "workload.kind").(string) + "/" + apitest.Dig(m, "workload.name").(string)
+			order = append(order, key)
+			for _, c := range apitest.Dig(m, "changes").([]any) {
+				planned[key] = append(planned[key], c.(string))
+			}
+		}
+		want := []string{"Deployment/api", "Deployment/web", "Deployment/worker", "Function/thumbnailer", "StatefulSet/db", "CronJob/cleanup", "CronJob/nightly-report"}
+		if !slices.Equal(order, want) {
+			t.Fatalf("plan order %v, want %v (%s)", order, want, plan.Raw)
+		}
+
+		u := h.waitStatus(token, id, "completed")
+		node := u.Str("node.name")
+		if nodes := accountNodes(t, kc, acct); !slices.Equal(nodes, []string{node}) {
+			t.Fatalf("account's nodes = %v, want only %s", nodes, node)
+		}
+		var moved []string
+		for _, w := range u.List("workloads") {
+			key := apitest.Dig(w, "kind").(string) + "/" + apitest.Dig(w, "name").(string)
+			moved = append(moved, key)
+			if apitest.Dig(w, "state") != "migrated" || apitest.Dig(w, "node") != node {
+				t.Errorf("workload %v", w)
+			}
+			if minAvail, replicas := apitest.Dig(w, "min_available").(float64), apitest.Dig(w, "replicas").(float64); minAvail < replicas {
+				t.Errorf("%s: %v available at the lowest, want at least %v", key, minAvail, replicas)
+			}
+			var notes []string
+			for _, n := range apitest.Dig(w, "notes").([]any) {
+				notes = append(notes, n.(string))
+			}
+			if !slices.Equal(notes, planned[key]) {
+				t.Errorf("%s: moved with %q, the plan said %q", key, notes, planned[key])
+			}
+		}
+		if !slices.Equal(moved, want) {
+			t.Errorf("moved %v, want %v", moved, want)
+		}
+
+		ctx := context.Background()
+		pods, err := kc.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil && p.Spec.NodeName != node {
+				t.Errorf("pod %s runs on %s, not the dedicated node", p.Name, p.Spec.NodeName)
+			}
+		}
+		q, err := kc.CoreV1().ResourceQuotas(ns).Get(ctx, kube.QuotaName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := q.Spec.Hard["ssd.storageclass.storage.k8s.io/requests.storage"]; s.String() != "100Gi" {
+			t.Errorf("quota %v", q.Spec.Hard)
+		}
+		if _, err := kc.BatchV1().CronJobs(ns).Get(ctx, kube.BackupName, metav1.GetOptions{}); err != nil {
+			t.Errorf("backup CronJob: %v", err)
+		}
+		n, err := kc.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Labels[kube.PlanLabel] != "pro-1m" || n.Labels[kube.AIOpsPrefix+"anomaly-detection"] != "enabled" {
+			t.Errorf("namespace labels %v", n.Labels)
+		}
+		// Nothing is left to move.
+		after := h.Do("GET", "/v1/upgrades/"+id+"/migration-plan", token, nil)
+		h.Expect(after, 200, "")
+		if len(after.List("moves")) != 0 {
+			t.Errorf("plan after completion: %s", after.Raw)
+		}
+	})
+}
+
+// TestKubeShortageThenSuccess: the dedicated node never becomes Ready (no
+// kwok runs nodes of its kind yet), so provisioning reports
+// resource_shortage and is retried; when capacity appears (the test starts
+// a kwok for those nodes) the retry finds the same node and the upgrade
+// completes on it, with no second node made.
+func TestKubeShortageThenSuccess(t *testing.T) {
+	kubeconfig := kubetest.Kubeconfig(t)
+	kc := kubetest.Client(t)
+	value := "capacity-" + strings.ReplaceAll(strings.ToLower(kubetest.AccountID()), "_", "-")
+	h := start(t, dbtest.SQLite(t), onKube(kubeconfig, kube.Config{ProvisionTimeout: 500 * time.Millisecond,
+		Kwok: kube.KwokConfig{Annotations: map[string]string{"kwok.x-k8s.io/node": value}}}),
+		func(o *stack.Options) { o.Workflow.MaxAttempts = 30 })
+	acct, token, _ := kubeAccount(t, h, kc, "kube-short@example.com")
+	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
+	u := h.waitFor(token, id, "retrying", func(r apitest.Response) bool {
+		s := step(r, "provision_node")
+		return s["status"] == "retrying" && s["next_retry_at"] != nil
+	})
+	if s := step(u, "provision_node"); apitest.Dig(s, "error.code") != "resource_shortage" {
+		t.Fatalf("provision step: %v", s)
+	}
+	kubetest.StartKwok(t, value)
+	u = h.waitStatus(token, id, "completed")
+	if nodes := accountNodes(t, kc, acct); !slices.Equal(nodes, []string{u.Str("node.name")}) {
+		t.Errorf("account's nodes = %v, want only %s", nodes, u.Str("node.name"))
+	}
+	if acts := h.actions(token, id); count(acts, "step_retry_scheduled") < 1 {
+		t.Errorf("audit: %v", acts)
+	}
+}
+
+// TestKubeAPIServerLostMidMigration: tierup loses its API server while a
+// workload rolls to the dedicated node (the test cuts tierup's only path to
+// it, a loopback proxy, so the control plane the other tests share keeps
+// running). The upgrade pauses with cluster_unreachable, resumes by itself
+// when the API server is back, and completes with one node.
+func TestKubeAPIServerLostMidMigration(t *testing.T) {
+	rc := kubetest.Config(t)
+	kc := kubetest.Client(t)
+	proxy, _ := kubetest.NewProxy(t, rc)
+	h := start(t, dbtest.SQLite(t), onKube(proxy.Kubeconfig(t), kube.Config{}))
+	acct, token, ns := kubeAccount(t, h, kc, "kube-lost@example.com")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cut := make(chan struct{})
+	go func() { // cut as soon as web's pod template has been changed: mid-rollout
+		defer close(cut)
+		for ctx.Err() == nil {
+			d, err := kc.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+			if err == nil && d.Annotations["tierup.dev/original"] != "" {
+				proxy.Cut()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
+	<-cut
+	u := h.waitStatus(token, id, "paused")
+	if u.Str("current_step") != "migrate_workloads" || !strings.Contains(u.Str("paused_reason"), "cannot be reached") {
+		t.Errorf("paused: %s", u.Raw)
+	}
+	proxy.Restore(t)
+	u = h.waitStatus(token, id, "completed")
+	acts := h.actions(token, id)
+	if count(acts, "paused") != 1 || count(acts, "resumed") != 1 {
+		t.Errorf("audit: %v", acts)
+	}
+	if nodes := accountNodes(t, kc, acct); !slices.Equal(nodes, []string{u.Str("node.name")}) {
+		t.Errorf("account's nodes = %v, want only %s", nodes, u.Str("node.name"))
+	}
+	for _, w := range u.List("workloads") {
+		if apitest.Dig(w, "state") != "migrated" || apitest.Dig(w, "min_available").(float64) < apitest.Dig(w, "replicas").(float64) {
+			t.Errorf("workload %v", w)
+		}
+	}
+}
