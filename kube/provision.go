@@ -208,7 +208,7 @@ func (k *karpenter) provision(ctx context.Context, req tierup.NodeRequest) (*tie
 	if err := k.launchFailure(ctx, pool.GetName()); err != nil {
 		return nil, err
 	}
-	return c.waitNode(ctx, req.AccountID, "karpenter.sh/nodepool="+pool.GetName(), "NodePool "+pool.GetName())
+	return c.waitNode(ctx, req.AccountID, "karpenter.sh/nodepool="+pool.GetName()+","+c.cfg.AccountLabel+"="+labelValue(req.AccountID), "NodePool "+pool.GetName())
 }
 
 // launchFailure turns a NodeClaim that Karpenter could not launch for lack
