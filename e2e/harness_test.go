@@ -151,6 +151,15 @@ func (h *harness) waitStatus(token, id, status string) apitest.Response {
 	return h.waitFor(token, id, status, func(r apitest.Response) bool { return r.Str("status") == status })
 }
 
+// waitRetrying waits until the step failed and waits for its next attempt.
+func (h *harness) waitRetrying(token, id, name string) apitest.Response {
+	h.T.Helper()
+	return h.waitFor(token, id, name+" retrying", func(r apitest.Response) bool {
+		s := step(r, name)
+		return s["status"] == "retrying" && s["next_retry_at"] != nil
+	})
+}
+
 // charges counts the sandbox ledger's successful charges and refunds.
 func (h *harness) charges() (charges, declines, refunds int) {
 	h.T.Helper()

@@ -160,10 +160,7 @@ func TestKubeShortageThenSuccess(t *testing.T) {
 		func(o *stack.Options) { o.Workflow.MaxAttempts = 30 })
 	acct, token, _ := kubeAccount(t, h, kc, "kube-short@example.com")
 	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
-	u := h.waitFor(token, id, "retrying", func(r apitest.Response) bool {
-		s := step(r, "provision_node")
-		return s["status"] == "retrying" && s["next_retry_at"] != nil
-	})
+	u := h.waitRetrying(token, id, "provision_node")
 	if s := step(u, "provision_node"); apitest.Dig(s, "error.code") != "resource_shortage" {
 		t.Fatalf("provision step: %v", s)
 	}

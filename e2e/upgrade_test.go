@@ -241,10 +241,7 @@ func TestResourceShortageThenSuccess(t *testing.T) {
 		_, token := hobby(h, "short@example.com")
 		id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
 		// The failure is visible while it waits for the next attempt.
-		u := h.waitFor(token, id, "retrying", func(r apitest.Response) bool {
-			s := step(r, "provision_node")
-			return s["status"] == "retrying" && s["next_retry_at"] != nil
-		})
+		u := h.waitRetrying(token, id, "provision_node")
 		if s := step(u, "provision_node"); apitest.Dig(s, "error.code") != "resource_shortage" {
 			t.Errorf("provision step: %v", s)
 		}

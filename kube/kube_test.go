@@ -46,17 +46,25 @@ func proPlan(t *testing.T) *tierup.Plan {
 	return p
 }
 
+// accountNamespace opens an account whose namespace holds the acceptance
+// workloads, available on the shared pool.
+func accountNamespace(t *testing.T, kc kubernetes.Interface) (acct, ns string) {
+	t.Helper()
+	kubetest.EnsureSharedNodes(t, kc)
+	acct = kubetest.AccountID()
+	ns = kubetest.Namespace(t, kc, acct)
+	kubetest.Workloads(t, kc, ns)
+	return acct, ns
+}
+
 // TestMigrateNamespace moves the acceptance namespace, workload by
 // workload, onto a dedicated kwok node, and checks each step against the
 // dry-run plan and the API server's view.
 func TestMigrateNamespace(t *testing.T) {
 	rc := kubetest.Config(t)
 	kc := kubetest.Client(t)
-	kubetest.EnsureSharedNodes(t, kc)
 	ctx := context.Background()
-	acct := kubetest.AccountID()
-	ns := kubetest.Namespace(t, kc, acct)
-	kubetest.Workloads(t, kc, ns)
+	acct, ns := accountNamespace(t, kc)
 	// tierup acts as the ServiceAccount of the shipped RBAC manifest.
 	c := newCluster(t, kubetest.ServiceAccountConfig(t, rc, "../deploy/rbac.yaml"), kube.Config{})
 
@@ -303,11 +311,8 @@ func TestShortageThenCapacity(t *testing.T) {
 func TestUnreachableMidRollout(t *testing.T) {
 	rc := kubetest.Config(t)
 	kc := kubetest.Client(t)
-	kubetest.EnsureSharedNodes(t, kc)
 	ctx := context.Background()
-	acct := kubetest.AccountID()
-	ns := kubetest.Namespace(t, kc, acct)
-	kubetest.Workloads(t, kc, ns)
+	acct, ns := accountNamespace(t, kc)
 	proxy, prc := kubetest.NewProxy(t, rc)
 	c := newCluster(t, prc, kube.Config{})
 	node, err := c.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_cut:node", AccountID: acct, Plan: proPlan(t)})
@@ -362,11 +367,8 @@ func TestUnreachableMidRollout(t *testing.T) {
 func TestRolloutFailureRollsBack(t *testing.T) {
 	rc := kubetest.Config(t)
 	kc := kubetest.Client(t)
-	kubetest.EnsureSharedNodes(t, kc)
 	ctx := context.Background()
-	acct := kubetest.AccountID()
-	ns := kubetest.Namespace(t, kc, acct)
-	kubetest.Workloads(t, kc, ns)
+	acct, ns := accountNamespace(t, kc)
 	c := newCluster(t, rc, kube.Config{RolloutTimeout: 3 * time.Second, Kwok: kube.KwokConfig{Capacity: map[string]string{"cpu": "1", "memory": "1Gi", "pods": "1"}}})
 	node, err := c.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_fail:node", AccountID: acct, Plan: proPlan(t)})
 	if err != nil {

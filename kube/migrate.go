@@ -129,13 +129,18 @@ func (c *Cluster) workload(o object, accountID, node string) tierup.Workload {
 	return w
 }
 
-// Workloads implements tierup.Cluster.
-func (c *Cluster) Workloads(ctx context.Context, accountID string) ([]tierup.Workload, error) {
+// accountObjects lists the workloads of the account's namespace.
+func (c *Cluster) accountObjects(ctx context.Context, accountID string) ([]object, error) {
 	ns, err := c.namespace(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	objs, err := c.objects(ctx, ns)
+	return c.objects(ctx, ns)
+}
+
+// Workloads implements tierup.Cluster.
+func (c *Cluster) Workloads(ctx context.Context, accountID string) ([]tierup.Workload, error) {
+	objs, err := c.accountObjects(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -154,11 +159,7 @@ func (c *Cluster) Workloads(ctx context.Context, accountID string) ([]tierup.Wor
 // dedicated node, with the changes MigrateWorkload will make, computed by
 // the same code on a copy that is never sent.
 func (c *Cluster) PlanMigration(ctx context.Context, accountID string) ([]tierup.PlannedMove, error) {
-	ns, err := c.namespace(ctx, accountID)
-	if err != nil {
-		return nil, err
-	}
-	objs, err := c.objects(ctx, ns)
+	objs, err := c.accountObjects(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}

@@ -51,14 +51,22 @@ var SharedNodes = []string{"tierup-shared-1", "tierup-shared-2"}
 // Kubeconfig returns the control plane's kubeconfig path, or skips.
 func Kubeconfig(t testing.TB) string {
 	t.Helper()
-	path := os.Getenv("TIERUP_TEST_KUBECONFIG")
-	if path == "" {
+	return env(t, "TIERUP_TEST_KUBECONFIG", "the Kubernetes test control plane's kubeconfig")
+}
+
+// env returns a variable naming part of the test control plane. Unset, the
+// test is skipped, or fails under CI or TIERUP_TEST_REQUIRE_KUBE.
+func env(t testing.TB, name, what string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		msg := name + " (" + what + ") is not set: scripts/k8s-testenv.sh up starts the control plane, and its env command prints the variables"
 		if os.Getenv("CI") != "" || os.Getenv("TIERUP_TEST_REQUIRE_KUBE") != "" {
-			t.Fatal("the Kubernetes test control plane is required: run scripts/k8s-testenv.sh up and set TIERUP_TEST_KUBECONFIG")
+			t.Fatal(msg)
 		}
-		t.Skip("no Kubernetes test control plane (TIERUP_TEST_KUBECONFIG); scripts/k8s-testenv.sh up starts one")
+		t.Skip(msg)
 	}
-	return path
+	return v
 }
 
 // Config returns a client configuration for the control plane.
@@ -357,14 +365,7 @@ func (p *Proxy) Restore(t testing.TB) {
 // module (TIERUP_TEST_KARPENTER_CRDS).
 func KarpenterCRDs(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("TIERUP_TEST_KARPENTER_CRDS")
-	if dir == "" {
-		if os.Getenv("CI") != "" || os.Getenv("TIERUP_TEST_REQUIRE_KUBE") != "" {
-			t.Fatal("TIERUP_TEST_KARPENTER_CRDS is not set: scripts/k8s-testenv.sh env names it")
-		}
-		t.Skip("no Karpenter CRDs (TIERUP_TEST_KARPENTER_CRDS)")
-	}
-	return dir
+	return env(t, "TIERUP_TEST_KARPENTER_CRDS", "Karpenter's CRD manifests")
 }
 
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
@@ -418,10 +419,8 @@ func InstallCRDs(t testing.TB, rc *rest.Config, dir string) dynamic.Interface {
 // ends.
 func StartKwok(t testing.TB, value string) {
 	t.Helper()
-	bin, stages := os.Getenv("TIERUP_TEST_K8S_BIN"), os.Getenv("TIERUP_TEST_KWOK_STAGES")
-	if bin == "" || stages == "" {
-		t.Fatal("TIERUP_TEST_K8S_BIN and TIERUP_TEST_KWOK_STAGES must name the test control plane's binaries and kwok stages (scripts/k8s-testenv.sh env)")
-	}
+	bin := env(t, "TIERUP_TEST_K8S_BIN", "the control plane's binaries")
+	stages := env(t, "TIERUP_TEST_KWOK_STAGES", "kwok's stage files")
 	args := []string{"--kubeconfig", Kubeconfig(t), "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=" + value, "--node-lease-duration-seconds=40"}
 	files, _ := filepath.Glob(filepath.Join(stages, "*.yaml"))
