@@ -67,8 +67,10 @@ type Cluster interface {
 	// EnableFeatures applies the plan's entitlements in the cluster
 	// (quotas, backups, AIOps labels).
 	EnableFeatures(ctx context.Context, accountID string, plan *Plan) error
-	// ReleaseNode removes the account's dedicated node (compensation).
-	ReleaseNode(ctx context.Context, node *Node) error
+	// ReleaseNode removes what ProvisionNode made under req.Key, ready or
+	// not (compensation). It refuses while the account's workloads still run
+	// there.
+	ReleaseNode(ctx context.Context, req NodeRequest) error
 }
 
 // Email is one message to a person.

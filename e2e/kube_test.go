@@ -65,6 +65,7 @@ func TestKubeUpgrade(t *testing.T) {
 			o.SandboxLatency = 400 * time.Millisecond // time to read the plan before anything moves
 		})
 		acct, token, ns := kubeAccount(t, h, kc, "kube@example.com")
+		stopWatching := kubetest.WatchAvailability(t, kc, ns)
 		id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
 
 		plan := h.Do("GET", "/v1/upgrades/"+id+"/migration-plan", token, nil)
@@ -85,6 +86,14 @@ func TestKubeUpgrade(t *testing.T) {
 
 		u := h.waitStatus(token, id, "completed")
 		node := u.Str("node.name")
+		// The API server's own record agrees with the report: no workload
+		// ever had fewer available replicas than it wants.
+		seen := stopWatching()
+		for name, want := range map[string]int32{"api": 2, "web": 2, "worker": 1, "thumbnailer": 1, "db": 2} {
+			if got, ok := seen[name]; !ok || got < want {
+				t.Errorf("%s: %d available at the lowest (seen: %v), want at least %d", name, got, ok, want)
+			}
+		}
 		if nodes := accountNodes(t, kc, acct); !slices.Equal(nodes, []string{node}) {
 			t.Fatalf("account's nodes = %v, want only %s", nodes, node)
 		}
@@ -186,7 +195,7 @@ func TestKubeAPIServerLostMidMigration(t *testing.T) {
 	h := start(t, dbtest.SQLite(t), onKube(proxy.Kubeconfig(t), kube.Config{}))
 	acct, token, ns := kubeAccount(t, h, kc, "kube-lost@example.com")
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cut := make(chan struct{})
 	go func() { // cut as soon as web's pod template has been changed: mid-rollout
@@ -202,6 +211,9 @@ func TestKubeAPIServerLostMidMigration(t *testing.T) {
 	}()
 	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
 	<-cut
+	if ctx.Err() != nil {
+		t.Fatal("web's move never started")
+	}
 	u := h.waitStatus(token, id, "paused")
 	if u.Str("current_step") != "migrate_workloads" || !strings.Contains(u.Str("paused_reason"), "cannot be reached") {
 		t.Errorf("paused: %s", u.Raw)

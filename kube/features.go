@@ -50,16 +50,25 @@ func (c *Cluster) EnableFeatures(ctx context.Context, accountID string, plan *ti
 	return c.applyBackups(ctx, ns, accountID, plan)
 }
 
+// ensureNamespace makes the account's namespace when it has deployed
+// nothing yet, so that the plan's quota and backups are there for its
+// first deploy.
+func (c *Cluster) ensureNamespace(ctx context.Context, ns, accountID string) error {
+	_, err := c.kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+		Labels: map[string]string{c.cfg.AccountLabel: labelValue(accountID)}}}, metav1.CreateOptions{FieldManager: "tierup"})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return c.wrap(ctx, err, "create namespace "+ns)
+}
+
 func (c *Cluster) labelNamespace(ctx context.Context, ns, accountID string, plan *tierup.Plan) error {
+	if err := c.ensureNamespace(ctx, ns, accountID); err != nil {
+		return err
+	}
 	namespaces := c.kc.CoreV1().Namespaces()
 	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		n, err := namespaces.Get(ctx, ns, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			// Nothing deployed yet: the namespace is made now so that the
-			// plan's quota and backups are there for the first deploy.
-			n = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{c.cfg.AccountLabel: labelValue(accountID)}}}
-			n, err = namespaces.Create(ctx, n, metav1.CreateOptions{FieldManager: "tierup"})
-		}
 		if err != nil {
 			return err
 		}
@@ -79,7 +88,7 @@ func (c *Cluster) labelNamespace(ctx context.Context, ns, accountID string, plan
 		_, err = namespaces.Update(ctx, n, metav1.UpdateOptions{FieldManager: "tierup"})
 		return err
 	})
-	return c.wrap(err, "label namespace "+ns)
+	return c.wrap(ctx, err, "label namespace "+ns)
 }
 
 // StorageClass is the StorageClass a plan's storage entitlement means here.
@@ -99,7 +108,11 @@ func (c *Cluster) Quota(plan *tierup.Plan) corev1.ResourceList {
 			resource.MustParse(fmt.Sprintf("%dGi", plan.Limits.StorageGB))
 	}
 	if plan.Limits.CronJobs != nil {
-		hard["count/cronjobs.batch"] = *resource.NewQuantity(*plan.Limits.CronJobs, resource.DecimalSI)
+		n := *plan.Limits.CronJobs
+		if backups(plan) {
+			n++ // the backup CronJob is tierup's, not one of the customer's
+		}
+		hard["count/cronjobs.batch"] = *resource.NewQuantity(n, resource.DecimalSI)
 	}
 	// Functions are Deployments with a label, which a quota cannot count
 	// apart; their limit is enforced where they are created.
@@ -116,12 +129,12 @@ func (c *Cluster) applyQuota(ctx context.Context, ns, accountID string, plan *ti
 	if apierrors.IsAlreadyExists(err) {
 		cur, gerr := quotas.Get(ctx, QuotaName, metav1.GetOptions{})
 		if gerr != nil {
-			return c.wrap(gerr, "read the namespace's quota")
+			return c.wrap(ctx, gerr, "read the namespace's quota")
 		}
 		cur.Spec.Hard, cur.Labels = q.Spec.Hard, q.Labels
 		_, err = quotas.Update(ctx, cur, metav1.UpdateOptions{FieldManager: "tierup"})
 	}
-	return c.wrap(err, "write the namespace's quota")
+	return c.wrap(ctx, err, "write the namespace's quota")
 }
 
 // applyBackups schedules daily backups kept for the plan's retention: a
@@ -129,8 +142,8 @@ func (c *Cluster) applyQuota(ctx context.Context, ns, accountID string, plan *ti
 // namespace. A plan without backups removes both.
 func (c *Cluster) applyBackups(ctx context.Context, ns, accountID string, plan *tierup.Plan) error {
 	days := plan.Limits.BackupRetentionDays
-	want := plan.Entitlements.Backups == "daily" && days > 0
-	velero, err := c.hasVelero()
+	want := backups(plan)
+	velero, err := c.hasVelero(ctx)
 	if err != nil {
 		return err
 	}
@@ -143,19 +156,24 @@ func (c *Cluster) applyBackups(ctx context.Context, ns, accountID string, plan *
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return c.wrap(err, "remove the backup CronJob")
+		return c.wrap(ctx, err, "remove the backup CronJob")
 	}
 	job := c.backupCronJob(ns, accountID, plan, days)
 	_, err = jobs.Create(ctx, job, metav1.CreateOptions{FieldManager: "tierup"})
 	if apierrors.IsAlreadyExists(err) {
 		cur, gerr := jobs.Get(ctx, BackupName, metav1.GetOptions{})
 		if gerr != nil {
-			return c.wrap(gerr, "read the backup CronJob")
+			return c.wrap(ctx, gerr, "read the backup CronJob")
 		}
 		cur.Labels, cur.Spec = job.Labels, job.Spec
 		_, err = jobs.Update(ctx, cur, metav1.UpdateOptions{FieldManager: "tierup"})
 	}
-	return c.wrap(err, "write the backup CronJob")
+	return c.wrap(ctx, err, "write the backup CronJob")
+}
+
+// backups reports whether the plan comes with daily backups.
+func backups(plan *tierup.Plan) bool {
+	return plan.Entitlements.Backups == "daily" && plan.Limits.BackupRetentionDays > 0
 }
 
 func (c *Cluster) backupCronJob(ns, accountID string, plan *tierup.Plan, days int64) *batchv1.CronJob {
@@ -192,13 +210,13 @@ func (c *Cluster) backupCronJob(ns, accountID string, plan *tierup.Plan, days in
 	}
 }
 
-func (c *Cluster) hasVelero() (bool, error) {
+func (c *Cluster) hasVelero(ctx context.Context) (bool, error) {
 	list, err := c.kc.Discovery().ServerResourcesForGroupVersion("velero.io/v1")
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, c.wrap(err, "look for Velero")
+		return false, c.wrap(ctx, err, "look for Velero")
 	}
 	for _, r := range list.APIResources {
 		if r.Name == "schedules" {
@@ -216,7 +234,7 @@ func (c *Cluster) veleroSchedule(ctx context.Context, ns, accountID string, days
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return c.wrap(err, "remove the Velero Schedule")
+		return c.wrap(ctx, err, "remove the Velero Schedule")
 	}
 	labels := map[string]any{}
 	for k, v := range c.managedLabels(accountID) {
@@ -235,10 +253,10 @@ func (c *Cluster) veleroSchedule(ctx context.Context, ns, accountID string, days
 	if apierrors.IsAlreadyExists(err) {
 		cur, gerr := schedules.Get(ctx, name, metav1.GetOptions{})
 		if gerr != nil {
-			return c.wrap(gerr, "read the Velero Schedule")
+			return c.wrap(ctx, gerr, "read the Velero Schedule")
 		}
 		cur.Object["spec"] = spec
 		_, err = schedules.Update(ctx, cur, metav1.UpdateOptions{FieldManager: "tierup"})
 	}
-	return c.wrap(err, "write the Velero Schedule")
+	return c.wrap(ctx, err, "write the Velero Schedule")
 }

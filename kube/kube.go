@@ -87,6 +87,9 @@ type KwokConfig struct {
 
 // KarpenterConfig shapes the NodePool made for each account.
 type KarpenterConfig struct {
+	// PlaceholderImage runs the one small pod that makes Karpenter launch
+	// the account's node. Default registry.k8s.io/pause:3.10.
+	PlaceholderImage string
 	// NodeClassRef is group/kind/name of the cloud's node class, e.g.
 	// karpenter.k8s.aws/EC2NodeClass/default (the default).
 	NodeClassRef string
@@ -123,6 +126,7 @@ func (c Config) Defaults() Config {
 	def(&c.BackupImage, "tierup/namespace-backup:1")
 	def(&c.BackupSchedule, "0 3 * * *")
 	def(&c.VeleroNamespace, "velero")
+	def(&c.Karpenter.PlaceholderImage, "registry.k8s.io/pause:3.10")
 	def(&c.Karpenter.NodeClassRef, "karpenter.k8s.aws/EC2NodeClass/default")
 	if len(c.Kwok.Annotations) == 0 {
 		c.Kwok.Annotations = map[string]string{"kwok.x-k8s.io/node": "fake"}
@@ -240,7 +244,7 @@ func (c *Cluster) Config() Config { return c.cfg }
 // Ping checks that the API server answers.
 func (c *Cluster) Ping(ctx context.Context) error {
 	_, err := c.kc.Discovery().ServerVersion()
-	return c.wrap(err, "reach the API server")
+	return c.wrap(ctx, err, "reach the API server")
 }
 
 var invalidNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
@@ -267,7 +271,7 @@ func (c *Cluster) namespace(ctx context.Context, accountID string) (string, erro
 	}
 	list, err := c.kc.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: c.cfg.NamespaceSelector + "=" + accountID})
 	if err != nil {
-		return "", c.wrap(err, "find the account's namespace")
+		return "", c.wrap(ctx, err, "find the account's namespace")
 	}
 	switch len(list.Items) {
 	case 0:
@@ -293,9 +297,13 @@ func labelValue(s string) string {
 
 // wrap turns a client error into a domain error: unreachable API servers
 // pause the upgrade, everything else keeps its message and is retried.
-func (c *Cluster) wrap(err error, doing string) error {
+func (c *Cluster) wrap(ctx context.Context, err error, doing string) error {
 	if err == nil {
 		return nil
+	}
+	if ctx.Err() != nil {
+		// Our own deadline or a shutdown, not the API server: retried.
+		return fmt.Errorf("kube: could not %s: %w", doing, ctx.Err())
 	}
 	var te *tierup.Error
 	if errors.As(err, &te) {
@@ -313,6 +321,9 @@ func (c *Cluster) wrap(err error, doing string) error {
 
 // unreachable tells a down or overloaded API server from a refused request.
 func unreachable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
 	if apierrors.IsServiceUnavailable(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) {
 		return true
 	}

@@ -133,6 +133,7 @@ func TestMigrateNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopWatching := kubetest.WatchAvailability(t, kc, ns)
 	for i, w := range ws {
 		if w.Kind+"/"+w.Name != want[i] || w.Node != "shared" {
 			t.Fatalf("workload %d = %+v, want %s on shared", i, w, want[i])
@@ -150,6 +151,34 @@ func TestMigrateNamespace(t *testing.T) {
 		if report.Workload.Node != node.Name || report.Workload.Replicas != w.Replicas {
 			t.Errorf("%s %s reported as %+v", w.Kind, w.Name, report.Workload)
 		}
+	}
+	// Seen from outside: no workload ever had fewer available replicas
+	// than it wants.
+	seen := stopWatching()
+	for _, w := range ws {
+		if w.Kind == "CronJob" {
+			continue
+		}
+		if got, ok := seen[w.Name]; !ok || int(got) < w.Replicas {
+			t.Errorf("%s %s: the API server showed %d available at the lowest (seen: %v), want at least %d", w.Kind, w.Name, got, ok, w.Replicas)
+		}
+	}
+	// What the plan said, in the objects: api's anti-affinity relaxed, a
+	// PodDisruptionBudget of tierup's for each workload without one.
+	api, _ := kc.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
+	anti := api.Spec.Template.Spec.Affinity.PodAntiAffinity
+	if len(anti.RequiredDuringSchedulingIgnoredDuringExecution) != 0 || len(anti.PreferredDuringSchedulingIgnoredDuringExecution) != 1 ||
+		anti.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm.TopologyKey != corev1.LabelHostname {
+		t.Errorf("api's anti-affinity after the move: %+v", anti)
+	}
+	pdbs, _ := kc.PolicyV1().PodDisruptionBudgets(ns).List(ctx, metav1.ListOptions{})
+	var pdbNames []string
+	for _, p := range pdbs.Items {
+		pdbNames = append(pdbNames, p.Name)
+	}
+	slices.Sort(pdbNames)
+	if want := []string{"api-pdb", "tierup-db", "tierup-thumbnailer", "tierup-web", "tierup-worker"}; !slices.Equal(pdbNames, want) {
+		t.Errorf("PodDisruptionBudgets %v, want %v", pdbNames, want)
 	}
 	// Every pod of the account runs on the dedicated node, and the
 	// workloads are back to their own strategy and size.
@@ -240,10 +269,27 @@ func TestMigrateNamespace(t *testing.T) {
 	if d.Spec.Template.Spec.NodeSelector["tierup.dev/pool"] != "shared" || len(d.Spec.Template.Spec.Tolerations) != 0 || d.Annotations["tierup.dev/original"] != "" {
 		t.Errorf("web after return: selector %v tolerations %v annotations %v", d.Spec.Template.Spec.NodeSelector, d.Spec.Template.Spec.Tolerations, d.Annotations)
 	}
-	if err := c.ReleaseNode(ctx, node); err != nil {
+	// The node is not released from under the workloads still on it.
+	if err := c.ReleaseNode(ctx, req); err == nil || !strings.Contains(err.Error(), "still run on node") {
+		t.Fatalf("ReleaseNode with workloads on the node = %v, want a refusal", err)
+	}
+	countNodes(t, kc, acct, 1)
+	for _, w := range ws { // web again: returning it twice changes nothing
+		if err := c.ReturnWorkload(ctx, acct, w); err != nil {
+			t.Fatalf("return %s %s: %v", w.Kind, w.Name, err)
+		}
+	}
+	db, _ = kc.AppsV1().StatefulSets(ns).Get(ctx, "db", metav1.GetOptions{})
+	if *db.Spec.Replicas != 2 || db.Spec.Template.Spec.NodeSelector["tierup.dev/pool"] != "shared" || db.Annotations["tierup.dev/original"] != "" {
+		t.Errorf("db after return: %d replicas, selector %v", *db.Spec.Replicas, db.Spec.Template.Spec.NodeSelector)
+	}
+	if err := c.ReleaseNode(ctx, req); err != nil {
 		t.Fatal(err)
 	}
 	countNodes(t, kc, acct, 0)
+	if err := c.ReleaseNode(ctx, req); err != nil {
+		t.Fatalf("second release: %v", err)
+	}
 }
 
 func countNodes(t *testing.T, kc kubernetes.Interface, acct string, want int) {
@@ -323,9 +369,11 @@ func TestUnreachableMidRollout(t *testing.T) {
 	web := tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2}
 
 	// Cut as soon as the pod template has changed: mid-rollout.
+	watchCtx, stop := context.WithTimeout(ctx, time.Minute)
+	defer stop()
 	go func() {
-		for {
-			d, err := kc.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+		for watchCtx.Err() == nil {
+			d, err := kc.AppsV1().Deployments(ns).Get(watchCtx, "web", metav1.GetOptions{})
 			if err == nil && d.Annotations["tierup.dev/original"] != "" {
 				proxy.Cut()
 				return
@@ -361,33 +409,59 @@ func TestUnreachableMidRollout(t *testing.T) {
 	}
 }
 
-// TestRolloutFailureRollsBack: a workload that cannot become ready on the
-// dedicated node (it asks for more CPU than the node has) is rolled back to
-// its previous template and reported as migration_failed.
+// TestRolloutFailureRollsBack: a workload whose pods cannot all fit on the
+// dedicated node (it takes one pod) is rolled back to its previous template
+// and size, available on the shared pool again, and reported as
+// migration_failed. For the StatefulSet the rollback has to delete the pod
+// stuck Pending on the new template, or the controller would wait forever.
 func TestRolloutFailureRollsBack(t *testing.T) {
 	rc := kubetest.Config(t)
 	kc := kubetest.Client(t)
-	ctx := context.Background()
-	acct, ns := accountNamespace(t, kc)
-	c := newCluster(t, rc, kube.Config{RolloutTimeout: 3 * time.Second, Kwok: kube.KwokConfig{Capacity: map[string]string{"cpu": "1", "memory": "1Gi", "pods": "1"}}})
-	node, err := c.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_fail:node", AccountID: acct, Plan: proPlan(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = kc.CoreV1().Nodes().Delete(context.Background(), node.Name, metav1.DeleteOptions{}) })
-	before, _ := kc.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
-	// web has two replicas; the node takes one pod.
-	_, err = c.MigrateWorkload(ctx, acct, tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2}, node)
-	if tierup.ErrorCode(err) != tierup.CodeMigrationFailed || !strings.Contains(err.Error(), "rolled back") {
-		t.Fatalf("MigrateWorkload = %v, want migration_failed with a rollback", err)
-	}
-	after, _ := kc.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
-	if after.Spec.Template.Spec.NodeSelector["tierup.dev/pool"] != "shared" || after.Annotations["tierup.dev/original"] != "" ||
-		after.Spec.Strategy.RollingUpdate.MaxSurge.String() != before.Spec.Strategy.RollingUpdate.MaxSurge.String() {
-		t.Errorf("web after rollback: selector %v, annotations %v, strategy %+v", after.Spec.Template.Spec.NodeSelector, after.Annotations, after.Spec.Strategy)
-	}
-	if after.Status.AvailableReplicas != 2 {
-		t.Errorf("web has %d available after the rollback, want 2", after.Status.AvailableReplicas)
+	for _, tc := range []struct {
+		kind, name string
+		replicas   int
+	}{
+		{"Deployment", "web", 2},
+		{"StatefulSet", "db", 2},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			ctx := context.Background()
+			acct, ns := accountNamespace(t, kc)
+			c := newCluster(t, kubetest.ServiceAccountConfig(t, rc, "../deploy/rbac.yaml"),
+				kube.Config{RolloutTimeout: 3 * time.Second, Kwok: kube.KwokConfig{Capacity: map[string]string{"cpu": "1", "memory": "1Gi", "pods": "1"}}})
+			node, err := c.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_fail:node", AccountID: acct, Plan: proPlan(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = kc.CoreV1().Nodes().Delete(context.Background(), node.Name, metav1.DeleteOptions{}) })
+			_, err = c.MigrateWorkload(ctx, acct, tierup.Workload{Kind: tc.kind, Name: tc.name, Replicas: tc.replicas}, node)
+			if tierup.ErrorCode(err) != tierup.CodeMigrationFailed || !strings.Contains(err.Error(), "it was rolled back") {
+				t.Fatalf("MigrateWorkload = %v, want migration_failed with a rollback", err)
+			}
+			var selector map[string]string
+			var annotations map[string]string
+			var replicas, available int32
+			switch tc.kind {
+			case "Deployment":
+				d, _ := kc.AppsV1().Deployments(ns).Get(ctx, tc.name, metav1.GetOptions{})
+				selector, annotations, replicas, available = d.Spec.Template.Spec.NodeSelector, d.Annotations, *d.Spec.Replicas, d.Status.AvailableReplicas
+				if d.Spec.Strategy.RollingUpdate == nil || d.Spec.Strategy.RollingUpdate.MaxSurge.String() != "25%" {
+					t.Errorf("strategy after rollback %+v, want its own", d.Spec.Strategy)
+				}
+			case "StatefulSet":
+				s, _ := kc.AppsV1().StatefulSets(ns).Get(ctx, tc.name, metav1.GetOptions{})
+				selector, annotations, replicas, available = s.Spec.Template.Spec.NodeSelector, s.Annotations, *s.Spec.Replicas, s.Status.AvailableReplicas
+			}
+			if selector["tierup.dev/pool"] != "shared" || annotations["tierup.dev/original"] != "" || int(replicas) != tc.replicas || int(available) != tc.replicas {
+				t.Errorf("after rollback: selector %v, annotations %v, %d replicas, %d available", selector, annotations, replicas, available)
+			}
+			pods, _ := kc.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + tc.name})
+			for _, p := range pods.Items {
+				if p.DeletionTimestamp == nil && p.Spec.NodeName == node.Name {
+					t.Errorf("pod %s still on the dedicated node after the rollback", p.Name)
+				}
+			}
+		})
 	}
 }
 
@@ -442,6 +516,17 @@ func TestKarpenterProvisioner(t *testing.T) {
 		t.Errorf("requirements = %v", reqs)
 	}
 
+	// What Karpenter reacts to: a pod that only a node of this NodePool can
+	// take, waiting unscheduled.
+	holder, err := kc.CoreV1().Pods("tierup-"+strings.ReplaceAll(acct, "_", "-")).List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct})
+	if err != nil || len(holder.Items) != 1 || holder.Items[0].Spec.NodeName != "" ||
+		holder.Items[0].Spec.NodeSelector["karpenter.sh/nodepool"] != pool.GetName() {
+		t.Fatalf("placeholder pods %+v (%v), want one pending pod for the NodePool", holder.Items, err)
+	}
+	t.Cleanup(func() {
+		_ = kc.CoreV1().Namespaces().Delete(context.Background(), holder.Items[0].Namespace, metav1.DeleteOptions{})
+	})
+
 	// Playing Karpenter: launch the node the NodePool describes.
 	name := pool.GetName() + "-x7k2p"
 	nodeLabels := map[string]string{"karpenter.sh/nodepool": pool.GetName(), corev1.LabelHostname: name}
@@ -471,7 +556,11 @@ func TestKarpenterProvisioner(t *testing.T) {
 	if list, _ := pools.List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct}); len(list.Items) != 1 {
 		t.Fatalf("%d NodePools after the retry, want still 1", len(list.Items))
 	}
-	if err := c.ReleaseNode(ctx, node); err != nil {
+	kubetest.Eventually(t, time.Minute, "the placeholder pod to run on the new node", func() (bool, error) {
+		p, err := kc.CoreV1().Pods(holder.Items[0].Namespace).List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct})
+		return err == nil && len(p.Items) == 1 && p.Items[0].Spec.NodeName == name, err
+	})
+	if err := c.ReleaseNode(ctx, req); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pools.Get(ctx, pool.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {

@@ -28,15 +28,15 @@ import (
 func (c *Cluster) objects(ctx context.Context, ns string) ([]object, error) {
 	deps, err := c.kc.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, c.wrap(err, "list Deployments")
+		return nil, c.wrap(ctx, err, "list Deployments")
 	}
 	sets, err := c.kc.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, c.wrap(err, "list StatefulSets")
+		return nil, c.wrap(ctx, err, "list StatefulSets")
 	}
 	jobs, err := c.kc.BatchV1().CronJobs(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, c.wrap(err, "list CronJobs")
+		return nil, c.wrap(ctx, err, "list CronJobs")
 	}
 	var plain, functions, stateful, cron []object
 	for i := range deps.Items {
@@ -91,7 +91,7 @@ func (c *Cluster) get(ctx context.Context, ns string, w tierup.Workload) (object
 		return nil, tierup.Errorf(tierup.CodeInvalid, "unknown workload kind %q", w.Kind)
 	}
 	if err != nil {
-		return nil, c.wrap(err, fmt.Sprintf("read %s %s", w.Kind, w.Name))
+		return nil, c.wrap(ctx, err, fmt.Sprintf("read %s %s", w.Kind, w.Name))
 	}
 	return o, nil
 }
@@ -108,7 +108,7 @@ func (c *Cluster) dedicatedNode(ctx context.Context, accountID string) (string, 
 	list, err := c.kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{
 		LabelSelector: c.cfg.PoolLabel + "=" + c.cfg.DedicatedPool + "," + c.cfg.AccountLabel + "=" + labelValue(accountID)})
 	if err != nil {
-		return "", c.wrap(err, "find the dedicated node")
+		return "", c.wrap(ctx, err, "find the dedicated node")
 	}
 	for _, n := range list.Items {
 		if n.DeletionTimestamp == nil {
@@ -220,14 +220,27 @@ func (c *Cluster) place(s *corev1.PodSpec, accountID string) []string {
 	changes = append(changes, fmt.Sprintf("toleration %s=%s:NoSchedule", c.cfg.TaintKey, acct))
 
 	if a := s.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
-		for i := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
-			term := &a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[i]
+		req := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+		dropped := false
+		var terms []corev1.NodeSelectorTerm
+		for _, term := range req.NodeSelectorTerms {
 			n := len(term.MatchExpressions)
 			term.MatchExpressions = slices.DeleteFunc(term.MatchExpressions, func(r corev1.NodeSelectorRequirement) bool {
 				return r.Key == c.cfg.PoolLabel || r.Key == c.cfg.AccountLabel
 			})
 			if len(term.MatchExpressions) != n {
-				changes = append(changes, fmt.Sprintf("required node affinity on %s dropped: the node selector takes its place", c.cfg.PoolLabel))
+				dropped = true
+				if len(term.MatchExpressions) == 0 && len(term.MatchFields) == 0 {
+					continue // an empty term matches no node at all
+				}
+			}
+			terms = append(terms, term)
+		}
+		if dropped {
+			changes = append(changes, fmt.Sprintf("required node affinity on %s dropped: the node selector takes its place", c.cfg.PoolLabel))
+			req.NodeSelectorTerms = terms
+			if len(terms) == 0 {
+				a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = nil
 			}
 		}
 	}
@@ -263,13 +276,14 @@ func (c *Cluster) ensurePDB(ctx context.Context, o object, create bool) ([]strin
 	m := o.meta()
 	pdbs, err := c.kc.PolicyV1().PodDisruptionBudgets(m.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, c.wrap(err, "list PodDisruptionBudgets")
+		return nil, c.wrap(ctx, err, "list PodDisruptionBudgets")
 	}
 	name := "tierup-" + m.Name
 	ownNote := []string{fmt.Sprintf("PodDisruptionBudget %s (maxUnavailable 1) created for it, owned by the %s", name, o.kind())}
 	for _, p := range pdbs.Items {
 		sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(o.podLabels())) {
+		// An empty selector selects every pod of the namespace (policy/v1).
+		if err != nil || !sel.Matches(labels.Set(o.podLabels())) {
 			continue
 		}
 		if p.Name == name && c.ours(&p.ObjectMeta) {
@@ -292,7 +306,7 @@ func (c *Cluster) ensurePDB(ctx context.Context, o object, create bool) ([]strin
 	}
 	_, err = c.kc.PolicyV1().PodDisruptionBudgets(m.Namespace).Create(ctx, pdb, metav1.CreateOptions{FieldManager: "tierup"})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, c.wrap(err, "create a PodDisruptionBudget")
+		return nil, c.wrap(ctx, err, "create a PodDisruptionBudget")
 	}
 	return ownNote, nil
 }
@@ -339,7 +353,7 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 	}
 	var changes []string
 	if err := c.change(ctx, o, func() { changes = c.apply(o, orig, accountID) }); err != nil {
-		return nil, c.wrap(err, "patch "+w.Kind+" "+w.Name)
+		return nil, c.wrap(ctx, err, "patch "+w.Kind+" "+w.Name)
 	}
 	notes = append(notes, changes...)
 	desired := int32(w.Replicas)
@@ -358,7 +372,7 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 			settled, err = c.rollout(ctx, o, node.Name)
 			minAvail = min(minAvail, settled)
 		}
-		err = c.wrap(err, "finish moving "+w.Kind+" "+w.Name)
+		err = c.wrap(ctx, err, "finish moving "+w.Kind+" "+w.Name)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -369,6 +383,9 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 		}
 		c.log.WarnContext(ctx, "workload move failed; rolling back", "namespace", ns, "kind", w.Kind, "name", w.Name, "err", err)
 		if rbErr := c.moveBack(ctx, o, orig); rbErr != nil {
+			if tierup.ErrorCode(rbErr) == tierup.CodeClusterUnreachable {
+				return nil, rbErr // the retry after the pause finds the annotation and moves it again
+			}
 			return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not move to %s (%v), and rolling it back failed too: %v", w.Kind, w.Name, node.Name, err, rbErr)
 		}
 		return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not move to %s (%v); it was rolled back to its previous pod template", w.Kind, w.Name, node.Name, err)
@@ -407,9 +424,12 @@ func (c *Cluster) ReturnWorkload(ctx context.Context, accountID string, w tierup
 func (c *Cluster) moveBack(ctx context.Context, o object, orig original) error {
 	err := c.change(ctx, o, func() {
 		restoreAll(o, orig)
-		o.surge()
+		o.retreat()
 		save(o.meta(), orig)
 	})
+	if s, ok := o.(*statefulSet); ok && err == nil {
+		err = c.unstick(ctx, s)
+	}
 	if err == nil {
 		_, err = c.rollout(ctx, o, "")
 	}
@@ -422,7 +442,42 @@ func (c *Cluster) moveBack(ctx context.Context, o object, orig original) error {
 	if err == nil {
 		_, err = c.rollout(ctx, o, "")
 	}
-	return c.wrap(err, "roll "+o.kind()+" "+o.meta().Name+" back")
+	return c.wrap(ctx, err, "roll "+o.kind()+" "+o.meta().Name+" back")
+}
+
+// unstick deletes the StatefulSet's pods that are not ready and not of its
+// current template: the controller waits for them forever otherwise
+// (Kubernetes' documented "forced rollback").
+func (c *Cluster) unstick(ctx context.Context, s *statefulSet) error {
+	deadline := time.Now().Add(c.cfg.RolloutTimeout)
+	for s.s.Status.ObservedGeneration < s.s.Generation || s.s.Status.UpdateRevision == "" {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the StatefulSet controller did not take the rollback within %s", c.cfg.RolloutTimeout)
+		}
+		if err := sleep(ctx, c.poll); err != nil {
+			return err
+		}
+		if err := s.refresh(ctx, c.kc); err != nil {
+			return err
+		}
+	}
+	sel, err := metav1.LabelSelectorAsSelector(s.selector())
+	if err != nil {
+		return err
+	}
+	pods, err := c.kc.CoreV1().Pods(s.s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return err
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && !podReady(&p) && p.Labels[appsv1.StatefulSetRevisionLabel] != s.s.Status.UpdateRevision {
+			c.log.InfoContext(ctx, "deleting a stuck pod for the rollback", "namespace", p.Namespace, "pod", p.Name)
+			if err := c.kc.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // rollout watches o until its rollout is complete and, when node is set,
@@ -437,7 +492,17 @@ func (c *Cluster) rollout(ctx context.Context, o object, node string) (int32, er
 	for {
 		w, err := o.watch(ctx, c.kc)
 		if err != nil {
-			return lowest, c.rolloutErr(ctx, parent, o, err)
+			if ctx.Err() != nil || unreachable(err) {
+				return lowest, c.rolloutErr(ctx, parent, o, err)
+			}
+			// e.g. a resource version too old: read it again and re-watch.
+			if err := sleep(ctx, c.poll); err != nil {
+				return lowest, c.rolloutErr(ctx, parent, o, err)
+			}
+			if err := o.refresh(ctx, c.kc); err != nil {
+				return lowest, c.rolloutErr(ctx, parent, o, err)
+			}
+			continue
 		}
 		for open := true; open; {
 			done, avail, failed := o.progress()
@@ -488,7 +553,7 @@ func (c *Cluster) rolloutErr(ctx, parent context.Context, o object, err error) e
 	if ctx.Err() != nil {
 		return fmt.Errorf("the rollout did not complete within %s", c.cfg.RolloutTimeout)
 	}
-	return c.wrap(err, "watch the rollout of "+o.kind()+" "+o.meta().Name)
+	return c.wrap(ctx, err, "watch the rollout of "+o.kind()+" "+o.meta().Name)
 }
 
 // podsOn reports whether every live pod of o is ready on node ("" for any).

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -22,7 +23,7 @@ import (
 // so a retried or resumed call finds what an earlier one made.
 type provisioner interface {
 	provision(ctx context.Context, req tierup.NodeRequest) (*tierup.Node, error)
-	release(ctx context.Context, n *tierup.Node) error
+	release(ctx context.Context, req tierup.NodeRequest) error
 }
 
 // keyLabel records which request made a node, for operators and for
@@ -59,8 +60,33 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 }
 
 // ReleaseNode implements tierup.Cluster.
-func (c *Cluster) ReleaseNode(ctx context.Context, n *tierup.Node) error {
-	return c.prov.release(ctx, n)
+func (c *Cluster) ReleaseNode(ctx context.Context, req tierup.NodeRequest) error {
+	return c.prov.release(ctx, req)
+}
+
+// busy refuses to let a node go while the account's workloads run on it:
+// deleting it would take them down. What tierup put there itself does not
+// count.
+func (c *Cluster) busy(ctx context.Context, accountID, node string) error {
+	ns, err := c.namespace(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	pods, err := c.kc.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return c.wrap(ctx, err, "list the pods on node "+node)
+	}
+	var names []string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && !c.ours(&p.ObjectMeta) {
+			names = append(names, p.Name)
+		}
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("kube: %d pods of the account still run on node %s (%s); it is released once they are back on the shared pool",
+			len(names), node, strings.Join(names[:min(3, len(names))], ", "))
+	}
+	return nil
 }
 
 // waitNode waits until a node matching selector is Ready. No Ready node
@@ -71,7 +97,7 @@ func (c *Cluster) waitNode(ctx context.Context, accountID, selector, what string
 	for {
 		list, err := c.kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
-			return nil, c.wrap(err, "watch the dedicated node come up")
+			return nil, c.wrap(ctx, err, "watch the dedicated node come up")
 		}
 		for _, n := range list.Items {
 			if n.DeletionTimestamp == nil && nodeReady(&n) {
@@ -124,22 +150,29 @@ func (k *kwok) provision(ctx context.Context, req tierup.NodeRequest) (*tierup.N
 	case apierrors.IsAlreadyExists(err):
 		// Made by an earlier attempt under the same key: wait for it.
 	case err != nil:
-		return nil, c.wrap(err, "create the dedicated node")
+		return nil, c.wrap(ctx, err, "create the dedicated node")
 	default:
 		c.log.InfoContext(ctx, "created dedicated node", "node", name, "account", req.AccountID)
 	}
 	return c.waitNode(ctx, req.AccountID, keyLabel+"="+shortHash(req.Key)+","+corev1.LabelHostname+"="+name, "node "+name)
 }
 
-func (k *kwok) release(ctx context.Context, n *tierup.Node) error {
-	err := k.c.kc.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{})
+func (k *kwok) release(ctx context.Context, req tierup.NodeRequest) error {
+	name := dedicatedName(req)
+	if err := k.c.busy(ctx, req.AccountID, name); err != nil {
+		return err
+	}
+	err := k.c.kc.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
-	return k.c.wrap(err, "delete the dedicated node")
+	return k.c.wrap(ctx, err, "delete the dedicated node")
 }
 
-// karpenter makes a NodePool per account and lets Karpenter launch the node.
+// karpenter makes a NodePool per account and a placeholder pod that only a
+// node of that NodePool can take: Karpenter launches nodes for pods that
+// cannot be scheduled, so the placeholder is what brings the node up, and
+// it keeps the node from ever being empty.
 type karpenter struct{ c *Cluster }
 
 func (k *karpenter) nodePool(req tierup.NodeRequest) (*unstructured.Unstructured, error) {
@@ -182,9 +215,10 @@ func (k *karpenter) nodePool(req tierup.NodeRequest) (*unstructured.Unstructured
 					"taints":       []any{map[string]any{"key": t.Key, "value": t.Value, "effect": string(t.Effect)}},
 				},
 			},
-			// One node for one account: Karpenter never launches a second.
+			// One node for one account: Karpenter never launches a second,
+			// and never consolidates it away under the workloads.
 			"limits":     map[string]any{"nodes": "1"},
-			"disruption": map[string]any{"consolidationPolicy": "WhenEmpty", "consolidateAfter": "5m"},
+			"disruption": map[string]any{"consolidationPolicy": "WhenEmpty", "consolidateAfter": "Never"},
 		},
 	}}, nil
 }
@@ -201,14 +235,53 @@ func (k *karpenter) provision(ctx context.Context, req tierup.NodeRequest) (*tie
 	case apierrors.IsNotFound(err) || isNoMatch(err):
 		return nil, fmt.Errorf("kube: Karpenter's NodePool CRD (karpenter.sh/v1) is not installed: %w", err)
 	case err != nil:
-		return nil, c.wrap(err, "create the account's NodePool")
+		return nil, c.wrap(ctx, err, "create the account's NodePool")
 	default:
 		c.log.InfoContext(ctx, "created NodePool", "nodepool", pool.GetName(), "account", req.AccountID)
+	}
+	if err := k.placeholder(ctx, req, pool.GetName()); err != nil {
+		return nil, err
 	}
 	if err := k.launchFailure(ctx, pool.GetName()); err != nil {
 		return nil, err
 	}
 	return c.waitNode(ctx, req.AccountID, "karpenter.sh/nodepool="+pool.GetName()+","+c.cfg.AccountLabel+"="+labelValue(req.AccountID), "NodePool "+pool.GetName())
+}
+
+// placeholder makes the Deployment whose one small pod asks for a node of
+// the NodePool.
+func (k *karpenter) placeholder(ctx context.Context, req tierup.NodeRequest, pool string) error {
+	c := k.c
+	ns, err := c.namespace(ctx, req.AccountID)
+	if err != nil {
+		return err
+	}
+	if err := c.ensureNamespace(ctx, ns, req.AccountID); err != nil {
+		return err
+	}
+	labels := c.managedLabels(req.AccountID)
+	labels[keyLabel] = shortHash(req.Key)
+	pod := corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "pause", Image: c.cfg.Karpenter.PlaceholderImage,
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}}}},
+	}
+	c.place(&pod, req.AccountID)
+	pod.NodeSelector["karpenter.sh/nodepool"] = pool
+	one := int32(1)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: pool, Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{keyLabel: shortHash(req.Key)}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
+		},
+	}
+	_, err = c.kc.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{FieldManager: "tierup"})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return c.wrap(ctx, err, "create the NodePool's placeholder pod")
+	}
+	return nil
 }
 
 // launchFailure turns a NodeClaim that Karpenter could not launch for lack
@@ -220,7 +293,7 @@ func (k *karpenter) launchFailure(ctx context.Context, pool string) error {
 		if apierrors.IsNotFound(err) || isNoMatch(err) {
 			return nil
 		}
-		return k.c.wrap(err, "read the NodePool's NodeClaims")
+		return k.c.wrap(ctx, err, "read the NodePool's NodeClaims")
 	}
 	for _, claim := range claims.Items {
 		conds, _, _ := unstructured.NestedSlice(claim.Object, "status", "conditions")
@@ -234,21 +307,30 @@ func (k *karpenter) launchFailure(ctx context.Context, pool string) error {
 	return nil
 }
 
-func (k *karpenter) release(ctx context.Context, n *tierup.Node) error {
+func (k *karpenter) release(ctx context.Context, req tierup.NodeRequest) error {
 	c := k.c
-	node, err := c.kc.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
+	pool := dedicatedName(req)
+	nodes, err := c.kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "karpenter.sh/nodepool=" + pool})
 	if err != nil {
-		return c.wrap(err, "find the dedicated node")
+		return c.wrap(ctx, err, "find the NodePool's nodes")
+	}
+	for _, n := range nodes.Items {
+		if err := c.busy(ctx, req.AccountID, n.Name); err != nil {
+			return err
+		}
+	}
+	ns, err := c.namespace(ctx, req.AccountID)
+	if err != nil {
+		return err
+	}
+	err = c.kc.AppsV1().Deployments(ns).Delete(ctx, pool, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return c.wrap(ctx, err, "delete the NodePool's placeholder")
 	}
 	// Deleting the NodePool makes Karpenter drain and remove its node.
-	if pool := node.Labels["karpenter.sh/nodepool"]; pool != "" {
-		err := c.dyn.Resource(nodePoolGVR).Delete(ctx, pool, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return c.wrap(err, "delete the account's NodePool")
-		}
+	err = c.dyn.Resource(nodePoolGVR).Delete(ctx, pool, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return c.wrap(ctx, err, "delete the account's NodePool")
 	}
 	return nil
 }

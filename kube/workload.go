@@ -49,6 +49,9 @@ type object interface {
 	settle(o original)
 	// surge sets the rollout that keeps every replica available and says how.
 	surge() []string
+	// retreat sets the rollout for going back: as safe as surge, but one
+	// that a pod stuck on the dedicated node cannot block.
+	retreat()
 	// progress reports whether the rollout is done and how many replicas are available.
 	progress() (done bool, available int32, failed string)
 	runtimeObject() runtime.Object
@@ -147,6 +150,7 @@ func (w *deployment) surge() []string {
 	}
 	return []string{fmt.Sprintf("rolling update with maxSurge 1, maxUnavailable 0 during the move; its own strategy (%s) is restored afterwards", describeDeploymentStrategy(old))}
 }
+func (w *deployment) retreat() { w.surge() }
 func (w *deployment) progress() (bool, int32, string) {
 	st := w.d.Status
 	for _, c := range st.Conditions {
@@ -244,7 +248,7 @@ func (w *statefulSet) surge() []string {
 	old := w.s.Spec.UpdateStrategy
 	w.s.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType}
 	if old.Type == appsv1.OnDeleteStatefulSetStrategyType || (old.RollingUpdate != nil && (old.RollingUpdate.Partition != nil && *old.RollingUpdate.Partition > 0 || old.RollingUpdate.MaxUnavailable != nil)) {
-		notes = append(notes, "its own update strategy is restored afterwards")
+		notes = append(notes, "its own update strategy is restored afterwards; a template change it held back rolls out with the move")
 	}
 	n1 := n + 1
 	w.s.Spec.Replicas = &n1
@@ -252,6 +256,12 @@ func (w *statefulSet) surge() []string {
 		notes = append(notes, fmt.Sprintf("the extra replica's volume claims (ordinal %d) are kept by the StatefulSet's retention policy", n))
 	}
 	return notes
+}
+
+// retreat rolls back at the StatefulSet's own size: an extra replica that
+// cannot start would hold an OrderedReady rollout forever.
+func (w *statefulSet) retreat() {
+	w.s.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType}
 }
 func (w *statefulSet) progress() (bool, int32, string) {
 	st := w.s.Status
@@ -301,6 +311,7 @@ func (w *cronJob) settle(original)                 {}
 func (w *cronJob) surge() []string {
 	return []string{"job template patched: running jobs finish where they are, the next runs start on the dedicated node"}
 }
+func (w *cronJob) retreat()                        {}
 func (w *cronJob) progress() (bool, int32, string) { return true, 1, "" }
 func (w *cronJob) set(obj runtime.Object) bool {
 	j, ok := obj.(*batchv1.CronJob)

@@ -30,7 +30,12 @@ ETCD_PEER_PORT=$((PORT + 2))
 TOKEN="tierup-test-token"
 
 say() { printf '==> k8s-testenv: %s\n' "$*" >&2; }
-die() { printf 'k8s-testenv: %s\n' "$*" >&2; exit 1; }
+die() {
+  printf 'k8s-testenv: %s\n' "$*" >&2
+  # A start that failed half-way stops what it started.
+  [[ "${STARTING:-}" == 1 ]] && STARTING= && down
+  exit 1
+}
 
 
 export CGO_ENABLED=0
@@ -144,21 +149,29 @@ install() {
   say "installed into $BIN"
 }
 
-running() { [[ -f "$RUN/pids" ]] && while read -r pid _; do kill -0 "$pid" 2>/dev/null || return 1; done <"$RUN/pids"; }
+# ours reports whether pid is still one of this control plane's processes:
+# after a reboot the pids file may name someone else's.
+ours() { [[ -r /proc/$1/cmdline ]] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF "$BIN/"; }
+
+running() {
+  [[ -s "$RUN/pids" ]] || return 1
+  local pid
+  while read -r pid _; do ours "$pid" || return 1; done <"$RUN/pids"
+}
 
 down() {
   if [[ -f "$RUN/pids" ]]; then
     # Reverse start order: kwok and controllers before the API server and etcd.
     tac "$RUN/pids" | while read -r pid name; do
-      kill "$pid" 2>/dev/null && say "stopped $name ($pid)" || true
+      if ours "$pid"; then kill "$pid" 2>/dev/null && say "stopped $name ($pid)" || true; fi
     done
     for _ in $(seq 1 50); do
       local alive=0
-      while read -r pid _; do kill -0 "$pid" 2>/dev/null && alive=1; done <"$RUN/pids"
+      while read -r pid _; do ours "$pid" && alive=1; done <"$RUN/pids"
       [[ $alive == 0 ]] && break
       sleep 0.1
     done
-    while read -r pid _; do kill -9 "$pid" 2>/dev/null || true; done <"$RUN/pids"
+    while read -r pid _; do if ours "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi; done <"$RUN/pids"
     rm -f "$RUN/pids"
   fi
 }
@@ -229,6 +242,13 @@ up() {
     return 0
   fi
   down
+  local p
+  for p in "$PORT" "$ETCD_PORT" "$ETCD_PEER_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      die "port $p is in use: another control plane? (set TIERUP_K8S_PORT)"
+    fi
+  done
+  STARTING=1
   rm -rf "$RUN/etcd" "$RUN/logs"
   mkdir -p "$RUN/logs" "$RUN/etcd"
   certs
@@ -268,6 +288,7 @@ up() {
     --config "$CACHE/stages/pod-delete.yaml"
   sleep 1
   running || die "a component exited at start (logs: $RUN/logs)"
+  STARTING=
   say "up: KUBECONFIG=$RUN/kubeconfig"
   echo "$RUN/kubeconfig"
 }

@@ -69,7 +69,7 @@ fi
 # Kubernetes: a real control plane (etcd, kube-apiserver, controller-manager,
 # scheduler, kwok) built from the Go module proxy into ~/.cache (14-32 min the
 # first time, nothing after) and started on loopback for the kube tests.
-if [[ "${TIERUP_TEST_SKIP_KUBE:-}" == 1 && "${CI:-}" != true ]]; then
+if [[ "${TIERUP_TEST_SKIP_KUBE:-}" == 1 && -z "${CI:-}" ]]; then
   say "skipping the Kubernetes control plane (TIERUP_TEST_SKIP_KUBE=1)"
 else
   say "Kubernetes test control plane (scripts/k8s-testenv.sh)"
@@ -78,6 +78,7 @@ else
     say "control plane already running: using it"
   else
     ./scripts/k8s-testenv.sh up >/dev/null || die "could not start the Kubernetes test control plane"
+    # Started here, stopped here; one that was already up is left running.
     trap './scripts/k8s-testenv.sh down 2>/dev/null' EXIT
   fi
   while IFS= read -r kv; do export "${kv?}"; done < <(./scripts/k8s-testenv.sh env)

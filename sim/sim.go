@@ -346,13 +346,13 @@ func (c *Cluster) EnableFeatures(ctx context.Context, accountID string, plan *ti
 }
 
 // ReleaseNode implements tierup.Cluster.
-func (c *Cluster) ReleaseNode(ctx context.Context, n *tierup.Node) error {
+func (c *Cluster) ReleaseNode(ctx context.Context, req tierup.NodeRequest) error {
 	if err := c.reachable(ctx); err != nil {
 		return err
 	}
-	_, err := c.update(ctx, n.AccountID, func(st *state) error {
+	_, err := c.update(ctx, req.AccountID, func(st *state) error {
 		for i := range st.Nodes {
-			if st.Nodes[i].Name == n.Name {
+			if st.Nodes[i].Key == req.Key {
 				st.Nodes[i].Released = true
 			}
 		}

@@ -137,7 +137,7 @@ func TestPlanMigration(t *testing.T) {
 		if plan, err = c.PlanMigration(ctx, acct); err != nil || len(plan) != 1 || plan[0].Workload.Name != "cleanup" {
 			t.Errorf("after a return: %+v, %v", plan, err)
 		}
-		if err := c.ReleaseNode(ctx, node); err != nil {
+		if err := c.ReleaseNode(ctx, tierup.NodeRequest{Key: "upg_plan:node", AccountID: acct}); err != nil {
 			t.Fatal(err)
 		}
 		if plan, err = c.PlanMigration(ctx, acct); err != nil || len(plan) != len(tests) {

@@ -209,7 +209,7 @@ func (e *Engine) provision(ctx context.Context, u *tierup.Upgrade) result {
 	if err != nil {
 		return result{err: err}
 	}
-	node, err := e.Cluster.ProvisionNode(ctx, tierup.NodeRequest{Key: u.ID + ":node", AccountID: u.AccountID, Plan: plan})
+	node, err := e.Cluster.ProvisionNode(ctx, nodeRequest(u, plan))
 	if err != nil {
 		return result{err: err}
 	}
@@ -217,6 +217,13 @@ func (e *Engine) provision(ctx context.Context, u *tierup.Upgrade) result {
 		u.Node = node
 		return nil
 	}}
+}
+
+// nodeRequest asks for the upgrade's dedicated node; its key, derived from
+// the upgrade, makes a retried, resumed or compensated step find the same
+// node.
+func nodeRequest(u *tierup.Upgrade, plan *tierup.Plan) tierup.NodeRequest {
+	return tierup.NodeRequest{Key: u.ID + ":node", AccountID: u.AccountID, Plan: plan}
 }
 
 // migrate moves one workload per job, so that each job stays short and the
@@ -346,15 +353,17 @@ func (e *Engine) compensate(ctx context.Context, u *tierup.Upgrade) result {
 			return result{err: err}
 		}
 	}
+	// Every workload, not only the moved ones: a move interrupted or whose
+	// rollback failed has left its change behind, and returning a workload
+	// that never moved changes nothing.
 	for _, w := range u.Workloads {
-		if w.State == tierup.WorkloadMigrated || w.State == tierup.WorkloadMigrating {
-			if err := e.Cluster.ReturnWorkload(ctx, u.AccountID, w.Workload); err != nil {
-				return result{err: err}
-			}
+		if err := e.Cluster.ReturnWorkload(ctx, u.AccountID, w.Workload); err != nil {
+			return result{err: err}
 		}
 	}
-	if u.Node != nil {
-		if err := e.Cluster.ReleaseNode(ctx, u.Node); err != nil {
+	// A node that never became ready (a shortage) is released too.
+	if u.Node != nil || u.Step(tierup.StepProvisionNode).Attempts > 0 {
+		if err := e.Cluster.ReleaseNode(ctx, nodeRequest(u, nil)); err != nil {
 			return result{err: err}
 		}
 	}
@@ -374,7 +383,7 @@ func (e *Engine) compensate(ctx context.Context, u *tierup.Upgrade) result {
 			u.Payment.Status, u.Payment.RefundID = tierup.PaymentRefunded, refund.ID
 		}
 		for i := range u.Workloads {
-			if u.Workloads[i].State == tierup.WorkloadMigrated || u.Workloads[i].State == tierup.WorkloadMigrating {
+			if u.Workloads[i].State != tierup.WorkloadPending {
 				u.Workloads[i].State, u.Workloads[i].Node = tierup.WorkloadReturned, "shared"
 			}
 		}

@@ -37,6 +37,7 @@ func clusterFlags(fs *pflag.FlagSet, o *options) {
 	fs.StringVar(&k.VeleroNamespace, "kube-velero-namespace", "velero", "kube: namespace of Velero Schedules, used when Velero's CRDs are installed")
 	fs.StringVar(&o.kwokCapacity, "kwok-capacity", "cpu=4,memory=16Gi,pods=110", "kube, kwok provisioner: capacity of a dedicated node")
 	fs.StringVar(&k.Karpenter.NodeClassRef, "karpenter-nodeclass", "karpenter.k8s.aws/EC2NodeClass/default", "kube, karpenter provisioner: group/kind/name of the NodePool's node class")
+	fs.StringVar(&k.Karpenter.PlaceholderImage, "karpenter-placeholder-image", "registry.k8s.io/pause:3.10", "kube, karpenter provisioner: image of the small pod that makes Karpenter launch the account's node")
 	fs.StringVar(&o.karpenterReqs, "karpenter-requirements", "", `kube, karpenter provisioner: instance requirements as JSON, e.g. [{"key":"node.kubernetes.io/instance-type","operator":"In","values":["m7i.xlarge"]}]; default on-demand amd64`)
 }
 

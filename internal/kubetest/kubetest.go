@@ -37,6 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -319,6 +320,12 @@ func (p *Proxy) pipe(c net.Conn) {
 		return
 	}
 	p.mu.Lock()
+	if p.ln == nil { // cut while this one was being accepted
+		p.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
 	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 	p.mu.Unlock()
 	go func() { _, _ = io.Copy(up, c); up.Close() }()
@@ -515,5 +522,86 @@ func mustJSON(t testing.TB, b []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// WatchAvailability watches the namespace's Deployments and StatefulSets
+// from now on, independently of the code under test, and records for each
+// (by name) the fewest available replicas any of its status updates showed.
+// The returned function stops watching and gives the minima; a watch that
+// ended early fails the test, since it may have missed a dip.
+func WatchAvailability(t testing.TB, kc kubernetes.Interface, ns string) func() map[string]int32 {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	mins := map[string]int32{}
+	record := func(name string, n int32) {
+		mu.Lock()
+		defer mu.Unlock()
+		if m, ok := mins[name]; !ok || n < m {
+			mins[name] = n
+		}
+	}
+	deps, err := kc.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deps.Items {
+		record(d.Name, d.Status.AvailableReplicas)
+	}
+	sets, err := kc.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sets.Items {
+		record(s.Name, s.Status.AvailableReplicas)
+	}
+	dw, err := kc.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: deps.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, err := kc.AppsV1().StatefulSets(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: sets.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var early []string
+	consume := func(w watch.Interface, kind string) {
+		defer wg.Done()
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Deleted {
+				continue
+			}
+			switch o := ev.Object.(type) {
+			case *appsv1.Deployment:
+				record(o.Name, o.Status.AvailableReplicas)
+			case *appsv1.StatefulSet:
+				record(o.Name, o.Status.AvailableReplicas)
+			}
+		}
+		if ctx.Err() == nil {
+			mu.Lock()
+			early = append(early, kind)
+			mu.Unlock()
+		}
+	}
+	wg.Add(2)
+	go consume(dw, "Deployments")
+	go consume(sw, "StatefulSets")
+	return func() map[string]int32 {
+		cancel()
+		dw.Stop()
+		sw.Stop()
+		wg.Wait()
+		if len(early) > 0 {
+			t.Errorf("the watch of %v ended early: availability may have dipped unseen", early)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		out := make(map[string]int32, len(mins))
+		for k, v := range mins {
+			out[k] = v
+		}
+		return out
 	}
 }
