@@ -19,6 +19,9 @@ import (
 
 // onKube points the harness at the test control plane through kubeconfig.
 func onKube(kubeconfig string, cfg kube.Config) func(*stack.Options) {
+	if cfg.Backups == "" {
+		cfg.Backups = "cronjob" // Velero's CRD may be installed by the kube package's tests
+	}
 	return func(o *stack.Options) {
 		o.Cluster, o.Kubeconfig, o.Kube = "kube", kubeconfig, cfg
 		o.Workflow.MaxAttempts = 6

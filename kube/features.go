@@ -143,14 +143,21 @@ func (c *Cluster) applyQuota(ctx context.Context, ns, accountID string, plan *ti
 func (c *Cluster) applyBackups(ctx context.Context, ns, accountID string, plan *tierup.Plan) error {
 	days := plan.Limits.BackupRetentionDays
 	want := backups(plan)
-	velero, err := c.hasVelero(ctx)
-	if err != nil {
-		return err
-	}
-	if velero {
-		return c.veleroSchedule(ctx, ns, accountID, days, want)
+	velero := c.cfg.Backups == "velero"
+	if c.cfg.Backups == "auto" {
+		var err error
+		if velero, err = c.hasVelero(ctx); err != nil {
+			return err
+		}
 	}
 	jobs := c.kc.BatchV1().CronJobs(ns)
+	if velero {
+		// A CronJob from before Velero was installed is not needed any more.
+		if err := jobs.Delete(ctx, BackupName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return c.wrap(ctx, err, "remove the backup CronJob")
+		}
+		return c.veleroSchedule(ctx, ns, accountID, days, want)
+	}
 	if !want {
 		err := jobs.Delete(ctx, BackupName, metav1.DeleteOptions{})
 		if apierrors.IsNotFound(err) {
@@ -159,7 +166,7 @@ func (c *Cluster) applyBackups(ctx context.Context, ns, accountID string, plan *
 		return c.wrap(ctx, err, "remove the backup CronJob")
 	}
 	job := c.backupCronJob(ns, accountID, plan, days)
-	_, err = jobs.Create(ctx, job, metav1.CreateOptions{FieldManager: "tierup"})
+	_, err := jobs.Create(ctx, job, metav1.CreateOptions{FieldManager: "tierup"})
 	if apierrors.IsAlreadyExists(err) {
 		cur, gerr := jobs.Get(ctx, BackupName, metav1.GetOptions{})
 		if gerr != nil {

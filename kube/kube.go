@@ -66,8 +66,12 @@ type Config struct {
 	// SSDStorageClass is the StorageClass the plans' "ssd" entitlement
 	// means; other entitlements name their class directly. Default ssd.
 	SSDStorageClass string
-	// BackupImage runs the daily backup CronJob when Velero is not
-	// installed; it gets NAMESPACE and RETENTION_DAYS in its environment.
+	// Backups says how daily backups are made: "velero" (a Velero
+	// Schedule), "cronjob" (a CronJob in the namespace) or "auto" (the
+	// default: Velero when its Schedule CRD is installed, else the CronJob).
+	Backups string
+	// BackupImage runs the daily backup CronJob; it gets NAMESPACE and
+	// RETENTION_DAYS in its environment.
 	BackupImage string
 	// BackupSchedule is the cron schedule of the daily backup; default "0 3 * * *".
 	BackupSchedule string
@@ -126,6 +130,7 @@ func (c Config) Defaults() Config {
 	def(&c.BackupImage, "tierup/namespace-backup:1")
 	def(&c.BackupSchedule, "0 3 * * *")
 	def(&c.VeleroNamespace, "velero")
+	def(&c.Backups, "auto")
 	def(&c.Karpenter.PlaceholderImage, "registry.k8s.io/pause:3.10")
 	def(&c.Karpenter.NodeClassRef, "karpenter.k8s.aws/EC2NodeClass/default")
 	if len(c.Kwok.Annotations) == 0 {
@@ -153,6 +158,9 @@ func (c Config) Defaults() Config {
 func (c Config) Validate() error {
 	if c.Provisioner != "kwok" && c.Provisioner != "karpenter" {
 		return fmt.Errorf("kube: provisioner %q: want kwok or karpenter", c.Provisioner)
+	}
+	if c.Backups != "auto" && c.Backups != "velero" && c.Backups != "cronjob" {
+		return fmt.Errorf("kube: backups %q: want auto, velero or cronjob", c.Backups)
 	}
 	if c.NamespaceSelector == "" && !strings.Contains(c.NamespaceTemplate, "{account}") {
 		return fmt.Errorf("kube: namespace template %q must contain {account}", c.NamespaceTemplate)

@@ -30,6 +30,11 @@ func newCluster(t *testing.T, rc *rest.Config, cfg kube.Config) *kube.Cluster {
 	if cfg.RolloutTimeout == 0 {
 		cfg.RolloutTimeout = 2 * time.Minute
 	}
+	if cfg.Backups == "" {
+		// TestVeleroSchedule installs Velero's CRD in the shared control
+		// plane; the other tests keep to the CronJob whatever its timing.
+		cfg.Backups = "cronjob"
+	}
 	c, err := kube.New(rc, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -598,5 +603,48 @@ func TestAccountWithoutNamespace(t *testing.T) {
 	}
 	if _, err := kc.CoreV1().ResourceQuotas(ns).Get(ctx, kube.QuotaName, metav1.GetOptions{}); err != nil {
 		t.Errorf("quota: %v", err)
+	}
+}
+
+// TestVeleroSchedule installs Velero's own Schedule CRD (from the
+// github.com/vmware-tanzu/velero module): with backups on "auto" the plan's
+// daily backup becomes a Velero Schedule of the account's namespace kept 7
+// days, written again unchanged, and removed by a plan without backups.
+func TestVeleroSchedule(t *testing.T) {
+	rc := kubetest.Config(t)
+	kc := kubetest.Client(t)
+	dyn := kubetest.InstallCRDs(t, rc, kubetest.VeleroCRDs(t))
+	ctx := context.Background()
+	acct := kubetest.AccountID()
+	ns := kubetest.Namespace(t, kc, acct)
+	veleroNS := kubetest.Namespace(t, kc, acct+"-velero")
+	c := newCluster(t, kubetest.ServiceAccountConfig(t, rc, "../deploy/rbac.yaml"), kube.Config{Backups: "auto", VeleroNamespace: veleroNS})
+	schedules := dyn.Resource(schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "schedules"}).Namespace(veleroNS)
+	for range 2 {
+		if err := c.EnableFeatures(ctx, acct, proPlan(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := schedules.Get(ctx, "tierup-"+ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := s.Object["spec"].(map[string]any)
+	tpl := spec["template"].(map[string]any)
+	if spec["schedule"] != "0 3 * * *" || tpl["ttl"] != "168h0m0s" || !slices.Equal(tpl["includedNamespaces"].([]any), []any{ns}) {
+		t.Errorf("Velero Schedule spec %v", spec)
+	}
+	if _, err := kc.BatchV1().CronJobs(ns).Get(ctx, kube.BackupName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("backup CronJob alongside Velero: %v", err)
+	}
+	hobby, err := tierup.DefaultCatalog().Plan("hobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnableFeatures(ctx, acct, hobby); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := schedules.Get(ctx, "tierup-"+ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Schedule after a plan without backups: %v", err)
 	}
 }

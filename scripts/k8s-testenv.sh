@@ -20,6 +20,7 @@ STAGING_VERSION=v0.37.1
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 KARPENTER_VERSION=v1.12.0
+VELERO_VERSION=v1.18.3
 
 CACHE="${TIERUP_K8S_CACHE:-$HOME/.cache/tierup-k8s}"
 RUN="${TIERUP_K8S_RUN:-$CACHE/run}"
@@ -42,7 +43,7 @@ export CGO_ENABLED=0
 
 installed() {
   [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/kube-scheduler" &&
-    -x "$BIN/etcd" && -x "$BIN/kwok" && -f "$CACHE/stages/.done" && -f "$CACHE/crds/.done" ]]
+    -x "$BIN/etcd" && -x "$BIN/kwok" && -f "$CACHE/stages/.done" && -f "$CACHE/crds/.done" && -f "$CACHE/velero-crds/.done" ]]
 }
 
 build_kubernetes() {
@@ -137,11 +138,23 @@ fetch_karpenter_crds() {
   touch "$CACHE/crds/.done"
 }
 
+fetch_velero_crds() {
+  [[ -f "$CACHE/velero-crds/.done" ]] && return 0
+  local moddir
+  moddir=$(go mod download -json "github.com/vmware-tanzu/velero@$VELERO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' || true)
+  [[ -f "$moddir/config/crd/v1/bases/velero.io_schedules.yaml" ]] || die "Velero's Schedule CRD not found in github.com/vmware-tanzu/velero@$VELERO_VERSION"
+  mkdir -p "$CACHE/velero-crds"
+  cp "$moddir/config/crd/v1/bases/velero.io_schedules.yaml" "$CACHE/velero-crds/"
+  chmod u+w "$CACHE"/velero-crds/*.yaml
+  touch "$CACHE/velero-crds/.done"
+}
+
 install() {
   command -v go >/dev/null || die "Go is not installed"
   command -v openssl >/dev/null || die "openssl is needed for the test certificates (apt-get install openssl)"
   command -v curl >/dev/null || die "curl is needed to probe the control plane (apt-get install curl)"
   fetch_karpenter_crds
+  fetch_velero_crds
   build_kwok
   build_etcd
   build_kubernetes
@@ -308,6 +321,7 @@ status)
 env)
   echo "TIERUP_TEST_KUBECONFIG=$RUN/kubeconfig"
   echo "TIERUP_TEST_KARPENTER_CRDS=$CACHE/crds"
+  echo "TIERUP_TEST_VELERO_CRDS=$CACHE/velero-crds"
   echo "TIERUP_TEST_K8S_BIN=$BIN"
   echo "TIERUP_TEST_KWOK_STAGES=$CACHE/stages"
   ;;

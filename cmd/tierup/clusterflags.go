@@ -32,6 +32,7 @@ func clusterFlags(fs *pflag.FlagSet, o *options) {
 	fs.DurationVar(&k.ProvisionTimeout, "kube-provision-timeout", 3*time.Minute, "kube: wait this long for a Ready dedicated node before reporting a resource shortage (retried)")
 	fs.DurationVar(&k.RolloutTimeout, "kube-rollout-timeout", 5*time.Minute, "kube: wait this long for one workload's rollout before rolling it back")
 	fs.StringVar(&k.SSDStorageClass, "kube-ssd-storage-class", "ssd", "kube: StorageClass of the plans' SSD storage (quota on its requests.storage)")
+	fs.StringVar(&k.Backups, "kube-backups", "auto", "kube: daily backups as a Velero Schedule (velero), a CronJob in the namespace (cronjob), or Velero when its CRD is installed (auto)")
 	fs.StringVar(&k.BackupImage, "kube-backup-image", "tierup/namespace-backup:1", "kube: image of the daily backup CronJob when Velero is not installed (gets NAMESPACE and RETENTION_DAYS)")
 	fs.StringVar(&k.BackupSchedule, "kube-backup-schedule", "0 3 * * *", "kube: cron schedule of the daily backup")
 	fs.StringVar(&k.VeleroNamespace, "kube-velero-namespace", "velero", "kube: namespace of Velero Schedules, used when Velero's CRDs are installed")

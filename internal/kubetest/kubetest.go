@@ -375,6 +375,13 @@ func KarpenterCRDs(t testing.TB) string {
 	return env(t, "TIERUP_TEST_KARPENTER_CRDS", "Karpenter's CRD manifests")
 }
 
+// VeleroCRDs returns the directory holding Velero's Schedule CRD
+// (TIERUP_TEST_VELERO_CRDS).
+func VeleroCRDs(t testing.TB) string {
+	t.Helper()
+	return env(t, "TIERUP_TEST_VELERO_CRDS", "Velero's Schedule CRD")
+}
+
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // InstallCRDs creates the CRDs in dir's YAML files (kept when they exist)
