@@ -33,12 +33,13 @@ type process struct {
 	base string
 }
 
-// launch starts the real binary on dsn and waits for its "listening" line.
-func launch(t *testing.T, bin, dsn string) *process {
+// launch starts the real binary on dsn (with extra flags) and waits for its "listening" line.
+func launch(t *testing.T, bin, dsn string, extra ...string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--db", dsn, "--addr", "127.0.0.1:0", "--admin-token", "tu_admin_crash", "--demo=false",
+	args := append([]string{"serve", "--db", dsn, "--addr", "127.0.0.1:0", "--admin-token", "tu_admin_crash", "--demo=false",
 		"--sim-provision-delay", "1500ms", "--sim-migrate-delay", "300ms", "--sandbox-charge-latency", "1500ms",
-		"--job-timeout", "10s", "--retry-base-delay", "50ms", "--pause-probe", "100ms", "--log-format", "json")
+		"--job-timeout", "10s", "--retry-base-delay", "50ms", "--pause-probe", "100ms", "--log-format", "json"}, extra...)
+	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
