@@ -151,6 +151,12 @@ fetch_velero_crds() {
 
 install() {
   command -v go >/dev/null || die "Go is not installed"
+  local tool missing=()
+  for tool in openssl curl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  if ((${#missing[@]})) && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "installing ${missing[*]} (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || true
+  fi
   command -v openssl >/dev/null || die "openssl is needed for the test certificates (apt-get install openssl)"
   command -v curl >/dev/null || die "curl is needed to probe the control plane (apt-get install curl)"
   fetch_karpenter_crds
