@@ -648,3 +648,37 @@ func TestVeleroSchedule(t *testing.T) {
 		t.Errorf("Schedule after a plan without backups: %v", err)
 	}
 }
+
+// TestNamespaceBySelector: with --kube-namespace-label the account's
+// namespace is whichever carries the label, whatever its name.
+func TestNamespaceBySelector(t *testing.T) {
+	rc := kubetest.Config(t)
+	kc := kubetest.Client(t)
+	ctx := context.Background()
+	acct := kubetest.AccountID()
+	c := newCluster(t, rc, kube.Config{NamespaceSelector: "tierup.dev/account"})
+	if ws, err := c.Workloads(ctx, acct); err != nil || len(ws) != 0 {
+		t.Fatalf("Workloads with no namespace = %v, %v; want none", ws, err)
+	}
+	if err := c.EnableFeatures(ctx, acct, proPlan(t)); tierup.ErrorCode(err) != tierup.CodeNotFound || !strings.Contains(err.Error(), "tierup.dev/account="+acct) {
+		t.Fatalf("EnableFeatures with no namespace = %v, want not_found naming the label", err)
+	}
+	name := "team-" + strings.ReplaceAll(acct, "_", "-")
+	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name,
+		Labels: map[string]string{"tierup.dev/account": acct}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kc.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	kubetest.EnsureSharedNodes(t, kc)
+	kubetest.Workloads(t, kc, name)
+	ws, err := c.Workloads(ctx, acct)
+	if err != nil || len(ws) != 7 {
+		t.Fatalf("Workloads = %d, %v; want the 7 in %s", len(ws), err, name)
+	}
+	if err := c.EnableFeatures(ctx, acct, proPlan(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.CoreV1().ResourceQuotas(name).Get(ctx, kube.QuotaName, metav1.GetOptions{}); err != nil {
+		t.Errorf("quota in %s: %v", name, err)
+	}
+}

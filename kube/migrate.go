@@ -132,6 +132,9 @@ func (c *Cluster) workload(o object, accountID, node string) tierup.Workload {
 // accountObjects lists the workloads of the account's namespace.
 func (c *Cluster) accountObjects(ctx context.Context, accountID string) ([]object, error) {
 	ns, err := c.namespace(ctx, accountID)
+	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+		return nil, nil // no namespace yet: nothing deployed, nothing to move
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -362,14 +365,14 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 	}
 	c.log.InfoContext(ctx, "moving workload", "namespace", ns, "kind", w.Kind, "name", w.Name, "node", node.Name)
 
-	minAvail, err := c.rollout(ctx, o, node.Name)
+	minAvail, err := c.rollout(ctx, o, accountID)
 	if err == nil {
 		// Back to its own strategy (and, for a StatefulSet, its own size).
 		var settled int32
 		moved := orig
 		moved.Moved = true
 		if err = c.change(ctx, o, func() { o.settle(orig); save(o.meta(), moved) }); err == nil {
-			settled, err = c.rollout(ctx, o, node.Name)
+			settled, err = c.rollout(ctx, o, accountID)
 			minAvail = min(minAvail, settled)
 		}
 		err = c.wrap(ctx, err, "finish moving "+w.Kind+" "+w.Name)
@@ -480,9 +483,10 @@ func (c *Cluster) unstick(ctx context.Context, s *statefulSet) error {
 	return nil
 }
 
-// rollout watches o until its rollout is complete and, when node is set,
-// every pod runs on it. It returns the fewest available replicas seen.
-func (c *Cluster) rollout(ctx context.Context, o object, node string) (int32, error) {
+// rollout watches o until its rollout is complete and, when accountID is
+// set, every pod runs on the account's dedicated node. It returns the
+// fewest available replicas seen.
+func (c *Cluster) rollout(ctx context.Context, o object, accountID string) (int32, error) {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RolloutTimeout)
 	defer cancel()
@@ -512,7 +516,7 @@ func (c *Cluster) rollout(ctx context.Context, o object, node string) (int32, er
 				return lowest, fmt.Errorf("%s", failed)
 			}
 			if done {
-				ok, err := c.podsOn(ctx, o, node)
+				ok, err := c.podsOn(ctx, o, accountID)
 				if err != nil {
 					w.Stop()
 					return lowest, c.rolloutErr(ctx, parent, o, err)
@@ -556,8 +560,10 @@ func (c *Cluster) rolloutErr(ctx, parent context.Context, o object, err error) e
 	return c.wrap(ctx, err, "watch the rollout of "+o.kind()+" "+o.meta().Name)
 }
 
-// podsOn reports whether every live pod of o is ready on node ("" for any).
-func (c *Cluster) podsOn(ctx context.Context, o object, node string) (bool, error) {
+// podsOn reports whether every live pod of o is ready, and, when accountID
+// is set, on a dedicated node of that account: any of them, so that a node
+// Karpenter replaced (expiry, drift) still counts.
+func (c *Cluster) podsOn(ctx context.Context, o object, accountID string) (bool, error) {
 	sel := o.selector()
 	if sel == nil {
 		return true, nil
@@ -570,13 +576,25 @@ func (c *Cluster) podsOn(ctx context.Context, o object, node string) (bool, erro
 	if err != nil {
 		return false, err
 	}
+	var dedicated map[string]bool
+	if accountID != "" {
+		nodes, err := c.kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{
+			LabelSelector: c.cfg.PoolLabel + "=" + c.cfg.DedicatedPool + "," + c.cfg.AccountLabel + "=" + labelValue(accountID)})
+		if err != nil {
+			return false, err
+		}
+		dedicated = map[string]bool{}
+		for _, n := range nodes.Items {
+			dedicated[n.Name] = true
+		}
+	}
 	live := 0
 	for _, p := range pods.Items {
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
 		live++
-		if node != "" && p.Spec.NodeName != node || !podReady(&p) {
+		if dedicated != nil && !dedicated[p.Spec.NodeName] || !podReady(&p) {
 			return false, nil
 		}
 	}
