@@ -196,16 +196,23 @@ type Cluster struct {
 
 var _ tierup.Cluster = (*Cluster)(nil)
 
-// RESTConfig loads a client configuration from kubeconfig, or the pod's
-// in-cluster configuration when kubeconfig is empty. Requests time out so
+// RESTConfig loads a client configuration from kubeconfig; when it is
+// empty, the pod's in-cluster configuration, else kubectl's default
+// ($KUBECONFIG, ~/.kube/config). Requests time out so
 // that a vanished API server surfaces as unreachable rather than a hang.
 func RESTConfig(kubeconfig string) (*rest.Config, error) {
 	var rc *rest.Config
 	var err error
 	if kubeconfig == "" {
+		// In a pod, the pod's ServiceAccount; elsewhere what kubectl would
+		// use ($KUBECONFIG, then ~/.kube/config).
 		rc, err = rest.InClusterConfig()
 		if err != nil {
-			return nil, fmt.Errorf("kube: no --kubeconfig and not running in a pod: %w", err)
+			rules := clientcmd.NewDefaultClientConfigLoadingRules()
+			rc, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+			if err != nil {
+				return nil, fmt.Errorf("kube: not running in a pod, and no usable kubeconfig ($KUBECONFIG or ~/.kube/config; or pass --kubeconfig): %w", err)
+			}
 		}
 	} else {
 		rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig)

@@ -284,6 +284,9 @@ func TestMigrateNamespace(t *testing.T) {
 			t.Fatalf("return %s %s: %v", w.Kind, w.Name, err)
 		}
 	}
+	if pdbs, _ := kc.PolicyV1().PodDisruptionBudgets(ns).List(ctx, metav1.ListOptions{}); len(pdbs.Items) != 1 || pdbs.Items[0].Name != "api-pdb" {
+		t.Errorf("PodDisruptionBudgets after the returns: %d, want only api's own", len(pdbs.Items))
+	}
 	db, _ = kc.AppsV1().StatefulSets(ns).Get(ctx, "db", metav1.GetOptions{})
 	if *db.Spec.Replicas != 2 || db.Spec.Template.Spec.NodeSelector["tierup.dev/pool"] != "shared" || db.Annotations["tierup.dev/original"] != "" {
 		t.Errorf("db after return: %d replicas, selector %v", *db.Spec.Replicas, db.Spec.Template.Spec.NodeSelector)

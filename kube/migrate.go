@@ -416,10 +416,30 @@ func (c *Cluster) ReturnWorkload(ctx context.Context, accountID string, w tierup
 		return err
 	}
 	orig, had, err := saved(o.meta())
-	if err != nil || !had {
+	if err != nil {
 		return err
 	}
-	return c.moveBack(ctx, o, orig)
+	if had {
+		if err := c.moveBack(ctx, o, orig); err != nil {
+			return err
+		}
+	}
+	// The PodDisruptionBudget tierup made for the move goes with it.
+	pdb, err := c.kc.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, "tierup-"+w.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return c.wrap(ctx, err, "read the move's PodDisruptionBudget")
+	}
+	if !c.ours(&pdb.ObjectMeta) {
+		return nil
+	}
+	err = c.kc.PolicyV1().PodDisruptionBudgets(ns).Delete(ctx, pdb.Name, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return c.wrap(ctx, err, "delete the move's PodDisruptionBudget")
 }
 
 // moveBack rolls o back to its original pod template, with the same

@@ -92,9 +92,17 @@ func (c *Cluster) busy(ctx context.Context, accountID, node string) error {
 // waitNode waits until a node matching selector is Ready. No Ready node
 // before the provision timeout is a shortage: the workflow retries, and the
 // retry finds the same node or NodePool.
-func (c *Cluster) waitNode(ctx context.Context, accountID, selector, what string) (*tierup.Node, error) {
+// check, when set, is asked every second whether the provider has given up.
+func (c *Cluster) waitNode(ctx context.Context, accountID, selector, what string, check func(context.Context) error) (*tierup.Node, error) {
 	deadline := time.Now().Add(c.cfg.ProvisionTimeout)
+	lastCheck := time.Time{}
 	for {
+		if check != nil && time.Since(lastCheck) >= time.Second {
+			if err := check(ctx); err != nil {
+				return nil, err
+			}
+			lastCheck = time.Now()
+		}
 		list, err := c.kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
 			return nil, c.wrap(ctx, err, "watch the dedicated node come up")
@@ -154,7 +162,7 @@ func (k *kwok) provision(ctx context.Context, req tierup.NodeRequest) (*tierup.N
 	default:
 		c.log.InfoContext(ctx, "created dedicated node", "node", name, "account", req.AccountID)
 	}
-	return c.waitNode(ctx, req.AccountID, keyLabel+"="+shortHash(req.Key)+","+corev1.LabelHostname+"="+name, "node "+name)
+	return c.waitNode(ctx, req.AccountID, keyLabel+"="+shortHash(req.Key)+","+corev1.LabelHostname+"="+name, "node "+name, nil)
 }
 
 func (k *kwok) release(ctx context.Context, req tierup.NodeRequest) error {
@@ -242,10 +250,8 @@ func (k *karpenter) provision(ctx context.Context, req tierup.NodeRequest) (*tie
 	if err := k.placeholder(ctx, req, pool.GetName()); err != nil {
 		return nil, err
 	}
-	if err := k.launchFailure(ctx, pool.GetName()); err != nil {
-		return nil, err
-	}
-	return c.waitNode(ctx, req.AccountID, "karpenter.sh/nodepool="+pool.GetName()+","+c.cfg.AccountLabel+"="+labelValue(req.AccountID), "NodePool "+pool.GetName())
+	return c.waitNode(ctx, req.AccountID, "karpenter.sh/nodepool="+pool.GetName()+","+c.cfg.AccountLabel+"="+labelValue(req.AccountID),
+		"NodePool "+pool.GetName(), func(ctx context.Context) error { return k.launchFailure(ctx, pool.GetName()) })
 }
 
 // placeholder makes the Deployment whose one small pod asks for a node of

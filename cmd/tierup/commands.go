@@ -113,7 +113,7 @@ Hobby, and prints their tokens once.`,
 		fs.DurationVar(&o.flow.BaseDelay, "retry-base-delay", 2*time.Second, "first retry delay; doubles each attempt, with jitter")
 		fs.DurationVar(&o.flow.MaxDelay, "retry-max-delay", time.Minute, "longest retry delay")
 		fs.DurationVar(&o.flow.PauseProbe, "pause-probe", 2*time.Second, "how often a paused upgrade checks whether the cluster or gateway is back")
-		fs.DurationVar(&o.flow.JobTimeout, "job-timeout", 30*time.Second, "longest a workflow step may run; a step whose process died is resumed this long (plus 5s) after it started")
+		fs.DurationVar(&o.flow.JobTimeout, "job-timeout", 30*time.Second, "longest a workflow step may run (with --cluster kube, raised to cover the cluster's waits); a step whose process died is resumed by a live process within about 5s")
 		fs.IntVar(&o.flow.Workers, "workers", 10, "workflow steps run at once by this process")
 	}
 

@@ -21,9 +21,11 @@ func newMigratePlanCommand(o *options) *cobra.Command {
 		Short: "Show which workloads a migration would move to a dedicated node, changing nothing",
 		Long: `List, in migration order, the account's workloads that an upgrade's migration
 would move to a dedicated node if it ran now, and what would be changed on
-each (node selector, toleration, rollout). Workloads already on a dedicated
-node are not listed. It reads the cluster and the database directly (no
-server needed) and changes nothing; the upgrade workflow is not started.`,
+each (PodDisruptionBudget, node selector, toleration, relaxed spreading rules,
+rollout). Workloads already on a dedicated node are not listed. It reads the
+cluster named by --cluster (default sim, the simulated cluster in the
+database; --cluster kube --kubeconfig FILE for Kubernetes) and changes nothing
+in it; the upgrade workflow is not started.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
