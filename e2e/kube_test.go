@@ -236,3 +236,62 @@ func TestKubeAPIServerLostMidMigration(t *testing.T) {
 		}
 	}
 }
+
+// TestKubeCancelPutsEverythingBack: the dedicated node is too small (three
+// pods): api moves, web cannot and is rolled back each time, and the
+// upgrade goes to support. The admin cancels: every workload is back on
+// the shared pool as it was, tierup's PodDisruptionBudgets are gone, the
+// node is released, the charge refunded.
+func TestKubeCancelPutsEverythingBack(t *testing.T) {
+	kubeconfig := kubetest.Kubeconfig(t)
+	kc := kubetest.Client(t)
+	h := start(t, dbtest.SQLite(t), onKube(kubeconfig, kube.Config{RolloutTimeout: 2 * time.Second,
+		Kwok: kube.KwokConfig{Capacity: map[string]string{"cpu": "4", "memory": "16Gi", "pods": "3"}}}),
+		func(o *stack.Options) { o.Workflow.MaxAttempts = 2 })
+	acct, token, ns := kubeAccount(t, h, kc, "kube-cancel@example.com")
+	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
+	u := h.waitStatus(token, id, "needs_support")
+	if u.Str("current_step") != "migrate_workloads" || apitest.Dig(step(u, "migrate_workloads"), "error.code") != "migration_failed" {
+		t.Fatalf("needs support: %s", u.Raw)
+	}
+	states := map[string]string{}
+	for _, w := range u.List("workloads") {
+		states[apitest.Dig(w, "name").(string)] = apitest.Dig(w, "state").(string)
+	}
+	if states["api"] != "migrated" || states["web"] != "rolled_back" {
+		t.Fatalf("workload states %v, want api migrated and web rolled back", states)
+	}
+	node := u.Str("node.name")
+
+	h.Expect(h.Do("POST", "/v1/upgrades/"+id+"/cancel", admin, nil), 202, "")
+	u = h.waitStatus(token, id, "canceled")
+	if u.Str("payment.status") != "refunded" {
+		t.Errorf("payment: %s", u.Raw)
+	}
+	ctx := context.Background()
+	for _, name := range []string{"api", "web"} {
+		d, err := kc.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Spec.Template.Spec.NodeSelector["tierup.dev/pool"] != "shared" || len(d.Spec.Template.Spec.Tolerations) != 0 ||
+			d.Annotations["tierup.dev/original"] != "" || d.Status.AvailableReplicas != 2 {
+			t.Errorf("%s after cancel: selector %v, tolerations %v, annotations %v, %d available", name,
+				d.Spec.Template.Spec.NodeSelector, d.Spec.Template.Spec.Tolerations, d.Annotations, d.Status.AvailableReplicas)
+		}
+	}
+	api, _ := kc.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
+	if a := api.Spec.Template.Spec.Affinity; a == nil || len(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) != 1 {
+		t.Errorf("api's own anti-affinity was not put back: %+v", a)
+	}
+	pdbs, err := kc.PolicyV1().PodDisruptionBudgets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pdbs.Items) != 1 || pdbs.Items[0].Name != "api-pdb" {
+		t.Errorf("%d PodDisruptionBudgets after cancel, want only api's own", len(pdbs.Items))
+	}
+	if nodes := accountNodes(t, kc, acct); len(nodes) != 0 {
+		t.Errorf("nodes after cancel: %v (was %s)", nodes, node)
+	}
+}
