@@ -268,6 +268,11 @@ func TestKubeCancelPutsEverythingBack(t *testing.T) {
 	if u.Str("payment.status") != "refunded" {
 		t.Errorf("payment: %s", u.Raw)
 	}
+	// One part per job: the refund, then api (the one workload that moved),
+	// each committed as it is done.
+	if acts := h.actions(admin, id); count(acts, "cancel_progress") != 3 || count(acts, "canceled") != 1 {
+		t.Errorf("audit: %v", acts)
+	}
 	ctx := context.Background()
 	for _, name := range []string{"api", "web"} {
 		d, err := kc.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})

@@ -191,8 +191,8 @@ func (e *Engine) concludeForCancel(ctx context.Context, tx tierup.Store, u *tier
 	return true, e.save(ctx, tx, u, "system", "step_concluded_for_cancel", fmt.Sprintf("%s concluded (%s); compensating", st.Name, st.Status))
 }
 
-// finishCompensation records the cancel's outcome; compensation retries
-// until it has undone everything.
+// finishCompensation records one part of the cancel's compensation and
+// schedules the next; compensation retries until it has undone everything.
 func (e *Engine) finishCompensation(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, res result) error {
 	now := e.Clock.Now().UTC()
 	if res.err != nil {
@@ -208,6 +208,12 @@ func (e *Engine) finishCompensation(ctx context.Context, tx tierup.Store, u *tie
 	}
 	if err := res.apply(ctx, tx, u); err != nil {
 		return err
+	}
+	if res.more {
+		if err := e.schedule(ctx, tx, u, stepCompensate, now); err != nil {
+			return err
+		}
+		return e.save(ctx, tx, u, "system", "cancel_progress", res.msg)
 	}
 	u.Status, u.PausedReason = tierup.UpgradeCanceled, ""
 	return e.save(ctx, tx, u, "system", "canceled", res.msg)

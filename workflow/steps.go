@@ -342,23 +342,43 @@ func completionText(acct *tierup.Account, plan *tierup.Plan, u *tierup.Upgrade) 
 	return b.String()
 }
 
-// compensate undoes what the upgrade did, each part idempotent.
+// compensate undoes what the upgrade did, one part per job so that each
+// stays short and its progress is committed: the refund, then each
+// workload that moved (or was rolled back), then the rest: workloads that
+// never moved (one may have been interrupted mid-move), the node, the plan.
+// Each part is idempotent.
 func (e *Engine) compensate(ctx context.Context, u *tierup.Upgrade) result {
-	var refund *tierup.Refund
 	if u.Payment.Status == tierup.PaymentSucceeded {
-		var err error
-		refund, err = e.Gateway.Refund(ctx, tierup.RefundRequest{IdempotencyKey: u.ID + ":refund", ChargeID: u.Payment.ChargeID,
+		refund, err := e.Gateway.Refund(ctx, tierup.RefundRequest{IdempotencyKey: u.ID + ":refund", ChargeID: u.Payment.ChargeID,
 			Amount: u.Payment.Amount, Reason: "upgrade canceled"})
 		if err != nil {
 			return result{err: err}
 		}
+		return result{more: true, msg: fmt.Sprintf("refunded %s to the card ending in %s", refund.Amount, u.Payment.Last4),
+			apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+				u.Payment.Status, u.Payment.RefundID = tierup.PaymentRefunded, refund.ID
+				return nil
+			}}
 	}
-	// Every workload, not only the moved ones: a move interrupted or whose
-	// rollback failed has left its change behind, and returning a workload
-	// that never moved changes nothing.
+	for i, w := range u.Workloads {
+		if w.State == tierup.WorkloadMigrated || w.State == tierup.WorkloadMigrating || w.State == tierup.WorkloadRolledBack {
+			if err := e.Cluster.ReturnWorkload(ctx, u.AccountID, w.Workload); err != nil {
+				return result{err: err}
+			}
+			return result{more: true, msg: fmt.Sprintf("%s %s is back where it was", w.Kind, w.Name),
+				apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+					u.Workloads[i].State, u.Workloads[i].Node = tierup.WorkloadReturned, "shared"
+					return nil
+				}}
+		}
+	}
+	// Returning a workload that never moved changes nothing, but one that a
+	// crash or an exhausted retry left half-moved is put back too.
 	for _, w := range u.Workloads {
-		if err := e.Cluster.ReturnWorkload(ctx, u.AccountID, w.Workload); err != nil {
-			return result{err: err}
+		if w.State == tierup.WorkloadPending {
+			if err := e.Cluster.ReturnWorkload(ctx, u.AccountID, w.Workload); err != nil {
+				return result{err: err}
+			}
 		}
 	}
 	// A node that never became ready (a shortage) is released too.
@@ -372,21 +392,13 @@ func (e *Engine) compensate(ctx context.Context, u *tierup.Upgrade) result {
 		return result{err: err}
 	}
 	text := "Your upgrade to " + u.ToPlan + " was canceled and your previous plan restored."
-	if refund != nil {
-		text += fmt.Sprintf(" We refunded %s to your card ending in %s.", refund.Amount, u.Payment.Last4)
+	if u.Payment.Status == tierup.PaymentRefunded {
+		text += fmt.Sprintf(" We refunded %s to your card ending in %s.", u.Payment.Amount, u.Payment.Last4)
 	}
 	if err := e.Mailer.Send(ctx, tierup.Email{To: acct.Email, Subject: "Your upgrade was canceled", Text: text}); err != nil {
 		e.Log.WarnContext(ctx, "cancel email not sent", "upgrade", u.ID, "err", err)
 	}
 	return result{msg: text, apply: func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error {
-		if refund != nil {
-			u.Payment.Status, u.Payment.RefundID = tierup.PaymentRefunded, refund.ID
-		}
-		for i := range u.Workloads {
-			if u.Workloads[i].State != tierup.WorkloadPending {
-				u.Workloads[i].State, u.Workloads[i].Node = tierup.WorkloadReturned, "shared"
-			}
-		}
 		if u.Previous != nil {
 			if err := tx.SetSubscription(ctx, u.AccountID, *u.Previous); err != nil {
 				return err
