@@ -300,3 +300,56 @@ func TestKubeCancelPutsEverythingBack(t *testing.T) {
 		t.Errorf("nodes after cancel: %v (was %s)", nodes, node)
 	}
 }
+
+// TestKubeCancelRevertsFeatures: the move succeeds but the plan's backups
+// cannot be set up (Velero's namespace does not exist), so the upgrade goes
+// to support with the new plan's labels and quota already in place. The
+// admin cancels: the namespace gets the previous plan's labels and quota
+// back, every workload returns, and the node is released.
+func TestKubeCancelRevertsFeatures(t *testing.T) {
+	kubeconfig := kubetest.Kubeconfig(t)
+	kc := kubetest.Client(t)
+	h := start(t, dbtest.SQLite(t), onKube(kubeconfig, kube.Config{Backups: "velero", VeleroNamespace: "missing-" + strings.ToLower(strings.ReplaceAll(kubetest.AccountID(), "_", "-"))}),
+		func(o *stack.Options) { o.Workflow.MaxAttempts = 2 })
+	acct, token, ns := kubeAccount(t, h, kc, "kube-features@example.com")
+	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
+	u := h.waitStatus(token, id, "needs_support")
+	if u.Str("current_step") != "enable_features" {
+		t.Fatalf("needs support at %s, want enable_features: %s", u.Str("current_step"), u.Raw)
+	}
+	ctx := context.Background()
+	n, err := kc.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil || n.Labels[kube.PlanLabel] != "pro-1m" {
+		t.Fatalf("namespace before cancel: %v (%v)", n.Labels, err)
+	}
+
+	h.Expect(h.Do("POST", "/v1/upgrades/"+id+"/cancel", admin, nil), 202, "")
+	h.waitStatus(token, id, "canceled")
+	n, err = kc.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Labels[kube.PlanLabel] != "hobby" || n.Labels[kube.AIOpsPrefix+"anomaly-detection"] != "" || n.Labels[kube.AIOpsPrefix+"monitoring"] != "enabled" {
+		t.Errorf("namespace labels after cancel: %v", n.Labels)
+	}
+	q, err := kc.CoreV1().ResourceQuotas(ns).Get(ctx, kube.QuotaName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage, cron := q.Spec.Hard["standard.storageclass.storage.k8s.io/requests.storage"], q.Spec.Hard["count/cronjobs.batch"]
+	if storage.String() != "10Gi" || cron.String() != "10" || len(q.Spec.Hard) != 2 {
+		t.Errorf("quota after cancel: %v, want Hobby's", q.Spec.Hard)
+	}
+	pods, err := kc.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && !slices.Contains(kubetest.SharedNodes, p.Spec.NodeName) {
+			t.Errorf("pod %s on %s after cancel, want the shared pool", p.Name, p.Spec.NodeName)
+		}
+	}
+	if nodes := accountNodes(t, kc, acct); len(nodes) != 0 {
+		t.Errorf("nodes after cancel: %v", nodes)
+	}
+}

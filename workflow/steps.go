@@ -345,7 +345,8 @@ func completionText(acct *tierup.Account, plan *tierup.Plan, u *tierup.Upgrade) 
 // compensate undoes what the upgrade did, one part per job so that each
 // stays short and its progress is committed: the refund, then each
 // workload that moved (or was rolled back), then the rest: workloads that
-// never moved (one may have been interrupted mid-move), the node, the plan.
+// never moved (one may have been interrupted mid-move), the cluster's
+// features, the node, the plan.
 // Each part is idempotent.
 func (e *Engine) compensate(ctx context.Context, u *tierup.Upgrade) result {
 	if u.Payment.Status == tierup.PaymentSucceeded {
@@ -379,6 +380,21 @@ func (e *Engine) compensate(ctx context.Context, u *tierup.Upgrade) result {
 			if err := e.Cluster.ReturnWorkload(ctx, u.AccountID, w.Workload); err != nil {
 				return result{err: err}
 			}
+		}
+	}
+	// The cluster's features go back to the previous plan's, if the new
+	// plan's were (perhaps partly) turned on.
+	if u.Step(tierup.StepEnableFeatures).Attempts > 0 {
+		prevID := u.FromPlan
+		if u.Previous != nil {
+			prevID = u.Previous.PlanID
+		}
+		prev, err := e.Catalog.Plan(prevID)
+		if err != nil {
+			return result{err: err}
+		}
+		if err := e.Cluster.EnableFeatures(ctx, u.AccountID, prev); err != nil {
+			return result{err: err}
 		}
 	}
 	// A node that never became ready (a shortage) is released too.
