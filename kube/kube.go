@@ -256,10 +256,13 @@ func New(rc *rest.Config, cfg Config, log *slog.Logger) (*Cluster, error) {
 // Config returns the cluster's configuration with defaults applied.
 func (c *Cluster) Config() Config { return c.cfg }
 
-// Ping checks that the API server answers.
-func (c *Cluster) Ping(ctx context.Context) error {
-	_, err := c.kc.Discovery().ServerVersion()
-	return c.wrap(ctx, err, "reach the API server")
+// Ping checks that the API server answers and returns its version.
+func (c *Cluster) Ping(ctx context.Context) (string, error) {
+	v, err := c.kc.Discovery().ServerVersion()
+	if err != nil {
+		return "", c.wrap(ctx, err, "reach the API server")
+	}
+	return v.GitVersion, nil
 }
 
 var invalidNameChars = regexp.MustCompile(`[^a-z0-9-]+`)

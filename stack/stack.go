@@ -115,6 +115,11 @@ func (s *Stack) StartWorkflow(ctx context.Context) error {
 	up.Sim = s.Sim
 	flow := o.Workflow
 	if s.Kube != nil {
+		if version, err := s.Kube.Ping(ctx); err != nil {
+			o.Log.Warn("the cluster's API server does not answer yet; upgrades that need it pause until it does", "err", err)
+		} else {
+			o.Log.Info("cluster reachable", "kubernetes", version, "provisioner", s.Kube.Config().Provisioner)
+		}
 		// A step must outlive the waits inside it: a move is up to four
 		// rollouts (forward, settle, and a rollback's two).
 		kc := s.Kube.Config()
