@@ -36,7 +36,7 @@ const maxFailedPaymentsPerHour = 5
 type Upgrades struct {
 	Engine  *workflow.Engine
 	Gateway tierup.PaymentGateway
-	Cluster tierup.Cluster    // the cluster, for migration plans; when nil, the engine's
+	Cluster tierup.Cluster    // the cluster the engine drives, read for migration plans
 	Faults  *sandbox.Faults   // sandbox only
 	Ledger  *sandbox.Gateway  // the sandbox gateway, when it is the gateway
 	Sim     *sim.Cluster      // the simulated cluster, when it is the cluster
@@ -322,9 +322,6 @@ func (a *App) AccountMigrationPlan(ctx context.Context, accountID string) ([]tie
 // planMigration asks the cluster for the plan; the list is never nil.
 func (a *App) planMigration(ctx context.Context, accountID string) ([]tierup.PlannedMove, error) {
 	c := a.up.Cluster
-	if c == nil && a.up.Engine != nil {
-		c = a.up.Engine.Cluster
-	}
 	if c == nil {
 		return nil, fmt.Errorf("the cluster is not configured")
 	}

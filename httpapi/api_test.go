@@ -62,7 +62,7 @@ func newEnv(t *testing.T, dsn string, o envOptions) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.SetUpgrades(app.Upgrades{Engine: engine, Gateway: gw, Faults: faults, Ledger: gw, Sim: e.sim})
+		a.SetUpgrades(app.Upgrades{Engine: engine, Gateway: gw, Cluster: e.sim, Faults: faults, Ledger: gw, Sim: e.sim})
 	}
 	e.srv = httptest.NewServer(httpapi.New(a, log).Handler())
 	t.Cleanup(e.srv.Close)

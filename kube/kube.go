@@ -265,7 +265,11 @@ func (c *Cluster) Ping(ctx context.Context) (string, error) {
 	return v.GitVersion, nil
 }
 
-var invalidNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
+// Characters a DNS label, and a label value, cannot hold.
+var (
+	invalidNameChars  = regexp.MustCompile(`[^a-z0-9-]+`)
+	invalidLabelChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+)
 
 // dnsLabel turns s into a valid DNS-1123 label fragment.
 func dnsLabel(s string) string {
@@ -306,7 +310,7 @@ func (c *Cluster) managedLabels(accountID string) map[string]string {
 
 // labelValue fits s into a label value (63 characters of [A-Za-z0-9._-]).
 func labelValue(s string) string {
-	s = regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(s, "-")
+	s = invalidLabelChars.ReplaceAllString(s, "-")
 	if len(s) > 63 {
 		s = s[:63]
 	}

@@ -106,47 +106,41 @@ EOF
   mv "$BIN/etcd.tmp" "$BIN/etcd"
 }
 
+# copy_from_module DEST MODULE@VERSION FILE... copies files (globs allowed)
+# out of a module in the Go module cache into DEST, once.
+copy_from_module() {
+  local dest=$1 mod=$2 dir f
+  shift 2
+  [[ -f "$dest/.done" ]] && return 0
+  dir=$(go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' || true)
+  [[ -d "$dir" ]] || die "could not download $mod"
+  mkdir -p "$dest"
+  for f in "$@"; do
+    compgen -G "$dir/$f" >/dev/null || die "$f not found in $mod"
+    # shellcheck disable=SC2086 # f may be a glob
+    cp "$dir"/$f "$dest/"
+  done
+  chmod u+w "$dest"/*
+  touch "$dest/.done"
+}
+
 build_kwok() {
   if [[ ! -x "$BIN/kwok" ]]; then
     say "installing kwok $KWOK_VERSION"
     GOBIN="$BIN" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" || die "installing kwok failed"
   fi
-  [[ -f "$CACHE/stages/.done" ]] && return 0
-  local moddir
-  moddir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' || true)
-  [[ -d "$moddir/kustomize/stage" ]] || die "kwok's stage files not found in $moddir"
-  mkdir -p "$CACHE/stages"
   # The "fast" stages: a node is Ready and a pod Running as soon as kwok sees them.
-  local f
-  for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
-    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
-    [[ -f "$moddir/kustomize/stage/$f.yaml" ]] || die "kwok stage $f not found"
-    cp "$moddir/kustomize/stage/$f.yaml" "$CACHE/stages/$(basename "$f").yaml"
-    chmod u+w "$CACHE/stages/$(basename "$f").yaml"
-  done
-  touch "$CACHE/stages/.done"
+  copy_from_module "$CACHE/stages" "sigs.k8s.io/kwok@$KWOK_VERSION" \
+    kustomize/stage/node/fast/node-initialize.yaml kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+    kustomize/stage/pod/fast/pod-ready.yaml kustomize/stage/pod/fast/pod-complete.yaml kustomize/stage/pod/fast/pod-delete.yaml
 }
 
 fetch_karpenter_crds() {
-  [[ -f "$CACHE/crds/.done" ]] && return 0
-  local moddir
-  moddir=$(go mod download -json "sigs.k8s.io/karpenter@$KARPENTER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' || true)
-  [[ -d "$moddir/pkg/apis/crds" ]] || die "Karpenter's CRDs not found in sigs.k8s.io/karpenter@$KARPENTER_VERSION"
-  mkdir -p "$CACHE/crds"
-  cp "$moddir"/pkg/apis/crds/*.yaml "$CACHE/crds/"
-  chmod u+w "$CACHE"/crds/*.yaml
-  touch "$CACHE/crds/.done"
+  copy_from_module "$CACHE/crds" "sigs.k8s.io/karpenter@$KARPENTER_VERSION" 'pkg/apis/crds/*.yaml'
 }
 
 fetch_velero_crds() {
-  [[ -f "$CACHE/velero-crds/.done" ]] && return 0
-  local moddir
-  moddir=$(go mod download -json "github.com/vmware-tanzu/velero@$VELERO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' || true)
-  [[ -f "$moddir/config/crd/v1/bases/velero.io_schedules.yaml" ]] || die "Velero's Schedule CRD not found in github.com/vmware-tanzu/velero@$VELERO_VERSION"
-  mkdir -p "$CACHE/velero-crds"
-  cp "$moddir/config/crd/v1/bases/velero.io_schedules.yaml" "$CACHE/velero-crds/"
-  chmod u+w "$CACHE"/velero-crds/*.yaml
-  touch "$CACHE/velero-crds/.done"
+  copy_from_module "$CACHE/velero-crds" "github.com/vmware-tanzu/velero@$VELERO_VERSION" config/crd/v1/bases/velero.io_schedules.yaml
 }
 
 install() {

@@ -304,7 +304,7 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 		return nil, err
 	}
 	if fail {
-		return nil, tierup.Errorf("migration_failed", "%s %s did not become ready on %s; it was rolled back to the shared pool", w.Kind, w.Name, n.Name)
+		return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not become ready on %s; it was rolled back to the shared pool", w.Kind, w.Name, n.Name)
 	}
 	report := &tierup.MigrationReport{Workload: w, MinAvailable: w.Replicas, Notes: moveChanges(accountID, w)}
 	_, err = c.update(ctx, accountID, func(st *state) error {

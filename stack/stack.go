@@ -112,17 +112,17 @@ func (s *Stack) StartWorkflow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	up.Sim = s.Sim
+	up.Cluster, up.Sim = cluster, s.Sim
 	flow := o.Workflow
 	if s.Kube != nil {
+		kc := s.Kube.Config()
 		if version, err := s.Kube.Ping(ctx); err != nil {
 			o.Log.Warn("the cluster's API server does not answer yet; upgrades that need it pause until it does", "err", err)
 		} else {
-			o.Log.Info("cluster reachable", "kubernetes", version, "provisioner", s.Kube.Config().Provisioner)
+			o.Log.Info("cluster reachable", "kubernetes", version, "provisioner", kc.Provisioner)
 		}
 		// A step must outlive the waits inside it: a move is up to four
 		// rollouts (forward, settle, and a rollback's two).
-		kc := s.Kube.Config()
 		need := max(kc.ProvisionTimeout, 4*kc.RolloutTimeout) + time.Minute
 		if flow.JobTimeout < need {
 			o.Log.Info("job timeout raised to cover the cluster's waits", "job_timeout", need)

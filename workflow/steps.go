@@ -256,7 +256,7 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 	w := u.Workloads[i]
 	report, err := e.Cluster.MigrateWorkload(ctx, u.AccountID, w.Workload, u.Node)
 	if err != nil {
-		if tierup.ErrorCode(err) == "migration_failed" {
+		if tierup.ErrorCode(err) == tierup.CodeMigrationFailed {
 			return result{err: err, apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
 				u.Workloads[i].State = tierup.WorkloadRolledBack
 				u.Workloads[i].Notes = append(u.Workloads[i].Notes, err.Error())

@@ -110,15 +110,8 @@ func TestCrashResumes(t *testing.T) {
 				}
 				p := launch(t, bin, db)
 				c := apitest.Client{T: t, BaseURL: p.base}
-				acct := c.Do("POST", "/v1/accounts", "tu_admin_crash", map[string]any{"email": "crash@example.com"})
-				c.Expect(acct, 201, "")
-				token := acct.Str("token")
-				pm := c.Do("POST", "/v1/payment-methods", token, map[string]any{"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
-				c.Expect(pm, 201, "")
-				q := c.Do("POST", "/v1/quotes", token, map[string]any{"plan": "pro-1m"})
-				up := c.Do("POST", "/v1/upgrades", token, map[string]any{"quote": q.Str("id"), "payment_method": pm.Str("id"), "accept_terms": "2026-11-01"})
-				c.Expect(up, 202, "")
-				id := up.Str("id")
+				acctID, token := newAccount(c, "crash@example.com")
+				id := startUpgrade(c, token)
 
 				poll(t, c, token, id, pt.name, pt.at)
 				p.kill()
@@ -131,7 +124,7 @@ func TestCrashResumes(t *testing.T) {
 				if n := len(ledger.List("data")); n != 1 {
 					t.Errorf("%d ledger entries after a crash %s, want exactly one charge: %s", n, pt.name, ledger.Raw)
 				}
-				cluster := c.Do("GET", "/v1/sandbox/cluster?account="+acct.Str("id"), "tu_admin_crash", nil)
+				cluster := c.Do("GET", "/v1/sandbox/cluster?account="+acctID, "tu_admin_crash", nil)
 				if n := len(cluster.List("nodes")); n != 1 {
 					t.Errorf("%d nodes, want one: %s", n, cluster.Raw)
 				}
@@ -144,6 +137,26 @@ func TestCrashResumes(t *testing.T) {
 			})
 		}
 	})
+}
+
+// newAccount opens a Hobby account through the API and returns its ID and token.
+func newAccount(c apitest.Client, email string) (id, token string) {
+	c.T.Helper()
+	acct := c.Do("POST", "/v1/accounts", "tu_admin_crash", map[string]any{"email": email})
+	c.Expect(acct, 201, "")
+	return acct.Str("id"), acct.Str("token")
+}
+
+// startUpgrade upgrades the account to Pro with a good card and returns the
+// upgrade's ID.
+func startUpgrade(c apitest.Client, token string) string {
+	c.T.Helper()
+	pm := c.Do("POST", "/v1/payment-methods", token, map[string]any{"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+	c.Expect(pm, 201, "")
+	q := c.Do("POST", "/v1/quotes", token, map[string]any{"plan": "pro-1m"})
+	up := c.Do("POST", "/v1/upgrades", token, map[string]any{"quote": q.Str("id"), "payment_method": pm.Str("id"), "accept_terms": "2026-11-01"})
+	c.Expect(up, 202, "")
+	return up.Str("id")
 }
 
 func stepStatus(r apitest.Response, name string) string {
@@ -182,14 +195,8 @@ func TestProcessesShareWork(t *testing.T) {
 	var runs []run
 	for i := range 4 {
 		c := apitest.Client{T: t, BaseURL: procs[i%2].base}
-		acct := c.Do("POST", "/v1/accounts", "tu_admin_crash", map[string]any{"email": "share" + string(rune('a'+i)) + "@example.com"})
-		c.Expect(acct, 201, "")
-		token := acct.Str("token")
-		pm := c.Do("POST", "/v1/payment-methods", token, map[string]any{"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
-		q := c.Do("POST", "/v1/quotes", token, map[string]any{"plan": "pro-1m"})
-		up := c.Do("POST", "/v1/upgrades", token, map[string]any{"quote": q.Str("id"), "payment_method": pm.Str("id"), "accept_terms": "2026-11-01"})
-		c.Expect(up, 202, "")
-		runs = append(runs, run{token, up.Str("id")})
+		_, token := newAccount(c, "share"+string(rune('a'+i))+"@example.com")
+		runs = append(runs, run{token, startUpgrade(c, token)})
 	}
 	workers := map[string]bool{}
 	c := apitest.Client{T: t, BaseURL: procs[0].base}

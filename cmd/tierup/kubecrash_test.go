@@ -30,19 +30,12 @@ func TestKubeCrashMidMove(t *testing.T) {
 	flags := []string{"--cluster", "kube", "--kubeconfig", kubeconfig, "--kube-backups", "cronjob"}
 	p := launch(t, bin, db, flags...)
 	c := apitest.Client{T: t, BaseURL: p.base}
-	acct := c.Do("POST", "/v1/accounts", "tu_admin_crash", map[string]any{"email": "kube-crash@example.com"})
-	c.Expect(acct, 201, "")
-	token := acct.Str("token")
-	ns := kubetest.Namespace(t, kc, acct.Str("id"))
+	acctID, token := newAccount(c, "kube-crash@example.com")
+	ns := kubetest.Namespace(t, kc, acctID)
 	kubetest.Workloads(t, kc, ns)
 	stopWatching := kubetest.WatchAvailability(t, kc, ns)
 
-	pm := c.Do("POST", "/v1/payment-methods", token, map[string]any{"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
-	c.Expect(pm, 201, "")
-	q := c.Do("POST", "/v1/quotes", token, map[string]any{"plan": "pro-1m"})
-	up := c.Do("POST", "/v1/upgrades", token, map[string]any{"quote": q.Str("id"), "payment_method": pm.Str("id"), "accept_terms": "2026-11-01"})
-	c.Expect(up, 202, "")
-	id := up.Str("id")
+	id := startUpgrade(c, token)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -61,7 +54,7 @@ func TestKubeCrashMidMove(t *testing.T) {
 	p2 := launch(t, bin, db, flags...)
 	c.BaseURL = p2.base
 	u := poll(t, c, token, id, "completed", func(r apitest.Response) bool { return r.Str("status") == "completed" })
-	nodes, err := kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct.Str("id")})
+	nodes, err := kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acctID})
 	if err != nil {
 		t.Fatal(err)
 	}
