@@ -142,7 +142,20 @@ type Store interface {
 	// limit of them.
 	Events(ctx context.Context, upgradeID string, afterSeq int64, limit int) ([]*UpgradeEvent, error)
 	// CountEvents counts an account's events with the action since t.
-	CountEvents(ctx context.Context, accountID, action string, since time.Time) (int, error)
+	CountEvents(ctx context.Context, accountID string, action Action, since time.Time) (int, error)
+
+	// Heartbeat records that the workflow process is alive, at the
+	// database's time: leases never compare two hosts' clocks.
+	Heartbeat(ctx context.Context, process string) error
+	// ResumeCandidates lists the active upgrades the workflow may have to
+	// resume: those whose current step runs in a process with no heartbeat
+	// within heartbeatTimeout (by the database's clock; an unknown process
+	// counts as dead), and the moving ones (Upgrade.Moving) whose DueAt is
+	// before stalledBefore. The caller decides; the query only narrows.
+	ResumeCandidates(ctx context.Context, heartbeatTimeout time.Duration, stalledBefore time.Time) ([]*Upgrade, error)
+	// SweepProcesses deletes the heartbeats older than olderThan (by the
+	// database's clock) and returns how many.
+	SweepProcesses(ctx context.Context, olderThan time.Duration) (int, error)
 
 	// CreateNotification stores an in-app notification.
 	CreateNotification(ctx context.Context, n *Notification) error

@@ -53,20 +53,26 @@ func NextStep(s StepName) StepName {
 	return ""
 }
 
+// StepStatus is where one step stands.
+type StepStatus string
+
 // Step statuses.
 const (
-	StepPending   = "pending"
-	StepRunning   = "running"
-	StepRetrying  = "retrying" // failed, another attempt is scheduled at NextRetryAt
-	StepFailed    = "failed"   // no more automatic attempts
-	StepSucceeded = "succeeded"
-	StepSkipped   = "skipped"
+	StepPending   StepStatus = "pending"
+	StepRunning   StepStatus = "running"
+	StepRetrying  StepStatus = "retrying" // failed, another attempt is scheduled at NextRetryAt
+	StepFailed    StepStatus = "failed"   // no more automatic attempts
+	StepSucceeded StepStatus = "succeeded"
+	StepSkipped   StepStatus = "skipped"
 )
+
+// Done reports whether the step has nothing left to do.
+func (s StepStatus) Done() bool { return s == StepSucceeded || s == StepSkipped }
 
 // Step is one step's record.
 type Step struct {
 	Name        StepName   `json:"name"`
-	Status      string     `json:"status" enum:"pending,running,retrying,failed,succeeded,skipped"`
+	Status      StepStatus `json:"status" enum:"pending,running,retrying,failed,succeeded,skipped"`
 	Attempts    int        `json:"attempts"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 	FinishedAt  *time.Time `json:"finished_at,omitempty"`
@@ -84,23 +90,26 @@ type StepError struct {
 	Message string `json:"message"`
 }
 
+// PaymentStatus is where the upgrade's charge stands.
+type PaymentStatus string
+
 // Payment statuses.
 const (
-	PaymentPending   = "pending"
-	PaymentSucceeded = "succeeded"
-	PaymentFailed    = "failed"
-	PaymentSkipped   = "skipped" // nothing was due
-	PaymentRefunded  = "refunded"
+	PaymentPending   PaymentStatus = "pending"
+	PaymentSucceeded PaymentStatus = "succeeded"
+	PaymentFailed    PaymentStatus = "failed"
+	PaymentSkipped   PaymentStatus = "skipped" // nothing was due
+	PaymentRefunded  PaymentStatus = "refunded"
 )
 
 // Payment is the upgrade's charge as the user sees it: never the card
 // number.
 type Payment struct {
-	Status          string `json:"status" enum:"pending,succeeded,failed,skipped,refunded"`
-	Amount          Money  `json:"amount"`
-	PaymentMethodID string `json:"payment_method"`
-	Brand           string `json:"brand,omitempty"`
-	Last4           string `json:"last4,omitempty"`
+	Status          PaymentStatus `json:"status" enum:"pending,succeeded,failed,skipped,refunded"`
+	Amount          Money         `json:"amount"`
+	PaymentMethodID string        `json:"payment_method"`
+	Brand           string        `json:"brand,omitempty"`
+	Last4           string        `json:"last4,omitempty"`
 	// Attempt counts the cards tried; each has its own idempotency key.
 	Attempt     int    `json:"attempt"`
 	ChargeID    string `json:"charge_id,omitempty"`
@@ -110,21 +119,24 @@ type Payment struct {
 	Message     string `json:"message,omitempty"`
 }
 
+// WorkloadState is where one workload's move stands.
+type WorkloadState string
+
 // Workload migration states.
 const (
-	WorkloadPending    = "pending"
-	WorkloadMigrating  = "migrating"
-	WorkloadMigrated   = "migrated"
-	WorkloadRolledBack = "rolled_back" // the move failed and was undone; it will be retried
-	WorkloadReturned   = "returned"    // moved back to the shared pool by a cancel
+	WorkloadPending    WorkloadState = "pending"
+	WorkloadMigrating  WorkloadState = "migrating"
+	WorkloadMigrated   WorkloadState = "migrated"
+	WorkloadRolledBack WorkloadState = "rolled_back" // the move failed and was undone; it will be retried
+	WorkloadReturned   WorkloadState = "returned"    // moved back to the shared pool by a cancel
 )
 
 // WorkloadMigration is one workload's move to the dedicated node.
 type WorkloadMigration struct {
 	Workload
-	State        string   `json:"state" enum:"pending,migrating,migrated,rolled_back,returned"`
-	MinAvailable *int     `json:"min_available,omitempty" doc:"Fewest available replicas seen while it moved."`
-	Notes        []string `json:"notes,omitempty"`
+	State        WorkloadState `json:"state" enum:"pending,migrating,migrated,rolled_back,returned"`
+	MinAvailable *int          `json:"min_available,omitempty" doc:"Fewest available replicas seen while it moved."`
+	Notes        []string      `json:"notes,omitempty"`
 }
 
 // TermsAcceptance records the user's agreement to the terms of service.
@@ -163,6 +175,40 @@ type Upgrade struct {
 	CompletedAt       *time.Time `json:"completed_at,omitempty"`
 	// Version increases with every stored change (optimistic locking).
 	Version int `json:"version"`
+}
+
+// Active reports whether the upgrade holds the account's single upgrade
+// slot. The store keeps it in a column that the one-active-upgrade index
+// uses, so this is the only place the rule is written.
+func (u *Upgrade) Active() bool { return u.Status.Active() }
+
+// Moving reports whether jobs, not a person, move the upgrade on: it is
+// processing or paused, or a cancel's compensation runs.
+func (u *Upgrade) Moving() bool {
+	return u.Active() && (u.Status == UpgradeProcessing || u.Status == UpgradePaused || u.CancelRequestedAt != nil)
+}
+
+// RunningWorker returns the process running the current step, or "" when
+// no step is running.
+func (u *Upgrade) RunningWorker() string {
+	if !u.Active() {
+		return ""
+	}
+	if st := u.Step(u.CurrentStep); st != nil && st.Status == StepRunning {
+		return st.Worker
+	}
+	return ""
+}
+
+// DueAt is when a moving upgrade is next expected to change by itself: its
+// last change, or its current step's next attempt when that is later. An
+// upgrade long past it has lost its job.
+func (u *Upgrade) DueAt() time.Time {
+	due := u.UpdatedAt
+	if st := u.Step(u.CurrentStep); st != nil && st.NextRetryAt != nil && st.NextRetryAt.After(due) {
+		due = *st.NextRetryAt
+	}
+	return due
 }
 
 // Step returns the record of the named step.
@@ -211,13 +257,44 @@ func NewUpgrade(id string, q *Quote, pm *PaymentMethod, terms TermsAcceptance, n
 	return u
 }
 
+// Action names what an audit event records. Writers and readers (the
+// payment rate limit, the dashboard) share these constants.
+type Action string
+
+// Audit actions.
+const (
+	ActionCreated                Action = "created"
+	ActionStepStarted            Action = "step_started"
+	ActionStepTakenOver          Action = "step_taken_over"
+	ActionStepProgress           Action = "step_progress"
+	ActionStepSucceeded          Action = "step_succeeded"
+	ActionStepRetryScheduled     Action = "step_retry_scheduled"
+	ActionPaymentFailed          Action = "payment_failed"
+	ActionPaymentRetry           Action = "payment_retry"
+	ActionPaused                 Action = "paused"
+	ActionResumed                Action = "resumed"
+	ActionResumedAfterCrash      Action = "resumed_after_crash"
+	ActionNeedsSupport           Action = "needs_support"
+	ActionAdminRetry             Action = "admin_retry"
+	ActionCompleted              Action = "completed"
+	ActionCancelRequested        Action = "cancel_requested"
+	ActionStepConcludedForCancel Action = "step_concluded_for_cancel"
+	ActionCancelProgress         Action = "cancel_progress"
+	ActionCancelRetryScheduled   Action = "cancel_retry_scheduled"
+	ActionCanceled               Action = "canceled"
+)
+
+// GatewayAction is the audit action of an event a payment gateway reported
+// by webhook, e.g. "stripe_payment_intent.succeeded".
+func GatewayAction(gateway, eventType string) Action { return Action(gateway + "_" + eventType) }
+
 // UpgradeEvent is one entry of an upgrade's history: an audit record (who
 // did what, when) carrying the upgrade as it was right after.
 type UpgradeEvent struct {
 	Seq       int64     `json:"seq" doc:"Increasing event number; the SSE event ID."`
 	UpgradeID string    `json:"upgrade_id"`
 	Actor     string    `json:"actor" doc:"system, the account ID, or admin."`
-	Action    string    `json:"action" doc:"e.g. created, step_started, step_succeeded, step_retry_scheduled, payment_failed, paused, resumed, completed, admin_retry, canceled."`
+	Action    Action    `json:"action" doc:"e.g. created, step_started, step_succeeded, step_retry_scheduled, payment_failed, paused, resumed, completed, admin_retry, canceled."`
 	Message   string    `json:"message"`
 	At        time.Time `json:"at"`
 	Upgrade   *Upgrade  `json:"upgrade,omitempty"`

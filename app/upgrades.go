@@ -241,7 +241,7 @@ func (a *App) ownPaymentMethod(ctx context.Context, accountID, id string) (*tier
 }
 
 func (a *App) checkPaymentRate(ctx context.Context, accountID string) error {
-	n, err := a.store.CountEvents(ctx, accountID, "payment_failed", a.clock.Now().Add(-time.Hour))
+	n, err := a.store.CountEvents(ctx, accountID, tierup.ActionPaymentFailed, a.clock.Now().Add(-time.Hour))
 	if err != nil {
 		return err
 	}
@@ -465,7 +465,7 @@ func (a *App) StripeWebhook(ctx context.Context, payload []byte, signature strin
 		if err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &tierup.UpgradeEvent{UpgradeID: id, Actor: "stripe", Action: "stripe_" + ev.Type,
+		return tx.AppendEvent(ctx, &tierup.UpgradeEvent{UpgradeID: id, Actor: "stripe", Action: tierup.GatewayAction("stripe", ev.Type),
 			Message: fmt.Sprintf("Stripe reported %s for %s (%s)", ev.Type, ev.PaymentIntentID, ev.Status), At: a.clock.Now().UTC(), Upgrade: u})
 	})
 }

@@ -255,7 +255,7 @@ func (s *Server) upgradeRoutes() {
 			out := &auditOutput{}
 			out.Body.Data = []auditEntry{}
 			for _, e := range evs {
-				a := auditEntry{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Message: e.Message}
+				a := auditEntry{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: string(e.Action), Message: e.Message}
 				if e.Upgrade != nil {
 					a.Status = string(e.Upgrade.Status)
 				}

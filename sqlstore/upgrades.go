@@ -205,10 +205,10 @@ func (db *DB) Events(ctx context.Context, upgradeID string, afterSeq int64, limi
 }
 
 // CountEvents implements tierup.Store.
-func (db *DB) CountEvents(ctx context.Context, accountID, action string, since time.Time) (int, error) {
+func (db *DB) CountEvents(ctx context.Context, accountID string, action tierup.Action, since time.Time) (int, error) {
 	var n int
 	err := db.q.queryRow(ctx, `SELECT COUNT(*) FROM upgrade_events WHERE account_id = $1 AND action = $2 AND created_at > $3`,
-		accountID, action, since.UTC()).Scan(&n)
+		accountID, string(action), since.UTC()).Scan(&n)
 	return n, err
 }
 

@@ -24,7 +24,7 @@ func (e *Engine) Retry(ctx context.Context, id, actor string) (*tierup.Upgrade, 
 		if err := e.schedule(ctx, tx, u, u.CurrentStep, e.Clock.Now()); err != nil {
 			return false, err
 		}
-		return true, e.save(ctx, tx, u, actor, "admin_retry", fmt.Sprintf("retry of %s requested (ticket %s)", u.CurrentStep, u.SupportTicket))
+		return true, e.save(ctx, tx, u, actor, tierup.ActionAdminRetry, fmt.Sprintf("retry of %s requested (ticket %s)", u.CurrentStep, u.SupportTicket))
 	})
 }
 
@@ -60,7 +60,7 @@ func (e *Engine) Cancel(ctx context.Context, id, actor string) (*tierup.Upgrade,
 		if err != nil {
 			return false, err
 		}
-		return true, e.save(ctx, tx, u, actor, "cancel_requested", "cancel requested: refunding and restoring the previous plan")
+		return true, e.save(ctx, tx, u, actor, tierup.ActionCancelRequested, "cancel requested: refunding and restoring the previous plan")
 	})
 }
 
@@ -81,7 +81,7 @@ func (e *Engine) RetryPayment(ctx context.Context, id string, pm *tierup.Payment
 		if err := e.schedule(ctx, tx, u, tierup.StepPayment, e.Clock.Now()); err != nil {
 			return false, err
 		}
-		return true, e.save(ctx, tx, u, actor, "payment_retry", fmt.Sprintf("payment attempt %d with %s •••• %s", u.Payment.Attempt, pm.Brand, pm.Last4))
+		return true, e.save(ctx, tx, u, actor, tierup.ActionPaymentRetry, fmt.Sprintf("payment attempt %d with %s •••• %s", u.Payment.Attempt, pm.Brand, pm.Last4))
 	})
 }
 

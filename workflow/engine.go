@@ -140,7 +140,7 @@ func (e *Engine) Create(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 	if err := tx.CreateUpgrade(ctx, u); err != nil {
 		return err
 	}
-	return e.event(ctx, tx, u, actor, "created", fmt.Sprintf("upgrade from %s to %s started", u.FromPlan, u.ToPlan))
+	return e.event(ctx, tx, u, actor, tierup.ActionCreated, fmt.Sprintf("upgrade from %s to %s started", u.FromPlan, u.ToPlan))
 }
 
 // schedule bumps the step's run (making older jobs stale) and enqueues its
@@ -159,19 +159,19 @@ func (e *Engine) schedule(ctx context.Context, tx tierup.Store, u *tierup.Upgrad
 }
 
 // event appends an audit event carrying the upgrade's new state.
-func (e *Engine) event(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, actor, action, msg string) error {
+func (e *Engine) event(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, actor string, action tierup.Action, msg string) error {
 	ev := &tierup.UpgradeEvent{UpgradeID: u.ID, Actor: actor, Action: action, Message: msg, At: e.Clock.Now().UTC(), Upgrade: u}
 	if err := tx.AppendEvent(ctx, ev); err != nil {
 		return err
 	}
-	e.Log.InfoContext(ctx, "upgrade "+action, "upgrade", u.ID, "account", u.AccountID, "actor", actor, "status", u.Status,
+	e.Log.InfoContext(ctx, "upgrade "+string(action), "upgrade", u.ID, "account", u.AccountID, "actor", actor, "status", u.Status,
 		"step", u.CurrentStep, "message", msg)
 	return nil
 }
 
 // save stores the upgrade (version-checked) and one event describing the
 // change, in tx.
-func (e *Engine) save(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, actor, action, msg string) error {
+func (e *Engine) save(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, actor string, action tierup.Action, msg string) error {
 	u.UpdatedAt = e.Clock.Now().UTC()
 	u.UpdateProgress()
 	if err := tx.UpdateUpgrade(ctx, u); err != nil {

@@ -62,7 +62,7 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 	if res.err == nil {
 		if u.Status == tierup.UpgradePaused {
 			u.Status, u.PausedReason = tierup.UpgradeProcessing, ""
-			if err := e.event(ctx, tx, u, "system", "resumed", "the connection is back; the upgrade continues"); err != nil {
+			if err := e.event(ctx, tx, u, "system", tierup.ActionResumed, "the connection is back; the upgrade continues"); err != nil {
 				return nil, err
 			}
 		}
@@ -71,7 +71,7 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 			if err := e.schedule(ctx, tx, u, step, now); err != nil {
 				return nil, err
 			}
-			return nil, e.save(ctx, tx, u, "system", "step_progress", res.msg)
+			return nil, e.save(ctx, tx, u, "system", tierup.ActionStepProgress, res.msg)
 		}
 		if st.Status != tierup.StepSkipped {
 			st.Status = tierup.StepSucceeded
@@ -80,13 +80,13 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 		next := tierup.NextStep(step)
 		if next == "" {
 			u.Status, u.CurrentStep, u.CompletedAt = tierup.UpgradeCompleted, "", &now
-			return nil, e.save(ctx, tx, u, "system", "completed", "upgrade to "+u.ToPlan+" completed: "+res.msg)
+			return nil, e.save(ctx, tx, u, "system", tierup.ActionCompleted, "upgrade to "+u.ToPlan+" completed: "+res.msg)
 		}
 		u.CurrentStep = next
 		if err := e.schedule(ctx, tx, u, next, now); err != nil {
 			return nil, err
 		}
-		return nil, e.save(ctx, tx, u, "system", "step_succeeded", fmt.Sprintf("%s: %s", step, res.msg))
+		return nil, e.save(ctx, tx, u, "system", tierup.ActionStepSucceeded, fmt.Sprintf("%s: %s", step, res.msg))
 	}
 
 	kind, code, msg := classify(res.err)
@@ -107,7 +107,7 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 			return nil, e.saveQuiet(ctx, tx, u) // still down: no event for every probe
 		}
 		u.Status, u.PausedReason = tierup.UpgradePaused, msg
-		return nil, e.save(ctx, tx, u, "system", "paused", fmt.Sprintf("%s paused: %s; it resumes by itself", step, msg))
+		return nil, e.save(ctx, tx, u, "system", tierup.ActionPaused, fmt.Sprintf("%s paused: %s; it resumes by itself", step, msg))
 
 	case step == tierup.StepPayment && kind == failDeclined:
 		// Only a refusal waits for another card. A payment whose transient
@@ -121,7 +121,7 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 		if errors.As(res.err, &pe) {
 			u.Payment.DeclineCode = pe.DeclineCode
 		}
-		return nil, e.save(ctx, tx, u, "system", "payment_failed",
+		return nil, e.save(ctx, tx, u, "system", tierup.ActionPaymentFailed,
 			fmt.Sprintf("payment attempt %d failed (%s): %s", u.Payment.Attempt, code, msg))
 
 	case kind == failRetry:
@@ -131,7 +131,7 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 		if err := e.schedule(ctx, tx, u, step, next); err != nil {
 			return nil, err
 		}
-		return nil, e.save(ctx, tx, u, "system", "step_retry_scheduled",
+		return nil, e.save(ctx, tx, u, "system", tierup.ActionStepRetryScheduled,
 			fmt.Sprintf("%s failed (%s: %s); attempt %d of %d at %s", step, code, msg, st.Attempts+1, e.cfg.MaxAttempts, next.Format(time.RFC3339)))
 
 	default: // retries exhausted, or retrying cannot help
@@ -149,7 +149,7 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 				step, st.Attempts, msg, ticket.ID), CreatedAt: now}); err != nil {
 			return nil, err
 		}
-		if err := e.save(ctx, tx, u, "system", "needs_support",
+		if err := e.save(ctx, tx, u, "system", tierup.ActionNeedsSupport,
 			fmt.Sprintf("%s failed after %d attempts (%s: %s); support ticket %s opened", step, st.Attempts, code, msg, ticket.ID)); err != nil {
 			return nil, err
 		}
@@ -188,7 +188,7 @@ func (e *Engine) concludeForCancel(ctx context.Context, tx tierup.Store, u *tier
 	if err := e.schedule(ctx, tx, u, stepCompensate, now); err != nil {
 		return true, err
 	}
-	return true, e.save(ctx, tx, u, "system", "step_concluded_for_cancel", fmt.Sprintf("%s concluded (%s); compensating", st.Name, st.Status))
+	return true, e.save(ctx, tx, u, "system", tierup.ActionStepConcludedForCancel, fmt.Sprintf("%s concluded (%s); compensating", st.Name, st.Status))
 }
 
 // finishCompensation records one part of the cancel's compensation and
@@ -204,7 +204,7 @@ func (e *Engine) finishCompensation(ctx context.Context, tx tierup.Store, u *tie
 		if err := e.schedule(ctx, tx, u, stepCompensate, now.Add(delay)); err != nil {
 			return err
 		}
-		return e.save(ctx, tx, u, "system", "cancel_retry_scheduled", fmt.Sprintf("compensation failed (%s: %s); trying again", code, msg))
+		return e.save(ctx, tx, u, "system", tierup.ActionCancelRetryScheduled, fmt.Sprintf("compensation failed (%s: %s); trying again", code, msg))
 	}
 	if err := res.apply(ctx, tx, u); err != nil {
 		return err
@@ -213,10 +213,10 @@ func (e *Engine) finishCompensation(ctx context.Context, tx tierup.Store, u *tie
 		if err := e.schedule(ctx, tx, u, stepCompensate, now); err != nil {
 			return err
 		}
-		return e.save(ctx, tx, u, "system", "cancel_progress", res.msg)
+		return e.save(ctx, tx, u, "system", tierup.ActionCancelProgress, res.msg)
 	}
 	u.Status, u.PausedReason = tierup.UpgradeCanceled, ""
-	return e.save(ctx, tx, u, "system", "canceled", res.msg)
+	return e.save(ctx, tx, u, "system", tierup.ActionCanceled, res.msg)
 }
 
 // saveQuiet stores the upgrade without an event.

@@ -143,7 +143,7 @@ func (e *Engine) resumeOrphans(ctx context.Context) error {
 			if err := e.schedule(ctx, tx, fresh, what, e.Clock.Now()); err != nil {
 				return err
 			}
-			return e.save(ctx, tx, fresh, "system", "resumed_after_crash",
+			return e.save(ctx, tx, fresh, "system", tierup.ActionResumedAfterCrash,
 				fmt.Sprintf("%s had stopped (process %s); resuming it", what, cmp.Or(dead, "unknown")))
 		})
 		if err != nil {

@@ -69,7 +69,7 @@ func (e *Engine) run(ctx context.Context, job *river.Job[stepArgs]) error {
 				return nil // a continuation
 			}
 			st.Worker = e.process // taken over from a process that stopped
-			return e.save(ctx, tx, u, "system", "step_taken_over", fmt.Sprintf("%s continues in process %s", a.Step, e.process))
+			return e.save(ctx, tx, u, "system", tierup.ActionStepTakenOver, fmt.Sprintf("%s continues in process %s", a.Step, e.process))
 		}
 		now := e.Clock.Now().UTC()
 		st.Status, st.NextRetryAt, st.Worker = tierup.StepRunning, nil, e.process
@@ -80,7 +80,7 @@ func (e *Engine) run(ctx context.Context, job *river.Job[stepArgs]) error {
 		if u.Status == tierup.UpgradePaused {
 			return e.saveQuiet(ctx, tx, u) // a probe: the pause and the resume are the events
 		}
-		return e.save(ctx, tx, u, "system", "step_started", fmt.Sprintf("%s started (attempt %d)", a.Step, st.Attempts))
+		return e.save(ctx, tx, u, "system", tierup.ActionStepStarted, fmt.Sprintf("%s started (attempt %d)", a.Step, st.Attempts))
 	})
 	if errors.Is(err, errStale) || tierup.ErrorCode(err) == tierup.CodeNotFound {
 		return nil // superseded: nothing to do
