@@ -180,9 +180,6 @@ type Store interface {
 	// returns nil. Inside fn use only tx: the outer store may wait for the
 	// transaction (SQLite has one writer).
 	InTx(ctx context.Context, fn func(tx Store) error) error
-	// TxHandle returns the driver transaction of a Store given by InTx, for
-	// adapters that must join it (the job queue); nil outside InTx.
-	TxHandle() any
 
 	// Close releases the store's connections.
 	Close() error

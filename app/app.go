@@ -9,6 +9,8 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -22,17 +24,68 @@ type Config struct {
 	AdminToken string        // fixed admin token; when empty one is generated and only its hash kept
 }
 
+// Engine is the upgrade workflow, as the use cases drive it
+// (*workflow.Engine).
+type Engine interface {
+	// Create stores a new upgrade, its first event and its first job in tx.
+	Create(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, actor string) error
+	// Retry resumes an upgrade that needs support.
+	Retry(ctx context.Context, id, actor string) (*tierup.Upgrade, error)
+	// Cancel compensates an active upgrade.
+	Cancel(ctx context.Context, id, actor string) (*tierup.Upgrade, error)
+	// RetryPayment pays again with pm after a decline.
+	RetryPayment(ctx context.Context, id string, pm *tierup.PaymentMethod, actor string) (*tierup.Upgrade, error)
+	// Subscribe wakes the caller when this process changes the upgrade.
+	Subscribe(upgradeID string) (<-chan struct{}, func())
+	// Publish wakes the subscribers after a committed change.
+	Publish(upgradeID string)
+}
+
+// Deps are the parts the use cases drive. Store, Catalog, Clock, Log,
+// Keys, Engine, Gateway and Cluster are required; the rest are optional.
+type Deps struct {
+	Store   tierup.Store
+	Catalog *tierup.Catalog
+	Clock   tierup.Clock
+	Log     *slog.Logger
+	Keys    *Keys // from LoadKeys
+	Engine  Engine
+	Gateway tierup.PaymentGateway
+	Cluster tierup.Cluster // read for migration plans
+	// Faults, Ledger and Sim are the sandbox's; without one its admin
+	// routes answer sandbox_disabled.
+	Faults tierup.FaultInjector
+	Ledger tierup.Ledger
+	Sim    tierup.ClusterInspector
+	// Webhooks verifies the gateway's webhooks; without it they answer
+	// not_found.
+	Webhooks tierup.WebhookVerifier
+}
+
+func (d Deps) check() error {
+	var missing []string
+	for name, ok := range map[string]bool{"Store": d.Store != nil, "Catalog": d.Catalog != nil, "Clock": d.Clock != nil,
+		"Log": d.Log != nil, "Keys": d.Keys != nil, "Engine": d.Engine != nil, "Gateway": d.Gateway != nil, "Cluster": d.Cluster != nil} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("app: missing dependencies: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // App runs the use cases. It is safe for concurrent use.
 type App struct {
+	deps      Deps
 	store     tierup.Store
 	catalog   *tierup.Catalog
 	clock     tierup.Clock
 	log       *slog.Logger
 	cfg       Config
-	quoteKey  []byte
-	cardKey   []byte // keys card fingerprints
 	adminHash []byte
-	up        Upgrades
 }
 
 // Bootstrap reports what New created on an empty database.
@@ -48,26 +101,39 @@ const (
 	secretAdminHash = "admin_token_sha256"
 )
 
-// New loads (or, on first start, creates) the keys that sign quotes and
-// fingerprint cards, and returns the App.
-func New(ctx context.Context, store tierup.Store, catalog *tierup.Catalog, clock tierup.Clock, log *slog.Logger, cfg Config) (*App, error) {
-	if cfg.QuoteTTL <= 0 {
-		cfg.QuoteTTL = 30 * time.Minute
-	}
-	if cfg.Policy == "" {
-		cfg.Policy = tierup.PolicyCarryover
-	}
-	a := &App{store: store, catalog: catalog, clock: clock, log: log, cfg: cfg}
+// Keys sign quotes and fingerprint cards.
+type Keys struct {
+	quote, card []byte
+}
 
-	for name, dst := range map[string]*[]byte{secretQuoteKey: &a.quoteKey, secretCardKey: &a.cardKey} {
+// LoadKeys loads the keys, or creates them on first start.
+func LoadKeys(ctx context.Context, store tierup.Store) (*Keys, error) {
+	k := &Keys{}
+	for name, dst := range map[string]*[]byte{secretQuoteKey: &k.quote, secretCardKey: &k.card} {
 		stored, _, err := store.PutSecretIfAbsent(ctx, name, newKey())
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		*dst = stored
 	}
+	return k, nil
+}
 
-	return a, nil
+// VerifyQuote reports whether the quote's signature matches its content.
+func (k *Keys) VerifyQuote(q *tierup.Quote) bool { return q.Verify(k.quote) }
+
+// New returns the App. Errors: a missing required dependency.
+func New(d Deps, cfg Config) (*App, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	if cfg.QuoteTTL <= 0 {
+		cfg.QuoteTTL = 30 * time.Minute
+	}
+	if cfg.Policy == "" {
+		cfg.Policy = tierup.PolicyCarryover
+	}
+	return &App{deps: d, store: d.Store, catalog: d.Catalog, clock: d.Clock, log: d.Log, cfg: cfg}, nil
 }
 
 // EnsureAdminToken readies admin authentication for a server: the

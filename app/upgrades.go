@@ -10,10 +10,6 @@ import (
 	"time"
 
 	"github.com/tierup/tierup"
-	"github.com/tierup/tierup/gateway/stripegw"
-	"github.com/tierup/tierup/sandbox"
-	"github.com/tierup/tierup/sim"
-	"github.com/tierup/tierup/workflow"
 )
 
 // TermsVersion is the version of the terms of service an upgrade must
@@ -32,21 +28,6 @@ const termsText = `tierup Terms of Service, version 2026-11-01.
 // account in the last hour.
 const maxFailedPaymentsPerHour = 5
 
-// Upgrades are the parts the upgrade use cases drive.
-type Upgrades struct {
-	Engine  *workflow.Engine
-	Gateway tierup.PaymentGateway
-	Cluster tierup.Cluster    // the cluster the engine drives, read for migration plans
-	Faults  *sandbox.Faults   // sandbox only
-	Ledger  *sandbox.Gateway  // the sandbox gateway, when it is the gateway
-	Sim     *sim.Cluster      // the simulated cluster, when it is the cluster
-	Stripe  *stripegw.Gateway // the stripe gateway, for its webhooks
-}
-
-// SetUpgrades connects the workflow; without it the upgrade use cases are
-// unavailable.
-func (a *App) SetUpgrades(u Upgrades) { a.up = u }
-
 // Terms returns the current terms of service.
 func (a *App) Terms() (version, text string) { return TermsVersion, termsText }
 
@@ -63,13 +44,13 @@ func (a *App) CreatePaymentMethod(ctx context.Context, accountID string, card ti
 	if err != nil {
 		return nil, err
 	}
-	ref, err := a.up.Gateway.TokenizeCard(ctx, card)
+	ref, err := a.deps.Gateway.TokenizeCard(ctx, card)
 	if err != nil {
 		return nil, paymentProblem(err)
 	}
 	number := tierup.NormalizeCardNumber(card.Number)
 	pm := &tierup.PaymentMethod{ID: tierup.NewID("pm"), AccountID: acct.ID, Brand: brand, Last4: tierup.Last4(number),
-		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Name: card.Name, Fingerprint: tierup.CardFingerprint(a.cardKey, number),
+		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Name: card.Name, Fingerprint: tierup.CardFingerprint(a.deps.Keys.card, number),
 		GatewayRef: ref, CreatedAt: a.clock.Now().UTC().Truncate(time.Second)}
 	if err := a.store.CreatePaymentMethod(ctx, pm); err != nil {
 		return nil, err
@@ -82,10 +63,10 @@ func (a *App) CreatePaymentMethod(ctx context.Context, accountID string, card ti
 // gateway itself (a Stripe pm_… from Stripe.js or the mobile SDK). Errors:
 // CodeInvalidCard when the gateway does not know it or takes raw cards.
 func (a *App) RegisterPaymentMethod(ctx context.Context, accountID, ref string) (*tierup.PaymentMethod, error) {
-	d, ok := a.up.Gateway.(tierup.CardDescriber)
+	d, ok := a.deps.Gateway.(tierup.CardDescriber)
 	if !ok {
 		return nil, tierup.Invalid(tierup.FieldError{Location: "body.stripe_payment_method",
-			Message: "the " + a.up.Gateway.Name() + " gateway takes the card itself: send \"card\" instead"})
+			Message: "the " + a.deps.Gateway.Name() + " gateway takes the card itself: send \"card\" instead"})
 	}
 	desc, err := d.DescribeCard(ctx, ref)
 	if err != nil {
@@ -132,9 +113,6 @@ type NewUpgrade struct {
 // CodeInvalid (payment method), CodeTooManyPaymentAttempts,
 // CodeIdempotencyKeyReused.
 func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade) (*tierup.Upgrade, error) {
-	if a.up.Engine == nil {
-		return nil, fmt.Errorf("upgrades are not configured")
-	}
 	if in.IdempotencyKey != "" {
 		if u, err := a.replay(ctx, accountID, in); u != nil || err != nil {
 			return u, err
@@ -171,7 +149,7 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 	u := tierup.NewUpgrade(tierup.NewID("upg"), q, pm, tierup.TermsAcceptance{Version: in.AcceptTerms, AcceptedAt: now, IP: in.IP, UserAgent: in.UserAgent},
 		a.clock.Now().UTC().Truncate(time.Second))
 	err = a.store.InTx(ctx, func(tx tierup.Store) error {
-		if err := a.up.Engine.Create(ctx, tx, u, accountID); err != nil {
+		if err := a.deps.Engine.Create(ctx, tx, u, accountID); err != nil {
 			return err
 		}
 		if in.IdempotencyKey == "" {
@@ -190,7 +168,7 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 	if err != nil {
 		return nil, err
 	}
-	a.up.Engine.Publish(u.ID)
+	a.deps.Engine.Publish(u.ID)
 	return u, nil
 }
 
@@ -263,7 +241,7 @@ func (a *App) RetryPayment(ctx context.Context, accountID, upgradeID, paymentMet
 	if err != nil {
 		return nil, err
 	}
-	return a.up.Engine.RetryPayment(ctx, upgradeID, pm, accountID)
+	return a.deps.Engine.RetryPayment(ctx, upgradeID, pm, accountID)
 }
 
 // Upgrade returns an upgrade its account or the admin may see.
@@ -321,11 +299,7 @@ func (a *App) AccountMigrationPlan(ctx context.Context, accountID string) ([]tie
 
 // planMigration asks the cluster for the plan; the list is never nil.
 func (a *App) planMigration(ctx context.Context, accountID string) ([]tierup.PlannedMove, error) {
-	c := a.up.Cluster
-	if c == nil {
-		return nil, fmt.Errorf("the cluster is not configured")
-	}
-	moves, err := c.PlanMigration(ctx, accountID)
+	moves, err := a.deps.Cluster.PlanMigration(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -354,16 +328,16 @@ func (a *App) Events(ctx context.Context, p Principal, id string, after int64, l
 }
 
 // Subscribe wakes the caller when this process changes the upgrade.
-func (a *App) Subscribe(id string) (<-chan struct{}, func()) { return a.up.Engine.Subscribe(id) }
+func (a *App) Subscribe(id string) (<-chan struct{}, func()) { return a.deps.Engine.Subscribe(id) }
 
 // RetryUpgrade is the admin's retry of an upgrade that needs support.
 func (a *App) RetryUpgrade(ctx context.Context, id string) (*tierup.Upgrade, error) {
-	return a.up.Engine.Retry(ctx, id, "admin")
+	return a.deps.Engine.Retry(ctx, id, "admin")
 }
 
 // CancelUpgrade is the admin's cancel: refund and restore.
 func (a *App) CancelUpgrade(ctx context.Context, id string) (*tierup.Upgrade, error) {
-	return a.up.Engine.Cancel(ctx, id, "admin")
+	return a.deps.Engine.Cancel(ctx, id, "admin")
 }
 
 // Notifications lists the account's in-app notifications.
@@ -385,20 +359,20 @@ func (a *App) SupportTickets(ctx context.Context) ([]*tierup.SupportTicket, erro
 }
 
 // InjectFault sets a sandbox fault (admin, sandbox).
-func (a *App) InjectFault(ctx context.Context, kind string, count int, seconds int) (*sandbox.Fault, error) {
-	if err := a.requireSandbox(); err != nil {
+func (a *App) InjectFault(ctx context.Context, kind string, count int, seconds int) (*tierup.Fault, error) {
+	if err := a.requireFaults(); err != nil {
 		return nil, err
 	}
-	return a.up.Faults.Inject(ctx, kind, count, time.Duration(seconds)*time.Second)
+	return a.deps.Faults.Inject(ctx, kind, count, time.Duration(seconds)*time.Second)
 }
 
 // ClearFaults removes every sandbox fault (admin, sandbox).
 func (a *App) ClearFaults(ctx context.Context) error {
-	if err := a.requireSandbox(); err != nil {
+	if err := a.requireFaults(); err != nil {
 		return err
 	}
-	for _, k := range sandbox.FaultKinds() {
-		if err := a.up.Faults.Clear(ctx, k); err != nil {
+	for _, k := range a.deps.Faults.Kinds() {
+		if err := a.deps.Faults.Clear(ctx, k); err != nil {
 			return err
 		}
 	}
@@ -406,11 +380,22 @@ func (a *App) ClearFaults(ctx context.Context) error {
 }
 
 // Faults lists the sandbox faults in force (admin, sandbox).
-func (a *App) Faults(ctx context.Context) ([]sandbox.Fault, error) {
-	if err := a.requireSandbox(); err != nil {
+func (a *App) Faults(ctx context.Context) ([]tierup.Fault, error) {
+	if err := a.requireFaults(); err != nil {
 		return nil, err
 	}
-	return a.up.Faults.List(ctx)
+	return a.deps.Faults.List(ctx)
+}
+
+// requireFaults refuses fault injection outside the sandbox.
+func (a *App) requireFaults() error {
+	if err := a.requireSandbox(); err != nil {
+		return err
+	}
+	if a.deps.Faults == nil {
+		return tierup.Errorf(tierup.CodeSandboxDisabled, "fault injection is not available in this configuration")
+	}
+	return nil
 }
 
 func newKey() []byte {
@@ -420,23 +405,23 @@ func newKey() []byte {
 }
 
 // Ledger lists the sandbox gateway's charges and refunds (admin, sandbox).
-func (a *App) Ledger(ctx context.Context) ([]*sandbox.Entry, error) {
-	if err := a.requireSandbox(); err != nil || a.up.Ledger == nil {
+func (a *App) Ledger(ctx context.Context) ([]*tierup.LedgerEntry, error) {
+	if err := a.requireSandbox(); err != nil || a.deps.Ledger == nil {
 		return nil, tierup.Errorf(tierup.CodeSandboxDisabled, "the sandbox ledger exists only with the sandbox gateway in sandbox mode")
 	}
-	return a.up.Ledger.Ledger(ctx)
+	return a.deps.Ledger.Ledger(ctx)
 }
 
 // ClusterSnapshot shows an account's slice of the simulated cluster (admin,
 // sandbox).
-func (a *App) ClusterSnapshot(ctx context.Context, accountID string) (*sim.Snapshot, error) {
-	if err := a.requireSandbox(); err != nil || a.up.Sim == nil {
+func (a *App) ClusterSnapshot(ctx context.Context, accountID string) (*tierup.ClusterSnapshot, error) {
+	if err := a.requireSandbox(); err != nil || a.deps.Sim == nil {
 		return nil, tierup.Errorf(tierup.CodeSandboxDisabled, "the simulated cluster exists only with --cluster sim in sandbox mode")
 	}
 	if _, err := a.store.Account(ctx, accountID); err != nil {
 		return nil, err
 	}
-	return a.up.Sim.Snapshot(ctx, accountID)
+	return a.deps.Sim.Snapshot(ctx, accountID)
 }
 
 // StripeWebhook verifies a Stripe event and records it in the audit log
@@ -445,10 +430,10 @@ func (a *App) ClusterSnapshot(ctx context.Context, accountID string) (*sim.Snaps
 // Errors: CodeNotFound without the stripe gateway; CodeInvalid for a bad
 // signature.
 func (a *App) StripeWebhook(ctx context.Context, payload []byte, signature string) error {
-	if a.up.Stripe == nil {
+	if a.deps.Webhooks == nil || a.deps.Webhooks.Name() != "stripe" {
 		return tierup.Errorf(tierup.CodeNotFound, "Stripe webhooks are only accepted with --payment-gateway stripe")
 	}
-	ev, err := a.up.Stripe.ParseWebhook(payload, signature, a.clock.Now())
+	ev, err := a.deps.Webhooks.ParseWebhook(payload, signature, a.clock.Now())
 	if err != nil {
 		return tierup.Invalid(tierup.FieldError{Location: "header.Stripe-Signature", Message: err.Error()})
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/smtptest"
 	"github.com/tierup/tierup/notify/smtpmail"
+	"github.com/tierup/tierup/riverqueue"
 	"github.com/tierup/tierup/sim"
 	"github.com/tierup/tierup/stack"
 	"github.com/tierup/tierup/workflow"
@@ -59,8 +60,8 @@ func start(t *testing.T, dsn string, tune ...func(*stack.Options)) *harness {
 		Mailer: smtpmail.New(smtpmail.Config{Addr: mail.Addr(), From: "tierup <noreply@tierup.test>"}),
 		Sim:    sim.Config{},
 		Workflow: workflow.Config{MaxAttempts: 3, BaseDelay: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond,
-			PauseProbe: 50 * time.Millisecond, PollInterval: 50 * time.Millisecond, JobTimeout: 20 * time.Second,
-			SupportEmail: "support@tierup.test"},
+			PauseProbe: 50 * time.Millisecond, JobTimeout: 20 * time.Second, SupportEmail: "support@tierup.test"},
+		Queue: riverqueue.Config{PollInterval: 50 * time.Millisecond},
 	}
 	for _, f := range tune {
 		f(&o)

@@ -14,9 +14,8 @@ import (
 	"github.com/tierup/tierup/httpapi"
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
-	"github.com/tierup/tierup/sandbox"
 	"github.com/tierup/tierup/sim"
-	"github.com/tierup/tierup/workflow"
+	"github.com/tierup/tierup/stack"
 )
 
 const adminToken = "tu_admin_test"
@@ -30,41 +29,29 @@ type env struct {
 type envOptions struct {
 	sandboxOff bool
 	catalog    *tierup.Catalog
-	// upgrades wires the sandbox gateway, the simulated cluster and a
-	// workflow engine that is not started: upgrades can be created and
-	// read, but none of their steps runs.
+	// upgrades exposes the simulated cluster. The workflow engine is
+	// wired but not started: upgrades can be created and read, but none
+	// of their steps runs.
 	upgrades bool
 }
 
 func newEnv(t *testing.T, dsn string, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
-	db := dbtest.OpenStore(t, dsn)
-	cat := o.catalog
-	if cat == nil {
-		cat = tierup.DefaultCatalog()
-	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := app.New(ctx, db, cat, tierup.SystemClock{}, log, app.Config{Sandbox: !o.sandboxOff, AdminToken: adminToken})
+	st, err := stack.Open(ctx, stack.Options{DB: dsn, Catalog: o.catalog, Sandbox: !o.sandboxOff, AdminToken: adminToken, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.EnsureAdminToken(ctx); err != nil {
+	t.Cleanup(func() { st.Close(context.WithoutCancel(ctx)) })
+	if _, err := st.App.EnsureAdminToken(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t}
 	if o.upgrades {
-		faults := &sandbox.Faults{Store: db, Clock: tierup.SystemClock{}}
-		gw := &sandbox.Gateway{Store: db, Clock: tierup.SystemClock{}, Faults: faults}
-		e.sim = sim.New(db, faults, sim.Config{})
-		engine, err := workflow.New(ctx, workflow.Deps{Store: db, Catalog: cat, Clock: tierup.SystemClock{}, Gateway: gw,
-			Cluster: e.sim, Log: log, QuoteValid: a.VerifyQuote}, workflow.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a.SetUpgrades(app.Upgrades{Engine: engine, Gateway: gw, Cluster: e.sim, Faults: faults, Ledger: gw, Sim: e.sim})
+		e.sim = st.Sim
 	}
-	e.srv = httptest.NewServer(httpapi.New(a, log).Handler())
+	e.srv = httptest.NewServer(httpapi.New(st.App, log).Handler())
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -33,11 +33,12 @@ func FaultKinds() []string {
 const faultScope = "sandbox:fault"
 
 // Fault is one injected fault.
-type Fault struct {
-	Kind      string     `json:"kind"`
-	Remaining int        `json:"remaining,omitempty" doc:"Calls left to fail (count faults)."`
-	Until     *time.Time `json:"until,omitempty" doc:"The fault lasts until then (time faults)."`
-}
+type Fault = tierup.Fault
+
+var _ tierup.FaultInjector = (*Faults)(nil)
+
+// Kinds implements tierup.FaultInjector.
+func (f *Faults) Kinds() []string { return FaultKinds() }
 
 // Faults reads and changes the injected faults.
 type Faults struct {
@@ -82,14 +83,14 @@ func (f *Faults) List(ctx context.Context) ([]Fault, error) {
 	out := []Fault{}
 	for _, r := range recs {
 		var flt Fault
-		if json.Unmarshal(r.Value, &flt) == nil && flt.active(now) {
+		if json.Unmarshal(r.Value, &flt) == nil && faultActive(&flt, now) {
 			out = append(out, flt)
 		}
 	}
 	return out, nil
 }
 
-func (flt *Fault) active(now time.Time) bool {
+func faultActive(flt *Fault, now time.Time) bool {
 	return flt.Remaining > 0 || (flt.Until != nil && now.Before(*flt.Until))
 }
 

@@ -50,24 +50,7 @@ const (
 )
 
 // Entry is one line of the sandbox ledger.
-type Entry struct {
-	Kind           string            `json:"kind"` // charge or refund
-	ID             string            `json:"id"`
-	IdempotencyKey string            `json:"idempotency_key"`
-	RequestHash    string            `json:"request_hash"`
-	Amount         int64             `json:"amount"`
-	Currency       string            `json:"currency"`
-	Ref            string            `json:"ref,omitempty"`       // payment method charged
-	ChargeID       string            `json:"charge_id,omitempty"` // refunded charge
-	Code           string            `json:"code,omitempty"`      // empty when it succeeded
-	DeclineCode    string            `json:"decline_code,omitempty"`
-	Message        string            `json:"message,omitempty"`
-	Metadata       map[string]string `json:"metadata,omitempty"`
-	CreatedAt      time.Time         `json:"created_at"`
-}
-
-// Succeeded reports whether the entry moved money.
-func (e *Entry) Succeeded() bool { return e.Code == "" }
+type Entry = tierup.LedgerEntry
 
 // Gateway is the sandbox payment gateway.
 type Gateway struct {

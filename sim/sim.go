@@ -21,9 +21,14 @@ const scope = "sim:account"
 
 // Config shapes the simulation.
 type Config struct {
-	ProvisionDelay time.Duration // how long a node takes to become ready
-	MigrateDelay   time.Duration // how long one workload takes to move
-	Capacity       int           // dedicated nodes the cluster can hold; 0 means 100
+	ProvisionDelay time.Duration // how long a node takes to become ready (none when zero: tests)
+	MigrateDelay   time.Duration // how long one workload takes to move (none when zero: tests)
+	Capacity       int           // dedicated nodes the cluster can hold; 0 means DefaultConfig's
+}
+
+// DefaultConfig is what the binary runs with: delays a person can watch.
+func DefaultConfig() Config {
+	return Config{ProvisionDelay: 3 * time.Second, MigrateDelay: time.Second, Capacity: 100}
 }
 
 // Cluster is the simulated cluster.
@@ -38,7 +43,7 @@ var _ tierup.Cluster = (*Cluster)(nil)
 // New returns a simulated cluster.
 func New(store tierup.Store, faults *sandbox.Faults, cfg Config) *Cluster {
 	if cfg.Capacity <= 0 {
-		cfg.Capacity = 100
+		cfg.Capacity = DefaultConfig().Capacity
 	}
 	return &Cluster{store: store, faults: faults, cfg: cfg}
 }
@@ -363,11 +368,7 @@ func (c *Cluster) ReleaseNode(ctx context.Context, req tierup.NodeRequest) error
 
 // Snapshot is an account's slice of the simulated cluster, for tests and
 // the sandbox API.
-type Snapshot struct {
-	Workloads []tierup.Workload `json:"workloads"`
-	Nodes     []tierup.Node     `json:"nodes"`
-	Features  string            `json:"features,omitempty"`
-}
+type Snapshot = tierup.ClusterSnapshot
 
 // Snapshot returns the account's state without changing it.
 func (c *Cluster) Snapshot(ctx context.Context, accountID string) (*Snapshot, error) {

@@ -182,9 +182,6 @@ func (db *DB) InTx(ctx context.Context, fn func(tx tierup.Store) error) (err err
 	}
 }
 
-// TxHandle implements tierup.Store.
-func (db *DB) TxHandle() any { return db.tx }
-
 // querier is what the store's SQL runs on: a connection pool or a
 // transaction of either driver. Placeholders are $1, $2, … in both.
 type querier interface {

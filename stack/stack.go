@@ -17,6 +17,7 @@ import (
 	"github.com/tierup/tierup/httpapi"
 	"github.com/tierup/tierup/kube"
 	"github.com/tierup/tierup/notify/smtpmail"
+	"github.com/tierup/tierup/riverqueue"
 	"github.com/tierup/tierup/sandbox"
 	"github.com/tierup/tierup/sim"
 	"github.com/tierup/tierup/sqlstore"
@@ -44,6 +45,7 @@ type Options struct {
 	Mailer         tierup.Mailer // nil: emails go to the log
 
 	Workflow workflow.Config
+	Queue    riverqueue.Config // JobTimeout and RescueAfter come from Workflow
 }
 
 // Stack is a wired tierup.
@@ -56,13 +58,13 @@ type Stack struct {
 	Ledger  *sandbox.Gateway
 	Sim     *sim.Cluster
 	Kube    *kube.Cluster
-	cluster tierup.Cluster
+	Cluster tierup.Cluster
 	opts    Options
 	started bool
 }
 
-// Open opens and migrates the store and builds the use cases; enough for
-// one-shot commands. Call StartWorkflow to run upgrades.
+// Open opens and migrates the store and wires every part; the workflow
+// does not run until StartWorkflow, so one-shot commands use it as it is.
 func Open(ctx context.Context, o Options) (*Stack, error) {
 	if o.Clock == nil {
 		o.Clock = tierup.SystemClock{}
@@ -77,102 +79,114 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Migrate(ctx); err != nil {
+	s := &Stack{Store: db, opts: o, Faults: &sandbox.Faults{Store: db, Clock: o.Clock}}
+	if err := s.wire(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	a, err := app.New(ctx, db, o.Catalog, o.Clock, o.Log, app.Config{Policy: o.Policy, Sandbox: o.Sandbox, AdminToken: o.AdminToken})
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return &Stack{Store: db, App: a, opts: o, Faults: &sandbox.Faults{Store: db, Clock: o.Clock}}, nil
+	return s, nil
 }
 
-// StartWorkflow builds the gateway, the cluster and the mailer, and starts
-// working upgrades, this process's share of them.
-func (s *Stack) StartWorkflow(ctx context.Context) error {
+// wire builds the gateway, the cluster, the mailer, the job queue, the
+// workflow engine and the use cases.
+func (s *Stack) wire(ctx context.Context) error {
 	o := s.opts
-	up := app.Upgrades{Faults: s.Faults}
+	if err := s.Store.Migrate(ctx); err != nil {
+		return err
+	}
+	deps := app.Deps{Store: s.Store, Catalog: o.Catalog, Clock: o.Clock, Log: o.Log, Faults: s.Faults}
 	switch o.Gateway {
 	case "", "sandbox":
 		g := &sandbox.Gateway{Store: s.Store, Clock: o.Clock, Faults: s.Faults, Latency: o.SandboxLatency}
-		up.Gateway, up.Ledger, s.Ledger = g, g, g
+		deps.Gateway, deps.Ledger, s.Ledger = g, g, g
 	case "stripe":
 		g, err := stripegw.New(o.Stripe)
 		if err != nil {
 			return err
 		}
-		up.Gateway, up.Stripe = g, g
+		deps.Gateway, deps.Webhooks = g, g
 	default:
 		return fmt.Errorf("payment gateway %q: want sandbox or stripe", o.Gateway)
 	}
-
-	cluster, err := s.Cluster()
-	if err != nil {
+	if err := s.buildCluster(); err != nil {
 		return err
 	}
-	up.Cluster, up.Sim = cluster, s.Sim
-	flow := o.Workflow
+	deps.Cluster = s.Cluster
+	if s.Sim != nil {
+		deps.Sim = s.Sim
+	}
+	flow := o.Workflow.WithDefaults()
 	if s.Kube != nil {
-		kc := s.Kube.Config()
-		if version, err := s.Kube.Ping(ctx); err != nil {
-			o.Log.Warn("the cluster's API server does not answer yet; upgrades that need it pause until it does", "err", err)
-		} else {
-			o.Log.Info("cluster reachable", "kubernetes", version, "provisioner", kc.Provisioner)
-		}
 		// A step must outlive the waits inside it: a move is up to four
 		// rollouts (forward, settle, and a rollback's two).
-		need := max(kc.ProvisionTimeout, 4*kc.RolloutTimeout) + time.Minute
-		if flow.JobTimeout < need {
+		kc := s.Kube.Config()
+		if need := max(kc.ProvisionTimeout, 4*kc.RolloutTimeout) + time.Minute; flow.JobTimeout < need {
 			o.Log.Info("job timeout raised to cover the cluster's waits", "job_timeout", need)
 			flow.JobTimeout = need
 		}
 	}
-
 	mailer := o.Mailer
 	if mailer == nil {
 		mailer = smtpmail.NewLog(o.Log)
 	}
-	engine, err := workflow.New(ctx, workflow.Deps{Store: s.Store, Catalog: o.Catalog, Clock: o.Clock, Gateway: up.Gateway,
-		Cluster: cluster, Mailer: mailer, Log: o.Log, QuoteValid: s.App.VerifyQuote}, flow)
+	keys, err := app.LoadKeys(ctx, s.Store)
 	if err != nil {
 		return err
 	}
-	up.Engine, s.Engine = engine, engine
-	s.App.SetUpgrades(up)
-	if err := engine.Start(ctx); err != nil {
+	qc := o.Queue
+	qc.JobTimeout, qc.RescueAfter = flow.JobTimeout, flow.JobTimeout+flow.RescueMargin
+	queue, err := riverqueue.New(ctx, s.Store, qc, o.Log)
+	if err != nil {
+		return err
+	}
+	s.Engine, err = workflow.New(workflow.Deps{Store: s.Store, Queue: queue, Catalog: o.Catalog, Clock: o.Clock,
+		Gateway: deps.Gateway, Cluster: s.Cluster, Mailer: mailer, Log: o.Log, QuoteValid: keys.VerifyQuote}, flow)
+	if err != nil {
+		return err
+	}
+	deps.Keys, deps.Engine = keys, s.Engine
+	s.App, err = app.New(deps, app.Config{Policy: o.Policy, Sandbox: o.Sandbox, AdminToken: o.AdminToken})
+	return err
+}
+
+// StartWorkflow starts working upgrades, this process's share of them.
+func (s *Stack) StartWorkflow(ctx context.Context) error {
+	if s.Kube != nil {
+		if version, err := s.Kube.Ping(ctx); err != nil {
+			s.opts.Log.Warn("the cluster's API server does not answer yet; upgrades that need it pause until it does", "err", err)
+		} else {
+			s.opts.Log.Info("cluster reachable", "kubernetes", version, "provisioner", s.Kube.Config().Provisioner)
+		}
+	}
+	if err := s.Engine.Start(ctx); err != nil {
 		return err
 	}
 	s.started = true
 	return nil
 }
 
-// Cluster returns the configured cluster, built on first use: the
-// simulated one (state in the store) or a Kubernetes cluster.
-func (s *Stack) Cluster() (tierup.Cluster, error) {
-	if s.cluster != nil {
-		return s.cluster, nil
-	}
+// buildCluster builds the configured cluster: the simulated one (state in
+// the store) or a Kubernetes cluster.
+func (s *Stack) buildCluster() error {
 	o := s.opts
 	switch o.Cluster {
 	case "", "sim":
 		s.Sim = sim.New(s.Store, s.Faults, o.Sim)
-		s.cluster = s.Sim
+		s.Cluster = s.Sim
 	case "kube":
 		rc, err := kube.RESTConfig(o.Kubeconfig)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c, err := kube.New(rc, o.Kube, o.Log)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		s.Kube, s.cluster = c, c
+		s.Kube, s.Cluster = c, c
 	default:
-		return nil, fmt.Errorf("cluster %q: want sim or kube", o.Cluster)
+		return fmt.Errorf("cluster %q: want sim or kube", o.Cluster)
 	}
-	return s.cluster, nil
+	return nil
 }
 
 // Handler serves the dashboard and, behind it, the API.

@@ -2,25 +2,25 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tierup/tierup"
 )
 
 // Retry resumes an upgrade that needs support from its failed step, with a
 // fresh retry budget. Retrying an upgrade that is already running again is
-// a no-op. Errors: CodeInvalidState for finished upgrades.
+// a no-op. Errors: CodeInvalidState (a *tierup.TransitionError) for
+// finished upgrades and those being canceled.
 func (e *Engine) Retry(ctx context.Context, id, actor string) (*tierup.Upgrade, error) {
 	return e.change(ctx, id, func(tx tierup.Store, u *tierup.Upgrade) (bool, error) {
-		switch {
-		case u.Status == tierup.UpgradeProcessing || u.Status == tierup.UpgradePaused:
+		if u.Status == tierup.UpgradeProcessing || u.Status == tierup.UpgradePaused {
 			return false, nil
-		case u.Status != tierup.UpgradeNeedsSupport || u.CancelRequestedAt != nil:
-			return false, tierup.Errorf(tierup.CodeInvalidState, "upgrade %s is %s; only an upgrade that needs support can be retried", u.ID, u.Status)
 		}
-		st := u.Step(u.CurrentStep)
-		st.Status, st.Attempts, st.NextRetryAt, st.FinishedAt = tierup.StepRetrying, 0, nil, nil
-		u.Status = tierup.UpgradeProcessing
+		if err := u.Retry(); err != nil {
+			return false, err
+		}
 		if err := e.schedule(ctx, tx, u, u.CurrentStep, e.Clock.Now()); err != nil {
 			return false, err
 		}
@@ -31,53 +31,47 @@ func (e *Engine) Retry(ctx context.Context, id, actor string) (*tierup.Upgrade, 
 // Cancel compensates an active upgrade: refund the charge, move workloads
 // back, release the node, restore the previous plan and tell the user. It
 // runs as a durable job; canceling again is a no-op. Errors:
-// CodeInvalidState for a completed upgrade.
+// CodeInvalidState (a *tierup.TransitionError) for a completed upgrade.
 func (e *Engine) Cancel(ctx context.Context, id, actor string) (*tierup.Upgrade, error) {
 	return e.change(ctx, id, func(tx tierup.Store, u *tierup.Upgrade) (bool, error) {
 		if u.Status == tierup.UpgradeCanceled || u.CancelRequestedAt != nil {
 			return false, nil
 		}
-		if !u.Status.Active() {
-			return false, tierup.Errorf(tierup.CodeInvalidState, "upgrade %s is %s and cannot be canceled", u.ID, u.Status)
-		}
 		now := e.Clock.Now().UTC()
-		u.CancelRequestedAt = &now
-		st := u.Step(u.CurrentStep)
-		var err error
-		switch {
-		case st != nil && st.Status == tierup.StepRunning:
-			// In flight: it concludes first, so that what it did (a charge,
-			// a node) is known and undone; then compensation follows.
-		case st != nil && st.Status == tierup.StepRetrying && (u.Status == tierup.UpgradeProcessing || u.Status == tierup.UpgradePaused):
-			// An earlier attempt may have taken effect: conclude it now.
-			err = e.schedule(ctx, tx, u, u.CurrentStep, now)
-		default:
-			if st != nil {
-				st.Run++ // a queued job for the step is now stale
-			}
-			err = e.schedule(ctx, tx, u, stepCompensate, now)
+		if err := u.RequestCancel(now); err != nil {
+			return false, err
 		}
-		if err != nil {
+		if err := e.scheduleCancel(ctx, tx, u, now); err != nil {
 			return false, err
 		}
 		return true, e.save(ctx, tx, u, actor, tierup.ActionCancelRequested, "cancel requested: refunding and restoring the previous plan")
 	})
 }
 
+// scheduleCancel lets the step in flight conclude first, so that what it
+// did (a charge, a node) is known and undone; then compensation follows.
+func (e *Engine) scheduleCancel(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, now time.Time) error {
+	st := u.Step(u.CurrentStep)
+	switch {
+	case st != nil && st.Status == tierup.StepRunning:
+		return nil // its job concludes it
+	case st != nil && st.Status == tierup.StepRetrying && u.Moving():
+		return e.schedule(ctx, tx, u, u.CurrentStep, now) // an earlier attempt may have taken effect: conclude it now
+	case st != nil:
+		st.Run++ // a queued job for the step is now stale
+	}
+	return e.schedule(ctx, tx, u, stepCompensate, now)
+}
+
 // RetryPayment continues an upgrade whose payment failed with another (or
 // corrected) card; it is a new payment attempt with its own idempotency
-// key. Errors: CodeInvalidState unless the payment failed.
+// key. Errors: CodeInvalidState (a *tierup.TransitionError) unless the
+// payment failed.
 func (e *Engine) RetryPayment(ctx context.Context, id string, pm *tierup.PaymentMethod, actor string) (*tierup.Upgrade, error) {
 	return e.change(ctx, id, func(tx tierup.Store, u *tierup.Upgrade) (bool, error) {
-		if u.Status != tierup.UpgradePaymentFailed || u.CancelRequestedAt != nil {
-			return false, tierup.Errorf(tierup.CodeInvalidState, "upgrade %s is %s; a payment can only be retried after it failed", u.ID, u.Status)
+		if err := u.RetryPayment(pm); err != nil {
+			return false, err
 		}
-		u.Payment.Attempt++
-		u.Payment.Status, u.Payment.PaymentMethodID, u.Payment.Brand, u.Payment.Last4 = tierup.PaymentPending, pm.ID, pm.Brand, pm.Last4
-		u.Payment.DeclineCode, u.Payment.FailureCode, u.Payment.Message = "", "", ""
-		st := u.Step(tierup.StepPayment)
-		st.Status, st.Attempts, st.Error, st.FinishedAt = tierup.StepPending, 0, nil, nil
-		u.Status = tierup.UpgradeProcessing
 		if err := e.schedule(ctx, tx, u, tierup.StepPayment, e.Clock.Now()); err != nil {
 			return false, err
 		}
@@ -99,7 +93,7 @@ func (e *Engine) change(ctx context.Context, id string, f func(tx tierup.Store, 
 			changed, err = f(tx, u)
 			return err
 		})
-		if tierup.ErrorCode(err) != tierup.CodeConflict {
+		if !errors.Is(err, tierup.ErrConflict) {
 			break
 		}
 	}

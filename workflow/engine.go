@@ -1,4 +1,5 @@
-// Package workflow runs upgrades as durable workflows on River: payment,
+// Package workflow runs upgrades as durable workflows on a job queue
+// (tierup.JobQueue; River in package riverqueue): payment,
 // plan activation, a dedicated node, the phased migration of workloads, the
 // new features and the notifications, each step idempotent and each state
 // change committed with the next job in one transaction. Failures retry
@@ -13,53 +14,57 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/tierup/tierup"
-	"github.com/tierup/tierup/sqlstore"
 )
 
-// Config tunes retries and the job queue.
+// Config tunes retries and the job timeout.
 type Config struct {
 	MaxAttempts  int           // automatic attempts of a failing step before support takes over (default 5)
 	BaseDelay    time.Duration // first retry delay; doubles each attempt, with jitter (default 2s)
 	MaxDelay     time.Duration // cap of the retry delay (default 1m)
 	PauseProbe   time.Duration // how often a paused upgrade checks whether the dependency is back (default 2s)
 	JobTimeout   time.Duration // longest a step may run (default 30s)
-	RescueMargin time.Duration // a job still running this long after its timeout is rescued (default 5s)
-	PollInterval time.Duration // how often idle workers look for jobs (default 200ms)
-	Workers      int           // concurrent steps per process (default 10)
-	SupportEmail string        // receives needs_support alerts
+	RescueMargin time.Duration // a step still running this long after its timeout is resumed elsewhere (default 5s)
+	SupportEmail string        // receives needs_support alerts (default support@tierup.dev)
 }
 
-func (c *Config) defaults() {
-	set := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+// DefaultConfig returns the defaults; the CLI shows them in its flags.
+func DefaultConfig() Config {
+	return Config{MaxAttempts: 5, BaseDelay: 2 * time.Second, MaxDelay: time.Minute, PauseProbe: 2 * time.Second,
+		JobTimeout: 30 * time.Second, RescueMargin: 5 * time.Second, SupportEmail: "support@tierup.dev"}
+}
+
+// WithDefaults fills the unset fields from DefaultConfig.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	set := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
 		}
 	}
 	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 5
+		c.MaxAttempts = d.MaxAttempts
 	}
-	set(&c.BaseDelay, 2*time.Second)
-	set(&c.MaxDelay, time.Minute)
-	set(&c.PauseProbe, 2*time.Second)
-	set(&c.JobTimeout, 30*time.Second)
-	set(&c.RescueMargin, 5*time.Second)
-	set(&c.PollInterval, 200*time.Millisecond)
-	if c.Workers <= 0 {
-		c.Workers = 10
-	}
+	set(&c.BaseDelay, d.BaseDelay)
+	set(&c.MaxDelay, d.MaxDelay)
+	set(&c.PauseProbe, d.PauseProbe)
+	set(&c.JobTimeout, d.JobTimeout)
+	set(&c.RescueMargin, d.RescueMargin)
 	if c.SupportEmail == "" {
-		c.SupportEmail = "support@tierup.dev"
+		c.SupportEmail = d.SupportEmail
 	}
+	return c
 }
 
-// Deps are the outside parts the workflow drives.
+// Deps are the outside parts the workflow drives. Every one is required.
 type Deps struct {
-	Store   *sqlstore.DB
+	Store   tierup.Store
+	Queue   tierup.JobQueue
 	Catalog *tierup.Catalog
 	Clock   tierup.Clock
 	Gateway tierup.PaymentGateway
@@ -70,39 +75,51 @@ type Deps struct {
 	QuoteValid func(*tierup.Quote) bool
 }
 
+func (d Deps) check() error {
+	var missing []string
+	for name, ok := range map[string]bool{"Store": d.Store != nil, "Queue": d.Queue != nil, "Catalog": d.Catalog != nil,
+		"Clock": d.Clock != nil, "Gateway": d.Gateway != nil, "Cluster": d.Cluster != nil, "Mailer": d.Mailer != nil,
+		"Log": d.Log != nil, "QuoteValid": d.QuoteValid != nil} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("workflow: missing dependencies: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // Engine runs upgrades.
 type Engine struct {
 	Deps
 	cfg     Config
-	queue   queue
 	hub     *hub
 	process string // this process's ID, with a heartbeat in the store
 	stop    context.CancelFunc
 	done    chan struct{}
 }
 
-// New builds the engine and migrates the job queue's tables. Call Start to
-// begin working.
-func New(ctx context.Context, d Deps, cfg Config) (*Engine, error) {
-	cfg.defaults()
-	e := &Engine{Deps: d, cfg: cfg, hub: newHub(), process: tierup.NewID("proc")}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &stepWorker{e: e})
-	q, err := newQueue(ctx, d.Store, cfg, workers, d.Log)
-	if err != nil {
+// New builds the engine. Call Start to begin working. Errors: a missing
+// dependency.
+func New(d Deps, cfg Config) (*Engine, error) {
+	if err := d.check(); err != nil {
 		return nil, err
 	}
-	e.queue = q
-	return e, nil
+	return &Engine{Deps: d, cfg: cfg.WithDefaults(), hub: newHub(), process: tierup.NewID("proc")}, nil
 }
+
+// Config returns the engine's configuration, defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
 
 // Start begins working jobs, this process's share of every upgrade's
 // steps, and watching for steps left running by a process that died.
 func (e *Engine) Start(ctx context.Context) error {
-	if err := e.heartbeat(ctx); err != nil {
+	if err := e.beat(ctx); err != nil {
 		return err
 	}
-	if err := e.queue.start(ctx); err != nil {
+	if err := e.Queue.Start(ctx, e.work); err != nil {
 		return err
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -115,7 +132,7 @@ func (e *Engine) Start(ctx context.Context) error {
 func (e *Engine) Stop(ctx context.Context) error {
 	// The heartbeat stops last: while steps finish, other processes must
 	// not take them for orphans.
-	err := e.queue.stop(ctx)
+	err := e.Queue.Stop(ctx)
 	if e.stop != nil {
 		e.stop()
 		<-e.done
@@ -155,7 +172,7 @@ func (e *Engine) schedule(ctx context.Context, tx tierup.Store, u *tierup.Upgrad
 		u.CompensateRun++
 		run = u.CompensateRun
 	}
-	return e.queue.enqueue(ctx, tx, stepArgs{UpgradeID: u.ID, Step: step, Run: run}, at)
+	return e.Queue.Enqueue(ctx, tx, tierup.Job{UpgradeID: u.ID, Step: step, Run: run}, at)
 }
 
 // event appends an audit event carrying the upgrade's new state.

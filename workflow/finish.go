@@ -47,7 +47,6 @@ func classify(err error) (failure, string, string) {
 // finish records a step's outcome in tx and schedules what comes next. It
 // returns work to do after the commit (the support email), or nil.
 func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, res result) (func(), error) {
-	st := u.Step(step)
 	now := e.Clock.Now().UTC()
 	if res.apply != nil {
 		if err := res.apply(ctx, tx, u); err != nil {
@@ -55,113 +54,138 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 		}
 	}
 	if u.CancelRequestedAt != nil {
-		if done, err := e.concludeForCancel(ctx, tx, u, st, res, now); done || err != nil {
+		if done, err := e.concludeForCancel(ctx, tx, u, step, res, now); done || err != nil {
 			return nil, err
 		}
 	}
-	if res.err == nil {
-		if u.Status == tierup.UpgradePaused {
-			u.Status, u.PausedReason = tierup.UpgradeProcessing, ""
-			if err := e.event(ctx, tx, u, "system", tierup.ActionResumed, "the connection is back; the upgrade continues"); err != nil {
-				return nil, err
-			}
-		}
-		st.Error = nil
-		if res.more {
-			if err := e.schedule(ctx, tx, u, step, now); err != nil {
-				return nil, err
-			}
-			return nil, e.save(ctx, tx, u, "system", tierup.ActionStepProgress, res.msg)
-		}
-		if st.Status != tierup.StepSkipped {
-			st.Status = tierup.StepSucceeded
-		}
-		st.FinishedAt, st.NextRetryAt = &now, nil
-		next := tierup.NextStep(step)
-		if next == "" {
-			u.Status, u.CurrentStep, u.CompletedAt = tierup.UpgradeCompleted, "", &now
-			return nil, e.save(ctx, tx, u, "system", tierup.ActionCompleted, "upgrade to "+u.ToPlan+" completed: "+res.msg)
-		}
-		u.CurrentStep = next
-		if err := e.schedule(ctx, tx, u, next, now); err != nil {
+	if res.err != nil {
+		return e.fail(ctx, tx, u, step, res.err, now)
+	}
+	if u.Status == tierup.UpgradePaused {
+		if err := u.Resume(); err != nil {
 			return nil, err
 		}
-		return nil, e.save(ctx, tx, u, "system", tierup.ActionStepSucceeded, fmt.Sprintf("%s: %s", step, res.msg))
+		if err := e.event(ctx, tx, u, "system", tierup.ActionResumed, "the connection is back; the upgrade continues"); err != nil {
+			return nil, err
+		}
 	}
+	return nil, e.succeed(ctx, tx, u, step, res, now)
+}
 
-	kind, code, msg := classify(res.err)
-	st.Error = &tierup.StepError{Code: code, Message: msg}
-	if kind == failRetry && st.Attempts >= e.cfg.MaxAttempts {
-		kind = failFatal
+// succeed records a step that did its work (or a part of it: res.more) and
+// schedules the next job.
+func (e *Engine) succeed(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, res result, now time.Time) error {
+	if res.more {
+		if err := u.StepProgressed(step); err != nil {
+			return err
+		}
+		if err := e.schedule(ctx, tx, u, step, now); err != nil {
+			return err
+		}
+		return e.save(ctx, tx, u, "system", tierup.ActionStepProgress, res.msg)
 	}
+	next, err := u.StepSucceeded(step, res.skipped, now)
+	if err != nil {
+		return err
+	}
+	if next == "" {
+		return e.save(ctx, tx, u, "system", tierup.ActionCompleted, "upgrade to "+u.ToPlan+" completed: "+res.msg)
+	}
+	if err := e.schedule(ctx, tx, u, next, now); err != nil {
+		return err
+	}
+	return e.save(ctx, tx, u, "system", tierup.ActionStepSucceeded, fmt.Sprintf("%s: %s", step, res.msg))
+}
+
+// fail records a step's failure by its kind: a pause, a decline, a retry
+// later, or a hand-off to support.
+func (e *Engine) fail(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, cause error, now time.Time) (func(), error) {
+	kind, code, msg := classify(cause)
+	se := tierup.StepError{Code: code, Message: msg}
 	switch {
-	case kind == failUnreachable:
-		st.Attempts-- // waiting for a dependency is not a failed attempt
-		st.Status = tierup.StepRetrying
-		probe := now.Add(e.cfg.PauseProbe)
-		st.NextRetryAt = &probe
-		if err := e.schedule(ctx, tx, u, step, probe); err != nil {
-			return nil, err
-		}
-		if u.Status == tierup.UpgradePaused {
-			return nil, e.saveQuiet(ctx, tx, u) // still down: no event for every probe
-		}
-		u.Status, u.PausedReason = tierup.UpgradePaused, msg
-		return nil, e.save(ctx, tx, u, "system", tierup.ActionPaused, fmt.Sprintf("%s paused: %s; it resumes by itself", step, msg))
-
-	case step == tierup.StepPayment && kind == failDeclined:
+	case kind == failRetry && u.Step(step).Attempts >= e.cfg.MaxAttempts:
+		kind = failFatal
+	case kind == failDeclined && step != tierup.StepPayment:
+		kind = failFatal // only a payment waits for a person's new input
+	}
+	switch kind {
+	case failUnreachable:
+		return nil, e.pause(ctx, tx, u, step, se, now)
+	case failDeclined:
 		// Only a refusal waits for another card. A payment whose transient
 		// errors ran out may have gone through: a new card would mean a new
 		// idempotency key and perhaps a second charge, so support decides.
-		st.Status, st.FinishedAt = tierup.StepFailed, &now
-		u.Status = tierup.UpgradePaymentFailed
-		u.Payment.Status, u.Payment.FailureCode, u.Payment.Message = tierup.PaymentFailed, code, msg
-		u.Payment.DeclineCode = ""
-		var pe *tierup.PaymentError
-		if errors.As(res.err, &pe) {
-			u.Payment.DeclineCode = pe.DeclineCode
+		decline := ""
+		if pe := (*tierup.PaymentError)(nil); errors.As(cause, &pe) {
+			decline = pe.DeclineCode
+		}
+		if err := u.PaymentDeclined(se, decline, now); err != nil {
+			return nil, err
 		}
 		return nil, e.save(ctx, tx, u, "system", tierup.ActionPaymentFailed,
 			fmt.Sprintf("payment attempt %d failed (%s): %s", u.Payment.Attempt, code, msg))
-
-	case kind == failRetry:
-		st.Status = tierup.StepRetrying
+	case failRetry:
+		st := u.Step(step)
 		next := now.Add(e.backoff(st.Attempts))
-		st.NextRetryAt = &next
+		if err := u.StepFailed(step, se, next); err != nil {
+			return nil, err
+		}
 		if err := e.schedule(ctx, tx, u, step, next); err != nil {
 			return nil, err
 		}
 		return nil, e.save(ctx, tx, u, "system", tierup.ActionStepRetryScheduled,
 			fmt.Sprintf("%s failed (%s: %s); attempt %d of %d at %s", step, code, msg, st.Attempts+1, e.cfg.MaxAttempts, next.Format(time.RFC3339)))
-
-	default: // retries exhausted, or retrying cannot help
-		st.Status, st.FinishedAt, st.NextRetryAt = tierup.StepFailed, &now, nil
-		u.Status = tierup.UpgradeNeedsSupport
-		ticket := &tierup.SupportTicket{ID: tierup.NewID("tkt"), UpgradeID: u.ID, AccountID: u.AccountID, Step: step,
-			Error: fmt.Sprintf("%s: %s", code, msg), Status: "open", CreatedAt: now}
-		if err := tx.CreateSupportTicket(ctx, ticket); err != nil {
-			return nil, err
-		}
-		u.SupportTicket = ticket.ID
-		if err := tx.CreateNotification(ctx, &tierup.Notification{ID: tierup.NewID("ntf"), AccountID: u.AccountID, Kind: "upgrade_needs_support",
-			Title: "Your upgrade needs a hand from our team",
-			Body: fmt.Sprintf("The %s step could not finish after %d attempts (%s). Our support team has been notified (ticket %s) and will finish it; nothing else is needed from you.",
-				step, st.Attempts, msg, ticket.ID), CreatedAt: now}); err != nil {
-			return nil, err
-		}
-		if err := e.save(ctx, tx, u, "system", tierup.ActionNeedsSupport,
-			fmt.Sprintf("%s failed after %d attempts (%s: %s); support ticket %s opened", step, st.Attempts, code, msg, ticket.ID)); err != nil {
-			return nil, err
-		}
-		return func() {
-			mail := tierup.Email{To: e.cfg.SupportEmail, Subject: fmt.Sprintf("[tierup] upgrade %s needs support (%s)", u.ID, ticket.ID),
-				Text: fmt.Sprintf("Upgrade %s of account %s from %s to %s stopped at step %s after %d attempts.\nLast error: %s: %s\n\nRetry: POST /v1/upgrades/%s/retry\nCancel and refund: POST /v1/upgrades/%s/cancel\n",
-					u.ID, u.AccountID, u.FromPlan, u.ToPlan, step, st.Attempts, code, msg, u.ID, u.ID)}
-			if err := e.Mailer.Send(context.WithoutCancel(ctx), mail); err != nil {
-				e.Log.ErrorContext(ctx, "support email not sent", "upgrade", u.ID, "ticket", ticket.ID, "err", err)
-			}
-		}, nil
 	}
+	return e.handToSupport(ctx, tx, u, step, se, now)
+}
+
+// pause waits for an unreachable dependency: the step probes again soon,
+// and only the first failed probe is an event.
+func (e *Engine) pause(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, se tierup.StepError, now time.Time) error {
+	probe := now.Add(e.cfg.PauseProbe)
+	already, err := u.Pause(step, se, probe)
+	if err != nil {
+		return err
+	}
+	if err := e.schedule(ctx, tx, u, step, probe); err != nil {
+		return err
+	}
+	if already {
+		return e.saveQuiet(ctx, tx, u) // still down: no event for every probe
+	}
+	return e.save(ctx, tx, u, "system", tierup.ActionPaused, fmt.Sprintf("%s paused: %s; it resumes by itself", step, se.Message))
+}
+
+// handToSupport opens a ticket and tells the user; the returned function
+// emails support after the commit.
+func (e *Engine) handToSupport(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, se tierup.StepError, now time.Time) (func(), error) {
+	attempts := u.Step(step).Attempts
+	ticket := &tierup.SupportTicket{ID: tierup.NewID("tkt"), UpgradeID: u.ID, AccountID: u.AccountID, Step: step,
+		Error: fmt.Sprintf("%s: %s", se.Code, se.Message), Status: "open", CreatedAt: now}
+	if err := u.NeedSupport(step, se, ticket.ID, now); err != nil {
+		return nil, err
+	}
+	if err := tx.CreateSupportTicket(ctx, ticket); err != nil {
+		return nil, err
+	}
+	if err := tx.CreateNotification(ctx, &tierup.Notification{ID: tierup.NewID("ntf"), AccountID: u.AccountID, Kind: "upgrade_needs_support",
+		Title: "Your upgrade needs a hand from our team",
+		Body: fmt.Sprintf("The %s step could not finish after %d attempts (%s). Our support team has been notified (ticket %s) and will finish it; nothing else is needed from you.",
+			step, attempts, se.Message, ticket.ID), CreatedAt: now}); err != nil {
+		return nil, err
+	}
+	if err := e.save(ctx, tx, u, "system", tierup.ActionNeedsSupport,
+		fmt.Sprintf("%s failed after %d attempts (%s: %s); support ticket %s opened", step, attempts, se.Code, se.Message, ticket.ID)); err != nil {
+		return nil, err
+	}
+	mail := tierup.Email{To: e.cfg.SupportEmail, Subject: fmt.Sprintf("[tierup] upgrade %s needs support (%s)", u.ID, ticket.ID),
+		Text: fmt.Sprintf("Upgrade %s of account %s from %s to %s stopped at step %s after %d attempts.\nLast error: %s: %s\n\nRetry: POST /v1/upgrades/%s/retry\nCancel and refund: POST /v1/upgrades/%s/cancel\n",
+			u.ID, u.AccountID, u.FromPlan, u.ToPlan, step, attempts, se.Code, se.Message, u.ID, u.ID)}
+	return func() {
+		if err := e.Mailer.Send(context.WithoutCancel(ctx), mail); err != nil {
+			e.Log.ErrorContext(ctx, "support email not sent", "upgrade", u.ID, "ticket", ticket.ID, "err", err)
+		}
+	}, nil
 }
 
 // concludeForCancel ends a step that was in flight when a cancel came:
@@ -169,26 +193,25 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 // refunded) and compensation follows. A step that could not conclude yet
 // (its dependency is down, or a retry is due) goes on as usual and comes
 // back here; done is false then.
-func (e *Engine) concludeForCancel(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, st *tierup.Step, res result, now time.Time) (bool, error) {
-	if res.err != nil {
-		if kind, _, _ := classify(res.err); kind == failUnreachable || (kind == failRetry && st.Attempts < e.cfg.MaxAttempts) {
+func (e *Engine) concludeForCancel(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, res result, now time.Time) (bool, error) {
+	var cause *tierup.StepError
+	switch {
+	case res.err != nil:
+		kind, code, msg := classify(res.err)
+		if kind == failUnreachable || (kind == failRetry && u.Step(step).Attempts < e.cfg.MaxAttempts) {
 			return false, nil
 		}
-		_, code, msg := classify(res.err)
-		st.Status, st.Error = tierup.StepFailed, &tierup.StepError{Code: code, Message: msg}
-	} else if res.more {
-		st.Status, st.Error = tierup.StepFailed, &tierup.StepError{Code: "canceled", Message: "stopped by a cancel before it finished"}
-	} else {
-		st.Status, st.Error = tierup.StepSucceeded, nil
+		cause = &tierup.StepError{Code: code, Message: msg}
+	case res.more:
+		cause = &tierup.StepError{Code: "canceled", Message: "stopped by a cancel before it finished"}
 	}
-	st.FinishedAt, st.NextRetryAt = &now, nil
-	if u.Status == tierup.UpgradePaused {
-		u.Status, u.PausedReason = tierup.UpgradeProcessing, ""
+	if err := u.ConcludeForCancel(step, cause, now); err != nil {
+		return true, err
 	}
 	if err := e.schedule(ctx, tx, u, stepCompensate, now); err != nil {
 		return true, err
 	}
-	return true, e.save(ctx, tx, u, "system", tierup.ActionStepConcludedForCancel, fmt.Sprintf("%s concluded (%s); compensating", st.Name, st.Status))
+	return true, e.save(ctx, tx, u, "system", tierup.ActionStepConcludedForCancel, fmt.Sprintf("%s concluded (%s); compensating", step, u.Step(step).Status))
 }
 
 // finishCompensation records one part of the cancel's compensation and
@@ -215,7 +238,9 @@ func (e *Engine) finishCompensation(ctx context.Context, tx tierup.Store, u *tie
 		}
 		return e.save(ctx, tx, u, "system", tierup.ActionCancelProgress, res.msg)
 	}
-	u.Status, u.PausedReason = tierup.UpgradeCanceled, ""
+	if err := u.Canceled(); err != nil {
+		return err
+	}
 	return e.save(ctx, tx, u, "system", tierup.ActionCanceled, res.msg)
 }
 

@@ -3,7 +3,6 @@ package workflow
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -11,74 +10,50 @@ import (
 	"github.com/tierup/tierup"
 )
 
-// River rescues a job whose process died only after its timeout, its
-// leader's lease and its rescuer's interval have all passed — easily a
-// minute. tierup resumes much sooner: each process keeps a heartbeat in
-// the store, and a step left running by a process whose heartbeat stopped
-// is scheduled again by any live process. The step's new run makes the
-// dead process's job stale, and every step is idempotent, so nothing is
-// done twice.
+// A job queue rescues a job whose process died only after its timeout and
+// more. tierup resumes much sooner: each process keeps a heartbeat in the
+// store, and a step left running by a process whose heartbeat stopped is
+// scheduled again by any live process. The step's new run makes the dead
+// process's job stale, and every step is idempotent, so nothing is done
+// twice. Heartbeats are leases: the store stamps and judges them with the
+// database's clock, so clock skew between hosts cannot make a live step
+// look orphaned.
 
 const (
-	processScope      = "workflow:process"
 	heartbeatInterval = time.Second
 	// A process is presumed dead after this long without a heartbeat.
 	heartbeatTimeout = 5 * time.Second
+	// A dead process's heartbeat is kept this long for the operators, then
+	// swept.
+	heartbeatRetention = time.Hour
 )
 
-type heartbeatRecord struct {
-	Seen time.Time `json:"seen"`
+// stallAfter is how long past its due time a moving upgrade that no job
+// moved counts as stalled: longer than any step may take.
+func (e *Engine) stallAfter() time.Duration {
+	return e.cfg.JobTimeout + e.cfg.RescueMargin + heartbeatTimeout
 }
 
-// heartbeat records that this process is alive.
-func (e *Engine) heartbeat(ctx context.Context) error {
-	b, _ := json.Marshal(heartbeatRecord{Seen: time.Now().UTC()})
-	for range 5 {
-		_, version, err := e.Store.Record(ctx, processScope, e.process)
-		if err != nil && tierup.ErrorCode(err) != tierup.CodeNotFound {
-			return err
-		}
-		err = e.Store.PutRecord(ctx, processScope, e.process, b, version)
-		if tierup.ErrorCode(err) != tierup.CodeConflict {
-			return err
-		}
+// resumeWhat decides what to schedule again for a candidate the store
+// found: its running step when the process running it is dead, or, for a
+// stalled upgrade, its current step or the cancel's compensation. ok is
+// false when nothing is to be done.
+func (e *Engine) resumeWhat(u *tierup.Upgrade, now time.Time) (what tierup.StepName, ok bool) {
+	if w := u.RunningWorker(); w != "" {
+		// The store lists a running step only when its process stopped
+		// beating; this process is alive whatever the store saw.
+		return u.CurrentStep, w != e.process
 	}
-	return nil
-}
-
-// stalled reports whether an upgrade that should be moving has not changed
-// for longer than any step may take: no job will move it any more.
-func (e *Engine) stalled(u *tierup.Upgrade, st *tierup.Step) bool {
-	if u.Status != tierup.UpgradeProcessing && u.Status != tierup.UpgradePaused && u.CancelRequestedAt == nil {
-		return false // waiting for a person (a card, support)
+	if !u.Moving() || now.Sub(u.DueAt()) <= e.stallAfter() {
+		return "", false
 	}
-	if u.Status == tierup.UpgradeCanceled || !u.Status.Active() {
-		return false
+	// Its job vanished with a process before the step was claimed, or a
+	// compensation stopped midway.
+	st := u.Step(u.CurrentStep)
+	if u.CancelRequestedAt != nil && (st == nil || st.Status != tierup.StepRetrying) {
+		return stepCompensate, true
 	}
-	due := u.UpdatedAt
-	if st != nil && st.NextRetryAt != nil && st.NextRetryAt.After(due) {
-		due = *st.NextRetryAt
-	}
-	return e.Clock.Now().Sub(due) > e.cfg.JobTimeout+e.cfg.RescueMargin+heartbeatTimeout
-}
-
-// alive reports whether a process's heartbeat is recent.
-func (e *Engine) alive(ctx context.Context, process string) (bool, error) {
-	if process == e.process {
-		return true, nil
-	}
-	b, _, err := e.Store.Record(ctx, processScope, process)
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	var hb heartbeatRecord
-	if err := json.Unmarshal(b, &hb); err != nil {
-		return false, err
-	}
-	return time.Since(hb.Seen) < heartbeatTimeout, nil
+	return u.CurrentStep, true
 }
 
 // watch beats the heart and, separately so that a slow pass cannot delay
@@ -100,56 +75,59 @@ func (e *Engine) watch(ctx context.Context) {
 			}
 		}
 	}
-	wg.Go(func() { every(e.heartbeat, "workflow heartbeat") })
+	wg.Go(func() { every(e.beat, "workflow heartbeat") })
 	wg.Go(func() { every(e.resumeOrphans, "resuming orphaned steps") })
 	wg.Wait()
 }
 
-// resumeOrphans schedules again every running step whose process died.
+func (e *Engine) beat(ctx context.Context) error { return e.Store.Heartbeat(ctx, e.process) }
+
+// SweepProcesses deletes the heartbeats of processes dead for long, and
+// returns how many.
+func (e *Engine) SweepProcesses(ctx context.Context) (int, error) {
+	return e.Store.SweepProcesses(ctx, heartbeatRetention)
+}
+
+// resumeOrphans schedules again every running step whose process died and
+// every stalled upgrade; the store narrows the candidates.
 func (e *Engine) resumeOrphans(ctx context.Context) error {
-	ups, err := e.Store.ActiveUpgrades(ctx)
+	now := e.Clock.Now()
+	ups, err := e.Store.ResumeCandidates(ctx, heartbeatTimeout, now.Add(-e.stallAfter()))
 	if err != nil {
 		return err
 	}
 	for _, u := range ups {
-		st := u.Step(u.CurrentStep)
-		what := u.CurrentStep
-		switch {
-		case st != nil && st.Status == tierup.StepRunning:
-			if ok, err := e.alive(ctx, st.Worker); err != nil || ok {
-				continue
-			}
-		case e.stalled(u, st):
-			// Its job vanished with a process before the step was claimed,
-			// or a compensation stopped midway.
-			if u.CancelRequestedAt != nil && (st == nil || st.Status != tierup.StepRetrying) {
-				what = stepCompensate
-			}
-		default:
+		what, ok := e.resumeWhat(u, now)
+		if !ok {
 			continue
 		}
-		dead := ""
-		if st != nil {
-			dead = st.Worker
+		if err := e.resume(ctx, u, what); err != nil {
+			return err
 		}
-		err = e.Store.InTx(ctx, func(tx tierup.Store) error {
-			fresh, err := tx.Upgrade(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			if fresh.Version != u.Version {
-				return nil // it moved meanwhile
-			}
-			if err := e.schedule(ctx, tx, fresh, what, e.Clock.Now()); err != nil {
-				return err
-			}
-			return e.save(ctx, tx, fresh, "system", tierup.ActionResumedAfterCrash,
-				fmt.Sprintf("%s had stopped (process %s); resuming it", what, cmp.Or(dead, "unknown")))
-		})
+	}
+	return nil
+}
+
+// resume schedules what again for u, unless u moved since it was read.
+func (e *Engine) resume(ctx context.Context, u *tierup.Upgrade, what tierup.StepName) error {
+	dead := cmp.Or(u.RunningWorker(), "unknown")
+	err := e.Store.InTx(ctx, func(tx tierup.Store) error {
+		fresh, err := tx.Upgrade(ctx, u.ID)
 		if err != nil {
 			return err
 		}
-		e.Publish(u.ID)
+		if fresh.Version != u.Version {
+			return nil // it moved meanwhile
+		}
+		if err := e.schedule(ctx, tx, fresh, what, e.Clock.Now()); err != nil {
+			return err
+		}
+		return e.save(ctx, tx, fresh, "system", tierup.ActionResumedAfterCrash,
+			fmt.Sprintf("%s had stopped (process %s); resuming it", what, dead))
+	})
+	if err != nil {
+		return err
 	}
+	e.Publish(u.ID)
 	return nil
 }

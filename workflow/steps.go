@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/tierup/tierup"
 )
 
@@ -15,74 +14,43 @@ import (
 // release the node, restore the plan. It is not one of the forward steps.
 const stepCompensate tierup.StepName = "compensate"
 
-type stepWorker struct {
-	river.WorkerDefaults[stepArgs]
-	e *Engine
-}
-
-func (w *stepWorker) Work(ctx context.Context, job *river.Job[stepArgs]) error {
-	return w.e.run(ctx, job)
-}
-
 // result is what a step's action produced.
 type result struct {
-	apply func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error // records the outcome, in the commit transaction
-	more  bool                                                                // the step is not done: run it again right away
-	msg   string
-	err   error
+	apply   func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error // records the outcome, in the commit transaction
+	more    bool                                                                // the step is not done: run it again right away
+	skipped bool                                                                // the step had nothing to do
+	msg     string
+	err     error
 }
 
 // current reports whether the job is the one that may act on the upgrade.
-func current(u *tierup.Upgrade, a stepArgs) bool {
-	if a.Step == stepCompensate {
-		return u.CancelRequestedAt != nil && u.Status.Active() && u.CompensateRun == a.Run
+func current(u *tierup.Upgrade, j tierup.Job) bool {
+	if j.Step == stepCompensate {
+		return u.CancelRequestedAt != nil && u.Active() && u.CompensateRun == j.Run
 	}
 	// Only a running or paused upgrade moves forward: a job revived after
 	// the upgrade failed a payment or went to support is stale.
-	if (u.Status != tierup.UpgradeProcessing && u.Status != tierup.UpgradePaused) || u.CurrentStep != a.Step {
+	if (u.Status != tierup.UpgradeProcessing && u.Status != tierup.UpgradePaused) || u.CurrentStep != j.Step {
 		return false
 	}
-	st := u.Step(a.Step)
-	return st != nil && st.Run == a.Run
+	st := u.Step(j.Step)
+	return st != nil && st.Run == j.Run
 }
 
-// run executes one job: claim the step, act outside any transaction, then
+// work executes one job: claim the step, act outside any transaction, then
 // commit the outcome, the next job and the job's completion together. A
 // crash anywhere repeats the job; every action is idempotent.
-func (e *Engine) run(ctx context.Context, job *river.Job[stepArgs]) error {
-	a := job.Args
+func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
+	j := d.Job()
 	var u *tierup.Upgrade
 	err := e.Store.InTx(ctx, func(tx tierup.Store) error {
 		var err error
-		if u, err = tx.Upgrade(ctx, a.UpgradeID); err != nil {
+		if u, err = tx.Upgrade(ctx, j.UpgradeID); err != nil {
 			return err
 		}
-		if !current(u, a) {
-			return errStale
-		}
-		if a.Step == stepCompensate {
-			return nil
-		}
-		st := u.Step(a.Step)
-		if st.Status == tierup.StepRunning {
-			if st.Worker == e.process {
-				return nil // a continuation
-			}
-			st.Worker = e.process // taken over from a process that stopped
-			return e.save(ctx, tx, u, "system", tierup.ActionStepTakenOver, fmt.Sprintf("%s continues in process %s", a.Step, e.process))
-		}
-		now := e.Clock.Now().UTC()
-		st.Status, st.NextRetryAt, st.Worker = tierup.StepRunning, nil, e.process
-		st.Attempts++
-		if st.StartedAt == nil {
-			st.StartedAt = &now
-		}
-		if u.Status == tierup.UpgradePaused {
-			return e.saveQuiet(ctx, tx, u) // a probe: the pause and the resume are the events
-		}
-		return e.save(ctx, tx, u, "system", tierup.ActionStepStarted, fmt.Sprintf("%s started (attempt %d)", a.Step, st.Attempts))
+		return e.claim(ctx, tx, u, j)
 	})
-	if errors.Is(err, errStale) || tierup.ErrorCode(err) == tierup.CodeNotFound {
+	if errors.Is(err, errStale) || errors.Is(err, tierup.ErrNotFound) {
 		return nil // superseded: nothing to do
 	}
 	if err != nil {
@@ -90,7 +58,7 @@ func (e *Engine) run(ctx context.Context, job *river.Job[stepArgs]) error {
 	}
 	e.Publish(u.ID)
 
-	res := e.act(ctx, u, a.Step)
+	res := e.act(ctx, u, j.Step)
 
 	// The outcome is committed even when the job's time ran out during the
 	// action: otherwise a slow step could never record its failure.
@@ -99,34 +67,62 @@ func (e *Engine) run(ctx context.Context, job *river.Job[stepArgs]) error {
 	var after func()
 	err = e.Store.InTx(cctx, func(tx tierup.Store) error {
 		ctx := cctx
-		fresh, err := tx.Upgrade(ctx, a.UpgradeID)
+		fresh, err := tx.Upgrade(ctx, j.UpgradeID)
 		if err != nil {
 			return err
 		}
-		if !current(fresh, a) {
+		if !current(fresh, j) {
 			return errStale
 		}
-		if a.Step == stepCompensate {
+		if j.Step == stepCompensate {
 			err = e.finishCompensation(ctx, tx, fresh, res)
 		} else {
-			after, err = e.finish(ctx, tx, fresh, a.Step, res)
+			after, err = e.finish(ctx, tx, fresh, j.Step, res)
 		}
 		if err != nil {
 			return err
 		}
-		return e.queue.complete(ctx, tx, job)
+		return d.Complete(ctx, tx)
 	})
 	if errors.Is(err, errStale) {
 		return nil
 	}
 	if err != nil {
-		return err // River retries the job; the action repeats idempotently
+		return err // the queue retries the job; the action repeats idempotently
 	}
 	e.Publish(u.ID)
 	if after != nil {
 		after()
 	}
 	return nil
+}
+
+// claim makes the job's step run in this process, in tx. It returns
+// errStale when the job may not act.
+func (e *Engine) claim(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, j tierup.Job) error {
+	if !current(u, j) {
+		return errStale
+	}
+	if j.Step == stepCompensate {
+		return nil
+	}
+	st := u.Step(j.Step)
+	switch {
+	case st.Status == tierup.StepRunning && st.Worker == e.process:
+		return nil // a continuation
+	case st.Status == tierup.StepRunning:
+		if err := u.TakeOverStep(j.Step, e.process); err != nil {
+			return err
+		}
+		return e.save(ctx, tx, u, "system", tierup.ActionStepTakenOver, fmt.Sprintf("%s continues in process %s", j.Step, e.process))
+	}
+	if err := u.StartStep(j.Step, e.process, e.Clock.Now().UTC()); err != nil {
+		return errStale // e.g. a repeated job of a step a cancel concluded
+	}
+	if u.Status == tierup.UpgradePaused {
+		return e.saveQuiet(ctx, tx, u) // a probe: the pause and the resume are the events
+	}
+	return e.save(ctx, tx, u, "system", tierup.ActionStepStarted, fmt.Sprintf("%s started (attempt %d)", j.Step, st.Attempts))
 }
 
 // act performs the step's outside work.
@@ -152,10 +148,8 @@ func (e *Engine) act(ctx context.Context, u *tierup.Upgrade, step tierup.StepNam
 
 func (e *Engine) pay(ctx context.Context, u *tierup.Upgrade) result {
 	if u.Payment.Amount.Amount == 0 {
-		return result{msg: "nothing is due: no charge", apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
-			u.Payment.Status = tierup.PaymentSkipped
-			u.Step(tierup.StepPayment).Status = tierup.StepSkipped
-			return nil
+		return result{msg: "nothing is due: no charge", skipped: true, apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+			return u.PaymentNotDue()
 		}}
 	}
 	q, err := e.Store.Quote(ctx, u.QuoteID)
@@ -181,9 +175,7 @@ func (e *Engine) pay(ctx context.Context, u *tierup.Upgrade) result {
 	}
 	return result{msg: fmt.Sprintf("charged %s to %s •••• %s", charge.Amount, pm.Brand, pm.Last4),
 		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
-			u.Payment.Status, u.Payment.ChargeID = tierup.PaymentSucceeded, charge.ID
-			u.Payment.DeclineCode, u.Payment.FailureCode, u.Payment.Message = "", "", ""
-			return nil
+			return u.PaymentCharged(charge.ID)
 		}}
 }
 
@@ -256,7 +248,7 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 	w := u.Workloads[i]
 	report, err := e.Cluster.MigrateWorkload(ctx, u.AccountID, w.Workload, u.Node)
 	if err != nil {
-		if tierup.ErrorCode(err) == tierup.CodeMigrationFailed {
+		if errors.Is(err, &tierup.Error{Code: tierup.CodeMigrationFailed}) {
 			return result{err: err, apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
 				u.Workloads[i].State = tierup.WorkloadRolledBack
 				u.Workloads[i].Notes = append(u.Workloads[i].Notes, err.Error())
@@ -340,90 +332,4 @@ func completionText(acct *tierup.Account, plan *tierup.Plan, u *tierup.Upgrade) 
 		fmt.Fprintf(&b, "\nWe charged %s to your %s card ending in %s.\n", u.Payment.Amount, u.Payment.Brand, u.Payment.Last4)
 	}
 	return b.String()
-}
-
-// compensate undoes what the upgrade did, one part per job so that each
-// stays short and its progress is committed: the refund, then each
-// workload that moved (or was rolled back), then the rest: workloads that
-// never moved (one may have been interrupted mid-move), the cluster's
-// features, the node, the plan.
-// Each part is idempotent.
-func (e *Engine) compensate(ctx context.Context, u *tierup.Upgrade) result {
-	if u.Payment.Status == tierup.PaymentSucceeded {
-		refund, err := e.Gateway.Refund(ctx, tierup.RefundRequest{IdempotencyKey: u.ID + ":refund", ChargeID: u.Payment.ChargeID,
-			Amount: u.Payment.Amount, Reason: "upgrade canceled"})
-		if err != nil {
-			return result{err: err}
-		}
-		return result{more: true, msg: fmt.Sprintf("refunded %s to the card ending in %s", refund.Amount, u.Payment.Last4),
-			apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
-				u.Payment.Status, u.Payment.RefundID = tierup.PaymentRefunded, refund.ID
-				return nil
-			}}
-	}
-	for i, w := range u.Workloads {
-		if w.State == tierup.WorkloadMigrated || w.State == tierup.WorkloadMigrating || w.State == tierup.WorkloadRolledBack {
-			if err := e.Cluster.ReturnWorkload(ctx, u.AccountID, w.Workload); err != nil {
-				return result{err: err}
-			}
-			return result{more: true, msg: fmt.Sprintf("%s %s is back where it was", w.Kind, w.Name),
-				apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
-					u.Workloads[i].State, u.Workloads[i].Node = tierup.WorkloadReturned, "shared"
-					return nil
-				}}
-		}
-	}
-	// Returning a workload that never moved changes nothing, but one that a
-	// crash or an exhausted retry left half-moved is put back too.
-	for _, w := range u.Workloads {
-		if w.State == tierup.WorkloadPending {
-			if err := e.Cluster.ReturnWorkload(ctx, u.AccountID, w.Workload); err != nil {
-				return result{err: err}
-			}
-		}
-	}
-	// The cluster's features go back to the previous plan's, if the new
-	// plan's were (perhaps partly) turned on.
-	if u.Step(tierup.StepEnableFeatures).Attempts > 0 {
-		prevID := u.FromPlan
-		if u.Previous != nil {
-			prevID = u.Previous.PlanID
-		}
-		prev, err := e.Catalog.Plan(prevID)
-		if err != nil {
-			return result{err: err}
-		}
-		if err := e.Cluster.EnableFeatures(ctx, u.AccountID, prev); err != nil {
-			return result{err: err}
-		}
-	}
-	// A node that never became ready (a shortage) is released too.
-	if u.Node != nil || u.Step(tierup.StepProvisionNode).Attempts > 0 {
-		if err := e.Cluster.ReleaseNode(ctx, nodeRequest(u, nil)); err != nil {
-			return result{err: err}
-		}
-	}
-	acct, err := e.Store.Account(ctx, u.AccountID)
-	if err != nil {
-		return result{err: err}
-	}
-	text := "Your upgrade to " + u.ToPlan + " was canceled and your previous plan restored."
-	if u.Payment.Status == tierup.PaymentRefunded {
-		text += fmt.Sprintf(" We refunded %s to your card ending in %s.", u.Payment.Amount, u.Payment.Last4)
-	}
-	if err := e.Mailer.Send(ctx, tierup.Email{To: acct.Email, Subject: "Your upgrade was canceled", Text: text}); err != nil {
-		e.Log.WarnContext(ctx, "cancel email not sent", "upgrade", u.ID, "err", err)
-	}
-	return result{msg: text, apply: func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error {
-		if u.Previous != nil {
-			if err := tx.SetSubscription(ctx, u.AccountID, *u.Previous); err != nil {
-				return err
-			}
-			if err := tx.SetEntitlementsPlan(ctx, u.AccountID, u.Previous.PlanID); err != nil {
-				return err
-			}
-		}
-		return tx.CreateNotification(ctx, &tierup.Notification{ID: tierup.NewID("ntf"), AccountID: u.AccountID, Kind: "upgrade_canceled",
-			Title: "Your upgrade was canceled", Body: text, CreatedAt: e.Clock.Now().UTC()})
-	}}
 }

@@ -3,42 +3,54 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/tierup/tierup/kube"
+	"github.com/tierup/tierup/sim"
 )
+
+// kubeCapacity writes a capacity map as the --kwok-capacity flag takes it.
+func kubeCapacity(c map[string]string) string {
+	parts := make([]string, 0, len(c))
+	for name, q := range c {
+		parts = append(parts, name+"="+q)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
 
 // clusterFlags are the flags of the cluster tierup drives, shared by the
 // server and migrate-plan.
 func clusterFlags(fs *pflag.FlagSet, o *options) {
+	sd, kd := sim.DefaultConfig(), kube.Config{}.Defaults()
 	fs.StringVar(&o.cluster, "cluster", "sim", "cluster: sim (simulated, state in the database) or kube (a Kubernetes cluster)")
-	fs.DurationVar(&o.simProvisionDelay, "sim-provision-delay", 3*time.Second, "simulated cluster: time a dedicated node takes to become ready")
-	fs.DurationVar(&o.simMigrateDelay, "sim-migrate-delay", time.Second, "simulated cluster: time one workload takes to move")
-	fs.IntVar(&o.simCapacity, "sim-capacity", 100, "simulated cluster: dedicated nodes it can hold")
+	fs.DurationVar(&o.simProvisionDelay, "sim-provision-delay", sd.ProvisionDelay, "simulated cluster: time a dedicated node takes to become ready")
+	fs.DurationVar(&o.simMigrateDelay, "sim-migrate-delay", sd.MigrateDelay, "simulated cluster: time one workload takes to move")
+	fs.IntVar(&o.simCapacity, "sim-capacity", sd.Capacity, "simulated cluster: dedicated nodes it can hold")
 
 	k := &o.kube
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kube: kubeconfig file; empty means the in-cluster config of the pod tierup runs in, else $KUBECONFIG or ~/.kube/config")
-	fs.StringVar(&k.NamespaceTemplate, "kube-namespace-template", "tierup-{account}", "kube: name of an account's namespace; {account} is the account ID, lower-cased, '_' as '-'")
+	fs.StringVar(&k.NamespaceTemplate, "kube-namespace-template", kd.NamespaceTemplate, "kube: name of an account's namespace; {account} is the account ID, lower-cased, '_' as '-'")
 	fs.StringVar(&k.NamespaceSelector, "kube-namespace-label", "", "kube: find an account's namespace by this label (=<account ID>) instead of by name")
-	fs.StringVar(&k.PoolLabel, "kube-pool-label", "tierup.dev/pool", "kube: node label telling the shared pool from dedicated nodes")
-	fs.StringVar(&k.SharedPool, "kube-shared-pool", "shared", "kube: how a workload not on a dedicated node is reported (tierup needs no label on shared nodes)")
-	fs.StringVar(&k.DedicatedPool, "kube-dedicated-pool", "dedicated", "kube: pool label value of dedicated nodes")
-	fs.StringVar(&k.AccountLabel, "kube-account-label", "tierup.dev/account", "kube: node label naming a dedicated node's account")
-	fs.StringVar(&k.TaintKey, "kube-taint-key", "tierup.dev/dedicated", "kube: taint key of dedicated nodes (value: the account, effect NoSchedule)")
-	fs.StringVar(&k.FunctionLabel, "kube-function-label", "tierup.dev/function", "kube: a Deployment carrying this label is a Function")
-	fs.StringVar(&k.Provisioner, "kube-provisioner", "kwok", "kube: how dedicated nodes are made: kwok or karpenter")
-	fs.DurationVar(&k.ProvisionTimeout, "kube-provision-timeout", 3*time.Minute, "kube: wait this long for a Ready dedicated node before reporting a resource shortage (retried)")
-	fs.DurationVar(&k.RolloutTimeout, "kube-rollout-timeout", 5*time.Minute, "kube: wait this long for one workload's rollout before rolling it back")
-	fs.StringVar(&k.SSDStorageClass, "kube-ssd-storage-class", "ssd", "kube: StorageClass of the plans' SSD storage (quota on its requests.storage)")
-	fs.StringVar(&k.Backups, "kube-backups", "auto", "kube: daily backups as a Velero Schedule (velero), a CronJob in the namespace (cronjob), or Velero when its CRD is installed (auto)")
-	fs.StringVar(&k.BackupImage, "kube-backup-image", "tierup/namespace-backup:1", "kube: image of the daily backup CronJob, used unless backups go to Velero (gets NAMESPACE and RETENTION_DAYS); tierup does not ship one")
-	fs.StringVar(&k.BackupSchedule, "kube-backup-schedule", "0 3 * * *", "kube: cron schedule of the daily backup")
-	fs.StringVar(&k.VeleroNamespace, "kube-velero-namespace", "velero", "kube: namespace of the Velero Schedules, when backups go to Velero")
-	fs.StringVar(&o.kwokCapacity, "kwok-capacity", "cpu=4,memory=16Gi,pods=110", "kube, kwok provisioner: capacity of a dedicated node")
-	fs.StringVar(&k.Karpenter.NodeClassRef, "karpenter-nodeclass", "karpenter.k8s.aws/EC2NodeClass/default", "kube, karpenter provisioner: group/kind/name of the NodePool's node class")
-	fs.StringVar(&k.Karpenter.PlaceholderImage, "karpenter-placeholder-image", "registry.k8s.io/pause:3.10", "kube, karpenter provisioner: image of the small pod that makes Karpenter launch the account's node")
+	fs.StringVar(&k.PoolLabel, "kube-pool-label", kd.PoolLabel, "kube: node label telling the shared pool from dedicated nodes")
+	fs.StringVar(&k.SharedPool, "kube-shared-pool", kd.SharedPool, "kube: how a workload not on a dedicated node is reported (tierup needs no label on shared nodes)")
+	fs.StringVar(&k.DedicatedPool, "kube-dedicated-pool", kd.DedicatedPool, "kube: pool label value of dedicated nodes")
+	fs.StringVar(&k.AccountLabel, "kube-account-label", kd.AccountLabel, "kube: node label naming a dedicated node's account")
+	fs.StringVar(&k.TaintKey, "kube-taint-key", kd.TaintKey, "kube: taint key of dedicated nodes (value: the account, effect NoSchedule)")
+	fs.StringVar(&k.FunctionLabel, "kube-function-label", kd.FunctionLabel, "kube: a Deployment carrying this label is a Function")
+	fs.StringVar(&k.Provisioner, "kube-provisioner", kd.Provisioner, "kube: how dedicated nodes are made: kwok or karpenter")
+	fs.DurationVar(&k.ProvisionTimeout, "kube-provision-timeout", kd.ProvisionTimeout, "kube: wait this long for a Ready dedicated node before reporting a resource shortage (retried)")
+	fs.DurationVar(&k.RolloutTimeout, "kube-rollout-timeout", kd.RolloutTimeout, "kube: wait this long for one workload's rollout before rolling it back")
+	fs.StringVar(&k.SSDStorageClass, "kube-ssd-storage-class", kd.SSDStorageClass, "kube: StorageClass of the plans' SSD storage (quota on its requests.storage)")
+	fs.StringVar(&k.Backups, "kube-backups", kd.Backups, "kube: daily backups as a Velero Schedule (velero), a CronJob in the namespace (cronjob), or Velero when its CRD is installed (auto)")
+	fs.StringVar(&k.BackupImage, "kube-backup-image", kd.BackupImage, "kube: image of the daily backup CronJob, used unless backups go to Velero (gets NAMESPACE and RETENTION_DAYS); tierup does not ship one")
+	fs.StringVar(&k.BackupSchedule, "kube-backup-schedule", kd.BackupSchedule, "kube: cron schedule of the daily backup")
+	fs.StringVar(&k.VeleroNamespace, "kube-velero-namespace", kd.VeleroNamespace, "kube: namespace of the Velero Schedules, when backups go to Velero")
+	fs.StringVar(&o.kwokCapacity, "kwok-capacity", kubeCapacity(kd.Kwok.Capacity), "kube, kwok provisioner: capacity of a dedicated node")
+	fs.StringVar(&k.Karpenter.NodeClassRef, "karpenter-nodeclass", kd.Karpenter.NodeClassRef, "kube, karpenter provisioner: group/kind/name of the NodePool's node class")
+	fs.StringVar(&k.Karpenter.PlaceholderImage, "karpenter-placeholder-image", kd.Karpenter.PlaceholderImage, "kube, karpenter provisioner: image of the small pod that makes Karpenter launch the account's node")
 	fs.StringVar(&o.karpenterReqs, "karpenter-requirements", "", `kube, karpenter provisioner: instance requirements as JSON, e.g. [{"key":"node.kubernetes.io/instance-type","operator":"In","values":["m7i.xlarge"]}]; default on-demand amd64`)
 }
 

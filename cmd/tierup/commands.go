@@ -20,6 +20,7 @@ import (
 	"github.com/tierup/tierup/gateway/stripegw"
 	"github.com/tierup/tierup/kube"
 	"github.com/tierup/tierup/notify/smtpmail"
+	"github.com/tierup/tierup/riverqueue"
 	"github.com/tierup/tierup/sim"
 	"github.com/tierup/tierup/stack"
 	"github.com/tierup/tierup/workflow"
@@ -57,6 +58,7 @@ type options struct {
 	smtpUsername        string
 	smtpPassword        string
 	flow                workflow.Config
+	queue               riverqueue.Config
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -108,13 +110,14 @@ Hobby, and prints their tokens once.`,
 		fs.StringVar(&o.smtpFrom, "smtp-from", "tierup <noreply@tierup.dev>", "sender of emails")
 		fs.StringVar(&o.smtpUsername, "smtp-username", "", "SMTP username (AUTH PLAIN, only over TLS or loopback)")
 		fs.StringVar(&o.smtpPassword, "smtp-password", "", "SMTP password")
-		fs.StringVar(&o.flow.SupportEmail, "support-email", "support@tierup.dev", "address told about upgrades that need support")
-		fs.IntVar(&o.flow.MaxAttempts, "retry-attempts", 5, "automatic attempts of a failing step before support takes over")
-		fs.DurationVar(&o.flow.BaseDelay, "retry-base-delay", 2*time.Second, "first retry delay; doubles each attempt, with jitter")
-		fs.DurationVar(&o.flow.MaxDelay, "retry-max-delay", time.Minute, "longest retry delay")
-		fs.DurationVar(&o.flow.PauseProbe, "pause-probe", 2*time.Second, "how often a paused upgrade checks whether the cluster or gateway is back")
-		fs.DurationVar(&o.flow.JobTimeout, "job-timeout", 30*time.Second, "longest a workflow step may run (with --cluster kube, raised to cover the cluster's waits); a step whose process died is resumed by a live process within about 5s")
-		fs.IntVar(&o.flow.Workers, "workers", 10, "workflow steps run at once by this process")
+		fd, qd := workflow.DefaultConfig(), riverqueue.DefaultConfig()
+		fs.StringVar(&o.flow.SupportEmail, "support-email", fd.SupportEmail, "address told about upgrades that need support")
+		fs.IntVar(&o.flow.MaxAttempts, "retry-attempts", fd.MaxAttempts, "automatic attempts of a failing step before support takes over")
+		fs.DurationVar(&o.flow.BaseDelay, "retry-base-delay", fd.BaseDelay, "first retry delay; doubles each attempt, with jitter")
+		fs.DurationVar(&o.flow.MaxDelay, "retry-max-delay", fd.MaxDelay, "longest retry delay")
+		fs.DurationVar(&o.flow.PauseProbe, "pause-probe", fd.PauseProbe, "how often a paused upgrade checks whether the cluster or gateway is back")
+		fs.DurationVar(&o.flow.JobTimeout, "job-timeout", fd.JobTimeout, "longest a workflow step may run (with --cluster kube, raised to cover the cluster's waits); a step whose process died is resumed by a live process within about 5s")
+		fs.IntVar(&o.queue.Workers, "workers", qd.Workers, "workflow steps run at once by this process")
 	}
 
 	var quoteAccount, quotePlan string
@@ -248,7 +251,7 @@ func (o *options) stackOptions() (stack.Options, error) {
 	so := stack.Options{DB: o.db, Catalog: cat, Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken, Log: o.logger(),
 		Gateway: o.gateway, SandboxLatency: o.sandboxLatency, Stripe: stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret},
 		Cluster: o.cluster, Sim: sim.Config{ProvisionDelay: o.simProvisionDelay, MigrateDelay: o.simMigrateDelay, Capacity: o.simCapacity},
-		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow}
+		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue}
 	if err := o.parseKube(&so.Kube); err != nil {
 		return stack.Options{}, err
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tierup/tierup"
-	"github.com/tierup/tierup/app"
 )
 
 // newMigratePlanCommand is `tierup migrate-plan`: the dry run of an
@@ -34,11 +33,6 @@ in it; the upgrade workflow is not started.`,
 				return err
 			}
 			defer st.Close(context.WithoutCancel(ctx))
-			cluster, err := st.Cluster()
-			if err != nil {
-				return err
-			}
-			st.App.SetUpgrades(app.Upgrades{Cluster: cluster, Faults: st.Faults})
 			moves, err := st.App.AccountMigrationPlan(ctx, account)
 			if err != nil {
 				return err

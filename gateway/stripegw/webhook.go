@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v84/webhook"
+	"github.com/tierup/tierup"
 )
 
 // WebhookTolerance is how far a webhook's signed timestamp may be from
@@ -33,23 +34,12 @@ var (
 	ErrNoWebhookSecret = errors.New("stripegw: no webhook secret configured")
 )
 
-// Event is what tierup needs from a Stripe webhook event.
-type Event struct {
-	ID   string // evt_…
-	Type string // e.g. payment_intent.succeeded, charge.refunded
-	// PaymentIntentID is the pi_… ID the event is about — the Charge.ID
-	// returned by Charge — for payment_intent.* and charge.refunded
-	// events; empty for other types.
-	PaymentIntentID string
-	// Status is the PaymentIntent's status (succeeded, processing,
-	// requires_payment_method, canceled, …) for payment_intent.* events,
-	// and "refunded" or "partially_refunded" for charge.refunded.
-	Status string
-	// Metadata is the PaymentIntent's metadata for payment_intent.* events
-	// — the ChargeRequest.Metadata, so an event can be traced to its
-	// upgrade even when Charge never returned an ID (payment_pending).
-	Metadata map[string]string
-}
+// Event is what tierup needs from a Stripe webhook event. PaymentIntentID
+// is the pi_… ID (the Charge.ID returned by Charge) for payment_intent.*
+// and charge.refunded events; Status is the PaymentIntent's status for
+// payment_intent.* events, and "refunded" or "partially_refunded" for
+// charge.refunded; Metadata is the PaymentIntent's metadata.
+type Event = tierup.GatewayEvent
 
 // ParseWebhook verifies payload against the Stripe-Signature header value
 // and extracts the event. now is the current time, passed in so tests can

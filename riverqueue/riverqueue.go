@@ -1,0 +1,230 @@
+// Package riverqueue is the workflow's job queue on River, in the store's
+// own database: riversqlite on SQLite, riverpgxv5 on PostgreSQL. It is the
+// only package that knows River and its drivers; the workflow sees a
+// tierup.JobQueue.
+package riverqueue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/sqlstore"
+)
+
+// Config tunes the queue.
+type Config struct {
+	// Workers is how many jobs this process runs at once (default 10).
+	Workers int
+	// PollInterval is how often idle workers look for jobs, and how often
+	// due scheduled jobs are made available (default 200ms).
+	PollInterval time.Duration
+	// JobTimeout is the longest a job may run. Required: it is the
+	// workflow's (workflow.Config.JobTimeout).
+	JobTimeout time.Duration
+	// RescueAfter is how long after it started a job still running is
+	// rescued by River, for a process that died. Required: the workflow's
+	// job timeout plus its margin.
+	RescueAfter time.Duration
+}
+
+// DefaultConfig returns the defaults of the optional fields.
+func DefaultConfig() Config { return Config{Workers: 10, PollInterval: 200 * time.Millisecond} }
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Workers <= 0 {
+		c.Workers = d.Workers
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = d.PollInterval
+	}
+	return c
+}
+
+// jobArgs is River's form of a tierup.Job: the one job kind.
+type jobArgs tierup.Job
+
+func (jobArgs) Kind() string { return "tierup_upgrade_step" }
+
+// New migrates River's tables in db and returns the queue. Errors: a
+// missing JobTimeout or RescueAfter, or the migration's.
+func New(ctx context.Context, db *sqlstore.DB, cfg Config, log *slog.Logger) (tierup.JobQueue, error) {
+	cfg = cfg.withDefaults()
+	if cfg.JobTimeout <= 0 || cfg.RescueAfter <= 0 {
+		return nil, errors.New("riverqueue: JobTimeout and RescueAfter are required")
+	}
+	log = log.With("component", "river")
+	var q tierup.JobQueue
+	var err error
+	switch db.Dialect() {
+	case sqlstore.Postgres:
+		q, err = build(ctx, riverpgxv5.New(db.Pool()), sqlstore.PgxTx, cfg, log)
+	default:
+		q, err = build(ctx, riversqlite.New(db.SQLDB()), sqlstore.SQLTx, cfg, log)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// queue holds River's driver type parameter away from everyone else.
+type queue[TTx any, TDriver riverdriver.Driver[TTx]] struct {
+	client  *river.Client[TTx]
+	txOf    func(tierup.Store) (TTx, bool)
+	every   time.Duration
+	log     *slog.Logger
+	work    func(ctx context.Context, d tierup.Delivery) error
+	stopped chan struct{}
+	cancel  context.CancelFunc
+}
+
+func build[TTx any, TDriver riverdriver.Driver[TTx]](ctx context.Context, driver TDriver, txOf func(tierup.Store) (TTx, bool),
+	cfg Config, log *slog.Logger) (*queue[TTx, TDriver], error) {
+	m, err := rivermigrate.New[TTx](driver, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("river migrations: %w", err)
+	}
+	q := &queue[TTx, TDriver]{txOf: txOf, every: cfg.PollInterval, log: log}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &worker[TTx, TDriver]{q: q})
+	q.client, err = river.NewClient[TTx](driver, &river.Config{
+		Queues:     map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:    workers,
+		JobTimeout: cfg.JobTimeout,
+		// Soon after a job's timeout, not River's default hour, so that
+		// an upgrade whose process died resumes within seconds.
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchCooldown:        20 * time.Millisecond,
+		FetchPollInterval:    cfg.PollInterval, // SQLite has no LISTEN/NOTIFY
+		MaxAttempts:          1000,             // River retries only unexpected errors (a database hiccup); steps retry themselves
+		Logger:               log,
+	})
+	return q, err
+}
+
+func (q *queue[TTx, TDriver]) tx(tx tierup.Store) (TTx, error) {
+	t, ok := q.txOf(tx)
+	if !ok {
+		return t, errors.New("riverqueue: used outside a transaction of the queue's database")
+	}
+	return t, nil
+}
+
+// Enqueue implements tierup.JobQueue.
+func (q *queue[TTx, TDriver]) Enqueue(ctx context.Context, tx tierup.Store, job tierup.Job, at time.Time) error {
+	t, err := q.tx(tx)
+	if err != nil {
+		return err
+	}
+	opts := &river.InsertOpts{}
+	if at.After(time.Now()) {
+		// Only future jobs are scheduled: River makes a scheduled job
+		// available on its next scheduler pass, up to 5 s later.
+		opts.ScheduledAt = at
+	}
+	_, err = q.client.InsertTx(ctx, t, jobArgs(job), opts)
+	return err
+}
+
+// Start implements tierup.JobQueue.
+func (q *queue[TTx, TDriver]) Start(ctx context.Context, work func(ctx context.Context, d tierup.Delivery) error) error {
+	q.work = work
+	if err := q.client.Start(ctx); err != nil {
+		return err
+	}
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	q.cancel, q.stopped = cancel, make(chan struct{})
+	go q.promote(pctx)
+	return nil
+}
+
+// Stop implements tierup.JobQueue.
+func (q *queue[TTx, TDriver]) Stop(ctx context.Context) error {
+	if q.cancel != nil {
+		q.cancel()
+		<-q.stopped
+	}
+	return q.client.Stop(ctx)
+}
+
+// promote makes due scheduled jobs available. River's own scheduler passes
+// only every 5 s, which would let a retry or a paused upgrade's probe run
+// seconds after the time the user was shown. Running jobs are untouched by
+// JobRetry, and a job that finished meanwhile is harmless: its run is stale.
+func (q *queue[TTx, TDriver]) promote(ctx context.Context) {
+	defer close(q.stopped)
+	t := time.NewTicker(q.every)
+	defer t.Stop()
+	params := river.NewJobListParams().Kinds(jobArgs{}.Kind()).States(rivertype.JobStateScheduled).
+		OrderBy(river.JobListOrderByScheduledAt, river.SortOrderAsc).First(100)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		res, err := q.client.JobList(ctx, params)
+		if err != nil {
+			if ctx.Err() == nil {
+				q.log.WarnContext(ctx, "listing scheduled jobs", "err", err)
+			}
+			continue
+		}
+		now := time.Now()
+		for _, j := range res.Jobs {
+			if j.ScheduledAt.After(now) {
+				break
+			}
+			if _, err := q.client.JobRetry(ctx, j.ID); err != nil && ctx.Err() == nil {
+				q.log.WarnContext(ctx, "promoting a due job", "job", j.ID, "err", err)
+			}
+		}
+	}
+}
+
+type worker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
+	river.WorkerDefaults[jobArgs]
+	q *queue[TTx, TDriver]
+}
+
+func (w *worker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[jobArgs]) error {
+	return w.q.work(ctx, delivery[TTx, TDriver]{q: w.q, job: job})
+}
+
+type delivery[TTx any, TDriver riverdriver.Driver[TTx]] struct {
+	q   *queue[TTx, TDriver]
+	job *river.Job[jobArgs]
+}
+
+func (d delivery[TTx, TDriver]) Job() tierup.Job { return tierup.Job(d.job.Args) }
+
+func (d delivery[TTx, TDriver]) Complete(ctx context.Context, tx tierup.Store) error {
+	t, err := d.q.tx(tx)
+	if err != nil {
+		return err
+	}
+	_, err = river.JobCompleteTx[TDriver](ctx, t, d.job)
+	return err
+}
+
+// Compile-time checks that both drivers fit.
+var (
+	_ tierup.JobQueue = (*queue[pgx.Tx, *riverpgxv5.Driver])(nil)
+	_ tierup.JobQueue = (*queue[*sql.Tx, *riversqlite.Driver])(nil)
+)

@@ -1,0 +1,94 @@
+package tierup
+
+import (
+	"context"
+	"time"
+)
+
+// What the sandbox and the gateways' webhooks offer the use cases. Each
+// is optional: without it the matching routes answer sandbox_disabled or
+// not_found.
+
+// Fault is one injected fault of the sandbox.
+type Fault struct {
+	Kind      string     `json:"kind"`
+	Remaining int        `json:"remaining,omitempty" doc:"Calls left to fail (count faults)."`
+	Until     *time.Time `json:"until,omitempty" doc:"The fault lasts until then (time faults)."`
+}
+
+// FaultInjector sets and lists the sandbox's faults.
+type FaultInjector interface {
+	// Inject sets a fault: count-based kinds take count, time-based kinds
+	// take a duration. Errors: CodeInvalid for an unknown kind or a bad
+	// count or duration.
+	Inject(ctx context.Context, kind string, count int, d time.Duration) (*Fault, error)
+	// Clear removes the fault of that kind, if any.
+	Clear(ctx context.Context, kind string) error
+	// List returns the faults in force.
+	List(ctx context.Context) ([]Fault, error)
+	// Kinds lists every kind of fault.
+	Kinds() []string
+}
+
+// LedgerEntry is one line of the sandbox gateway's ledger.
+type LedgerEntry struct {
+	Kind           string            `json:"kind"` // charge or refund
+	ID             string            `json:"id"`
+	IdempotencyKey string            `json:"idempotency_key"`
+	RequestHash    string            `json:"request_hash"`
+	Amount         int64             `json:"amount"`
+	Currency       string            `json:"currency"`
+	Ref            string            `json:"ref,omitempty"`       // payment method charged
+	ChargeID       string            `json:"charge_id,omitempty"` // refunded charge
+	Code           string            `json:"code,omitempty"`      // empty when it succeeded
+	DeclineCode    string            `json:"decline_code,omitempty"`
+	Message        string            `json:"message,omitempty"`
+	Metadata       map[string]string `json:"metadata,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+}
+
+// Succeeded reports whether the entry moved money.
+func (e *LedgerEntry) Succeeded() bool { return e.Code == "" }
+
+// Ledger lists what a sandbox gateway charged and refunded.
+type Ledger interface {
+	Ledger(ctx context.Context) ([]*LedgerEntry, error)
+}
+
+// ClusterSnapshot is an account's slice of the simulated cluster.
+type ClusterSnapshot struct {
+	Workloads []Workload `json:"workloads"`
+	Nodes     []Node     `json:"nodes"`
+	Features  string     `json:"features,omitempty"`
+}
+
+// ClusterInspector shows the simulated cluster.
+type ClusterInspector interface {
+	// Snapshot returns the account's state without changing it.
+	Snapshot(ctx context.Context, accountID string) (*ClusterSnapshot, error)
+}
+
+// GatewayEvent is what tierup needs from a payment gateway's webhook
+// event.
+type GatewayEvent struct {
+	ID   string // evt_…
+	Type string // e.g. payment_intent.succeeded, charge.refunded
+	// PaymentIntentID is the charge the event is about (Charge.ID), for
+	// payment and refund events; empty for other types.
+	PaymentIntentID string
+	// Status is the charge's status as the gateway words it (succeeded,
+	// processing, refunded, …).
+	Status string
+	// Metadata is the ChargeRequest.Metadata, so that an event can be traced
+	// to its upgrade even when Charge never returned an ID.
+	Metadata map[string]string
+}
+
+// WebhookVerifier checks a gateway's signed webhook and reads its event.
+type WebhookVerifier interface {
+	// Gateway names the gateway, as PaymentGateway.Name.
+	Name() string
+	// ParseWebhook verifies payload against the signature header at now.
+	// Errors: a bad or expired signature.
+	ParseWebhook(payload []byte, signature string, now time.Time) (GatewayEvent, error)
+}
