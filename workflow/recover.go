@@ -42,7 +42,10 @@ func (e *Engine) resumeWhat(u *tierup.Upgrade, now time.Time) (what tierup.StepN
 	if w := u.RunningWorker(); w != "" {
 		// The store lists a running step only when its process stopped
 		// beating; this process is alive whatever the store saw.
-		return u.CurrentStep, w != e.process
+		if w == e.process {
+			return "", false
+		}
+		return u.CurrentStep, true
 	}
 	if !u.Moving() || now.Sub(u.DueAt()) <= e.stallAfter() {
 		return "", false

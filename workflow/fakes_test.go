@@ -1,0 +1,397 @@
+package workflow
+
+// In-memory fakes of the workflow's dependencies: a store whose
+// transactions roll back, a queue that keeps jobs in that store, a
+// gateway, a cluster and a mailer that record their calls, and a clock
+// the test moves. No River, no database, no sleeps.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tierup/tierup"
+)
+
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+type queued struct {
+	job tierup.Job
+	at  time.Time
+}
+
+// state is everything the fake store keeps; it is copied for each
+// transaction so that a failed one leaves nothing behind.
+type state struct {
+	upgrades      map[string]*tierup.Upgrade
+	accounts      map[string]*tierup.Account
+	events        []*tierup.UpgradeEvent
+	notifications []*tierup.Notification
+	tickets       []*tierup.SupportTicket
+	jobs          []queued
+	completed     []tierup.Job
+	beats         map[string]bool
+}
+
+func (s state) clone() state {
+	c := s
+	c.upgrades = map[string]*tierup.Upgrade{}
+	for id, u := range s.upgrades {
+		c.upgrades[id] = cloneUpgrade(u)
+	}
+	c.accounts = map[string]*tierup.Account{}
+	for id, a := range s.accounts {
+		cp := *a
+		c.accounts[id] = &cp
+	}
+	c.events, c.notifications, c.tickets = slices.Clone(s.events), slices.Clone(s.notifications), slices.Clone(s.tickets)
+	c.jobs, c.completed, c.beats = slices.Clone(s.jobs), slices.Clone(s.completed), maps.Clone(s.beats)
+	return c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+func cloneUpgrade(u *tierup.Upgrade) *tierup.Upgrade {
+	c := *u
+	c.Node, c.Previous = clonePtr(u.Node), clonePtr(u.Previous)
+	c.CancelRequestedAt, c.CompletedAt = clonePtr(u.CancelRequestedAt), clonePtr(u.CompletedAt)
+	c.Steps = slices.Clone(u.Steps)
+	for i, st := range c.Steps {
+		c.Steps[i].StartedAt, c.Steps[i].FinishedAt, c.Steps[i].NextRetryAt = clonePtr(st.StartedAt), clonePtr(st.FinishedAt), clonePtr(st.NextRetryAt)
+		c.Steps[i].Error = clonePtr(st.Error)
+	}
+	c.Workloads = slices.Clone(u.Workloads)
+	for i, w := range c.Workloads {
+		c.Workloads[i].Notes, c.Workloads[i].MinAvailable = slices.Clone(w.Notes), clonePtr(w.MinAvailable)
+	}
+	return &c
+}
+
+// fakeStore implements the part of tierup.Store the workflow uses; any
+// other method panics through the nil embedded interface.
+type fakeStore struct {
+	tierup.Store
+	mu         sync.Mutex
+	inTx       bool
+	st         state
+	quotes     map[string]*tierup.Quote
+	pms        map[string]*tierup.PaymentMethod
+	candidates []*tierup.Upgrade // what ResumeCandidates answers
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{st: state{upgrades: map[string]*tierup.Upgrade{}, accounts: map[string]*tierup.Account{}, beats: map[string]bool{}},
+		quotes: map[string]*tierup.Quote{}, pms: map[string]*tierup.PaymentMethod{}}
+}
+
+func (f *fakeStore) InTx(ctx context.Context, fn func(tx tierup.Store) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	saved := f.st.clone()
+	f.inTx = true
+	err := fn(f)
+	f.inTx = false
+	if err != nil {
+		f.st = saved
+	}
+	return err
+}
+
+func (f *fakeStore) Upgrade(_ context.Context, id string) (*tierup.Upgrade, error) {
+	u, ok := f.st.upgrades[id]
+	if !ok {
+		return nil, tierup.ErrNotFound
+	}
+	return cloneUpgrade(u), nil
+}
+
+func (f *fakeStore) CreateUpgrade(_ context.Context, u *tierup.Upgrade) error {
+	u.Version = 1
+	f.st.upgrades[u.ID] = cloneUpgrade(u)
+	return nil
+}
+
+func (f *fakeStore) UpdateUpgrade(_ context.Context, u *tierup.Upgrade) error {
+	if old, ok := f.st.upgrades[u.ID]; !ok || old.Version != u.Version {
+		return tierup.ErrConflict
+	}
+	u.Version++
+	f.st.upgrades[u.ID] = cloneUpgrade(u)
+	return nil
+}
+
+func (f *fakeStore) AppendEvent(_ context.Context, e *tierup.UpgradeEvent) error {
+	e.Seq = int64(len(f.st.events) + 1)
+	cp := *e
+	cp.Upgrade = cloneUpgrade(e.Upgrade)
+	f.st.events = append(f.st.events, &cp)
+	return nil
+}
+
+func (f *fakeStore) CreateSupportTicket(_ context.Context, t *tierup.SupportTicket) error {
+	f.st.tickets = append(f.st.tickets, t)
+	return nil
+}
+
+func (f *fakeStore) CreateNotification(_ context.Context, n *tierup.Notification) error {
+	f.st.notifications = append(f.st.notifications, n)
+	return nil
+}
+
+func (f *fakeStore) Account(_ context.Context, id string) (*tierup.Account, error) {
+	a, ok := f.st.accounts[id]
+	if !ok {
+		return nil, tierup.ErrNotFound
+	}
+	cp := *a
+	return &cp, nil
+}
+
+func (f *fakeStore) SetSubscription(_ context.Context, id string, s tierup.Subscription) error {
+	f.st.accounts[id].Subscription = s
+	return nil
+}
+
+func (f *fakeStore) SetEntitlementsPlan(_ context.Context, id, plan string) error {
+	f.st.accounts[id].EntitlementsPlan = plan
+	return nil
+}
+
+func (f *fakeStore) Quote(_ context.Context, id string) (*tierup.Quote, error) {
+	return f.quotes[id], nil
+}
+
+func (f *fakeStore) PaymentMethod(_ context.Context, id string) (*tierup.PaymentMethod, error) {
+	return f.pms[id], nil
+}
+
+func (f *fakeStore) Heartbeat(_ context.Context, process string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.beats[process] = true
+	return nil
+}
+
+func (f *fakeStore) ResumeCandidates(context.Context, time.Duration, time.Time) ([]*tierup.Upgrade, error) {
+	return f.candidates, nil
+}
+
+// fakeQueue keeps jobs in the fake store's state, so they commit and roll
+// back with the transaction that made them.
+type fakeQueue struct{}
+
+func (fakeQueue) Enqueue(_ context.Context, tx tierup.Store, job tierup.Job, at time.Time) error {
+	f := tx.(*fakeStore)
+	if !f.inTx {
+		return errors.New("enqueue outside a transaction")
+	}
+	f.st.jobs = append(f.st.jobs, queued{job, at})
+	return nil
+}
+
+func (fakeQueue) Start(context.Context, func(context.Context, tierup.Delivery) error) error { return nil }
+func (fakeQueue) Stop(context.Context) error                                                { return nil }
+
+type fakeDelivery struct{ job tierup.Job }
+
+func (d fakeDelivery) Job() tierup.Job { return d.job }
+
+func (d fakeDelivery) Complete(_ context.Context, tx tierup.Store) error {
+	f := tx.(*fakeStore)
+	f.st.completed = append(f.st.completed, d.job)
+	return nil
+}
+
+// fakeGateway answers charges and refunds with the queued errors, then
+// succeeds; it records every call's idempotency key.
+type fakeGateway struct {
+	chargeErrs, refundErrs []error
+	charges, refunds       []string
+}
+
+func (g *fakeGateway) Name() string { return "fake" }
+
+func (g *fakeGateway) TokenizeCard(context.Context, tierup.Card) (string, error) { return "tok", nil }
+
+func (g *fakeGateway) Charge(_ context.Context, r tierup.ChargeRequest) (*tierup.Charge, error) {
+	g.charges = append(g.charges, r.IdempotencyKey)
+	if len(g.chargeErrs) > 0 {
+		err := g.chargeErrs[0]
+		g.chargeErrs = g.chargeErrs[1:]
+		return nil, err
+	}
+	return &tierup.Charge{ID: "ch_" + r.IdempotencyKey, Amount: r.Amount}, nil
+}
+
+func (g *fakeGateway) Refund(_ context.Context, r tierup.RefundRequest) (*tierup.Refund, error) {
+	g.refunds = append(g.refunds, r.IdempotencyKey)
+	if len(g.refundErrs) > 0 {
+		err := g.refundErrs[0]
+		g.refundErrs = g.refundErrs[1:]
+		return nil, err
+	}
+	return &tierup.Refund{ID: "re_1", ChargeID: r.ChargeID, Amount: r.Amount}, nil
+}
+
+// fakeCluster has two workloads and records what is done to them.
+type fakeCluster struct {
+	provisionErrs []error
+	calls         []string
+}
+
+func (c *fakeCluster) record(format string, args ...any) { c.calls = append(c.calls, fmt.Sprintf(format, args...)) }
+
+func (c *fakeCluster) ProvisionNode(_ context.Context, r tierup.NodeRequest) (*tierup.Node, error) {
+	c.record("provision %s", r.Key)
+	if len(c.provisionErrs) > 0 {
+		err := c.provisionErrs[0]
+		c.provisionErrs = c.provisionErrs[1:]
+		return nil, err
+	}
+	return &tierup.Node{Name: "node-1", AccountID: r.AccountID, Pool: "dedicated", Ready: true}, nil
+}
+
+func (c *fakeCluster) Workloads(context.Context, string) ([]tierup.Workload, error) {
+	return []tierup.Workload{{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, {Kind: "CronJob", Name: "nightly", Replicas: 1, Node: "shared"}}, nil
+}
+
+func (c *fakeCluster) PlanMigration(context.Context, string) ([]tierup.PlannedMove, error) { return nil, nil }
+
+func (c *fakeCluster) MigrateWorkload(_ context.Context, _ string, w tierup.Workload, n *tierup.Node) (*tierup.MigrationReport, error) {
+	c.record("migrate %s", w.Name)
+	w.Node = n.Name
+	return &tierup.MigrationReport{Workload: w, MinAvailable: w.Replicas}, nil
+}
+
+func (c *fakeCluster) ReturnWorkload(_ context.Context, _ string, w tierup.Workload) error {
+	c.record("return %s", w.Name)
+	return nil
+}
+
+func (c *fakeCluster) EnableFeatures(_ context.Context, _ string, p *tierup.Plan) error {
+	c.record("features %s", p.ID)
+	return nil
+}
+
+func (c *fakeCluster) ReleaseNode(_ context.Context, r tierup.NodeRequest) error {
+	c.record("release %s", r.Key)
+	return nil
+}
+
+type fakeMailer struct{ sent []tierup.Email }
+
+func (m *fakeMailer) Send(_ context.Context, e tierup.Email) error {
+	m.sent = append(m.sent, e)
+	return nil
+}
+
+// rig is an engine on fakes with one account, a quote and a card.
+type rig struct {
+	e       *Engine
+	store   *fakeStore
+	clock   *fakeClock
+	gateway *fakeGateway
+	cluster *fakeCluster
+	mailer  *fakeMailer
+}
+
+var start = time.Date(2026, 3, 22, 10, 0, 0, 0, time.UTC)
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	r := &rig{store: newFakeStore(), clock: &fakeClock{now: start}, gateway: &fakeGateway{}, cluster: &fakeCluster{}, mailer: &fakeMailer{}}
+	e, err := New(Deps{Store: r.store, Queue: fakeQueue{}, Catalog: tierup.DefaultCatalog(), Clock: r.clock, Gateway: r.gateway,
+		Cluster: r.cluster, Mailer: r.mailer, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		QuoteValid: func(*tierup.Quote) bool { return true }},
+		Config{MaxAttempts: 3, BaseDelay: time.Second, MaxDelay: 4 * time.Second, PauseProbe: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.e = e
+	r.store.st.accounts["acct_1"] = &tierup.Account{ID: "acct_1", Email: "dev@example.com", TimeZone: "UTC",
+		Subscription: tierup.Subscription{PlanID: "hobby"}}
+	return r
+}
+
+// create starts an upgrade from Hobby to Pro (1 month).
+func (r *rig) create(t *testing.T) *tierup.Upgrade {
+	t.Helper()
+	q := &tierup.Quote{ID: "quo_1", AccountID: "acct_1", FromPlan: "hobby", ToPlan: "pro-1m",
+		AmountDue: tierup.Money{Amount: 2900, Currency: "USD"}, NewPeriod: tierup.Period{Start: start, End: start.AddDate(0, 1, 0)}}
+	pm := &tierup.PaymentMethod{ID: "pm_1", AccountID: "acct_1", Brand: "visa", Last4: "4242"}
+	r.store.quotes[q.ID], r.store.pms[pm.ID] = q, pm
+	u := tierup.NewUpgrade("upg_1", q, pm, tierup.TermsAcceptance{}, start)
+	if err := r.store.InTx(context.Background(), func(tx tierup.Store) error { return r.e.Create(context.Background(), tx, u, "acct_1") }); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// drain runs queued jobs in due order until none is left; more than
+// limit is a runaway.
+func (r *rig) drain(t *testing.T, limit int) {
+	t.Helper()
+	for range limit {
+		if !r.runOne(t) {
+			return
+		}
+	}
+	t.Fatalf("jobs still queued after %d: %+v", limit, r.store.st.jobs)
+}
+
+// runOne runs the next due job, moving the clock to its time; false when
+// none is queued.
+func (r *rig) runOne(t *testing.T) bool {
+	t.Helper()
+	if len(r.store.st.jobs) == 0 {
+		return false
+	}
+	i := 0
+	for k, q := range r.store.st.jobs {
+		if q.at.Before(r.store.st.jobs[i].at) {
+			i = k
+		}
+	}
+	q := r.store.st.jobs[i]
+	r.store.st.jobs = slices.Delete(r.store.st.jobs, i, i+1)
+	if q.at.After(r.clock.now) {
+		r.clock.now = q.at
+	}
+	if err := r.e.work(context.Background(), fakeDelivery{q.job}); err != nil {
+		t.Fatalf("job %+v: %v", q.job, err)
+	}
+	return true
+}
+
+func (r *rig) upgrade(t *testing.T) *tierup.Upgrade {
+	t.Helper()
+	u, err := r.store.Upgrade(context.Background(), "upg_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// actions lists the upgrade's audit actions in order.
+func (r *rig) actions() []tierup.Action {
+	var out []tierup.Action
+	for _, e := range r.store.st.events {
+		out = append(out, e.Action)
+	}
+	return out
+}
