@@ -204,8 +204,10 @@ func (fakeQueue) Enqueue(_ context.Context, tx tierup.Store, job tierup.Job, at 
 	return nil
 }
 
-func (fakeQueue) Start(context.Context, func(context.Context, tierup.Delivery) error) error { return nil }
-func (fakeQueue) Stop(context.Context) error                                                { return nil }
+func (fakeQueue) Start(context.Context, func(context.Context, tierup.Delivery) error) error {
+	return nil
+}
+func (fakeQueue) Stop(context.Context) error { return nil }
 
 type fakeDelivery struct{ job tierup.Job }
 
@@ -254,7 +256,9 @@ type fakeCluster struct {
 	calls         []string
 }
 
-func (c *fakeCluster) record(format string, args ...any) { c.calls = append(c.calls, fmt.Sprintf(format, args...)) }
+func (c *fakeCluster) record(format string, args ...any) {
+	c.calls = append(c.calls, fmt.Sprintf(format, args...))
+}
 
 func (c *fakeCluster) ProvisionNode(_ context.Context, r tierup.NodeRequest) (*tierup.Node, error) {
 	c.record("provision %s", r.Key)
@@ -270,7 +274,9 @@ func (c *fakeCluster) Workloads(context.Context, string) ([]tierup.Workload, err
 	return []tierup.Workload{{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, {Kind: "CronJob", Name: "nightly", Replicas: 1, Node: "shared"}}, nil
 }
 
-func (c *fakeCluster) PlanMigration(context.Context, string) ([]tierup.PlannedMove, error) { return nil, nil }
+func (c *fakeCluster) PlanMigration(context.Context, string) ([]tierup.PlannedMove, error) {
+	return nil, nil
+}
 
 func (c *fakeCluster) MigrateWorkload(_ context.Context, _ string, w tierup.Workload, n *tierup.Node) (*tierup.MigrationReport, error) {
 	c.record("migrate %s", w.Name)

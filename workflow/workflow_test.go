@@ -65,7 +65,9 @@ func TestFinish(t *testing.T) {
 	down := &tierup.PaymentError{Code: "gateway_unavailable", Unavailable: true, Message: "the gateway does not answer"}
 	paused := func(u *tierup.Upgrade) { u.Status, u.PausedReason = tierup.UpgradePaused, "down" }
 	canceling := func(u *tierup.Upgrade) { u.CancelRequestedAt = &start }
-	attempts := func(n int) func(u *tierup.Upgrade) { return func(u *tierup.Upgrade) { u.Step(tierup.StepPayment).Attempts = n } }
+	attempts := func(n int) func(u *tierup.Upgrade) {
+		return func(u *tierup.Upgrade) { u.Step(tierup.StepPayment).Attempts = n }
+	}
 	charged := func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error { return u.PaymentCharged("ch_1") }
 	tests := []struct {
 		name       string
