@@ -149,10 +149,13 @@ type Store interface {
 	Heartbeat(ctx context.Context, process string) error
 	// ResumeCandidates lists the active upgrades the workflow may have to
 	// resume: those whose current step runs in a process with no heartbeat
-	// within heartbeatTimeout (by the database's clock; an unknown process
-	// counts as dead), and the moving ones (Upgrade.Moving) whose DueAt is
-	// before stalledBefore. The caller decides; the query only narrows.
-	ResumeCandidates(ctx context.Context, heartbeatTimeout time.Duration, stalledBefore time.Time) ([]*Upgrade, error)
+	// within heartbeatTimeout (an unknown process counts as dead), and the
+	// moving ones (Upgrade.Moving) with no step running whose DueAt passed
+	// more than stallAfter ago. Both are judged by the database's clock:
+	// the store stamps every write of an upgrade with its own time and
+	// keeps DueAt relative to that stamp, so no host's clock is compared
+	// with another's. The caller decides; the query only narrows.
+	ResumeCandidates(ctx context.Context, heartbeatTimeout, stallAfter time.Duration) ([]*Upgrade, error)
 	// SweepProcesses deletes the heartbeats older than olderThan (by the
 	// database's clock) and returns how many.
 	SweepProcesses(ctx context.Context, olderThan time.Duration) (int, error)

@@ -17,7 +17,7 @@ func (db *DB) Heartbeat(ctx context.Context, process string) error {
 }
 
 // ResumeCandidates implements tierup.Store.
-func (db *DB) ResumeCandidates(ctx context.Context, heartbeatTimeout time.Duration, stalledBefore time.Time) ([]*tierup.Upgrade, error) {
+func (db *DB) ResumeCandidates(ctx context.Context, heartbeatTimeout, stallAfter time.Duration) ([]*tierup.Upgrade, error) {
 	return nil, errors.New("sqlstore: resume candidates not implemented yet")
 }
 

@@ -187,7 +187,7 @@ func (f *fakeStore) Heartbeat(_ context.Context, process string) error {
 	return nil
 }
 
-func (f *fakeStore) ResumeCandidates(context.Context, time.Duration, time.Time) ([]*tierup.Upgrade, error) {
+func (f *fakeStore) ResumeCandidates(context.Context, time.Duration, time.Duration) ([]*tierup.Upgrade, error) {
 	return f.candidates, nil
 }
 

@@ -35,10 +35,10 @@ func (e *Engine) stallAfter() time.Duration {
 }
 
 // resumeWhat decides what to schedule again for a candidate the store
-// found: its running step when the process running it is dead, or, for a
-// stalled upgrade, its current step or the cancel's compensation. ok is
-// false when nothing is to be done.
-func (e *Engine) resumeWhat(u *tierup.Upgrade, now time.Time) (what tierup.StepName, ok bool) {
+// found (by the database's clock: dead or stalled): its running step when
+// another process ran it, or, for a stalled upgrade, its current step or
+// the cancel's compensation. ok is false when nothing is to be done.
+func (e *Engine) resumeWhat(u *tierup.Upgrade) (what tierup.StepName, ok bool) {
 	if w := u.RunningWorker(); w != "" {
 		// The store lists a running step only when its process stopped
 		// beating; this process is alive whatever the store saw.
@@ -47,7 +47,7 @@ func (e *Engine) resumeWhat(u *tierup.Upgrade, now time.Time) (what tierup.StepN
 		}
 		return u.CurrentStep, true
 	}
-	if !u.Moving() || now.Sub(u.DueAt()) <= e.stallAfter() {
+	if !u.Moving() {
 		return "", false
 	}
 	// Its job vanished with a process before the step was claimed, or a
@@ -94,13 +94,12 @@ func (e *Engine) SweepProcesses(ctx context.Context) (int, error) {
 // resumeOrphans schedules again every running step whose process died and
 // every stalled upgrade; the store narrows the candidates.
 func (e *Engine) resumeOrphans(ctx context.Context) error {
-	now := e.Clock.Now()
-	ups, err := e.Store.ResumeCandidates(ctx, heartbeatTimeout, now.Add(-e.stallAfter()))
+	ups, err := e.Store.ResumeCandidates(ctx, heartbeatTimeout, e.stallAfter())
 	if err != nil {
 		return err
 	}
 	for _, u := range ups {
-		what, ok := e.resumeWhat(u, now)
+		what, ok := e.resumeWhat(u)
 		if !ok {
 			continue
 		}
