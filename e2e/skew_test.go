@@ -23,7 +23,9 @@ func (c skewedClock) Now() time.Time { return time.Now().UTC().Add(time.Duration
 // over a step whose owner is alive, and every step runs once.
 func TestClockSkewTakesNothingOver(t *testing.T) {
 	dsn := dbtest.Postgres(t)
-	slow := func(o *stack.Options) { o.Sim = sim.Config{ProvisionDelay: 1500 * time.Millisecond, MigrateDelay: 400 * time.Millisecond} }
+	slow := func(o *stack.Options) {
+		o.Sim = sim.Config{ProvisionDelay: 1500 * time.Millisecond, MigrateDelay: 400 * time.Millisecond}
+	}
 	ahead := func(o *stack.Options) { o.Clock = skewedClock(30 * time.Second) }
 	procs := []*harness{start(t, dsn, slow), start(t, dsn, slow, ahead)}
 
