@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -205,8 +206,11 @@ func decodeUpgrade(state string) (*tierup.Upgrade, error) {
 	switch v.V {
 	case 0:
 		var old upgradeDocV0
-		if err := json.Unmarshal([]byte(state), &old); err != nil || old.Upgrade == nil {
+		if err := json.Unmarshal([]byte(state), &old); err != nil {
 			return nil, fmt.Errorf("stored upgrade (v0): %w", err)
+		}
+		if old.Upgrade == nil {
+			return nil, errors.New("stored upgrade: neither a version nor an upgrade")
 		}
 		d = old.doc()
 	case upgradeDocVersion:

@@ -1,0 +1,105 @@
+package sqlstore_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/internal/dbtest"
+	"github.com/tierup/tierup/sqlstore"
+)
+
+func TestResumeCandidates(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := dbtest.OpenStore(t, dsn)
+		stalledBefore := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		f := fixture{t, db, stalledBefore}
+		running := func(worker string, updated time.Duration) func(u *tierup.Upgrade) {
+			return func(u *tierup.Upgrade) {
+				u.UpdatedAt = stalledBefore.Add(updated)
+				if worker != "" {
+					u.Steps[0].Status, u.Steps[0].Worker = tierup.StepRunning, worker
+				}
+			}
+		}
+		retryLater := stalledBefore.Add(time.Hour)
+		tests := []struct {
+			id        string
+			edit      func(u *tierup.Upgrade)
+			candidate bool
+		}{
+			{"upg_fresh", running("fresh", time.Hour), false},
+			{"upg_never", running("never", time.Hour), true},
+			{"upg_stale", running("stale", time.Hour), true},
+			{"upg_stalled", running("", -time.Hour), true},
+			{"upg_waiting", running("", time.Hour), false},
+			{"upg_card", func(u *tierup.Upgrade) { running("", -time.Hour)(u); u.Status = tierup.UpgradePaymentFailed }, false},
+			{"upg_cancel", func(u *tierup.Upgrade) {
+				running("", -time.Hour)(u)
+				u.Status, u.CancelRequestedAt = tierup.UpgradePaymentFailed, &stalledBefore
+			}, true},
+			{"upg_done", func(u *tierup.Upgrade) { running("never", -time.Hour)(u); u.Status = tierup.UpgradeCompleted }, false},
+			{"upg_retry", func(u *tierup.Upgrade) { running("", -time.Hour)(u); u.Steps[0].NextRetryAt = &retryLater }, false},
+		}
+		var want []string
+		for i, tt := range tests {
+			if _, err := f.upgrade(tt.id, "", func(u *tierup.Upgrade) {
+				u.CreatedAt = stalledBefore.Add(time.Duration(i) * time.Second)
+				tt.edit(u)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if tt.candidate {
+				want = append(want, tt.id)
+			}
+		}
+		for _, p := range []string{"fresh", "stale", "old"} {
+			if err := db.Heartbeat(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Heartbeat(ctx, "fresh"); err != nil { // a second beat updates
+			t.Fatal(err)
+		}
+		// Age two heartbeats behind the store's back.
+		if _, err := sqlstore.Exec(ctx, db, `UPDATE processes SET seen_at = $1 WHERE id = 'stale'`, time.Now().Add(-10*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sqlstore.Exec(ctx, db, `UPDATE processes SET seen_at = $1 WHERE id = 'old'`, time.Now().Add(-2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+
+		got, err := db.ResumeCandidates(ctx, time.Minute, stalledBefore)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, u := range got {
+			ids = append(ids, u.ID)
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("candidates %v, want %v", ids, want)
+		}
+
+		n, err := db.SweepProcesses(ctx, time.Hour)
+		if err != nil || n != 1 {
+			t.Errorf("swept %d, %v; want 1 (old)", n, err)
+		}
+		if n, err := db.SweepProcesses(ctx, 5*time.Minute); err != nil || n != 1 {
+			t.Errorf("swept %d, %v; want 1 (stale)", n, err)
+		}
+		// The fresh one stays: its upgrade is still no candidate.
+		got, err = db.ResumeCandidates(ctx, time.Minute, stalledBefore)
+		if err != nil || len(got) != len(want) {
+			t.Errorf("after sweeping: %d candidates, %v", len(got), err)
+		}
+		// A tiny timeout makes every beat stale.
+		time.Sleep(20 * time.Millisecond)
+		if got, err := db.ResumeCandidates(ctx, time.Millisecond, stalledBefore); err != nil || len(got) != len(want)+1 {
+			t.Errorf("with a 1ms timeout: %d candidates, %v; want %d", len(got), err, len(want)+1)
+		}
+	})
+}
