@@ -34,3 +34,6 @@ func MigrateTo(ctx context.Context, db *DB, version int64) error {
 	_, err = p.UpTo(ctx, version)
 	return err
 }
+
+// StoredV0 is a version 0 upgrade document.
+const StoredV0 = storedV0

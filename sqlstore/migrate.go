@@ -51,8 +51,33 @@ func storeShapesMigration(d Dialect, fsys fs.FS) (*goose.Migration, error) {
 
 // rewriteSQLiteTimes stores every value of every TIMESTAMP column of the
 // store's tables (not River's) in timeLayout. The driver reads the old text
-// back into time.Time; the querier writes it in the new form.
+// back into time.Time; the querier writes it in the new form. Triggers are
+// lifted meanwhile: the same instants are written (quotes stay immutable).
 func rewriteSQLiteTimes(ctx context.Context, q sqlQuerier) error {
+	triggers, err := collect(ctx, q, func(r rows) ([2]string, error) {
+		var t [2]string
+		return t, r.Scan(&t[0], &t[1])
+	}, `SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name NOT LIKE 'river%'`)
+	if err != nil {
+		return err
+	}
+	for _, tr := range triggers {
+		if _, err := q.exec(ctx, `DROP TRIGGER `+quoteIdent(tr[0])); err != nil {
+			return err
+		}
+	}
+	if err := rewriteTimeColumns(ctx, q); err != nil {
+		return err
+	}
+	for _, tr := range triggers {
+		if _, err := q.exec(ctx, tr[1]); err != nil {
+			return fmt.Errorf("trigger %s: %w", tr[0], err)
+		}
+	}
+	return nil
+}
+
+func rewriteTimeColumns(ctx context.Context, q sqlQuerier) error {
 	cols, err := collect(ctx, q, func(r rows) ([2]string, error) {
 		var c [2]string
 		return c, r.Scan(&c[0], &c[1])
