@@ -151,7 +151,8 @@ type Store interface {
 	// resume: those whose current step runs in a process with no heartbeat
 	// within heartbeatTimeout (by the database's clock; an unknown process
 	// counts as dead), and the moving ones (Upgrade.Moving) whose DueAt is
-	// before stalledBefore. The caller decides; the query only narrows.
+	// before stalledBefore, oldest first. The caller decides; the query
+	// only narrows.
 	ResumeCandidates(ctx context.Context, heartbeatTimeout time.Duration, stalledBefore time.Time) ([]*Upgrade, error)
 	// SweepProcesses deletes the heartbeats older than olderThan (by the
 	// database's clock) and returns how many.

@@ -41,6 +41,10 @@ type upgradeDoc struct {
 	Version           int              `json:"version"`
 }
 
+// periodDoc, workloadDoc, stepDoc and termsDoc have the keys the version 0
+// documents had, and decoding those uses them: changing their keys needs a
+// frozen copy in upgradeDocV0 first (TestDecodeV0 fails otherwise).
+
 type periodDoc struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`

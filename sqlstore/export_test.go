@@ -7,10 +7,10 @@ import "context"
 
 // Constraint names.
 const (
-	CkAccountEmail = ckAccountEmail
-	CkUpgradeQuote = ckUpgradeQuote
-	CkOneActive    = ckOneActive
-	CkRecord       = ckRecord
+	ConAccountEmail = conAccountEmail
+	ConUpgradeQuote = conUpgradeQuote
+	ConOneActive    = conOneActive
+	ConRecord       = conRecord
 )
 
 // Violated is violated.
@@ -37,3 +37,13 @@ func MigrateTo(ctx context.Context, db *DB, version int64) error {
 
 // StoredV0 is a version 0 upgrade document.
 const StoredV0 = storedV0
+
+// MigrateDownTo rolls the migrations back to version.
+func MigrateDownTo(ctx context.Context, db *DB, version int64) error {
+	p, err := db.migrations()
+	if err != nil {
+		return err
+	}
+	_, err = p.DownTo(ctx, version)
+	return err
+}

@@ -76,6 +76,16 @@ func TestMigrateExisting(t *testing.T) {
 		if err != nil || !a.CreatedAt.Equal(at) {
 			t.Errorf("account created %v, %v; want %v", a.CreatedAt, err, at)
 		}
+		// Down and up again: the schema change reverts and reapplies.
+		if err := sqlstore.MigrateDownTo(ctx, db, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if active, err := db.ActiveUpgrades(ctx); err != nil || len(active) != 1 {
+			t.Errorf("active after down and up: %d, %v", len(active), err)
+		}
 		if db.Dialect() == sqlstore.SQLite {
 			var text string
 			if err := raw.QueryRowContext(ctx, `SELECT CAST(created_at AS TEXT) FROM accounts`).Scan(&text); err != nil ||

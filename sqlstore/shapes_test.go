@@ -59,15 +59,15 @@ func TestConstraintNames(t *testing.T) {
 			constraint string
 		}{
 			{"email", `INSERT INTO accounts (id, email, plan_id, token_hash, created_at) VALUES ('a2', 'upg_1@example.com', 'hobby', 'x', $1)`,
-				[]any{f.at}, sqlstore.CkAccountEmail},
+				[]any{f.at}, sqlstore.ConAccountEmail},
 			{"token", `INSERT INTO accounts (id, email, plan_id, token_hash, created_at) VALUES ('a2', 'b@example.com', 'hobby', $1, $2)`,
 				[]any{tierup.HashToken("upg_1"), f.at}, "accounts_token_hash_key"},
 			{"account id", `INSERT INTO accounts (id, email, plan_id, token_hash, created_at) VALUES ('acct_upg_1', 'b@example.com', 'hobby', 'y', $1)`,
 				[]any{f.at}, "accounts_pkey"},
 			{"quote used", `INSERT INTO upgrades (id, account_id, quote_id, status, version, state, created_at, updated_at)
-				VALUES ('upg_9', 'acct_upg_1', 'quo_upg_1', 'completed', 1, '{}', $1, $1)`, []any{f.at}, sqlstore.CkUpgradeQuote},
+				VALUES ('upg_9', 'acct_upg_1', 'quo_upg_1', 'completed', 1, '{}', $1, $1)`, []any{f.at}, sqlstore.ConUpgradeQuote},
 			{"record", `INSERT INTO records (scope, key, value, version, updated_at) VALUES ('s', 'k', '', 1, $1), ('s', 'k', '', 1, $1)`,
-				[]any{f.at}, sqlstore.CkRecord},
+				[]any{f.at}, sqlstore.ConRecord},
 		}
 		for _, tt := range tests {
 			_, err := sqlstore.Exec(ctx, db, tt.stmt, tt.args...)
@@ -112,10 +112,10 @@ func TestSQLiteConstraintNames(t *testing.T) {
 		pk      bool
 		want    string
 	}{
-		{"upgrades.account_id", false, sqlstore.CkOneActive},
-		{"upgrades.quote_id", false, sqlstore.CkUpgradeQuote},
-		{"accounts.email", false, sqlstore.CkAccountEmail},
-		{"records.scope, records.key", true, sqlstore.CkRecord},
+		{"upgrades.account_id", false, sqlstore.ConOneActive},
+		{"upgrades.quote_id", false, sqlstore.ConUpgradeQuote},
+		{"accounts.email", false, sqlstore.ConAccountEmail},
+		{"records.scope, records.key", true, sqlstore.ConRecord},
 		{"t.a, t.b", false, "t_a_b_key"},
 	}
 	for _, tt := range tests {

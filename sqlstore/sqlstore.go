@@ -287,10 +287,10 @@ var errUnique = errors.New("unique constraint violated")
 // Constraints the store acts on, by their PostgreSQL names; SQLite's
 // violations carry the same names (sqliteConstraint).
 const (
-	ckAccountEmail = "accounts_email_key"
-	ckUpgradeQuote = "upgrades_quote_id_key"
-	ckOneActive    = "upgrades_one_active"
-	ckRecord       = "records_pkey"
+	conAccountEmail = "accounts_email_key"
+	conUpgradeQuote = "upgrades_quote_id_key"
+	conOneActive    = "upgrades_one_active"
+	conRecord       = "records_pkey"
 )
 
 // constraintError is a violated unique constraint or primary key, named as
@@ -327,7 +327,7 @@ func violated(err error) string {
 func sqliteConstraint(columns string, primaryKey bool) string {
 	switch columns {
 	case "upgrades.account_id":
-		return ckOneActive
+		return conOneActive
 	}
 	table, _, _ := strings.Cut(columns, ".")
 	if primaryKey {

@@ -57,9 +57,9 @@ func (db *DB) CreateUpgrade(ctx context.Context, u *tierup.Upgrade) error {
 		u.ID, u.AccountID, u.QuoteID, string(u.Status), u.Version, state, u.CreatedAt, u.UpdatedAt,
 		d.active, d.moving, d.runningWorker, d.dueAt)
 	switch violated(err) {
-	case ckUpgradeQuote:
+	case conUpgradeQuote:
 		return tierup.Errorf(tierup.CodeQuoteUsed, "quote %s was already used for an upgrade; ask for a new quote", u.QuoteID)
-	case ckOneActive:
+	case conOneActive:
 		return tierup.Errorf(tierup.CodeUpgradeInProgress, "an upgrade is already in progress for this account")
 	}
 	return err
@@ -86,7 +86,7 @@ func (db *DB) UpdateUpgrade(ctx context.Context, u *tierup.Upgrade) error {
 	n, err := db.q.exec(ctx, `UPDATE upgrades SET status = $3, version = $4, state = $5, updated_at = $6,
 		active = $7, moving = $8, running_worker = $9, due_at = $10 WHERE id = $1 AND version = $2`,
 		u.ID, u.Version-1, string(u.Status), u.Version, state, u.UpdatedAt, d.active, d.moving, d.runningWorker, d.dueAt)
-	if violated(err) == ckOneActive {
+	if violated(err) == conOneActive {
 		u.Version--
 		return tierup.Errorf(tierup.CodeUpgradeInProgress, "another upgrade is already in progress for this account")
 	}
@@ -250,7 +250,7 @@ func (db *DB) PutRecord(ctx context.Context, scope, key string, value []byte, ve
 	now := time.Now().UTC()
 	if version == 0 {
 		_, err := db.q.exec(ctx, `INSERT INTO records (scope, key, value, version, updated_at) VALUES ($1, $2, $3, 1, $4)`, scope, key, string(value), now)
-		if violated(err) == ckRecord {
+		if violated(err) == conRecord {
 			return tierup.Errorf(tierup.CodeConflict, "record %s/%s exists", scope, key)
 		}
 		return err

@@ -24,6 +24,9 @@ CREATE TABLE processes (
 );
 
 -- +goose Down
+-- Upgrade documents stay version 1, which a store from before 00003 cannot
+-- read: going down is for development databases.
+-- Times stay in timeLayout, which the driver reads as well.
 DROP TABLE processes;
 DROP INDEX upgrades_one_active;
 CREATE UNIQUE INDEX upgrades_one_active ON upgrades (account_id)
