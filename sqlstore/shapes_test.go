@@ -178,6 +178,18 @@ func TestTimesSort(t *testing.T) {
 				t.Errorf("events after %s: %d, %v; want %d", tt.since.Format(time.RFC3339Nano), n, err, tt.want)
 			}
 		}
+		// A time argument in another zone compares by its instant: the
+		// querier converts it, not the call site.
+		jst := time.FixedZone("JST", 9*3600)
+		for _, tt := range []struct {
+			before time.Time
+			want   int64
+		}{{sec.Add(520 * time.Millisecond).In(jst), 4}, {sec.In(jst), 1}, {sec.Add(time.Second).In(jst), 5}} {
+			n, err := sqlstore.Exec(ctx, db, `UPDATE upgrade_events SET message = message WHERE action = 'step_progress' AND created_at < $1`, tt.before)
+			if err != nil || n != tt.want {
+				t.Errorf("events before %s: %d, %v; want %d", tt.before.Format(time.RFC3339Nano), n, err, tt.want)
+			}
+		}
 
 		// Sub-second digits round-trip, to the microsecond on both.
 		events, err := db.Events(ctx, u.ID, 0, 10)
