@@ -1,6 +1,10 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+
+	"github.com/pressly/goose/v3"
+)
 
 // Internals for the external tests (which need internal/dbtest, which
 // imports this package).
@@ -25,25 +29,8 @@ func Exec(ctx context.Context, db *DB, query string, args ...any) (int64, error)
 	return db.q.exec(ctx, query, args...)
 }
 
-// MigrateTo applies the migrations up to version.
-func MigrateTo(ctx context.Context, db *DB, version int64) error {
-	p, err := db.migrations()
-	if err != nil {
-		return err
-	}
-	_, err = p.UpTo(ctx, version)
-	return err
-}
+// Migrations is the store's migration provider.
+func Migrations(db *DB) (*goose.Provider, error) { return db.migrations() }
 
 // StoredV0 is a version 0 upgrade document.
 const StoredV0 = storedV0
-
-// MigrateDownTo rolls the migrations back to version.
-func MigrateDownTo(ctx context.Context, db *DB, version int64) error {
-	p, err := db.migrations()
-	if err != nil {
-		return err
-	}
-	_, err = p.DownTo(ctx, version)
-	return err
-}

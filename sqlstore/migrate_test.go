@@ -23,7 +23,11 @@ func TestMigrateExisting(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		if err := sqlstore.MigrateTo(ctx, db, 2); err != nil {
+		migrations, err := sqlstore.Migrations(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := migrations.UpTo(ctx, 2); err != nil {
 			t.Fatal(err)
 		}
 		raw := rawSQL(t, dsn)
@@ -77,7 +81,7 @@ func TestMigrateExisting(t *testing.T) {
 			t.Errorf("account created %v, %v; want %v", a.CreatedAt, err, at)
 		}
 		// Down and up again: the schema change reverts and reapplies.
-		if err := sqlstore.MigrateDownTo(ctx, db, 2); err != nil {
+		if _, err := migrations.DownTo(ctx, 2); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.Migrate(ctx); err != nil {

@@ -138,10 +138,15 @@ func sqliteSchema(t *testing.T, ctx context.Context, db *sql.DB) schema {
 		FROM sqlite_master m, pragma_index_list(m.name) il LEFT JOIN sqlite_master im ON im.type = 'index' AND im.name = il.name
 		WHERE m.type = 'table' AND il.origin <> 'pk'`, 7) {
 		table, name, unique, origin, cols := ix[0], ix[1], ix[2] == "1", ix[3], ix[6]
+		// The name a violation of the index gets: SQLite's message lists
+		// "table.column, table.column".
+		violation := sqlstore.SQLiteConstraint(table+"."+strings.ReplaceAll(cols, ", ", ", "+table+"."), false)
 		if origin == "u" { // a UNIQUE constraint: named as PostgreSQL names it
-			name = sqlstore.SQLiteConstraint(table+"."+strings.ReplaceAll(cols, ", ", ", "+table+"."), false)
-			s[table+" unique "+name] = cols
+			s[table+" unique "+violation] = cols
 			continue
+		}
+		if unique && violation != name {
+			t.Errorf("SQLite reports violations of unique index %s by its columns (%s): name it in sqliteConstraint", name, cols)
 		}
 		where := ""
 		if _, w, ok := strings.Cut(strings.ToUpper(ix[5]), " WHERE "); ok {

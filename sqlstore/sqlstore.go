@@ -322,8 +322,8 @@ func violated(err error) string {
 // the columns ("UNIQUE constraint failed: t.a, t.b"), not the index, so the
 // name is PostgreSQL's default one for the columns (t_pkey, t_a_b_key)
 // unless the unique index is named explicitly: those are listed here, the
-// one table that maps them (TestConstraintNames checks it against both
-// schemas).
+// one table that maps them (TestSchemaParity fails for a unique index
+// missing here; TestConstraintNames checks violations on both dialects).
 func sqliteConstraint(columns string, primaryKey bool) string {
 	switch columns {
 	case "upgrades.account_id":
