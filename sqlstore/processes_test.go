@@ -2,7 +2,12 @@ package sqlstore_test
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,4 +107,39 @@ func TestResumeCandidates(t *testing.T) {
 			t.Errorf("with a 1ms timeout: %d candidates, %v; want %d", len(got), err, len(want)+1)
 		}
 	})
+}
+
+// TestLeasesReadNoGoClock checks the property the leases rest on: the
+// heartbeat methods and the SQL helpers they use never read the Go clock.
+func TestLeasesReadNoGoClock(t *testing.T) {
+	funcs := map[string]bool{"Heartbeat": false, "ResumeCandidates": false, "SweepProcesses": false, "nowSQL": false, "agoSQL": false, "secondsArg": false}
+	pkgs, err := parser.ParseDir(token.NewFileSet(), ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range pkgs["sqlstore"].Files {
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok {
+				continue
+			}
+			if _, want := funcs[fn.Name.Name]; !want {
+				continue
+			}
+			funcs[fn.Name.Name] = true
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "time" && slices.Contains([]string{"Now", "Since", "Until"}, sel.Sel.Name) {
+						t.Errorf("%s reads the Go clock (time.%s)", fn.Name.Name, sel.Sel.Name)
+					}
+				}
+				return true
+			})
+		}
+	}
+	for name, seen := range funcs {
+		if !seen {
+			t.Errorf("%s not found", name)
+		}
+	}
 }
