@@ -2,26 +2,35 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/tierup/tierup"
 )
 
-// PLACEHOLDER: replaced by the processes table (heartbeats at the
-// database's time) before this lands.
+// Leases are judged by the database's clock alone: no method here reads the
+// Go clock, so two hosts' clocks are never compared.
 
 // Heartbeat implements tierup.Store.
 func (db *DB) Heartbeat(ctx context.Context, process string) error {
-	return errors.New("sqlstore: heartbeats not implemented yet")
+	now := db.nowSQL()
+	_, err := db.q.exec(ctx, `INSERT INTO processes (id, started_at, seen_at) VALUES ($1, `+now+`, `+now+`)
+		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, process)
+	return err
 }
 
 // ResumeCandidates implements tierup.Store.
+// A running step is judged by its process's heartbeat only, never by how
+// long it has run: a live process's long step is not stalled.
 func (db *DB) ResumeCandidates(ctx context.Context, heartbeatTimeout, stallAfter time.Duration) ([]*tierup.Upgrade, error) {
-	return nil, errors.New("sqlstore: resume candidates not implemented yet")
+	return db.listUpgrades(ctx, `SELECT state FROM upgrades u WHERE active AND (
+			(running_worker IS NOT NULL AND NOT EXISTS (
+				SELECT 1 FROM processes p WHERE p.id = u.running_worker AND p.seen_at > `+db.agoSQL("$1")+`))
+			OR (moving AND running_worker IS NULL AND due_at < `+db.agoSQL("$2")+`))
+		ORDER BY created_at, id`, secondsArg(heartbeatTimeout), secondsArg(stallAfter))
 }
 
 // SweepProcesses implements tierup.Store.
 func (db *DB) SweepProcesses(ctx context.Context, olderThan time.Duration) (int, error) {
-	return 0, errors.New("sqlstore: sweeping processes not implemented yet")
+	n, err := db.q.exec(ctx, `DELETE FROM processes WHERE seen_at < `+db.agoSQL("$1"), secondsArg(olderThan))
+	return int(n), err
 }

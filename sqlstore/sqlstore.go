@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,7 +80,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			db.Close()
 			return nil, fmt.Errorf("sqlite %s: %w", path, err)
 		}
-		return &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db}}, nil
+		return &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db, SQLite}}, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		pool, err := pgxpool.New(ctx, dsn)
 		if err != nil {
@@ -109,15 +110,7 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Migrate applies every pending migration.
 func (db *DB) Migrate(ctx context.Context) error {
-	dialect, dir := goose.DialectSQLite3, "migrations/sqlite"
-	if db.dialect == Postgres {
-		dialect, dir = goose.DialectPostgres, "migrations/postgres"
-	}
-	fsys, err := fs.Sub(migrations, dir)
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(dialect, db.sqldb, fsys)
+	p, err := db.migrations()
 	if err != nil {
 		return err
 	}
@@ -125,6 +118,24 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// migrations is the dialect's migration provider.
+func (db *DB) migrations() (*goose.Provider, error) {
+	dialect, dir := goose.DialectSQLite3, "migrations/sqlite"
+	if db.dialect == Postgres {
+		dialect, dir = goose.DialectPostgres, "migrations/postgres"
+	}
+	fsys, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return nil, err
+	}
+	m3, err := storeShapesMigration(db.dialect, fsys)
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(dialect, db.sqldb, fsys,
+		goose.WithExcludeNames([]string{storeShapesFile}), goose.WithGoMigrations(m3))
 }
 
 // Close closes the connections.
@@ -174,7 +185,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx tierup.Store) error) (err err
 				_ = tx.Rollback()
 			}
 		}()
-		child.q, child.tx = sqlQuerier{tx}, tx
+		child.q, child.tx = sqlQuerier{tx, SQLite}, tx
 		if err = fn(&child); err != nil {
 			return err
 		}
@@ -199,12 +210,15 @@ type rows interface {
 	Close()
 }
 
+// sqlQuerier runs on database/sql: SQLite's only handle, and PostgreSQL's
+// during migrations.
 type sqlQuerier struct {
 	db interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 		QueryRowContext(context.Context, string, ...any) *sql.Row
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	}
+	dialect Dialect
 }
 
 type sqlRows struct{ *sql.Rows }
@@ -212,7 +226,7 @@ type sqlRows struct{ *sql.Rows }
 func (r sqlRows) Close() { _ = r.Rows.Close() }
 
 func (q sqlQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
-	r, err := q.db.QueryContext(ctx, query, args...)
+	r, err := q.db.QueryContext(ctx, query, encodeArgs(q.dialect, args)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -220,7 +234,7 @@ func (q sqlQuerier) query(ctx context.Context, query string, args ...any) (rows,
 }
 
 func (q sqlQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := q.db.ExecContext(ctx, query, args...)
+	res, err := q.db.ExecContext(ctx, query, encodeArgs(q.dialect, args)...)
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -228,7 +242,7 @@ func (q sqlQuerier) exec(ctx context.Context, query string, args ...any) (int64,
 }
 
 func (q sqlQuerier) queryRow(ctx context.Context, query string, args ...any) row {
-	return mappedRow{q.db.QueryRowContext(ctx, query, args...)}
+	return mappedRow{q.db.QueryRowContext(ctx, query, encodeArgs(q.dialect, args)...)}
 }
 
 type pgxQuerier struct {
@@ -240,7 +254,7 @@ type pgxQuerier struct {
 }
 
 func (q pgxQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
-	r, err := q.db.Query(ctx, query, args...)
+	r, err := q.db.Query(ctx, query, encodeArgs(Postgres, args)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -248,7 +262,7 @@ func (q pgxQuerier) query(ctx context.Context, query string, args ...any) (rows,
 }
 
 func (q pgxQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := q.db.Exec(ctx, query, args...)
+	tag, err := q.db.Exec(ctx, query, encodeArgs(Postgres, args)...)
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -256,15 +270,73 @@ func (q pgxQuerier) exec(ctx context.Context, query string, args ...any) (int64,
 }
 
 func (q pgxQuerier) queryRow(ctx context.Context, query string, args ...any) row {
-	return mappedRow{q.db.QueryRow(ctx, query, args...)}
+	return mappedRow{q.db.QueryRow(ctx, query, encodeArgs(Postgres, args)...)}
 }
 
 type mappedRow struct{ row }
 
 func (r mappedRow) Scan(dest ...any) error { return mapErr(r.row.Scan(dest...)) }
 
-// errUnique marks a unique-constraint violation of either dialect.
+// errUnique matches every unique-constraint (or primary-key) violation of
+// either dialect. Decide by the constraint's name instead (violated).
 var errUnique = errors.New("unique constraint violated")
+
+// Constraints the store acts on, by their PostgreSQL names; SQLite's
+// violations carry the same names (sqliteConstraint).
+const (
+	conAccountEmail = "accounts_email_key"
+	conUpgradeQuote = "upgrades_quote_id_key"
+	conOneActive    = "upgrades_one_active"
+	conRecord       = "records_pkey"
+)
+
+// constraintError is a violated unique constraint or primary key, named as
+// PostgreSQL names it whatever the dialect.
+type constraintError struct {
+	Name string
+	err  error
+}
+
+func (e *constraintError) Error() string {
+	return fmt.Sprintf("constraint %s violated: %v", e.Name, e.err)
+}
+
+func (e *constraintError) Unwrap() error { return e.err }
+
+// Is makes every constraintError match errUnique.
+func (e *constraintError) Is(target error) bool { return target == errUnique }
+
+// violated returns the name of the unique constraint err violated, or "".
+func violated(err error) string {
+	var ce *constraintError
+	if errors.As(err, &ce) {
+		return ce.Name
+	}
+	return ""
+}
+
+// sqliteConstraint names the constraint of a SQLite violation. SQLite names
+// the columns ("UNIQUE constraint failed: t.a, t.b"), not the index, so the
+// name is PostgreSQL's default one for the columns (t_pkey, t_a_b_key)
+// unless the unique index is named explicitly: those are listed here, the
+// one table that maps them (TestSchemaParity fails for a unique index
+// missing here; TestConstraintNames checks violations on both dialects).
+func sqliteConstraint(columns string, primaryKey bool) string {
+	switch columns {
+	case "upgrades.account_id":
+		return conOneActive
+	}
+	table, _, _ := strings.Cut(columns, ".")
+	if primaryKey {
+		return table + "_pkey"
+	}
+	name := table
+	for c := range strings.SplitSeq(columns, ", ") {
+		_, col, _ := strings.Cut(c, ".")
+		name += "_" + col
+	}
+	return name + "_key"
+}
 
 // mapErr turns driver errors the store acts on into portable ones.
 func mapErr(err error) error {
@@ -276,11 +348,16 @@ func mapErr(err error) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return fmt.Errorf("%w: %s", errUnique, pgErr.ConstraintName)
+		return &constraintError{Name: pgErr.ConstraintName, err: err}
 	}
 	var liteErr *sqlite.Error
-	if errors.As(err, &liteErr) && (liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
-		return fmt.Errorf("%w: %s", errUnique, liteErr.Error())
+	if errors.As(err, &liteErr) {
+		pk := liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+		if pk || liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+			_, columns, _ := strings.Cut(liteErr.Error(), "UNIQUE constraint failed: ")
+			columns, _, _ = strings.Cut(columns, " (")
+			return &constraintError{Name: sqliteConstraint(columns, pk), err: err}
+		}
 	}
 	return err
 }
@@ -299,4 +376,83 @@ func timeOrZero(t sql.NullTime) time.Time {
 		return time.Time{}
 	}
 	return t.Time.UTC()
+}
+
+// timeLayout is how SQLite keeps times: UTC, fixed width and to the
+// microsecond (PostgreSQL's precision), so that comparing and ordering the
+// text is chronological. modernc parses it back into time.Time for columns
+// declared TIMESTAMP.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// dbTime is t as both databases keep it: UTC, truncated to the microsecond,
+// so that a value read back equals the value written.
+func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// encodeArgs converts the time arguments of a statement to what the dialect
+// keeps, so call sites pass plain time.Time values on both.
+func encodeArgs(d Dialect, args []any) []any {
+	var out []any
+	for i, a := range args {
+		var t time.Time
+		switch a := a.(type) {
+		case time.Time:
+			t = a
+		case *time.Time:
+			if a == nil {
+				continue
+			}
+			t = *a
+		case sql.NullTime:
+			if !a.Valid {
+				continue
+			}
+			t = a.Time
+		default:
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(args)
+		}
+		out[i] = dbTime(t)
+		if d == SQLite {
+			out[i] = dbTime(t).Format(timeLayout)
+		}
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+// nowSQL is the database's current time, as times are stored.
+func (db *DB) nowSQL() string {
+	if db.dialect == Postgres {
+		return "now()"
+	}
+	// %f has milliseconds only: pad to timeLayout's width.
+	return "(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z')"
+}
+
+// agoSQL is the database's current time less the duration given by the
+// parameter p, whose value is secondsArg(d).
+func (db *DB) agoSQL(p string) string {
+	if db.dialect == Postgres {
+		return "(now() - CAST(CAST(" + p + " AS text) AS interval))"
+	}
+	return "(strftime('%Y-%m-%dT%H:%M:%f', 'now', '-' || " + p + ") || '000Z')"
+}
+
+// laterSQL is the database's current time plus the duration given by the
+// parameter p, whose value is secondsArg(d).
+func (db *DB) laterSQL(p string) string {
+	if db.dialect == Postgres {
+		return "(now() + CAST(CAST(" + p + " AS text) AS interval))"
+	}
+	return "(strftime('%Y-%m-%dT%H:%M:%f', 'now', '+' || " + p + ") || '000Z')"
+}
+
+// secondsArg is d as both dialects read an interval: "1.500000 seconds"
+// (never negative: agoSQL subtracts it).
+func secondsArg(d time.Duration) string {
+	return fmt.Sprintf("%.6f seconds", max(d, 0).Seconds())
 }

@@ -39,7 +39,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *tierup.Account, tokenHash []
 		a.ID, a.Email, a.Name, a.TimeZone, clock, a.Subscription.PlanID,
 		nullTime(a.Subscription.PeriodStart), nullTime(a.Subscription.PeriodEnd),
 		a.Usage.Functions, a.Usage.CronJobs, a.Usage.StorageMB, tokenHash, a.CreatedAt.UTC())
-	if errors.Is(err, errUnique) {
+	if violated(err) == conAccountEmail {
 		return tierup.Errorf(tierup.CodeEmailTaken, "an account with email %s already exists", a.Email)
 	}
 	return err

@@ -2,10 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -45,36 +41,6 @@ func (db *DB) PaymentMethod(ctx context.Context, id string) (*tierup.PaymentMeth
 	return &pm, nil
 }
 
-// storedUpgrade is the upgrade's document: the API view plus what the API
-// does not show.
-type storedUpgrade struct {
-	Upgrade       *tierup.Upgrade         `json:"upgrade"`
-	Previous      *tierup.Subscription    `json:"previous,omitempty"`
-	Runs          map[tierup.StepName]int `json:"runs,omitempty"`
-	CompensateRun int                     `json:"compensate_run,omitempty"`
-}
-
-func encodeUpgrade(u *tierup.Upgrade) (string, error) {
-	s := storedUpgrade{Upgrade: u, Previous: u.Previous, Runs: map[tierup.StepName]int{}, CompensateRun: u.CompensateRun}
-	for _, st := range u.Steps {
-		s.Runs[st.Name] = st.Run
-	}
-	b, err := json.Marshal(s)
-	return string(b), err
-}
-
-func decodeUpgrade(state string) (*tierup.Upgrade, error) {
-	var s storedUpgrade
-	if err := json.Unmarshal([]byte(state), &s); err != nil || s.Upgrade == nil {
-		return nil, fmt.Errorf("stored upgrade: %w", err)
-	}
-	s.Upgrade.Previous, s.Upgrade.CompensateRun = s.Previous, s.CompensateRun
-	for i := range s.Upgrade.Steps {
-		s.Upgrade.Steps[i].Run = s.Runs[s.Upgrade.Steps[i].Name]
-	}
-	return s.Upgrade, nil
-}
-
 // CreateUpgrade implements tierup.Store.
 func (db *DB) CreateUpgrade(ctx context.Context, u *tierup.Upgrade) error {
 	if u.Version == 0 {
@@ -84,13 +50,16 @@ func (db *DB) CreateUpgrade(ctx context.Context, u *tierup.Upgrade) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.q.exec(ctx, `INSERT INTO upgrades (id, account_id, quote_id, status, version, state, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		u.ID, u.AccountID, u.QuoteID, string(u.Status), u.Version, state, u.CreatedAt.UTC(), u.UpdatedAt.UTC())
-	if errors.Is(err, errUnique) {
-		if strings.Contains(err.Error(), "quote") {
-			return tierup.Errorf(tierup.CodeQuoteUsed, "quote %s was already used for an upgrade; ask for a new quote", u.QuoteID)
-		}
+	d := derive(u)
+	_, err = db.q.exec(ctx, `INSERT INTO upgrades (id, account_id, quote_id, status, version, state, created_at, updated_at,
+		active, moving, running_worker, due_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, `+db.laterSQL("$12")+`)`,
+		u.ID, u.AccountID, u.QuoteID, string(u.Status), u.Version, state, u.CreatedAt, u.UpdatedAt,
+		d.active, d.moving, d.runningWorker, d.dueIn)
+	switch violated(err) {
+	case conUpgradeQuote:
+		return tierup.Errorf(tierup.CodeQuoteUsed, "quote %s was already used for an upgrade; ask for a new quote", u.QuoteID)
+	case conOneActive:
 		return tierup.Errorf(tierup.CodeUpgradeInProgress, "an upgrade is already in progress for this account")
 	}
 	return err
@@ -113,9 +82,11 @@ func (db *DB) UpdateUpgrade(ctx context.Context, u *tierup.Upgrade) error {
 		u.Version--
 		return err
 	}
-	n, err := db.q.exec(ctx, `UPDATE upgrades SET status = $3, version = $4, state = $5, updated_at = $6 WHERE id = $1 AND version = $2`,
-		u.ID, u.Version-1, string(u.Status), u.Version, state, u.UpdatedAt.UTC())
-	if errors.Is(err, errUnique) {
+	d := derive(u)
+	n, err := db.q.exec(ctx, `UPDATE upgrades SET status = $3, version = $4, state = $5, updated_at = $6,
+		active = $7, moving = $8, running_worker = $9, due_at = `+db.laterSQL("$10")+` WHERE id = $1 AND version = $2`,
+		u.ID, u.Version-1, string(u.Status), u.Version, state, u.UpdatedAt, d.active, d.moving, d.runningWorker, d.dueIn)
+	if violated(err) == conOneActive {
 		u.Version--
 		return tierup.Errorf(tierup.CodeUpgradeInProgress, "another upgrade is already in progress for this account")
 	}
@@ -129,24 +100,22 @@ func (db *DB) UpdateUpgrade(ctx context.Context, u *tierup.Upgrade) error {
 }
 
 func (db *DB) listUpgrades(ctx context.Context, query string, args ...any) ([]*tierup.Upgrade, error) {
-	rs, err := db.q.query(ctx, query, args...)
+	states, err := collect(ctx, db.q, func(r rows) (string, error) {
+		var state string
+		return state, r.Scan(&state)
+	}, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rs.Close()
 	var out []*tierup.Upgrade
-	for rs.Next() {
-		var state string
-		if err := rs.Scan(&state); err != nil {
-			return nil, err
-		}
+	for _, state := range states {
 		u, err := decodeUpgrade(state)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, u)
 	}
-	return out, rs.Err()
+	return out, nil
 }
 
 // Upgrades implements tierup.Store.
@@ -156,7 +125,7 @@ func (db *DB) Upgrades(ctx context.Context, accountID string) ([]*tierup.Upgrade
 
 // ActiveUpgrades implements tierup.Store.
 func (db *DB) ActiveUpgrades(ctx context.Context) ([]*tierup.Upgrade, error) {
-	return db.listUpgrades(ctx, `SELECT state FROM upgrades WHERE status IN ('processing', 'payment_failed', 'paused', 'needs_support') ORDER BY created_at`)
+	return db.listUpgrades(ctx, `SELECT state FROM upgrades WHERE active ORDER BY created_at`)
 }
 
 // AppendEvent implements tierup.Store.
@@ -281,7 +250,7 @@ func (db *DB) PutRecord(ctx context.Context, scope, key string, value []byte, ve
 	now := time.Now().UTC()
 	if version == 0 {
 		_, err := db.q.exec(ctx, `INSERT INTO records (scope, key, value, version, updated_at) VALUES ($1, $2, $3, 1, $4)`, scope, key, string(value), now)
-		if errors.Is(err, errUnique) {
+		if violated(err) == conRecord {
 			return tierup.Errorf(tierup.CodeConflict, "record %s/%s exists", scope, key)
 		}
 		return err

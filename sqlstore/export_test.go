@@ -1,0 +1,36 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/pressly/goose/v3"
+)
+
+// Internals for the external tests (which need internal/dbtest, which
+// imports this package).
+
+// Constraint names.
+const (
+	ConAccountEmail = conAccountEmail
+	ConUpgradeQuote = conUpgradeQuote
+	ConOneActive    = conOneActive
+	ConRecord       = conRecord
+)
+
+// Violated is violated.
+var Violated = violated
+
+// SQLiteConstraint is sqliteConstraint.
+var SQLiteConstraint = sqliteConstraint
+
+// Exec runs a statement through the store's querier (its argument
+// conversions included).
+func Exec(ctx context.Context, db *DB, query string, args ...any) (int64, error) {
+	return db.q.exec(ctx, query, args...)
+}
+
+// Migrations is the store's migration provider.
+func Migrations(db *DB) (*goose.Provider, error) { return db.migrations() }
+
+// StoredV0 is a version 0 upgrade document.
+const StoredV0 = storedV0
