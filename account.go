@@ -167,8 +167,8 @@ type Store interface {
 	SupportTickets(ctx context.Context) ([]*SupportTicket, error)
 
 	// Record returns a small JSON document that an adapter keeps (the
-	// sandbox gateway's ledger, the simulated cluster's state, idempotent
-	// responses) and its version.
+	// sandbox gateway's ledger, the simulated cluster's state) and its
+	// version. Read and change one with GetRecord and UpdateRecord.
 	Record(ctx context.Context, scope, key string) (value []byte, version int64, err error)
 	// PutRecord creates the record (version 0; ErrConflict when it exists)
 	// or replaces the given version of it (ErrConflict when it changed).

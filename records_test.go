@@ -11,7 +11,7 @@ import (
 	"github.com/tierup/tierup/internal/dbtest"
 )
 
-type counter struct {
+type recordCounter struct {
 	N    int    `json:"n"`
 	Note string `json:"note,omitempty"`
 }
@@ -27,36 +27,36 @@ func TestUpdateRecord(t *testing.T) {
 	errStop := errors.New("stop")
 	tests := []struct {
 		name      string
-		seed      *counter // the record before, nil for none
+		seed      *recordCounter // the record before, nil for none
 		conflicts bool
-		f         func(c *counter, exists bool) error
-		want      counter
+		f         func(c *recordCounter, exists bool) error
+		want      recordCounter
 		wantErr   error
-		stored    *counter // the record after, nil for none
-		version   int64    // its version
-		calls     int      // how often f ran
+		stored    *recordCounter // the record after, nil for none
+		version   int64          // its version
+		calls     int            // how often f ran
 	}{
-		{name: "creates a missing record", f: func(c *counter, exists bool) error {
+		{name: "creates a missing record", f: func(c *recordCounter, exists bool) error {
 			if exists {
 				return errors.New("exists")
 			}
 			c.N = 1
 			return nil
-		}, want: counter{N: 1}, stored: &counter{N: 1}, version: 1, calls: 1},
-		{name: "updates an existing record", seed: &counter{N: 41}, f: func(c *counter, exists bool) error {
+		}, want: recordCounter{N: 1}, stored: &recordCounter{N: 1}, version: 1, calls: 1},
+		{name: "updates an existing record", seed: &recordCounter{N: 41}, f: func(c *recordCounter, exists bool) error {
 			if !exists {
 				return errors.New("missing")
 			}
 			c.N++
 			return nil
-		}, want: counter{N: 42}, stored: &counter{N: 42}, version: 2, calls: 1},
-		{name: "no write when nothing changed", seed: &counter{N: 7}, f: func(*counter, bool) error { return nil },
-			want: counter{N: 7}, stored: &counter{N: 7}, version: 1, calls: 1},
-		{name: "no record made when nothing changed", f: func(*counter, bool) error { return nil }, calls: 1},
-		{name: "f's error stops it", seed: &counter{N: 1}, f: func(c *counter, _ bool) error { c.N = 99; return errStop },
-			wantErr: errStop, stored: &counter{N: 1}, version: 1, calls: 1},
-		{name: "gives up with a conflict", seed: &counter{N: 1}, conflicts: true, f: func(c *counter, _ bool) error { c.N++; return nil },
-			wantErr: tierup.ErrConflict, stored: &counter{N: 1}, version: 1, calls: tierup.RecordAttempts},
+		}, want: recordCounter{N: 42}, stored: &recordCounter{N: 42}, version: 2, calls: 1},
+		{name: "no write when nothing changed", seed: &recordCounter{N: 7}, f: func(*recordCounter, bool) error { return nil },
+			want: recordCounter{N: 7}, stored: &recordCounter{N: 7}, version: 1, calls: 1},
+		{name: "no record made when nothing changed", f: func(*recordCounter, bool) error { return nil }, calls: 1},
+		{name: "f's error stops it", seed: &recordCounter{N: 1}, f: func(c *recordCounter, _ bool) error { c.N = 99; return errStop },
+			wantErr: errStop, stored: &recordCounter{N: 1}, version: 1, calls: 1},
+		{name: "gives up with a conflict", seed: &recordCounter{N: 1}, conflicts: true, f: func(c *recordCounter, _ bool) error { c.N++; return nil },
+			wantErr: tierup.ErrConflict, stored: &recordCounter{N: 1}, version: 1, calls: tierup.RecordAttempts},
 	}
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		db := dbtest.OpenStore(t, dsn)
@@ -75,7 +75,7 @@ func TestUpdateRecord(t *testing.T) {
 					s = alwaysConflicts{db}
 				}
 				calls := 0
-				got, err := tierup.UpdateRecord(ctx, s, scope, key, func(c *counter, exists bool) error {
+				got, err := tierup.UpdateRecord(ctx, s, scope, key, func(c *recordCounter, exists bool) error {
 					calls++
 					return tt.f(c, exists)
 				})
@@ -98,7 +98,7 @@ func TestUpdateRecord(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var stored counter
+				var stored recordCounter
 				if err := json.Unmarshal(b, &stored); err != nil || stored != *tt.stored || version != tt.version {
 					t.Errorf("stored %s version %d, want %+v version %d", b, version, *tt.stored, tt.version)
 				}
@@ -112,7 +112,7 @@ func TestUpdateRecord(t *testing.T) {
 			for range writers {
 				wg.Go(func() {
 					for range each {
-						if _, err := tierup.UpdateRecord(ctx, db, "test:update", "shared", func(c *counter, _ bool) error {
+						if _, err := tierup.UpdateRecord(ctx, db, "test:update", "shared", func(c *recordCounter, _ bool) error {
 							c.N++
 							return nil
 						}); err != nil {
@@ -126,21 +126,21 @@ func TestUpdateRecord(t *testing.T) {
 			for err := range errs {
 				t.Error(err)
 			}
-			got, err := tierup.GetRecord[counter](ctx, db, "test:update", "shared")
+			got, err := tierup.GetRecord[recordCounter](ctx, db, "test:update", "shared")
 			if err != nil || got.N != writers*each {
-				t.Errorf("counter = %d (%v), want %d", got.N, err, writers*each)
+				t.Errorf("recordCounter = %d (%v), want %d", got.N, err, writers*each)
 			}
 		})
 
 		t.Run("GetRecord", func(t *testing.T) {
-			if _, err := tierup.GetRecord[counter](ctx, db, "test:get", "missing"); !errors.Is(err, tierup.ErrNotFound) {
+			if _, err := tierup.GetRecord[recordCounter](ctx, db, "test:get", "missing"); !errors.Is(err, tierup.ErrNotFound) {
 				t.Errorf("missing: %v", err)
 			}
 			if err := db.PutRecord(ctx, "test:get", "bad", []byte(`{"n":"x"}`), 0); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := tierup.GetRecord[counter](ctx, db, "test:get", "bad"); err == nil {
-				t.Error("a document that is not a counter decoded")
+			if _, err := tierup.GetRecord[recordCounter](ctx, db, "test:get", "bad"); err == nil {
+				t.Error("a document that is not a recordCounter decoded")
 			}
 		})
 	})

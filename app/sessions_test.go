@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,29 +15,34 @@ import (
 	"github.com/tierup/tierup/internal/dbtest"
 )
 
-// settable is a clock the test moves.
-type settable struct {
+// movableClock is a clock the test moves.
+type movableClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *settable) Now() time.Time {
+func (c *movableClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *settable) set(t time.Time) {
+func (c *movableClock) set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = t
 }
 
-func newApp(t *testing.T, dsn string, clock tierup.Clock, cfg app.Config) (*app.App, string) {
+func newSessionsApp(t *testing.T, dsn string, clock tierup.Clock, cfg app.Config) (*app.App, string) {
+	t.Helper()
+	return newLoggingApp(t, dsn, clock, cfg, io.Discard)
+}
+
+func newLoggingApp(t *testing.T, dsn string, clock tierup.Clock, cfg app.Config, log io.Writer) (*app.App, string) {
 	t.Helper()
 	ctx := context.Background()
 	db := dbtest.OpenStore(t, dsn)
-	a, err := app.New(ctx, db, tierup.DefaultCatalog(), clock, slog.New(slog.NewTextHandler(io.Discard, nil)), cfg)
+	a, err := app.New(ctx, db, tierup.DefaultCatalog(), clock, slog.New(slog.NewTextHandler(log, nil)), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +57,8 @@ func TestSignInLifetimes(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		clock := &settable{t: t0}
-		a, acct := newApp(t, dsn, clock, app.Config{})
+		clock := &movableClock{t: t0}
+		a, acct := newSessionsApp(t, dsn, clock, app.Config{})
 		signedOut := func(err error) bool { return errors.Is(err, &tierup.Error{Code: tierup.CodeUnauthenticated}) }
 
 		token, expires, err := a.NewLoginLink(ctx, acct)
@@ -98,8 +104,8 @@ func TestSweep(t *testing.T) {
 	cfg := app.Config{LoginLinkTTL: time.Hour, SessionTTL: 2 * time.Hour}
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		clock := &settable{t: t0}
-		a, acct := newApp(t, dsn, clock, cfg)
+		clock := &movableClock{t: t0}
+		a, acct := newSessionsApp(t, dsn, clock, cfg)
 		// Two links, one of which opens a session: all expire with t0.
 		used, _, err := a.NewLoginLink(ctx, acct)
 		if err != nil {
@@ -139,19 +145,46 @@ func TestSweep(t *testing.T) {
 	})
 }
 
-func TestRunSweeperStopsWithItsContext(t *testing.T) {
-	a, _ := newApp(t, dbtest.SQLite(t), tierup.SystemClock{}, app.Config{SweepEvery: time.Millisecond})
+// logLines hands each log line to the test; lines nobody waits for are
+// dropped.
+type logLines chan string
+
+func (l logLines) Write(p []byte) (int, error) {
+	select {
+	case l <- string(p):
+	default:
+	}
+	return len(p), nil
+}
+
+func TestRunSweeperLogsAndStopsWithItsContext(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := &movableClock{t: t0}
+	lines := make(logLines, 16)
+	a, acct := newLoggingApp(t, dbtest.SQLite(t), clock, app.Config{LoginLinkTTL: time.Hour, SweepEvery: time.Millisecond}, lines)
+	if _, _, err := a.NewLoginLink(context.Background(), acct); err != nil {
+		t.Fatal(err)
+	}
+	clock.set(t0.Add(2 * time.Hour))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		a.RunSweeper(ctx)
 		close(done)
 	}()
-	time.Sleep(20 * time.Millisecond) // a few sweeps
+	timeout := time.After(10 * time.Second)
+	for swept := false; !swept; {
+		select {
+		case l := <-lines:
+			swept = strings.Contains(l, "swept expired rows") && strings.Contains(l, "login_links=1")
+		case <-timeout:
+			t.Fatal("RunSweeper did not log the expired link it deleted")
+		}
+	}
 	cancel()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-timeout:
 		t.Fatal("RunSweeper did not stop with its context")
 	}
 }

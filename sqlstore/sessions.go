@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-
 	"time"
 
 	"github.com/tierup/tierup"
@@ -14,7 +13,7 @@ import (
 func (db *DB) CreateSession(ctx context.Context, s *tierup.Session) error {
 	_, err := db.q.exec(ctx, `INSERT INTO sessions (id_hash, account_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
 		s.IDHash, s.AccountID, s.CSRF, s.CreatedAt.UTC(), s.ExpiresAt.UTC())
-	return conflict(err, "the session exists")
+	return uniqueAsConflict(err, "the session exists")
 }
 
 // Session implements tierup.Store.
@@ -39,7 +38,7 @@ func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
 func (db *DB) CreateLoginLink(ctx context.Context, l *tierup.LoginLink) error {
 	_, err := db.q.exec(ctx, `INSERT INTO login_links (token_hash, account_id, used_at, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
 		l.TokenHash, l.AccountID, nullTime(l.UsedAt), l.CreatedAt.UTC(), l.ExpiresAt.UTC())
-	return conflict(err, "the login link exists")
+	return uniqueAsConflict(err, "the login link exists")
 }
 
 // UseLoginLink implements tierup.Store: the conditional update is the
@@ -107,8 +106,8 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (tierup.Swept, e
 	return s, nil
 }
 
-// conflict turns a unique violation into ErrConflict with msg.
-func conflict(err error, msg string) error {
+// uniqueAsConflict turns a unique violation into ErrConflict with msg.
+func uniqueAsConflict(err error, msg string) error {
 	if errors.Is(err, errUnique) {
 		return tierup.Errorf(tierup.CodeConflict, "%s", msg)
 	}

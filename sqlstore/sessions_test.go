@@ -16,9 +16,9 @@ import (
 	"github.com/tierup/tierup/sqlstore"
 )
 
-// withUpgrade stores an account, a quote, a card and an upgrade, which an
+// expiringFixture stores an account, a quote, a card and an upgrade, which an
 // idempotency key refers to.
-func withUpgrade(t *testing.T, db *sqlstore.DB, at time.Time) *tierup.Upgrade {
+func expiringFixture(t *testing.T, db *sqlstore.DB, at time.Time) *tierup.Upgrade {
 	t.Helper()
 	ctx := context.Background()
 	acct := &tierup.Account{ID: "acct_1", Email: "a@example.com", TimeZone: "UTC", Subscription: tierup.Subscription{PlanID: "hobby"}, CreatedAt: at}
@@ -42,7 +42,7 @@ func TestExpiringRows(t *testing.T) {
 		ctx := context.Background()
 		db := open(t, dsn)
 		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		u := withUpgrade(t, db, at)
+		u := expiringFixture(t, db, at)
 
 		t.Run("sessions", func(t *testing.T) {
 			s := &tierup.Session{IDHash: tierup.HashToken("sid"), AccountID: u.AccountID, CSRF: "csrf", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
@@ -164,7 +164,7 @@ func TestDeleteExpired(t *testing.T) {
 		ctx := context.Background()
 		db := open(t, dsn)
 		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		u := withUpgrade(t, db, at)
+		u := expiringFixture(t, db, at)
 		now := at.Add(10 * time.Hour)
 		// One row of each kind expires before now, one just after.
 		for i, exp := range []time.Time{now.Add(-time.Second), now.Add(time.Second)} {
@@ -230,7 +230,7 @@ func TestMigrationMovesIdempotencyKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		u := withUpgrade(t, db, written)
+		u := expiringFixture(t, db, written)
 		first, _ := json.Marshal(map[string]any{"body_hash": "h1", "upgrade": u})
 		for _, r := range []struct{ scope, key, value string }{
 			{"idempotency:" + u.AccountID, "order-1", string(first)},
