@@ -170,14 +170,43 @@ type Store interface {
 	SupportTickets(ctx context.Context) ([]*SupportTicket, error)
 
 	// Record returns a small JSON document that an adapter keeps (the
-	// sandbox gateway's ledger, the simulated cluster's state, idempotent
-	// responses) and its version.
+	// sandbox gateway's ledger, the simulated cluster's state) and its
+	// version. Read and change one with GetRecord and UpdateRecord.
 	Record(ctx context.Context, scope, key string) (value []byte, version int64, err error)
 	// PutRecord creates the record (version 0; ErrConflict when it exists)
 	// or replaces the given version of it (ErrConflict when it changed).
 	PutRecord(ctx context.Context, scope, key string, value []byte, version int64) error
 	// Records lists a scope's records in key order.
 	Records(ctx context.Context, scope string) ([]Record, error)
+
+	// CreateSession stores a dashboard session. Errors: ErrConflict when a
+	// session with the same ID hash exists.
+	CreateSession(ctx context.Context, s *Session) error
+	// Session returns the session whose ID hashes to idHash, whether or not
+	// it has expired: the caller judges that by its clock.
+	// Errors: ErrNotFound.
+	Session(ctx context.Context, idHash []byte) (*Session, error)
+	// DeleteSession removes a session; a missing one is no error.
+	DeleteSession(ctx context.Context, idHash []byte) error
+	// CreateLoginLink stores a login link. Errors: ErrConflict when a link
+	// with the same token hash exists.
+	CreateLoginLink(ctx context.Context, l *LoginLink) error
+	// UseLoginLink marks the link used at now and returns it, in one
+	// statement, so that of two simultaneous uses exactly one succeeds.
+	// Errors: ErrNotFound when no link has the hash, or it was used, or it
+	// expired at or before now.
+	UseLoginLink(ctx context.Context, tokenHash []byte, now time.Time) (*LoginLink, error)
+	// CreateIdempotencyKey stores the first answer to a request with an
+	// idempotency key, replacing an entry of the account's for the same key
+	// that expired at or before k.CreatedAt. Errors: ErrConflict when the
+	// account has a live entry for the key.
+	CreateIdempotencyKey(ctx context.Context, k *IdempotencyKey) error
+	// IdempotencyKey returns the account's entry for key. Errors:
+	// ErrNotFound when there is none, or it expired at or before now.
+	IdempotencyKey(ctx context.Context, accountID, key string, now time.Time) (*IdempotencyKey, error)
+	// DeleteExpired deletes the sessions, login links and idempotency keys
+	// whose expiry is before now, and counts them.
+	DeleteExpired(ctx context.Context, now time.Time) (Swept, error)
 
 	// InTx runs fn with a Store bound to one transaction, committed when fn
 	// returns nil. Inside fn use only tx: the outer store may wait for the

@@ -85,7 +85,7 @@ type Quote struct {
 	Lines            []Line     `json:"lines"`
 	Explanation      string     `json:"explanation"`
 	ExpiresAt        time.Time  `json:"expires_at"`
-	Signature        string     `json:"signature" doc:"HMAC-SHA256 of the quote's canonical content, hex."`
+	Signature        string     `json:"signature" doc:"Signature of the quote's terms: the payload version (v1) and 62 hex digits of an HMAC-SHA256."`
 }
 
 // QuoteInput is everything the quote engine needs; it does no I/O.
@@ -237,7 +237,8 @@ func explainNone(f formatter, in QuoteInput, q *Quote) string {
 		why, in.To.Name, f.dateTime(q.NewPeriod.Start), f.dateTime(q.NewPeriod.End), q.AmountDue)
 }
 
-// Seal gives the computed quote its identity and expiry and signs it.
+// Seal gives the computed quote its identity and expiry and signs its terms
+// (the v1 payload) with key.
 func (q *Quote) Seal(id, accountID string, expiresAt time.Time, key []byte) {
 	q.ID = id
 	q.AccountID = accountID
@@ -245,36 +246,179 @@ func (q *Quote) Seal(id, accountID string, expiresAt time.Time, key []byte) {
 	q.Signature = q.sign(key)
 }
 
-// Verify reports whether the quote's signature matches its content.
+// Verify reports whether the quote's signature matches its terms, under
+// whichever payload version signed it: "v1…" (see Seal), or a legacy
+// signature without a version (v0, the HMAC over the JSON of the quote as
+// it was encoded then), which quotes stored before versioning carry.
 func (q *Quote) Verify(key []byte) bool {
-	want, err := hex.DecodeString(q.Signature)
-	if err != nil {
+	sig := q.Signature
+	if len(sig) != 2*quoteMACBytes+len(quoteSigV1) && len(sig) != 2*sha256.Size {
 		return false
 	}
-	got, _ := hex.DecodeString(q.sign(key))
-	return hmac.Equal(want, got)
+	if v1, ok := strings.CutPrefix(sig, quoteSigV1); ok {
+		return macEqual(v1, quoteMAC(key, q.payloadV1())[:quoteMACBytes])
+	}
+	return macEqual(sig, quoteMAC(key, q.payloadV0()))
+}
+
+func macEqual(hexSig string, mac []byte) bool {
+	want, err := hex.DecodeString(hexSig)
+	return err == nil && hmac.Equal(want, mac)
 }
 
 // Expired reports whether the quote can no longer be accepted at now.
 func (q *Quote) Expired(now time.Time) bool { return !now.Before(q.ExpiresAt) }
 
-// sign returns the hex HMAC-SHA256 over the canonical content: the JSON
-// encoding of the quote without its signature, every time in UTC.
+// A signature is 64 characters, as before versioning: the payload version
+// "v1" and the first quoteMACBytes of the HMAC in hex. A later version
+// adds a payload and a prefix; Verify keeps accepting the older ones.
+const (
+	quoteSigV1    = "v1"
+	quoteMACBytes = 31
+)
+
+// sign returns the current (v1) signature.
 func (q *Quote) sign(key []byte) string {
-	c := *q
-	c.Signature = ""
-	c.Now, c.ExpiresAt = c.Now.UTC(), c.ExpiresAt.UTC()
-	c.NewPeriod = Period{Start: c.NewPeriod.Start.UTC(), End: c.NewPeriod.End.UTC()}
-	if c.CurrentPeriod != nil {
-		c.CurrentPeriod = &Period{Start: c.CurrentPeriod.Start.UTC(), End: c.CurrentPeriod.End.UTC()}
-	}
-	body, err := json.Marshal(c)
-	if err != nil {
-		panic("tierup: quote does not marshal: " + err.Error()) // only plain data: cannot happen
-	}
+	return quoteSigV1 + hex.EncodeToString(quoteMAC(key, q.payloadV1())[:quoteMACBytes])
+}
+
+func quoteMAC(key, payload []byte) []byte {
 	m := hmac.New(sha256.New, key)
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	m.Write(payload)
+	return m.Sum(nil)
+}
+
+// quotePayloadV1 is what a v1 signature covers: the terms of the contract
+// (who, which plans, under which policy, at which instant, what the
+// remaining time became, the new period and every amount), in a layout of
+// its own so that the API's Quote can gain fields without invalidating
+// stored quotes. The explanation and remaining_days are renderings of
+// these terms and are not signed. Never change it: add a version.
+type quotePayloadV1 struct {
+	V int `json:"v"`
+	quoteHead
+	CurrentPeriod    *signedPeriod `json:"current_period"`
+	RemainingSeconds int64         `json:"remaining_seconds"`
+	Adjustment       signedAdjust  `json:"adjustment"`
+	NewPeriod        signedPeriod  `json:"new_period"`
+	Lines            []signedLine  `json:"lines"`
+	AmountDue        signedMoney   `json:"amount_due"`
+	AccountCredit    *signedMoney  `json:"account_credit"`
+	ExpiresAt        time.Time     `json:"expires_at"`
+}
+
+// quotePayloadV0 is the JSON layout of Quote when signatures had no
+// version: v0 signed exactly this encoding (times in UTC, an empty
+// signature). Frozen, so that those quotes still verify.
+type quotePayloadV0 struct {
+	quoteHead
+	CurrentPeriod    *signedPeriod `json:"current_period,omitempty"`
+	RemainingSeconds int64         `json:"remaining_seconds"`
+	RemainingDays    int64         `json:"remaining_days"`
+	Adjustment       signedAdjust  `json:"adjustment"`
+	NewPeriod        signedPeriod  `json:"new_period"`
+	AmountDue        signedMoney   `json:"amount_due"`
+	AccountCredit    *signedMoney  `json:"account_credit,omitempty"`
+	Lines            []signedLine  `json:"lines"`
+	Explanation      string        `json:"explanation"`
+	ExpiresAt        time.Time     `json:"expires_at"`
+	Signature        string        `json:"signature"`
+}
+
+// The signed payloads' parts, frozen in the JSON layout both versions use.
+type (
+	// quoteHead comes first in both payloads (embedded: its members are
+	// encoded in place).
+	quoteHead struct {
+		ID        string    `json:"id"`
+		AccountID string    `json:"account"`
+		FromPlan  string    `json:"from_plan"`
+		ToPlan    string    `json:"to_plan"`
+		Policy    string    `json:"policy"`
+		Now       time.Time `json:"now"`
+		TimeZone  string    `json:"timezone"`
+	}
+	signedPeriod struct {
+		Start time.Time `json:"start"`
+		End   time.Time `json:"end"`
+	}
+	signedMoney struct {
+		Amount   int64  `json:"amount"`
+		Currency string `json:"currency"`
+	}
+	signedAdjust struct {
+		Kind    string       `json:"kind"`
+		Seconds int64        `json:"seconds"`
+		Amount  *signedMoney `json:"amount,omitempty"`
+	}
+	signedLine struct {
+		Description string      `json:"description"`
+		Amount      signedMoney `json:"amount"`
+	}
+)
+
+func (q *Quote) payloadV1() []byte {
+	return mustMarshal(quotePayloadV1{V: 1, quoteHead: q.head(), CurrentPeriod: signPeriodPtr(q.CurrentPeriod),
+		RemainingSeconds: q.RemainingSeconds, Adjustment: signAdjust(q.Adjustment), NewPeriod: signPeriod(q.NewPeriod),
+		Lines: signLines(q.Lines), AmountDue: signMoney(q.AmountDue), AccountCredit: signMoneyPtr(q.AccountCredit), ExpiresAt: q.ExpiresAt.UTC()})
+}
+
+func (q *Quote) payloadV0() []byte {
+	return mustMarshal(quotePayloadV0{quoteHead: q.head(), CurrentPeriod: signPeriodPtr(q.CurrentPeriod),
+		RemainingSeconds: q.RemainingSeconds, RemainingDays: q.RemainingDays, Adjustment: signAdjust(q.Adjustment),
+		NewPeriod: signPeriod(q.NewPeriod), AmountDue: signMoney(q.AmountDue), AccountCredit: signMoneyPtr(q.AccountCredit),
+		Lines: signLines(q.Lines), Explanation: q.Explanation, ExpiresAt: q.ExpiresAt.UTC()})
+}
+
+func (q *Quote) head() quoteHead {
+	return quoteHead{ID: q.ID, AccountID: q.AccountID, FromPlan: q.FromPlan, ToPlan: q.ToPlan, Policy: string(q.Policy),
+		Now: q.Now.UTC(), TimeZone: q.TimeZone}
+}
+
+func mustMarshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("tierup: quote payload does not marshal: " + err.Error()) // only plain data: cannot happen
+	}
+	return b
+}
+
+func signPeriod(p Period) signedPeriod { return signedPeriod{Start: p.Start.UTC(), End: p.End.UTC()} }
+
+func signPeriodPtr(p *Period) *signedPeriod {
+	if p == nil {
+		return nil
+	}
+	sp := signPeriod(*p)
+	return &sp
+}
+
+func signMoney(m Money) signedMoney {
+	return signedMoney{Amount: m.Amount, Currency: string(m.Currency)}
+}
+
+func signMoneyPtr(m *Money) *signedMoney {
+	if m == nil {
+		return nil
+	}
+	sm := signMoney(*m)
+	return &sm
+}
+
+func signAdjust(a Adjustment) signedAdjust {
+	return signedAdjust{Kind: a.Kind, Seconds: a.Seconds, Amount: signMoneyPtr(a.Amount)}
+}
+
+// signLines keeps nil apart from empty: v0 encoded them differently.
+func signLines(ls []Line) []signedLine {
+	if ls == nil {
+		return nil
+	}
+	out := make([]signedLine, len(ls))
+	for i, l := range ls {
+		out[i] = signedLine{Description: l.Description, Amount: signMoney(l.Amount)}
+	}
+	return out
 }
 
 // formatter renders dates and durations for explanations in the account's

@@ -22,6 +22,33 @@ type Config struct {
 	QuoteTTL   time.Duration // how long a quote can be accepted; 30 minutes when zero
 	Sandbox    bool          // enables test clocks and the other sandbox features
 	AdminToken string        // fixed admin token; when empty one is generated and only its hash kept
+
+	LoginLinkTTL   time.Duration // how long an unused dashboard login link works; 24 hours when zero
+	SessionTTL     time.Duration // how long a dashboard session lasts; 7 days when zero
+	IdempotencyTTL time.Duration // how long an Idempotency-Key replays its first answer; 24 hours when zero (like Stripe)
+	SweepEvery     time.Duration // how often RunSweeper deletes what expired; 1 minute when zero
+}
+
+// withDefaults fills in the zero durations.
+func (c Config) withDefaults() Config {
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&c.QuoteTTL, 30 * time.Minute},
+		{&c.LoginLinkTTL, 24 * time.Hour},
+		{&c.SessionTTL, 7 * 24 * time.Hour},
+		{&c.IdempotencyTTL, 24 * time.Hour},
+		{&c.SweepEvery, time.Minute},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if c.Policy == "" {
+		c.Policy = tierup.PolicyCarryover
+	}
+	return c
 }
 
 // Engine is the upgrade workflow, as the use cases drive it
@@ -127,13 +154,7 @@ func New(d Deps, cfg Config) (*App, error) {
 	if err := d.check(); err != nil {
 		return nil, err
 	}
-	if cfg.QuoteTTL <= 0 {
-		cfg.QuoteTTL = 30 * time.Minute
-	}
-	if cfg.Policy == "" {
-		cfg.Policy = tierup.PolicyCarryover
-	}
-	return &App{deps: d, store: d.Store, catalog: d.Catalog, clock: d.Clock, log: d.Log, cfg: cfg}, nil
+	return &App{deps: d, store: d.Store, catalog: d.Catalog, clock: d.Clock, log: d.Log, cfg: cfg.withDefaults()}, nil
 }
 
 // EnsureAdminToken readies admin authentication for a server: the

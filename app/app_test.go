@@ -32,7 +32,7 @@ func TestOptionalParts(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, sandbox := range []bool{false, true} {
-		st, err := stack.Open(ctx, stack.Options{DB: dbtest.SQLite(t), Sandbox: sandbox, Log: log})
+		st, err := stack.Open(ctx, stack.Options{DB: dbtest.SQLite(t), App: app.Config{Sandbox: sandbox}, Log: log})
 		if err != nil {
 			t.Fatal(err)
 		}

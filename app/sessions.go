@@ -3,25 +3,16 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tierup/tierup"
 )
 
 // Dashboard sign-in: a one-time login link opens a browser session. Both
-// are kept only as hashes of their secrets.
-const (
-	loginScope   = "web:login"
-	sessionScope = "web:session"
-	// LoginLinkTTL is how long an unused login link works.
-	LoginLinkTTL = 24 * time.Hour
-	// SessionTTL is how long a browser session lasts.
-	SessionTTL = 7 * 24 * time.Hour
-)
+// are kept only as hashes of their secrets (tierup.HashToken).
 
 // Session is a signed-in browser.
 type Session struct {
@@ -30,78 +21,66 @@ type Session struct {
 	Expires   time.Time `json:"expires"`
 }
 
-type loginLink struct {
-	AccountID string    `json:"account"`
-	Expires   time.Time `json:"expires"`
-	Used      bool      `json:"used,omitempty"`
-}
-
 func secret() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func hashKey(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
-}
-
-// NewLoginLink makes a one-time login token for an account's dashboard.
-// Errors: CodeNotFound.
+// NewLoginLink makes a one-time login token for an account's dashboard,
+// valid for Config.LoginLinkTTL. Errors: CodeNotFound.
 func (a *App) NewLoginLink(ctx context.Context, accountID string) (string, time.Time, error) {
 	if _, err := a.store.Account(ctx, accountID); err != nil {
 		return "", time.Time{}, err
 	}
 	token := secret()
-	l := loginLink{AccountID: accountID, Expires: a.clock.Now().Add(LoginLinkTTL).UTC().Truncate(time.Second)}
-	b, _ := json.Marshal(l)
-	if err := a.store.PutRecord(ctx, loginScope, hashKey(token), b, 0); err != nil {
+	now := a.clock.Now().UTC().Truncate(time.Second)
+	l := &tierup.LoginLink{TokenHash: tierup.HashToken(token), AccountID: accountID, CreatedAt: now, ExpiresAt: now.Add(a.cfg.LoginLinkTTL)}
+	if err := a.store.CreateLoginLink(ctx, l); err != nil {
 		return "", time.Time{}, err
 	}
-	a.log.InfoContext(ctx, "login link created", "account", accountID, "expires", l.Expires)
-	return token, l.Expires, nil
+	a.log.InfoContext(ctx, "login link created", "account", accountID, "expires", l.ExpiresAt)
+	return token, l.ExpiresAt, nil
 }
 
-// UseLoginLink spends a login token and opens a session: the link stops
-// working after its first use. Errors: CodeUnauthenticated.
+// UseLoginLink spends a login token and opens a session for
+// Config.SessionTTL: the link stops working after its first use, even when
+// two browsers open it at once. Errors: CodeUnauthenticated.
 func (a *App) UseLoginLink(ctx context.Context, token string) (sid string, s *Session, err error) {
-	invalid := tierup.Errorf(tierup.CodeUnauthenticated, "this sign-in link is not valid any more: links work once and for 24 hours; ask for a new one")
+	invalid := tierup.Errorf(tierup.CodeUnauthenticated, "this sign-in link is not valid any more: links work once and for %s; ask for a new one", ttlText(a.cfg.LoginLinkTTL))
 	if token == "" {
 		return "", nil, invalid
 	}
-	key := hashKey(token)
-	b, version, err := a.store.Record(ctx, loginScope, key)
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
-		return "", nil, invalid
-	}
+	now := a.clock.Now().UTC()
+	sid = secret()
+	var stored *tierup.Session
+	// One transaction: a link is never spent without its session.
+	err = a.store.InTx(ctx, func(tx tierup.Store) error {
+		l, err := tx.UseLoginLink(ctx, tierup.HashToken(token), now)
+		if errors.Is(err, tierup.ErrNotFound) {
+			return invalid
+		}
+		if err != nil {
+			return err
+		}
+		created := now.Truncate(time.Second)
+		stored = &tierup.Session{IDHash: tierup.HashToken(sid), AccountID: l.AccountID, CSRF: secret(), CreatedAt: created, ExpiresAt: created.Add(a.cfg.SessionTTL)}
+		return tx.CreateSession(ctx, stored)
+	})
 	if err != nil {
 		return "", nil, err
 	}
-	var l loginLink
-	if err := json.Unmarshal(b, &l); err != nil {
-		return "", nil, err
+	a.log.InfoContext(ctx, "dashboard sign-in", "account", stored.AccountID)
+	return sid, &Session{AccountID: stored.AccountID, CSRF: stored.CSRF, Expires: stored.ExpiresAt}, nil
+}
+
+// ttlText says how long a lifetime is: whole hours as hours ("24 hours"),
+// else in days, hours, minutes and seconds.
+func ttlText(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%d hours", d/time.Hour)
 	}
-	if l.Used || !a.clock.Now().Before(l.Expires) {
-		return "", nil, invalid
-	}
-	l.Used = true
-	nb, _ := json.Marshal(l)
-	// The version check makes two simultaneous uses open one session.
-	if err := a.store.PutRecord(ctx, loginScope, key, nb, version); err != nil {
-		if tierup.ErrorCode(err) == tierup.CodeConflict {
-			return "", nil, invalid
-		}
-		return "", nil, err
-	}
-	sid = secret()
-	s = &Session{AccountID: l.AccountID, CSRF: secret(), Expires: a.clock.Now().Add(SessionTTL).UTC().Truncate(time.Second)}
-	sb, _ := json.Marshal(s)
-	if err := a.store.PutRecord(ctx, sessionScope, hashKey(sid), sb, 0); err != nil {
-		return "", nil, err
-	}
-	a.log.InfoContext(ctx, "dashboard sign-in", "account", l.AccountID)
-	return sid, s, nil
+	return tierup.HumanDuration(int64(d / time.Second))
 }
 
 // Session returns the live session for a session ID.
@@ -111,37 +90,22 @@ func (a *App) Session(ctx context.Context, sid string) (*Session, error) {
 	if sid == "" {
 		return nil, expired
 	}
-	b, _, err := a.store.Record(ctx, sessionScope, hashKey(sid))
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+	s, err := a.store.Session(ctx, tierup.HashToken(sid))
+	if errors.Is(err, tierup.ErrNotFound) {
 		return nil, expired
 	}
 	if err != nil {
 		return nil, err
 	}
-	var s Session
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, err
-	}
-	if s.AccountID == "" || !a.clock.Now().Before(s.Expires) {
+	if !a.clock.Now().Before(s.ExpiresAt) {
 		return nil, expired
 	}
-	return &s, nil
+	return &Session{AccountID: s.AccountID, CSRF: s.CSRF, Expires: s.ExpiresAt}, nil
 }
 
-// EndSession signs a browser out.
+// EndSession signs a browser out; an unknown session is no error.
 func (a *App) EndSession(ctx context.Context, sid string) error {
-	for range 5 {
-		_, version, err := a.store.Record(ctx, sessionScope, hashKey(sid))
-		if err != nil {
-			return nil // nothing to end
-		}
-		b, _ := json.Marshal(Session{})
-		err = a.store.PutRecord(ctx, sessionScope, hashKey(sid), b, version)
-		if tierup.ErrorCode(err) != tierup.CodeConflict {
-			return err
-		}
-	}
-	return nil
+	return a.store.DeleteSession(ctx, tierup.HashToken(sid))
 }
 
 // CheckUpgrade says whether the account may upgrade to the plan now, with

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -155,8 +156,13 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 		if in.IdempotencyKey == "" {
 			return nil
 		}
-		first, _ := json.Marshal(idempotent{BodyHash: in.BodyHash, Upgrade: u})
-		return tx.PutRecord(ctx, "idempotency:"+accountID, in.IdempotencyKey, first, 0)
+		first, err := json.Marshal(u)
+		if err != nil {
+			return err
+		}
+		created := a.clock.Now().UTC()
+		return tx.CreateIdempotencyKey(ctx, &tierup.IdempotencyKey{AccountID: accountID, Key: in.IdempotencyKey, BodyHash: in.BodyHash,
+			UpgradeID: u.ID, Response: first, CreatedAt: created, ExpiresAt: created.Add(a.cfg.IdempotencyTTL)})
 	})
 	if err != nil && in.IdempotencyKey != "" {
 		// A concurrent request with the same key may have won the account's
@@ -172,28 +178,24 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 	return u, nil
 }
 
-type idempotent struct {
-	BodyHash string          `json:"body_hash"`
-	Upgrade  *tierup.Upgrade `json:"upgrade"`
-}
-
-// replay answers a repeated Idempotency-Key with the first response.
+// replay answers a repeated Idempotency-Key with the first response, for
+// Config.IdempotencyTTL after it. Errors: CodeIdempotencyKeyReused.
 func (a *App) replay(ctx context.Context, accountID string, in NewUpgrade) (*tierup.Upgrade, error) {
-	b, _, err := a.store.Record(ctx, "idempotency:"+accountID, in.IdempotencyKey)
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+	k, err := a.store.IdempotencyKey(ctx, accountID, in.IdempotencyKey, a.clock.Now().UTC())
+	if errors.Is(err, tierup.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var first idempotent
-	if err := json.Unmarshal(b, &first); err != nil {
-		return nil, err
-	}
-	if first.BodyHash != in.BodyHash {
+	if k.BodyHash != in.BodyHash {
 		return nil, tierup.Errorf(tierup.CodeIdempotencyKeyReused, "the Idempotency-Key %q was already used with a different request body", in.IdempotencyKey)
 	}
-	return first.Upgrade, nil
+	var first tierup.Upgrade
+	if err := json.Unmarshal(k.Response, &first); err != nil {
+		return nil, fmt.Errorf("idempotency key %q: stored response: %w", in.IdempotencyKey, err)
+	}
+	return &first, nil
 }
 
 // HashBody fingerprints a request body for idempotency keys.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tierup/tierup/app"
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/smtptest"
 	"github.com/tierup/tierup/notify/smtpmail"
@@ -55,7 +56,7 @@ func start(t *testing.T, dsn string, tune ...func(*stack.Options)) *harness {
 	ctx := context.Background()
 	mail := smtptest.Start(t)
 	logs := &syncBuffer{}
-	o := stack.Options{DB: dsn, Sandbox: true, AdminToken: admin,
+	o := stack.Options{DB: dsn, App: app.Config{Sandbox: true, AdminToken: admin},
 		Log:    slog.New(slog.NewJSONHandler(logs, nil)),
 		Mailer: smtpmail.New(smtpmail.Config{Addr: mail.Addr(), From: "tierup <noreply@tierup.test>"}),
 		Sim:    sim.Config{},

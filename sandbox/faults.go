@@ -96,58 +96,34 @@ func faultActive(flt *Fault, now time.Time) bool {
 
 // Active reports whether a time-based fault is in force now.
 func (f *Faults) Active(ctx context.Context, kind string) (bool, error) {
-	flt, _, err := f.get(ctx, kind)
-	if err != nil || flt == nil {
+	flt, err := tierup.GetRecord[Fault](ctx, f.Store, faultScope, kind)
+	if errors.Is(err, tierup.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
 		return false, err
 	}
 	return flt.Until != nil && f.Clock.Now().Before(*flt.Until), nil
 }
 
 // Consume uses up one call of a count-based fault and reports whether the
-// caller must fail.
+// caller must fail. Errors: tierup.UpdateRecord's.
 func (f *Faults) Consume(ctx context.Context, kind string) (bool, error) {
-	for range 20 { // optimistic retries against concurrent consumers
-		flt, version, err := f.get(ctx, kind)
-		if err != nil || flt == nil || flt.Remaining <= 0 {
-			return false, err
+	var fail bool
+	_, err := tierup.UpdateRecord(ctx, f.Store, faultScope, kind, func(flt *Fault, _ bool) error {
+		fail = flt.Remaining > 0
+		if fail {
+			flt.Remaining--
 		}
-		flt.Remaining--
-		b, _ := json.Marshal(flt)
-		err = f.Store.PutRecord(ctx, faultScope, kind, b, version)
-		if tierup.ErrorCode(err) == tierup.CodeConflict {
-			continue
-		}
-		return err == nil, err
-	}
-	return false, errors.New("sandbox: fault record keeps changing")
-}
-
-func (f *Faults) get(ctx context.Context, kind string) (*Fault, int64, error) {
-	b, version, err := f.Store.Record(ctx, faultScope, kind)
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	var flt Fault
-	if err := json.Unmarshal(b, &flt); err != nil {
-		return nil, 0, err
-	}
-	return &flt, version, nil
+		return nil
+	})
+	return fail && err == nil, err
 }
 
 func (f *Faults) put(ctx context.Context, flt *Fault) error {
-	b, _ := json.Marshal(flt)
-	for range 20 {
-		_, version, err := f.Store.Record(ctx, faultScope, flt.Kind)
-		if err != nil && tierup.ErrorCode(err) != tierup.CodeNotFound {
-			return err
-		}
-		err = f.Store.PutRecord(ctx, faultScope, flt.Kind, b, version)
-		if tierup.ErrorCode(err) != tierup.CodeConflict {
-			return err
-		}
-	}
-	return errors.New("sandbox: fault record keeps changing")
+	_, err := tierup.UpdateRecord(ctx, f.Store, faultScope, flt.Kind, func(v *Fault, _ bool) error {
+		*v = *flt
+		return nil
+	})
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -103,12 +104,11 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 	if e, err := g.replay(ctx, chargeScope, req.IdempotencyKey, hash); e != nil || err != nil {
 		return chargeResult(e, err)
 	}
-	b, _, err := g.Store.Record(ctx, pmScope, req.PaymentMethod.GatewayRef)
-	if err != nil {
+	sc, err := tierup.GetRecord[scenario](ctx, g.Store, pmScope, req.PaymentMethod.GatewayRef)
+	if errors.Is(err, tierup.ErrNotFound) {
 		return nil, &tierup.PaymentError{Code: "resource_missing", Message: "This card is not known to the payment provider; enter it again."}
 	}
-	var sc scenario
-	if err := json.Unmarshal(b, &sc); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if sc.Retryable {
@@ -189,36 +189,42 @@ func (g *Gateway) Refund(ctx context.Context, req tierup.RefundRequest) (*tierup
 // replay returns the entry an earlier request with the key made, or an
 // error when the key was used with other parameters.
 func (g *Gateway) replay(ctx context.Context, scope, key, hash string) (*Entry, error) {
-	b, _, err := g.Store.Record(ctx, scope, key)
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+	e, err := tierup.GetRecord[Entry](ctx, g.Store, scope, key)
+	if errors.Is(err, tierup.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var e Entry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, err
-	}
+	return sameRequest(&e, hash)
+}
+
+func sameRequest(e *Entry, hash string) (*Entry, error) {
 	if e.RequestHash != hash {
 		return nil, &tierup.PaymentError{Code: "idempotency_key_reused",
 			Message: "This idempotency key was already used with other parameters."}
 	}
-	return &e, nil
+	return e, nil
 }
 
-// record stores a new entry; when a concurrent request with the same key
-// won, its entry is returned instead.
+// record stores a new entry; when a request with the same key stored one
+// first, that entry is returned instead (or the error of replay when its
+// parameters differ).
 func (g *Gateway) record(ctx context.Context, scope string, e *Entry) (*Entry, error) {
-	b, _ := json.Marshal(e)
-	err := g.Store.PutRecord(ctx, scope, e.IdempotencyKey, b, 0)
-	if tierup.ErrorCode(err) == tierup.CodeConflict {
-		return g.replay(ctx, scope, e.IdempotencyKey, e.RequestHash)
-	}
+	won := false
+	stored, err := tierup.UpdateRecord(ctx, g.Store, scope, e.IdempotencyKey, func(v *Entry, exists bool) error {
+		if won = !exists; won {
+			*v = *e
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return e, nil
+	if won {
+		return e, nil
+	}
+	return sameRequest(&stored, e.RequestHash)
 }
 
 // Ledger lists every charge and refund, oldest first, so that tests and

@@ -85,60 +85,38 @@ func (c *Cluster) reachable(ctx context.Context) error {
 	return nil
 }
 
-// update applies f to the account's state with optimistic concurrency.
+// update applies f to the account's state, seeded with the default
+// workloads on first sight. Errors: f's, and tierup.UpdateRecord's.
 func (c *Cluster) update(ctx context.Context, accountID string, f func(*state) error) (*state, error) {
-	for range 20 {
-		b, version, err := c.store.Record(ctx, scope, accountID)
-		st := &state{}
-		switch {
-		case tierup.ErrorCode(err) == tierup.CodeNotFound:
-			st.Workloads, version = defaultWorkloads(), 0
-		case err != nil:
-			return nil, err
-		default:
-			if err := json.Unmarshal(b, st); err != nil {
-				return nil, err
-			}
+	st, err := tierup.UpdateRecord(ctx, c.store, scope, accountID, func(st *state, exists bool) error {
+		if !exists {
+			st.Workloads = defaultWorkloads()
 		}
-		if err := f(st); err != nil {
-			return nil, err
-		}
-		nb, _ := json.Marshal(st)
-		err = c.store.PutRecord(ctx, scope, accountID, nb, version)
-		if tierup.ErrorCode(err) == tierup.CodeConflict {
-			continue
-		}
-		return st, err
+		return f(st)
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.New("sim: account state keeps changing")
+	return &st, nil
 }
 
 // read returns the account's state, seeding it on first sight.
 func (c *Cluster) read(ctx context.Context, accountID string) (*state, error) {
-	b, _, err := c.store.Record(ctx, scope, accountID)
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
-		return c.update(ctx, accountID, func(*state) error { return nil })
-	}
-	if err != nil {
-		return nil, err
-	}
-	st := &state{}
-	return st, json.Unmarshal(b, st)
+	return c.update(ctx, accountID, func(*state) error { return nil })
 }
 
 // peek returns the account's state without writing anything: an account
 // the cluster has not seen yet runs the default workloads, as read would
 // seed them.
 func (c *Cluster) peek(ctx context.Context, accountID string) (*state, error) {
-	b, _, err := c.store.Record(ctx, scope, accountID)
-	switch {
-	case tierup.ErrorCode(err) == tierup.CodeNotFound:
+	st, err := tierup.GetRecord[state](ctx, c.store, scope, accountID)
+	if errors.Is(err, tierup.ErrNotFound) {
 		return &state{Workloads: defaultWorkloads()}, nil
-	case err != nil:
+	}
+	if err != nil {
 		return nil, err
 	}
-	st := &state{}
-	return st, json.Unmarshal(b, st)
+	return &st, nil
 }
 
 // onDedicated reports whether w runs on one of the account's dedicated

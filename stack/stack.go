@@ -27,13 +27,11 @@ import (
 
 // Options configure the service.
 type Options struct {
-	DB         string          // sqlite:PATH or a postgres:// URL
-	Catalog    *tierup.Catalog // nil: the built-in catalog
-	Policy     tierup.Policy
-	Sandbox    bool
-	AdminToken string
-	Clock      tierup.Clock // nil: the system clock
-	Log        *slog.Logger
+	DB      string          // sqlite:PATH or a postgres:// URL
+	Catalog *tierup.Catalog // nil: the built-in catalog
+	App     app.Config      // policy, sandbox, admin token, lifetimes
+	Clock   tierup.Clock    // nil: the system clock
+	Log     *slog.Logger
 
 	Gateway        string        // sandbox (default) or stripe
 	SandboxLatency time.Duration // how long a sandbox charge takes to answer
@@ -61,6 +59,10 @@ type Stack struct {
 	Cluster tierup.Cluster
 	opts    Options
 	started bool
+	// The sweeper deletes expired sessions, login links and idempotency
+	// keys while the workflow runs.
+	stopSweeper context.CancelFunc
+	sweeperDone chan struct{}
 }
 
 // Open opens and migrates the store and wires every part; the workflow
@@ -145,7 +147,7 @@ func (s *Stack) wire(ctx context.Context) error {
 		return err
 	}
 	deps.Keys, deps.Engine = keys, s.Engine
-	s.App, err = app.New(deps, app.Config{Policy: o.Policy, Sandbox: o.Sandbox, AdminToken: o.AdminToken})
+	s.App, err = app.New(deps, o.App)
 	return err
 }
 
@@ -161,6 +163,12 @@ func (s *Stack) StartWorkflow(ctx context.Context) error {
 	if err := s.Engine.Start(ctx); err != nil {
 		return err
 	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopSweeper, s.sweeperDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.sweeperDone)
+		s.App.RunSweeper(sctx)
+	}()
 	s.started = true
 	return nil
 }
@@ -206,6 +214,8 @@ func (s *Stack) Handler() (http.Handler, error) {
 func (s *Stack) Close(ctx context.Context) error {
 	var err error
 	if s.started {
+		s.stopSweeper()
+		<-s.sweeperDone
 		err = s.Engine.Stop(ctx)
 	}
 	return errors.Join(err, s.Store.Close())

@@ -26,6 +26,7 @@ const (
 	// A dead process's heartbeat is kept this long for the operators, then
 	// swept.
 	heartbeatRetention = time.Hour
+	sweepInterval      = time.Minute
 )
 
 // stallAfter is how long past its due time a moving upgrade that no job
@@ -64,8 +65,8 @@ func (e *Engine) resumeWhat(u *tierup.Upgrade) (what tierup.StepName, ok bool) {
 func (e *Engine) watch(ctx context.Context) {
 	defer close(e.done)
 	var wg sync.WaitGroup
-	every := func(f func(context.Context) error, what string) {
-		t := time.NewTicker(heartbeatInterval)
+	every := func(interval time.Duration, f func(context.Context) error, what string) {
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
@@ -78,17 +79,21 @@ func (e *Engine) watch(ctx context.Context) {
 			}
 		}
 	}
-	wg.Go(func() { every(e.beat, "workflow heartbeat") })
-	wg.Go(func() { every(e.resumeOrphans, "resuming orphaned steps") })
+	wg.Go(func() { every(heartbeatInterval, e.beat, "workflow heartbeat") })
+	wg.Go(func() { every(heartbeatInterval, e.resumeOrphans, "resuming orphaned steps") })
+	wg.Go(func() { every(sweepInterval, e.sweepProcesses, "sweeping dead processes' heartbeats") })
 	wg.Wait()
 }
 
 func (e *Engine) beat(ctx context.Context) error { return e.Store.Heartbeat(ctx, e.process) }
 
-// SweepProcesses deletes the heartbeats of processes dead for long, and
-// returns how many.
-func (e *Engine) SweepProcesses(ctx context.Context) (int, error) {
-	return e.Store.SweepProcesses(ctx, heartbeatRetention)
+// sweepProcesses deletes the heartbeats of processes dead for long.
+func (e *Engine) sweepProcesses(ctx context.Context) error {
+	n, err := e.Store.SweepProcesses(ctx, heartbeatRetention)
+	if n > 0 {
+		e.Log.InfoContext(ctx, "swept dead processes' heartbeats", "processes", n)
+	}
+	return err
 }
 
 // resumeOrphans schedules again every running step whose process died and

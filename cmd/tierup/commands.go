@@ -248,7 +248,7 @@ func (o *options) stackOptions() (stack.Options, error) {
 	if err != nil {
 		return stack.Options{}, err
 	}
-	so := stack.Options{DB: o.db, Catalog: cat, Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken, Log: o.logger(),
+	so := stack.Options{DB: o.db, Catalog: cat, App: app.Config{Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken}, Log: o.logger(),
 		Gateway: o.gateway, SandboxLatency: o.sandboxLatency, Stripe: stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret},
 		Cluster: o.cluster, Sim: sim.Config{ProvisionDelay: o.simProvisionDelay, MigrateDelay: o.simMigrateDelay, Capacity: o.simCapacity},
 		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue}

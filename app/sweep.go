@@ -1,0 +1,38 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/tierup/tierup"
+)
+
+// Sweep deletes the sessions, login links and idempotency keys that
+// expired before the clock's now, and counts them.
+func (a *App) Sweep(ctx context.Context) (tierup.Swept, error) {
+	return a.store.DeleteExpired(ctx, a.clock.Now().UTC())
+}
+
+// RunSweeper sweeps at once and then every Config.SweepEvery (1 minute by
+// default), logging what each sweep removed; a failed sweep is logged and
+// the next one tries again. It returns when ctx is done.
+func (a *App) RunSweeper(ctx context.Context) {
+	t := time.NewTicker(a.cfg.SweepEvery)
+	defer t.Stop()
+	for {
+		s, err := a.Sweep(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			a.log.WarnContext(ctx, "sweep failed", "err", err)
+		case s != tierup.Swept{}:
+			a.log.InfoContext(ctx, "swept expired rows", "sessions", s.Sessions, "login_links", s.LoginLinks, "idempotency_keys", s.IdempotencyKeys)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

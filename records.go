@@ -1,0 +1,100 @@
+package tierup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// RecordAttempts is how many times UpdateRecord reads and writes a record
+// before it gives up on a record that other writers keep changing.
+const RecordAttempts = 20
+
+// GetRecord returns the JSON record at scope/key decoded into a T.
+// Errors: ErrNotFound when there is no such record; a decoding error when
+// the stored document is not a T.
+func GetRecord[T any](ctx context.Context, s Store, scope, key string) (T, error) {
+	v, _, err := getRecord[T](ctx, s, scope, key)
+	return v, err
+}
+
+func getRecord[T any](ctx context.Context, s Store, scope, key string) (v T, version int64, err error) {
+	b, version, err := s.Record(ctx, scope, key)
+	if err != nil {
+		return v, 0, err
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, 0, fmt.Errorf("record %s/%s: %w", scope, key, err)
+	}
+	return v, version, nil
+}
+
+// UpdateRecord applies f to the JSON record at scope/key and stores the
+// result unless another writer changed the record since it was read; then
+// it reads the record again and reruns f, up to RecordAttempts times, with
+// a short random pause between attempts so that contending writers do not
+// collide in lockstep. f gets T's zero value and exists=false when there is
+// no record yet. Because f may run more than once it must only change v
+// (and values it sets afresh on every run).
+//
+// Nothing is written when f leaves the record's JSON encoding as it was (a
+// missing record counts as T's zero value), so a read-only outcome neither
+// writes nor conflicts. UpdateRecord returns the value as stored.
+//
+// Errors: f's error as is, with nothing written; CodeConflict when every
+// attempt met a concurrent change; the store's errors.
+func UpdateRecord[T any](ctx context.Context, s Store, scope, key string, f func(v *T, exists bool) error) (T, error) {
+	var zero T
+	for attempt := range RecordAttempts {
+		if attempt > 0 {
+			if err := pause(ctx, attempt); err != nil {
+				return zero, err
+			}
+		}
+		v, version, err := getRecord[T](ctx, s, scope, key)
+		exists := err == nil
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return zero, err
+		}
+		before, err := json.Marshal(v)
+		if err != nil {
+			return zero, err
+		}
+		if err := f(&v, exists); err != nil {
+			return zero, err
+		}
+		after, err := json.Marshal(v)
+		if err != nil {
+			return zero, err
+		}
+		if bytes.Equal(before, after) {
+			return v, nil
+		}
+		err = s.PutRecord(ctx, scope, key, after, version)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return zero, err
+		}
+		return v, nil
+	}
+	return zero, Errorf(CodeConflict, "record %s/%s kept changing: %d attempts to update it met concurrent changes", scope, key, RecordAttempts)
+}
+
+// pause waits a random moment that grows with the attempt, up to a few
+// milliseconds, or until ctx ends.
+func pause(ctx context.Context, attempt int) error {
+	t := time.NewTimer(rand.N(time.Duration(attempt) * time.Millisecond))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

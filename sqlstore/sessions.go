@@ -1,0 +1,115 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/tierup/tierup"
+)
+
+// CreateSession implements tierup.Store.
+func (db *DB) CreateSession(ctx context.Context, s *tierup.Session) error {
+	_, err := db.q.exec(ctx, `INSERT INTO sessions (id_hash, account_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		s.IDHash, s.AccountID, s.CSRF, s.CreatedAt.UTC(), s.ExpiresAt.UTC())
+	return uniqueAsConflict(err, "the session exists")
+}
+
+// Session implements tierup.Store.
+func (db *DB) Session(ctx context.Context, idHash []byte) (*tierup.Session, error) {
+	s := tierup.Session{IDHash: idHash}
+	err := db.q.queryRow(ctx, `SELECT account_id, csrf, created_at, expires_at FROM sessions WHERE id_hash = $1`, idHash).
+		Scan(&s.AccountID, &s.CSRF, &s.CreatedAt, &s.ExpiresAt)
+	if err != nil {
+		return nil, notFound(err, "session")
+	}
+	s.CreatedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.ExpiresAt.UTC()
+	return &s, nil
+}
+
+// DeleteSession implements tierup.Store.
+func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
+	_, err := db.q.exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, idHash)
+	return err
+}
+
+// CreateLoginLink implements tierup.Store.
+func (db *DB) CreateLoginLink(ctx context.Context, l *tierup.LoginLink) error {
+	_, err := db.q.exec(ctx, `INSERT INTO login_links (token_hash, account_id, used_at, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		l.TokenHash, l.AccountID, nullTime(l.UsedAt), l.CreatedAt.UTC(), l.ExpiresAt.UTC())
+	return uniqueAsConflict(err, "the login link exists")
+}
+
+// UseLoginLink implements tierup.Store: the conditional update is the
+// single use, so no transaction is needed around it.
+func (db *DB) UseLoginLink(ctx context.Context, tokenHash []byte, now time.Time) (*tierup.LoginLink, error) {
+	n, err := db.q.exec(ctx, `UPDATE login_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`,
+		tokenHash, now.UTC())
+	if err := affected(n, err, "usable login link"); err != nil {
+		return nil, err
+	}
+	l := tierup.LoginLink{TokenHash: tokenHash}
+	var used sql.NullTime
+	err = db.q.queryRow(ctx, `SELECT account_id, used_at, created_at, expires_at FROM login_links WHERE token_hash = $1`, tokenHash).
+		Scan(&l.AccountID, &used, &l.CreatedAt, &l.ExpiresAt)
+	if err != nil {
+		return nil, notFound(err, "login link")
+	}
+	l.UsedAt, l.CreatedAt, l.ExpiresAt = timeOrZero(used), l.CreatedAt.UTC(), l.ExpiresAt.UTC()
+	return &l, nil
+}
+
+// CreateIdempotencyKey implements tierup.Store. An expired entry that the
+// sweep has not deleted yet is overwritten in the same statement.
+func (db *DB) CreateIdempotencyKey(ctx context.Context, k *tierup.IdempotencyKey) error {
+	n, err := db.q.exec(ctx, `INSERT INTO idempotency_keys (account_id, key, body_hash, upgrade_id, response, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (account_id, key) DO UPDATE SET body_hash = excluded.body_hash, upgrade_id = excluded.upgrade_id,
+			response = excluded.response, created_at = excluded.created_at, expires_at = excluded.expires_at
+		WHERE idempotency_keys.expires_at <= excluded.created_at`,
+		k.AccountID, k.Key, k.BodyHash, k.UpgradeID, string(k.Response), k.CreatedAt.UTC(), k.ExpiresAt.UTC())
+	if err == nil && n == 0 {
+		return tierup.Errorf(tierup.CodeConflict, "idempotency key %q is in use", k.Key)
+	}
+	return err
+}
+
+// IdempotencyKey implements tierup.Store.
+func (db *DB) IdempotencyKey(ctx context.Context, accountID, key string, now time.Time) (*tierup.IdempotencyKey, error) {
+	k := tierup.IdempotencyKey{AccountID: accountID, Key: key}
+	var response string
+	err := db.q.queryRow(ctx, `SELECT body_hash, upgrade_id, response, created_at, expires_at FROM idempotency_keys
+		WHERE account_id = $1 AND key = $2 AND expires_at > $3`, accountID, key, now.UTC()).
+		Scan(&k.BodyHash, &k.UpgradeID, &response, &k.CreatedAt, &k.ExpiresAt)
+	if err != nil {
+		return nil, notFound(err, "idempotency key %q", key)
+	}
+	k.Response, k.CreatedAt, k.ExpiresAt = []byte(response), k.CreatedAt.UTC(), k.ExpiresAt.UTC()
+	return &k, nil
+}
+
+// DeleteExpired implements tierup.Store. Each table is swept by its own
+// statement: a partial sweep is harmless, the next one finishes it.
+func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (tierup.Swept, error) {
+	var s tierup.Swept
+	for _, t := range []struct {
+		table string
+		n     *int
+	}{{"sessions", &s.Sessions}, {"login_links", &s.LoginLinks}, {"idempotency_keys", &s.IdempotencyKeys}} {
+		n, err := db.q.exec(ctx, `DELETE FROM `+t.table+` WHERE expires_at < $1`, now.UTC())
+		if err != nil {
+			return s, err
+		}
+		*t.n = int(n)
+	}
+	return s, nil
+}
+
+// uniqueAsConflict turns a unique violation into ErrConflict with msg.
+func uniqueAsConflict(err error, msg string) error {
+	if errors.Is(err, errUnique) {
+		return tierup.Errorf(tierup.CodeConflict, "%s", msg)
+	}
+	return err
+}

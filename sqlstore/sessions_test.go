@@ -1,0 +1,270 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/internal/dbtest"
+	"github.com/tierup/tierup/sqlstore"
+)
+
+// expiringFixture stores an account, a quote, a card and an upgrade, which an
+// idempotency key refers to.
+func expiringFixture(t *testing.T, db *sqlstore.DB, at time.Time) *tierup.Upgrade {
+	t.Helper()
+	ctx := context.Background()
+	acct := &tierup.Account{ID: "acct_1", Email: "a@example.com", TimeZone: "UTC", Subscription: tierup.Subscription{PlanID: "hobby"}, CreatedAt: at}
+	if err := db.CreateAccount(ctx, acct, tierup.HashToken("tok")); err != nil {
+		t.Fatal(err)
+	}
+	q := &tierup.Quote{ID: "quo_1", AccountID: acct.ID, FromPlan: "hobby", ToPlan: "pro-1m", Policy: tierup.PolicyCarryover, Now: at,
+		AmountDue: tierup.Money{Amount: 2900, Currency: "USD"}, ExpiresAt: at.Add(time.Hour), Signature: "s"}
+	pm := &tierup.PaymentMethod{ID: "pm_1", AccountID: acct.ID, Brand: tierup.BrandVisa, Last4: "4242", ExpMonth: 12, ExpYear: 2034, GatewayRef: "ref", CreatedAt: at}
+	u := tierup.NewUpgrade("upg_1", q, pm, tierup.TermsAcceptance{Version: "v", AcceptedAt: at}, at)
+	for _, err := range []error{db.CreateQuote(ctx, q), db.CreatePaymentMethod(ctx, pm), db.CreateUpgrade(ctx, u)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return u
+}
+
+func TestExpiringRows(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := open(t, dsn)
+		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		u := expiringFixture(t, db, at)
+
+		t.Run("sessions", func(t *testing.T) {
+			s := &tierup.Session{IDHash: tierup.HashToken("sid"), AccountID: u.AccountID, CSRF: "csrf", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+			if err := db.CreateSession(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.CreateSession(ctx, s); !errors.Is(err, tierup.ErrConflict) {
+				t.Errorf("second create: %v", err)
+			}
+			got, err := db.Session(ctx, s.IDHash)
+			if err != nil || got.AccountID != s.AccountID || got.CSRF != s.CSRF || !got.ExpiresAt.Equal(s.ExpiresAt) || !got.CreatedAt.Equal(at) {
+				t.Fatalf("got %+v, %v", got, err)
+			}
+			for range 2 { // deleting twice is no error
+				if err := db.DeleteSession(ctx, s.IDHash); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.Session(ctx, s.IDHash); !errors.Is(err, tierup.ErrNotFound) {
+				t.Errorf("after delete: %v", err)
+			}
+		})
+
+		t.Run("login links work once, until they expire", func(t *testing.T) {
+			tests := []struct {
+				name    string
+				expires time.Time
+				useAt   time.Time
+				ok      bool
+			}{
+				{"before expiry", at.Add(time.Hour), at.Add(time.Minute), true},
+				{"at expiry", at.Add(time.Hour), at.Add(time.Hour), false},
+				{"after expiry", at.Add(time.Hour), at.Add(2 * time.Hour), false},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					h := tierup.HashToken(tt.name)
+					if err := db.CreateLoginLink(ctx, &tierup.LoginLink{TokenHash: h, AccountID: u.AccountID, CreatedAt: at, ExpiresAt: tt.expires}); err != nil {
+						t.Fatal(err)
+					}
+					l, err := db.UseLoginLink(ctx, h, tt.useAt)
+					if !tt.ok {
+						if !errors.Is(err, tierup.ErrNotFound) {
+							t.Errorf("used: %+v, %v", l, err)
+						}
+						return
+					}
+					if err != nil || l.AccountID != u.AccountID || !l.UsedAt.Equal(tt.useAt) {
+						t.Fatalf("got %+v, %v", l, err)
+					}
+					if _, err := db.UseLoginLink(ctx, h, tt.useAt); !errors.Is(err, tierup.ErrNotFound) {
+						t.Errorf("second use: %v", err)
+					}
+				})
+			}
+		})
+
+		t.Run("simultaneous uses of a login link: one wins", func(t *testing.T) {
+			h := tierup.HashToken("race")
+			if err := db.CreateLoginLink(ctx, &tierup.LoginLink{TokenHash: h, AccountID: u.AccountID, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			results := make(chan error, 8)
+			for range 8 {
+				wg.Go(func() {
+					_, err := db.UseLoginLink(ctx, h, at.Add(time.Minute))
+					results <- err
+				})
+			}
+			wg.Wait()
+			close(results)
+			wins := 0
+			for err := range results {
+				switch {
+				case err == nil:
+					wins++
+				case !errors.Is(err, tierup.ErrNotFound):
+					t.Error(err)
+				}
+			}
+			if wins != 1 {
+				t.Errorf("%d uses succeeded, want 1", wins)
+			}
+		})
+
+		t.Run("idempotency keys", func(t *testing.T) {
+			k := &tierup.IdempotencyKey{AccountID: u.AccountID, Key: "order-1", BodyHash: "h1", UpgradeID: u.ID, Response: []byte(`{"id":"upg_1"}`),
+				CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour)}
+			if err := db.CreateIdempotencyKey(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+			got, err := db.IdempotencyKey(ctx, k.AccountID, k.Key, at.Add(time.Hour))
+			if err != nil || got.BodyHash != "h1" || got.UpgradeID != u.ID || !bytes.Equal(got.Response, k.Response) || !got.ExpiresAt.Equal(k.ExpiresAt) {
+				t.Fatalf("got %+v, %v", got, err)
+			}
+			again := *k
+			again.BodyHash, again.CreatedAt = "h2", at.Add(23*time.Hour)
+			if err := db.CreateIdempotencyKey(ctx, &again); !errors.Is(err, tierup.ErrConflict) {
+				t.Errorf("a live key was replaced: %v", err)
+			}
+			if _, err := db.IdempotencyKey(ctx, k.AccountID, k.Key, k.ExpiresAt); !errors.Is(err, tierup.ErrNotFound) {
+				t.Errorf("an expired key was returned: %v", err)
+			}
+			// Once expired, the key is free again even before a sweep.
+			again.CreatedAt, again.ExpiresAt = k.ExpiresAt, k.ExpiresAt.Add(24*time.Hour)
+			if err := db.CreateIdempotencyKey(ctx, &again); err != nil {
+				t.Fatalf("an expired key was not replaced: %v", err)
+			}
+			if got, err := db.IdempotencyKey(ctx, k.AccountID, k.Key, again.CreatedAt); err != nil || got.BodyHash != "h2" {
+				t.Errorf("got %+v, %v", got, err)
+			}
+		})
+	})
+}
+
+func TestDeleteExpired(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := open(t, dsn)
+		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		u := expiringFixture(t, db, at)
+		now := at.Add(10 * time.Hour)
+		// One row of each kind expires before now, one just after.
+		for i, exp := range []time.Time{now.Add(-time.Second), now.Add(time.Second)} {
+			name := []string{"gone", "kept"}[i]
+			for _, err := range []error{
+				db.CreateSession(ctx, &tierup.Session{IDHash: tierup.HashToken("s-" + name), AccountID: u.AccountID, CSRF: "c", CreatedAt: at, ExpiresAt: exp}),
+				db.CreateLoginLink(ctx, &tierup.LoginLink{TokenHash: tierup.HashToken("l-" + name), AccountID: u.AccountID, CreatedAt: at, ExpiresAt: exp}),
+				db.CreateIdempotencyKey(ctx, &tierup.IdempotencyKey{AccountID: u.AccountID, Key: name, BodyHash: "h", UpgradeID: u.ID, Response: []byte(`{}`), CreatedAt: at, ExpiresAt: exp}),
+			} {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		got, err := db.DeleteExpired(ctx, now)
+		if err != nil || got != (tierup.Swept{Sessions: 1, LoginLinks: 1, IdempotencyKeys: 1}) {
+			t.Fatalf("swept %+v, %v", got, err)
+		}
+		if _, err := db.Session(ctx, tierup.HashToken("s-gone")); !errors.Is(err, tierup.ErrNotFound) {
+			t.Errorf("expired session: %v", err)
+		}
+		if _, err := db.Session(ctx, tierup.HashToken("s-kept")); err != nil {
+			t.Errorf("live session: %v", err)
+		}
+		if _, err := db.UseLoginLink(ctx, tierup.HashToken("l-kept"), now); err != nil {
+			t.Errorf("live link: %v", err)
+		}
+		if _, err := db.IdempotencyKey(ctx, u.AccountID, "kept", now); err != nil {
+			t.Errorf("live key: %v", err)
+		}
+		if got, err := db.DeleteExpired(ctx, now); err != nil || got != (tierup.Swept{}) {
+			t.Errorf("second sweep: %+v, %v", got, err)
+		}
+	})
+}
+
+// TestMigrationMovesIdempotencyKeys writes the records that version 2 kept
+// and checks that migrating on moves the idempotency keys and drops the
+// sessions and login links.
+func TestMigrationMovesIdempotencyKeys(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		raw := rawSQL(t, dsn)
+		dialect, dir := goose.DialectSQLite3, "migrations/sqlite"
+		if db, err := sqlstore.Open(ctx, dsn); err != nil {
+			t.Fatal(err)
+		} else {
+			if db.Dialect() == sqlstore.Postgres {
+				dialect, dir = goose.DialectPostgres, "migrations/postgres"
+			}
+			db.Close()
+		}
+		p, err := goose.NewProvider(dialect, raw, os.DirFS(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.UpTo(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		written := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		db, err := sqlstore.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		u := expiringFixture(t, db, written)
+		first, _ := json.Marshal(map[string]any{"body_hash": "h1", "upgrade": u})
+		for _, r := range []struct{ scope, key, value string }{
+			{"idempotency:" + u.AccountID, "order-1", string(first)},
+			{"web:session", "ab", `{"account":"acct_1","csrf":"c","expires":"2026-03-08T12:00:00Z"}`},
+			{"web:login", "cd", `{"account":"acct_1","expires":"2026-03-02T12:00:00Z"}`},
+			{"sim:account", "acct_1", `{"workloads":[]}`},
+		} {
+			if _, err := raw.ExecContext(ctx, `INSERT INTO records (scope, key, value, version, updated_at) VALUES ($1, $2, $3, 1, $4)`,
+				r.scope, r.key, r.value, written); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		k, err := db.IdempotencyKey(ctx, u.AccountID, "order-1", written.Add(23*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var replayed tierup.Upgrade
+		if err := json.Unmarshal(k.Response, &replayed); err != nil || replayed.ID != u.ID || k.UpgradeID != u.ID || k.BodyHash != "h1" ||
+			!k.CreatedAt.Equal(written) || !k.ExpiresAt.Equal(written.Add(24*time.Hour)) {
+			t.Errorf("moved key %+v (%s), %v", k, k.Response, err)
+		}
+		if got, err := db.DeleteExpired(ctx, written.Add(24*time.Hour+time.Second)); err != nil || got.IdempotencyKeys != 1 {
+			t.Errorf("the moved key does not expire by its time: %+v, %v", got, err)
+		}
+		for _, scope := range []string{"idempotency:" + u.AccountID, "web:session", "web:login"} {
+			if recs, err := db.Records(ctx, scope); err != nil || len(recs) != 0 {
+				t.Errorf("%s: %d records left, %v", scope, len(recs), err)
+			}
+		}
+		if recs, err := db.Records(ctx, "sim:account"); err != nil || len(recs) != 1 {
+			t.Errorf("other records: %d, %v", len(recs), err)
+		}
+	})
+}
