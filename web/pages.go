@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
 	"github.com/tierup/tierup/httpapi"
+	"github.com/tierup/tierup/internal/httpx"
 )
 
 type meter struct {
@@ -234,7 +234,7 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	quoteID := r.PathValue("quote")
 	u, err := s.app.CreateUpgrade(r.Context(), v.Account.ID, app.NewUpgrade{Quote: quoteID, PaymentMethod: pm.ID, AcceptTerms: version,
-		IP: clientIP(r), UserAgent: r.UserAgent(), IdempotencyKey: "web:" + quoteID, BodyHash: "web:" + quoteID})
+		IP: httpx.ClientIP(r.RemoteAddr), UserAgent: r.UserAgent(), IdempotencyKey: "web:" + quoteID, BodyHash: "web:" + quoteID})
 	if err != nil {
 		if c := tierup.ErrorCode(err); c == tierup.CodeQuoteExpired {
 			http.Redirect(w, r, "/review/"+quoteID, http.StatusSeeOther) // refreshed there, with a notice
@@ -244,13 +244,6 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	http.Redirect(w, r, "/upgrades/"+u.ID, http.StatusSeeOther)
-}
-
-func clientIP(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
 }
 
 type stepRow struct {

@@ -8,7 +8,6 @@ package web
 import (
 	"crypto/subtle"
 	"embed"
-	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
+	"github.com/tierup/tierup/internal/httpx"
 )
 
 //go:embed templates/*.html
@@ -158,18 +158,15 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	}
 }
 
-// fail shows an error page: the domain's message for known errors, a
-// generic one for the rest (logged).
+// fail shows an error page with the status the API answers for the same
+// error: the domain's message for known errors, a generic one for the rest
+// (logged).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, msg := http.StatusInternalServerError, "Something went wrong on our side. It has been logged; please try again."
-	var e *tierup.Error
-	if errors.As(err, &e) && tierup.ErrorCode(err) != tierup.CodeInternal {
-		status, msg = http.StatusBadRequest, e.Error()
-		if e.Code == tierup.CodeNotFound {
-			status = http.StatusNotFound
-		}
-	} else {
+	status, msg := httpx.StatusOf(err), "Something went wrong on our side. It has been logged; please try again."
+	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(r.Context(), "dashboard", "path", r.URL.Path, "err", err)
+	} else {
+		msg = err.Error()
 	}
 	s.render(w, r, status, "signin", &view{Title: "Problem", Error: msg})
 }
