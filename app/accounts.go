@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -77,7 +78,7 @@ func (a *App) CreateAccount(ctx context.Context, in NewAccount) (*AccountView, s
 			return nil, "", tierup.Errorf(tierup.CodeSandboxDisabled, "test clocks are only available in sandbox mode")
 		}
 		if _, err := a.store.TestClock(ctx, in.TestClock); err != nil {
-			if tierup.ErrorCode(err) != tierup.CodeNotFound {
+			if !errors.Is(err, tierup.ErrNotFound) {
 				return nil, "", err
 			}
 			field("test_clock", "there is no test clock %q", in.TestClock)

@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -116,7 +117,7 @@ func (a *App) Authenticate(ctx context.Context, token string) (Principal, error)
 		return Principal{Admin: true}, nil
 	}
 	acct, err := a.store.AccountByTokenHash(ctx, h)
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+	if errors.Is(err, tierup.ErrNotFound) {
 		return Principal{}, tierup.Errorf(tierup.CodeUnauthenticated, "the API token is not valid")
 	}
 	if err != nil {

@@ -132,10 +132,11 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	}
 	p, err := s.app.Authenticate(ctx.Context(), token)
 	if err != nil {
-		if tierup.ErrorCode(err) == tierup.CodeInternal {
+		p := problemOf(err)
+		if p.Status == http.StatusInternalServerError {
 			s.log.ErrorContext(ctx.Context(), "authentication failed", "err", err)
 		}
-		fail(problemOf(err))
+		fail(p)
 		return
 	}
 	switch {

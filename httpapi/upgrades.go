@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -436,7 +437,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.app.StripeWebhook(r.Context(), body, r.Header.Get("Stripe-Signature")); err != nil {
 		p := problemOf(err)
-		if p.Code == string(tierup.CodeInvalid) {
+		if errors.Is(err, tierup.ErrInvalid) {
 			p.Status, p.Title, p.Code = http.StatusBadRequest, http.StatusText(http.StatusBadRequest), "bad_signature"
 		}
 		if p.Status == http.StatusInternalServerError {

@@ -210,7 +210,7 @@ func (s *Server) addCard(r *http.Request, v *view, card tierup.Card, form *cardF
 		}
 	} else {
 		form.Errors["card"] = err.Error()
-		if tierup.ErrorCode(err) == tierup.CodeInternal {
+		if httpx.StatusOf(err) == http.StatusInternalServerError {
 			s.log.ErrorContext(r.Context(), "adding a card", "err", err)
 			form.Errors["card"] = "Your card could not be saved. Please try again."
 		}
@@ -236,7 +236,7 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, v *view) {
 	u, err := s.app.CreateUpgrade(r.Context(), v.Account.ID, app.NewUpgrade{Quote: quoteID, PaymentMethod: pm.ID, AcceptTerms: version,
 		IP: httpx.ClientIP(r.RemoteAddr), UserAgent: r.UserAgent(), IdempotencyKey: "web:" + quoteID, BodyHash: "web:" + quoteID})
 	if err != nil {
-		if c := tierup.ErrorCode(err); c == tierup.CodeQuoteExpired {
+		if errors.Is(err, tierup.ErrQuoteExpired) {
 			http.Redirect(w, r, "/review/"+quoteID, http.StatusSeeOther) // refreshed there, with a notice
 			return
 		}
@@ -307,8 +307,13 @@ func (s *Server) retryPayment(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	if _, err := s.app.RetryPayment(r.Context(), v.Account.ID, r.PathValue("id"), pm.ID); err != nil {
+		status := httpx.StatusOf(err)
+		if status == http.StatusInternalServerError {
+			s.fail(w, r, err)
+			return
+		}
 		form.Errors["card"] = err.Error()
-		s.showProgress(w, r, v, form, http.StatusUnprocessableEntity)
+		s.showProgress(w, r, v, form, status)
 		return
 	}
 	http.Redirect(w, r, "/upgrades/"+r.PathValue("id"), http.StatusSeeOther)

@@ -8,6 +8,7 @@ package web
 import (
 	"crypto/subtle"
 	"embed"
+	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -115,6 +116,10 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *view)) htt
 			sid = c.Value
 		}
 		sess, err := s.app.Session(r.Context(), sid)
+		if err != nil && !errors.Is(err, tierup.ErrUnauthenticated) {
+			s.fail(w, r, err) // the store failed: the session may be fine
+			return
+		}
 		if err != nil {
 			if r.Method == http.MethodGet && r.URL.Path != "/upgrades/"+r.PathValue("id")+"/events" {
 				w.Header().Set("Cache-Control", "no-store")
@@ -184,6 +189,10 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 // login spends a one-time link and sets the session cookie.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	sid, sess, err := s.app.UseLoginLink(r.Context(), r.URL.Query().Get("token"))
+	if err != nil && !errors.Is(err, tierup.ErrUnauthenticated) {
+		s.fail(w, r, err)
+		return
+	}
 	if err != nil {
 		s.render(w, r, http.StatusUnauthorized, "signin", &view{Title: "Sign in", Error: err.Error()})
 		return

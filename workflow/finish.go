@@ -24,13 +24,13 @@ func classify(err error) (failure, string, string) {
 	if errors.As(err, &pe) {
 		switch {
 		case pe.Unavailable:
-			return failUnreachable, pe.Code, pe.Message
+			return failUnreachable, string(pe.Code), pe.Message
 		case pe.Retryable:
-			return failRetry, pe.Code, pe.Message
+			return failRetry, string(pe.Code), pe.Message
 		case pe.Code == "idempotency_key_reused":
-			return failFatal, pe.Code, pe.Message
+			return failFatal, string(pe.Code), pe.Message
 		}
-		return failDeclined, pe.Code, pe.Message
+		return failDeclined, string(pe.Code), pe.Message
 	}
 	code := tierup.ErrorCode(err)
 	switch code {
@@ -115,7 +115,7 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 		// idempotency key and perhaps a second charge, so support decides.
 		st.Status, st.FinishedAt = tierup.StepFailed, &now
 		u.Status = tierup.UpgradePaymentFailed
-		u.Payment.Status, u.Payment.FailureCode, u.Payment.Message = tierup.PaymentFailed, code, msg
+		u.Payment.Status, u.Payment.FailureCode, u.Payment.Message = tierup.PaymentFailed, tierup.PaymentCode(code), msg
 		u.Payment.DeclineCode = ""
 		var pe *tierup.PaymentError
 		if errors.As(res.err, &pe) {
