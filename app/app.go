@@ -98,6 +98,9 @@ func (a *App) Store() tierup.Store { return a.store }
 // Catalog returns the plan catalog.
 func (a *App) Catalog() *tierup.Catalog { return a.catalog }
 
+// QuoteTTL is how long a new quote can be accepted.
+func (a *App) QuoteTTL() time.Duration { return a.cfg.QuoteTTL }
+
 // Sandbox reports whether sandbox features are enabled.
 func (a *App) Sandbox() bool { return a.cfg.Sandbox }
 

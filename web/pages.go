@@ -52,9 +52,14 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	meters[2].Used = gigabytes(a.Usage.StorageMB) + " GB"
 	meters[2].Limit = fmt.Sprintf("%d GB %s", a.Limits.StorageGB, strings.ToUpper(a.Entitlements.StorageClass[:1])+a.Entitlements.StorageClass[1:])
+	opts, err := s.app.UpgradeOptions(ctx, a.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	v.Title = "Plan"
 	v.Data = map[string]any{"Plan": plan, "Meters": meters, "Active": active, "Notifications": notes,
-		"Upgradable": s.app.CheckUpgrade(ctx, a.ID, "pro-12m") == nil || s.app.CheckUpgrade(ctx, a.ID, "team-12m") == nil}
+		"Upgradable": app.CanUpgrade(opts)}
 	s.render(w, r, http.StatusOK, "plan", v)
 }
 
@@ -91,34 +96,37 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request, v *view) {
 	default:
 		months = 1
 	}
-	plans := s.app.Catalog().Plans()
+	opts, err := s.app.UpgradeOptions(ctx, v.Account.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	monthly := map[string]tierup.Money{} // the tier's 1-month price, for savings
-	for _, p := range plans {
-		if p.IntervalMonths == 1 {
-			monthly[p.Tier] = p.Price
+	for _, o := range opts {
+		if o.Plan.IntervalMonths == 1 {
+			monthly[o.Plan.Tier] = o.Plan.Price
 		}
 	}
 	var cols []column
 	seen := map[string]bool{}
-	for _, p := range plans {
+	for _, o := range opts {
+		p := o.Plan
 		if seen[p.Tier] || p.Retired || (!p.Free() && p.IntervalMonths != months) {
 			continue
 		}
 		seen[p.Tier] = true
-		c := column{Tier: p.Tier, Plan: p, Current: p.ID == v.Account.Subscription.Plan}
+		c := column{Tier: p.Tier, Plan: p, Current: o.Current, Allowed: o.Allowed}
 		if !p.Free() {
 			c.Monthly = tierup.Money{Amount: p.Price.Amount / int64(p.IntervalMonths), Currency: p.Price.Currency}
 			if m, ok := monthly[p.Tier]; ok && m.Amount > 0 && months > 1 {
 				c.SavePct = 100 - p.Price.Amount*100/(m.Amount*int64(months))
 			}
 		}
-		if err := s.app.CheckUpgrade(ctx, v.Account.ID, p.ID); err != nil {
-			c.Reason = err.Error()
-			if c.Current {
-				c.Reason = "This is your current plan."
-			}
-		} else {
-			c.Allowed = true
+		switch {
+		case c.Current:
+			c.Reason = "This is your current plan."
+		case o.Reason != nil:
+			c.Reason = o.Reason.Error()
 		}
 		cols = append(cols, c)
 	}
@@ -166,7 +174,8 @@ func (s *Server) showReview(w http.ResponseWriter, r *http.Request, v *view, for
 		return
 	}
 	if old := r.URL.Query().Get("refreshed"); old != "" {
-		v.Notice = "Your previous quote expired after 30 minutes, so this is a fresh one. Please check the figures again before paying."
+		v.Notice = "Your previous quote expired after " + tierup.HumanDuration(int64(s.app.QuoteTTL()/time.Second)) +
+			", so this is a fresh one. Please check the figures again before paying."
 		if prev, err := s.app.Quote(ctx, v.Account.ID, old); err == nil && prev.AmountDue != q.AmountDue {
 			v.Notice += fmt.Sprintf(" The amount due changed from %s to %s.", money(prev.AmountDue), money(q.AmountDue))
 		}
