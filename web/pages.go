@@ -10,7 +10,7 @@ import (
 
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
-	"github.com/tierup/tierup/httpapi"
+	"github.com/tierup/tierup/eventstream"
 	"github.com/tierup/tierup/internal/httpx"
 )
 
@@ -177,7 +177,7 @@ func (s *Server) showReview(w http.ResponseWriter, r *http.Request, v *view, for
 		v.Notice = "Your previous quote expired after " + tierup.HumanDuration(int64(s.app.QuoteTTL()/time.Second)) +
 			", so this is a fresh one. Please check the figures again before paying."
 		if prev, err := s.app.Quote(ctx, v.Account.ID, old); err == nil && prev.AmountDue != q.AmountDue {
-			v.Notice += fmt.Sprintf(" The amount due changed from %s to %s.", money(prev.AmountDue), money(q.AmountDue))
+			v.Notice += fmt.Sprintf(" The amount due changed from %s to %s.", prev.AmountDue.Display(), q.AmountDue.Display())
 		}
 	}
 	to, _ := s.app.Catalog().Plan(q.ToPlan)
@@ -330,7 +330,17 @@ func (s *Server) retryPayment(w http.ResponseWriter, r *http.Request, v *view) {
 
 // events is the progress page's live feed, signed in by the session.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, v *view) {
-	httpapi.StreamEvents(w, r, s.app, principal(v), r.PathValue("id"), s.log)
+	ctx, id, p := r.Context(), r.PathValue("id"), principal(v)
+	if _, err := s.app.Upgrade(ctx, p, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	after, err := eventstream.LastEventID(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	eventstream.Upgrade(s.app, p, id, s.log).Serve(w, r, after)
 }
 
 type historyRow struct {
