@@ -14,7 +14,6 @@ import (
 	"github.com/tierup/tierup/app"
 	"github.com/tierup/tierup/eventstream"
 	"github.com/tierup/tierup/sandbox"
-	"github.com/tierup/tierup/sim"
 )
 
 type clientInfoKey struct{}
@@ -59,12 +58,12 @@ type createUpgradeInput struct {
 }
 
 type upgradeOutput struct {
-	Body *tierup.Upgrade
+	Body *upgrade
 }
 
 type upgradesOutput struct {
 	Body struct {
-		Data []*tierup.Upgrade `json:"data"`
+		Data []*upgrade `json:"data"`
 	}
 }
 
@@ -135,7 +134,7 @@ type clusterInput struct {
 }
 
 type clusterOutput struct {
-	Body *sim.Snapshot
+	Body *snapshot
 }
 
 func (s *Server) upgradeRoutes() {
@@ -180,7 +179,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &upgradeOutput{Body: u}, nil
+			return &upgradeOutput{Body: upgradeOf(u)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "list-upgrades", Method: http.MethodGet, Path: "/v1/upgrades", Summary: "The calling account's upgrades, newest first", Tags: tags},
@@ -190,7 +189,7 @@ func (s *Server) upgradeRoutes() {
 				return nil, s.fail(ctx, err)
 			}
 			out := &upgradesOutput{}
-			out.Body.Data = us
+			out.Body.Data = upgradesOf(us)
 			return out, nil
 		})
 
@@ -200,7 +199,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &upgradeOutput{Body: u}, nil
+			return &upgradeOutput{Body: upgradeOf(u)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "get-migration-plan", Method: http.MethodGet, Path: "/v1/upgrades/{id}/migration-plan",
@@ -222,7 +221,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &upgradeOutput{Body: u}, nil
+			return &upgradeOutput{Body: upgradeOf(u)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "retry-upgrade", Method: http.MethodPost, Path: "/v1/upgrades/{id}/retry",
@@ -232,7 +231,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &upgradeOutput{Body: u}, nil
+			return &upgradeOutput{Body: upgradeOf(u)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "cancel-upgrade", Method: http.MethodPost, Path: "/v1/upgrades/{id}/cancel",
@@ -242,7 +241,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &upgradeOutput{Body: u}, nil
+			return &upgradeOutput{Body: upgradeOf(u)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "upgrade-audit", Method: http.MethodGet, Path: "/v1/upgrades/{id}/audit",
@@ -334,7 +333,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &clusterOutput{Body: c}, nil
+			return &clusterOutput{Body: snapshotOf(c)}, nil
 		})
 }
 
@@ -372,7 +371,9 @@ func streamEvents(w http.ResponseWriter, r *http.Request, a *app.App, p app.Prin
 		writeProblem(w, newProblem(http.StatusBadRequest, "bad_request", err.Error()))
 		return
 	}
-	eventstream.Upgrade(a, p, id, log).Serve(w, r, after)
+	stream := eventstream.Upgrade(a, p, id, log)
+	stream.Payload = eventOf
+	stream.Serve(w, r, after)
 }
 
 // stripeWebhook accepts Stripe's signed events. It is authenticated by the
