@@ -43,7 +43,7 @@ type paymentMethodInput struct {
 }
 
 type paymentMethodOutput struct {
-	Body *tierup.PaymentMethod
+	Body *paymentMethod
 }
 
 type upgradeBody struct {
@@ -165,7 +165,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &paymentMethodOutput{Body: pm}, nil
+			return &paymentMethodOutput{Body: paymentMethodOf(pm)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "create-upgrade", Method: http.MethodPost, Path: "/v1/upgrades", Summary: "Start an upgrade",

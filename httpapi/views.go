@@ -188,3 +188,19 @@ func snapshotOf(s *sim.Snapshot) *snapshot {
 	}
 	return out
 }
+
+type paymentMethod struct {
+	ID        string    `json:"id" doc:"pm_… ID to pass to POST /v1/upgrades."`
+	Brand     string    `json:"brand" enum:"visa,mastercard,amex,discover,diners,jcb,unionpay"`
+	Last4     string    `json:"last4"`
+	ExpMonth  int       `json:"exp_month"`
+	ExpYear   int       `json:"exp_year"`
+	Name      string    `json:"name,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// paymentMethodOf shows a card without its fingerprint and gateway
+// reference.
+func paymentMethodOf(pm *tierup.PaymentMethod) *paymentMethod {
+	return &paymentMethod{ID: pm.ID, Brand: pm.Brand, Last4: pm.Last4, ExpMonth: pm.ExpMonth, ExpYear: pm.ExpYear, Name: pm.Name, CreatedAt: pm.CreatedAt}
+}
