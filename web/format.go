@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"html/template"
 	"strconv"
 	"strings"
@@ -21,12 +22,25 @@ func funcs() template.FuncMap {
 		"gb":       gigabytes,
 		"duration": tierup.HumanDuration,
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"title":    func(s string) string { return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ") },
-		"human":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"title":    title,
+		"human":    human,
 		"deref":    func(t *time.Time) time.Time { return *t },
 		"deref2":   func(m *tierup.Money) tierup.Money { return *m },
 		"list":     func(xs ...int) []int { return xs },
 	}
+}
+
+// human shows a code such as a status ("rolled_back", any string type) in
+// words.
+func human(code any) string { return strings.ReplaceAll(fmt.Sprint(code), "_", " ") }
+
+// title is human with a capital first letter.
+func title(code any) string {
+	s := human(code)
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // gigabytes shows megabytes as GB with one decimal, for display only.
