@@ -94,20 +94,36 @@ func ErrorCode(err error) Code {
 	return CodeInternal
 }
 
-// Sentinels for errors.Is.
+// Sentinels for errors.Is, one per code. errors.Is(err, ErrInternal)
+// matches only an *Error of CodeInternal, not every error ErrorCode calls
+// internal.
 var (
+	ErrInvalid                   = &Error{Code: CodeInvalid}
 	ErrNotFound                  = &Error{Code: CodeNotFound}
+	ErrUnauthenticated           = &Error{Code: CodeUnauthenticated}
+	ErrForbidden                 = &Error{Code: CodeForbidden}
+	ErrConflict                  = &Error{Code: CodeConflict}
+	ErrInternal                  = &Error{Code: CodeInternal}
 	ErrUnknownPlan               = &Error{Code: CodeUnknownPlan}
 	ErrPlanUnavailable           = &Error{Code: CodePlanUnavailable}
 	ErrSamePlan                  = &Error{Code: CodeSamePlan}
 	ErrNotAnUpgrade              = &Error{Code: CodeNotAnUpgrade}
 	ErrCurrencyMismatch          = &Error{Code: CodeCurrencyMismatch}
 	ErrRemainingExceedsNewPeriod = &Error{Code: CodeRemainingExceedsNewPeriod}
-	ErrInvalid                   = &Error{Code: CodeInvalid}
-	ErrConflict                  = &Error{Code: CodeConflict}
+	ErrUpgradeInProgress         = &Error{Code: CodeUpgradeInProgress}
 	ErrEmailTaken                = &Error{Code: CodeEmailTaken}
 	ErrClockNotForward           = &Error{Code: CodeClockNotForward}
+	ErrSandboxDisabled           = &Error{Code: CodeSandboxDisabled}
 	ErrResourceShortage          = &Error{Code: CodeResourceShortage}
 	ErrClusterUnreachable        = &Error{Code: CodeClusterUnreachable}
-	ErrUpgradeInProgress         = &Error{Code: CodeUpgradeInProgress}
+	ErrGatewayUnavailable        = &Error{Code: CodeGatewayUnavailable}
+	ErrInvalidCard               = &Error{Code: CodeInvalidCard}
+	ErrTermsNotAccepted          = &Error{Code: CodeTermsNotAccepted}
+	ErrIdempotencyKeyReused      = &Error{Code: CodeIdempotencyKeyReused}
+	ErrTooManyPaymentAttempts    = &Error{Code: CodeTooManyPaymentAttempts}
+	ErrQuoteExpired              = &Error{Code: CodeQuoteExpired}
+	ErrQuoteUsed                 = &Error{Code: CodeQuoteUsed}
+	ErrQuoteInvalid              = &Error{Code: CodeQuoteInvalid}
+	ErrInvalidState              = &Error{Code: CodeInvalidState}
+	ErrMigrationFailed           = &Error{Code: CodeMigrationFailed}
 )

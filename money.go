@@ -1,7 +1,6 @@
 package tierup
 
 import (
-	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
@@ -36,25 +35,64 @@ type Money struct {
 	Currency Currency `json:"currency" doc:"ISO 4217 currency code."`
 }
 
-// String formats the amount with its exponent, e.g. "USD 29.00", "JPY 3000".
-func (m Money) String() string {
+// String formats the amount with its exponent, e.g. "USD 29.00",
+// "JPY 3000": the form of messages, logs and the CLI.
+func (m Money) String() string { return m.format(false) }
+
+// Display formats the amount for a page, with the currency's symbol when it
+// has a common one and grouped thousands, e.g. $1,290.00, ¥3,000,
+// KWD 1.500.
+func (m Money) Display() string { return m.format(true) }
+
+// format is the one implementation of String and Display.
+func (m Money) format(display bool) string {
 	exp, _ := m.Currency.Exponent()
-	neg := m.Amount < 0
 	a := m.Amount
-	if neg {
-		a = -a
+	sign := ""
+	if a < 0 {
+		sign, a = "-", -a
 	}
 	digits := strconv.FormatInt(a, 10)
-	if exp > 0 {
-		if len(digits) <= exp {
-			digits = strings.Repeat("0", exp-len(digits)+1) + digits
+	if len(digits) <= exp {
+		digits = strings.Repeat("0", exp-len(digits)+1) + digits
+	}
+	whole, frac := digits[:len(digits)-exp], digits[len(digits)-exp:]
+	if display {
+		var b strings.Builder
+		for i, d := range whole {
+			if i > 0 && (len(whole)-i)%3 == 0 {
+				b.WriteByte(',')
+			}
+			b.WriteRune(d)
 		}
-		digits = digits[:len(digits)-exp] + "." + digits[len(digits)-exp:]
+		whole = b.String()
 	}
-	if neg {
-		digits = "-" + digits
+	out := whole
+	if exp > 0 {
+		out += "." + frac
 	}
-	return fmt.Sprintf("%s %s", m.Currency, digits)
+	switch sym := m.Currency.symbol(); {
+	case display && sym != "":
+		return sign + sym + out
+	case display:
+		return sign + string(m.Currency) + " " + out
+	}
+	return string(m.Currency) + " " + sign + out
+}
+
+// symbol is the currency's sign where one is common, else "".
+func (c Currency) symbol() string {
+	switch c {
+	case "USD":
+		return "$"
+	case "EUR":
+		return "€"
+	case "GBP":
+		return "£"
+	case "JPY":
+		return "¥"
+	}
+	return ""
 }
 
 // ErrOverflow reports a result that does not fit in 64 bits.

@@ -100,9 +100,44 @@ type PaymentGateway interface {
 	Refund(ctx context.Context, req RefundRequest) (*Refund, error)
 }
 
+// PaymentCode is a gateway's machine-readable reason for a failed payment.
+// Gateways set one of the constants below; the Stripe gateway passes
+// Stripe's own card and request codes through as they are, so readers
+// switch on the constants they handle and treat the rest by
+// PaymentError's Retryable and Unavailable.
+type PaymentCode string
+
+// Payment failure codes the gateways produce.
+const (
+	// Card refusals, with a DeclineCode for card_declined.
+	PayCodeCardDeclined           PaymentCode = "card_declined"
+	PayCodeExpiredCard            PaymentCode = "expired_card"
+	PayCodeIncorrectCVC           PaymentCode = "incorrect_cvc"
+	PayCodeAuthenticationRequired PaymentCode = "authentication_required" // 3-D Secure, which a server-side charge cannot do
+	PayCodePaymentFailed          PaymentCode = "payment_failed"          // ended unpaid without a card error to explain it
+	// Transient failures: Retryable with the same idempotency key.
+	PayCodeProcessingError     PaymentCode = "processing_error"
+	PayCodeTimeout             PaymentCode = "timeout"
+	PayCodeRateLimited         PaymentCode = "rate_limited"
+	PayCodeIdempotencyKeyInUse PaymentCode = "idempotency_key_in_use"
+	PayCodePaymentPending      PaymentCode = "payment_pending"
+	// The gateway cannot be used: Unavailable (and Retryable).
+	PayCodeGatewayUnavailable   PaymentCode = "gateway_unavailable"
+	PayCodeGatewayMisconfigured PaymentCode = "gateway_misconfigured"
+	// Requests retrying cannot help.
+	PayCodeIdempotencyKeyReused     PaymentCode = "idempotency_key_reused"
+	PayCodeInvalidRequest           PaymentCode = "invalid_request"
+	PayCodeResourceMissing          PaymentCode = "resource_missing"
+	PayCodeInvalidRefund            PaymentCode = "invalid_refund"
+	PayCodeRefundFailed             PaymentCode = "refund_failed"
+	PayCodeTokenizationUnsupported  PaymentCode = "tokenization_unsupported"
+	PayCodeUnsupportedCard          PaymentCode = "unsupported_card"
+	PayCodeUnsupportedPaymentMethod PaymentCode = "unsupported_payment_method"
+)
+
 // PaymentError is a failure reported by a payment gateway.
 type PaymentError struct {
-	Code        string // card_declined, expired_card, incorrect_cvc, processing_error, gateway_unavailable, idempotency_key_reused, …
+	Code        PaymentCode
 	DeclineCode string // for card_declined: generic_decline, insufficient_funds, …
 	Message     string // for the card holder, in plain words
 	Retryable   bool   // try again with the same idempotency key

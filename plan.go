@@ -50,9 +50,10 @@ type Entitlements struct {
 // Catalog is the ranked list of tiers and the plans on sale. It is read-only
 // once loaded.
 type Catalog struct {
-	tiers []string
-	plans []Plan
-	byID  map[string]*Plan
+	tiers       []string
+	defaultPlan string
+	plans       []Plan
+	byID        map[string]*Plan
 }
 
 //go:embed catalog.json
@@ -68,18 +69,21 @@ func DefaultCatalog() *Catalog {
 }
 
 // ParseCatalog reads and validates a catalog document:
-// {"tiers": ["hobby", "pro", …], "plans": [Plan, …]}.
+// {"tiers": ["hobby", "pro", …], "default_plan": "hobby", "plans": [Plan, …]}.
+// The default plan, which new accounts get, must be one of the plans and
+// on sale; without default_plan it is the first plan on sale.
 func ParseCatalog(r io.Reader) (*Catalog, error) {
 	var doc struct {
-		Tiers []string `json:"tiers"`
-		Plans []Plan   `json:"plans"`
+		Tiers       []string `json:"tiers"`
+		DefaultPlan string   `json:"default_plan"`
+		Plans       []Plan   `json:"plans"`
 	}
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	c := &Catalog{tiers: doc.Tiers, plans: doc.Plans, byID: map[string]*Plan{}}
+	c := &Catalog{tiers: doc.Tiers, defaultPlan: doc.DefaultPlan, plans: doc.Plans, byID: map[string]*Plan{}}
 	if len(c.tiers) == 0 {
 		return nil, fmt.Errorf("catalog: no tiers")
 	}
@@ -104,8 +108,27 @@ func ParseCatalog(r io.Reader) (*Catalog, error) {
 		}
 		c.byID[p.ID] = p
 	}
+	if c.defaultPlan == "" {
+		for _, p := range c.plans {
+			if !p.Retired {
+				c.defaultPlan = p.ID
+				break
+			}
+		}
+	}
+	switch def := c.byID[c.defaultPlan]; {
+	case c.defaultPlan == "":
+		return nil, fmt.Errorf("catalog: no plan on sale to be the default")
+	case def == nil:
+		return nil, fmt.Errorf("catalog: default_plan %q is not a plan of the catalog", c.defaultPlan)
+	case def.Retired:
+		return nil, fmt.Errorf("catalog: default_plan %q is retired", c.defaultPlan)
+	}
 	return c, nil
 }
+
+// DefaultPlan is the plan new accounts get when none is named.
+func (c *Catalog) DefaultPlan() *Plan { return c.byID[c.defaultPlan] }
 
 // Plans returns every plan, retired ones included, in catalog order.
 func (c *Catalog) Plans() []Plan { return slices.Clone(c.plans) }

@@ -18,10 +18,12 @@ type Job struct {
 // that a job exists exactly when the transaction that scheduled it
 // commits.
 type JobQueue interface {
-	// Enqueue adds job, due at at (now or earlier: at once), inside the
-	// store transaction tx. Errors: the store's, or one saying tx is not
-	// a transaction of the queue's database.
-	Enqueue(ctx context.Context, tx Store, job Job, at time.Time) error
+	// Enqueue adds job, due after the delay (zero or less: at once),
+	// inside the store transaction tx. A delay, not a time: the caller's
+	// clock (a test clock, another host's) is never compared with the
+	// queue's. Errors: the store's, or one saying tx is not a transaction
+	// of the queue's database.
+	Enqueue(ctx context.Context, tx Store, job Job, after time.Duration) error
 	// Start hands each due job to work, several at once, until Stop. A job
 	// whose work returns an error is tried again later; work completes a
 	// job with Delivery.Complete inside the transaction that records its

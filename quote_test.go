@@ -322,3 +322,35 @@ func TestHumanDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestCatalogDefaultPlan(t *testing.T) {
+	const plans = `"plans":[{"id":"free","tier":"a","interval_months":0,"price":{"amount":0,"currency":"USD"}},
+	  {"id":"old","tier":"a","interval_months":1,"retired":true,"price":{"amount":1,"currency":"USD"}},
+	  {"id":"paid","tier":"a","interval_months":1,"price":{"amount":1,"currency":"USD"}}]`
+	for _, tc := range []struct {
+		name, doc, want string // want "" means refused
+	}{
+		{"declared", `{"tiers":["a"],"default_plan":"paid",` + plans + `}`, "paid"},
+		{"first on sale when absent", `{"tiers":["a"],` + plans + `}`, "free"},
+		{"unknown", `{"tiers":["a"],"default_plan":"gold",` + plans + `}`, ""},
+		{"retired", `{"tiers":["a"],"default_plan":"old",` + plans + `}`, ""},
+		{"nothing on sale", `{"tiers":["a"],"plans":[]}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cat, err := tierup.ParseCatalog(strings.NewReader(tc.doc))
+			switch {
+			case tc.want == "" && err == nil:
+				t.Fatalf("accepted, default plan %s", cat.DefaultPlan().ID)
+			case tc.want == "":
+				return
+			case err != nil:
+				t.Fatal(err)
+			case cat.DefaultPlan().ID != tc.want:
+				t.Errorf("default plan %s, want %s", cat.DefaultPlan().ID, tc.want)
+			}
+		})
+	}
+	if got := tierup.DefaultCatalog().DefaultPlan().ID; got != "hobby" {
+		t.Errorf("built-in catalog's default plan is %s, want hobby", got)
+	}
+}

@@ -294,7 +294,7 @@ func (u *Upgrade) PaymentDeclined(cause StepError, declineCode string, now time.
 	st := u.Step(StepPayment)
 	st.Status, st.Error, st.FinishedAt, st.NextRetryAt = StepFailed, &cause, &now, nil
 	u.Status, u.PausedReason = UpgradePaymentFailed, ""
-	u.Payment.Status, u.Payment.FailureCode, u.Payment.Message = PaymentFailed, cause.Code, cause.Message
+	u.Payment.Status, u.Payment.FailureCode, u.Payment.Message = PaymentFailed, PaymentCode(cause.Code), cause.Message
 	u.Payment.DeclineCode = declineCode
 	return nil
 }

@@ -111,12 +111,12 @@ type Payment struct {
 	Brand           string        `json:"brand,omitempty"`
 	Last4           string        `json:"last4,omitempty"`
 	// Attempt counts the cards tried; each has its own idempotency key.
-	Attempt     int    `json:"attempt"`
-	ChargeID    string `json:"charge_id,omitempty"`
-	RefundID    string `json:"refund_id,omitempty"`
-	DeclineCode string `json:"decline_code,omitempty"`
-	FailureCode string `json:"failure_code,omitempty"`
-	Message     string `json:"message,omitempty"`
+	Attempt     int         `json:"attempt"`
+	ChargeID    string      `json:"charge_id,omitempty"`
+	RefundID    string      `json:"refund_id,omitempty"`
+	DeclineCode string      `json:"decline_code,omitempty"`
+	FailureCode PaymentCode `json:"failure_code,omitempty"`
+	Message     string      `json:"message,omitempty"`
 }
 
 // WorkloadState is where one workload's move stands.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -15,7 +16,7 @@ type NewAccount struct {
 	Email    string
 	Name     string
 	TimeZone string // IANA; UTC when empty
-	Plan     string // hobby when empty
+	Plan     string // the catalog's default plan when empty
 	// CurrentPeriodStart backdates a paid plan's period (like Stripe's
 	// backdate_start_date); the period starts now when nil.
 	CurrentPeriodStart *time.Time
@@ -56,7 +57,7 @@ func (a *App) CreateAccount(ctx context.Context, in NewAccount) (*AccountView, s
 
 	planID := in.Plan
 	if planID == "" {
-		planID = "hobby"
+		planID = a.catalog.DefaultPlan().ID
 	}
 	plan, err := a.catalog.Plan(planID)
 	if err != nil {
@@ -77,7 +78,7 @@ func (a *App) CreateAccount(ctx context.Context, in NewAccount) (*AccountView, s
 			return nil, "", tierup.Errorf(tierup.CodeSandboxDisabled, "test clocks are only available in sandbox mode")
 		}
 		if _, err := a.store.TestClock(ctx, in.TestClock); err != nil {
-			if tierup.ErrorCode(err) != tierup.CodeNotFound {
+			if !errors.Is(err, tierup.ErrNotFound) {
 				return nil, "", err
 			}
 			field("test_clock", "there is no test clock %q", in.TestClock)
@@ -139,7 +140,7 @@ func (a *App) IssueToken(ctx context.Context, accountID string) (string, error) 
 	return token, nil
 }
 
-// SeedDemo opens the demo account, on Hobby with some usage, when the
+// SeedDemo opens the demo account, on the default plan with some usage, when the
 // database has no account yet. It returns the account and its token, or
 // nil when there was nothing to do.
 func (a *App) SeedDemo(ctx context.Context) (*AccountView, string, error) {
@@ -147,7 +148,7 @@ func (a *App) SeedDemo(ctx context.Context) (*AccountView, string, error) {
 	if err != nil || n > 0 {
 		return nil, "", err
 	}
-	return a.CreateAccount(ctx, NewAccount{Email: "demo@tierup.dev", Name: "Demo Developer", Plan: "hobby",
+	return a.CreateAccount(ctx, NewAccount{Email: "demo@tierup.dev", Name: "Demo Developer",
 		Usage: &tierup.Usage{Functions: 3, CronJobs: 7, StorageMB: 6200}})
 }
 

@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -184,6 +185,9 @@ func (a *App) Store() tierup.Store { return a.store }
 // Catalog returns the plan catalog.
 func (a *App) Catalog() *tierup.Catalog { return a.catalog }
 
+// QuoteTTL is how long a new quote can be accepted.
+func (a *App) QuoteTTL() time.Duration { return a.cfg.QuoteTTL }
+
 // Sandbox reports whether sandbox features are enabled.
 func (a *App) Sandbox() bool { return a.cfg.Sandbox }
 
@@ -203,7 +207,7 @@ func (a *App) Authenticate(ctx context.Context, token string) (Principal, error)
 		return Principal{Admin: true}, nil
 	}
 	acct, err := a.store.AccountByTokenHash(ctx, h)
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+	if errors.Is(err, tierup.ErrNotFound) {
 		return Principal{}, tierup.Errorf(tierup.CodeUnauthenticated, "the API token is not valid")
 	}
 	if err != nil {

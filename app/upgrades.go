@@ -84,15 +84,20 @@ func (a *App) RegisterPaymentMethod(ctx context.Context, accountID, ref string) 
 }
 
 // paymentProblem turns a gateway refusal into a domain error a client can
-// act on.
+// act on. Only a refusal of the card itself is CodeInvalidCard (422): an
+// unreachable gateway, and a transient failure that is no fault of the
+// card (processing error, timeout, rate limit: Retryable), are
+// CodeGatewayUnavailable (503), the closest code that says "try the same
+// card again later". Other errors are returned as they are.
 func paymentProblem(err error) error {
-	if pe, ok := err.(*tierup.PaymentError); ok {
-		if pe.Unavailable {
-			return tierup.Errorf(tierup.CodeGatewayUnavailable, "%s", pe.Message)
-		}
-		return tierup.Errorf(tierup.CodeInvalidCard, "%s", pe.Message)
+	var pe *tierup.PaymentError
+	switch {
+	case !errors.As(err, &pe):
+		return err
+	case pe.Unavailable || pe.Retryable:
+		return tierup.Errorf(tierup.CodeGatewayUnavailable, "%s", pe.Message)
 	}
-	return err
+	return tierup.Errorf(tierup.CodeInvalidCard, "%s", pe.Message)
 }
 
 // NewUpgrade is a request to run an upgrade.
@@ -132,6 +137,9 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 		return nil, err
 	}
 	q, err := a.store.Quote(ctx, in.Quote)
+	if err != nil && !errors.Is(err, tierup.ErrNotFound) {
+		return nil, err // the store failed: not the client's fault
+	}
 	if err != nil || q.AccountID != accountID {
 		return nil, tierup.Errorf(tierup.CodeNotFound, "quote %s not found", in.Quote)
 	}
@@ -213,6 +221,9 @@ func periodMatches(q *tierup.Quote, s tierup.Subscription) bool {
 
 func (a *App) ownPaymentMethod(ctx context.Context, accountID, id string) (*tierup.PaymentMethod, error) {
 	pm, err := a.store.PaymentMethod(ctx, id)
+	if err != nil && !errors.Is(err, tierup.ErrNotFound) {
+		return nil, err
+	}
 	if err != nil || pm.AccountID != accountID {
 		return nil, tierup.Invalid(tierup.FieldError{Location: "body.payment_method",
 			Message: fmt.Sprintf("there is no payment method %q on this account; create one with POST /v1/payment-methods", id)})
@@ -446,7 +457,7 @@ func (a *App) StripeWebhook(ctx context.Context, payload []byte, signature strin
 	}
 	return a.store.InTx(ctx, func(tx tierup.Store) error {
 		u, err := tx.Upgrade(ctx, id)
-		if tierup.ErrorCode(err) == tierup.CodeNotFound {
+		if errors.Is(err, tierup.ErrNotFound) {
 			return nil // not ours, or gone: nothing to reconcile
 		}
 		if err != nil {

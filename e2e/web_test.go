@@ -147,3 +147,56 @@ func TestDashboardSessionAndCSRF(t *testing.T) {
 		t.Errorf("after sign-out /plan gave %d", res.StatusCode)
 	}
 }
+
+// TestDashboardErrorStatuses: the dashboard answers a domain error with
+// the status the API gives the same error.
+func TestDashboardErrorStatuses(t *testing.T) {
+	h := start(t, dbtest.SQLite(t))
+	acct, token := hobby(h, "web-status@example.com")
+	c, _ := dashboard(t, h, acct)
+	res, err := c.Get(h.BaseURL + "/plan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrf := csrfOf(body(t, res))
+	_, otherToken := hobby(h, "web-status-other@example.com")
+	otherUpgrade := h.upgrade(otherToken, "pro-1m", h.card(otherToken, "4242424242424242"))
+
+	for _, tc := range []struct {
+		name   string
+		status int
+		api    func() int
+		web    func() (*http.Response, error)
+	}{
+		{"unknown plan", 422,
+			func() int { return h.Do("POST", "/v1/quotes", token, map[string]any{"plan": "platinum"}).Status },
+			func() (*http.Response, error) {
+				return c.PostForm(h.BaseURL+"/quote", url.Values{"plan": {"platinum"}, "_csrf": {csrf}})
+			}},
+		{"same plan", 422,
+			func() int { return h.Do("POST", "/v1/quotes", token, map[string]any{"plan": "hobby"}).Status },
+			func() (*http.Response, error) {
+				return c.PostForm(h.BaseURL+"/quote", url.Values{"plan": {"hobby"}, "_csrf": {csrf}})
+			}},
+		{"another account's upgrade", 404,
+			func() int { return h.Do("GET", "/v1/upgrades/"+otherUpgrade, token, nil).Status },
+			func() (*http.Response, error) { return c.Get(h.BaseURL + "/upgrades/" + otherUpgrade) }},
+		{"unknown quote", 404,
+			func() int { return h.Do("GET", "/v1/quotes/quo_missing", token, nil).Status },
+			func() (*http.Response, error) { return c.Get(h.BaseURL + "/review/quo_missing") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.api(); got != tc.status {
+				t.Fatalf("API: %d, want %d", got, tc.status)
+			}
+			res, err := tc.web()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := body(t, res)
+			if res.StatusCode != tc.status {
+				t.Errorf("dashboard: %d, want %d: %s", res.StatusCode, tc.status, b)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/internal/httpx"
 )
 
 // Problem is an RFC 9457 problem document with tierup's machine-readable
@@ -38,30 +39,6 @@ func newProblem(status int, code tierup.Code, detail string) *Problem {
 		Status: status, Code: string(code), Detail: detail}
 }
 
-// statusOf maps a domain error code to its HTTP status.
-func statusOf(code tierup.Code) int {
-	switch code {
-	case tierup.CodeInvalid, tierup.CodeUnknownPlan, tierup.CodePlanUnavailable, tierup.CodeSamePlan,
-		tierup.CodeNotAnUpgrade, tierup.CodeCurrencyMismatch, tierup.CodeRemainingExceedsNewPeriod,
-		tierup.CodeClockNotForward, tierup.CodeInvalidCard, tierup.CodeTermsNotAccepted, tierup.CodeIdempotencyKeyReused,
-		tierup.CodeQuoteExpired, tierup.CodeQuoteInvalid:
-		return http.StatusUnprocessableEntity
-	case tierup.CodeUpgradeInProgress, tierup.CodeEmailTaken, tierup.CodeConflict, tierup.CodeQuoteUsed, tierup.CodeInvalidState:
-		return http.StatusConflict
-	case tierup.CodeTooManyPaymentAttempts:
-		return http.StatusTooManyRequests
-	case tierup.CodeGatewayUnavailable, tierup.CodeClusterUnreachable:
-		return http.StatusServiceUnavailable
-	case tierup.CodeNotFound, tierup.CodeSandboxDisabled:
-		return http.StatusNotFound
-	case tierup.CodeUnauthenticated:
-		return http.StatusUnauthorized
-	case tierup.CodeForbidden:
-		return http.StatusForbidden
-	}
-	return http.StatusInternalServerError
-}
-
 // problemOf turns a domain error into a Problem; anything else is an
 // internal error whose details stay in the log.
 func problemOf(err error) *Problem {
@@ -70,10 +47,10 @@ func problemOf(err error) *Problem {
 		return p
 	}
 	var e *tierup.Error
-	if !errors.As(err, &e) || statusOf(e.Code) == http.StatusInternalServerError {
+	if !errors.As(err, &e) || httpx.Status(e.Code) == http.StatusInternalServerError {
 		return newProblem(http.StatusInternalServerError, tierup.CodeInternal, "something went wrong on our side; it has been logged")
 	}
-	prob := newProblem(statusOf(e.Code), e.Code, e.Error())
+	prob := newProblem(httpx.Status(e.Code), e.Code, e.Error())
 	for _, f := range e.Fields {
 		prob.Errors = append(prob.Errors, ProblemField{Location: f.Location, Message: f.Message})
 	}

@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
+	"github.com/tierup/tierup/internal/httpx"
 )
 
 // Who may call an operation; stored in the operation's metadata.
@@ -132,10 +132,11 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	}
 	p, err := s.app.Authenticate(ctx.Context(), token)
 	if err != nil {
-		if tierup.ErrorCode(err) == tierup.CodeInternal {
+		p := problemOf(err)
+		if p.Status == http.StatusInternalServerError {
 			s.log.ErrorContext(ctx.Context(), "authentication failed", "err", err)
 		}
-		fail(problemOf(err))
+		fail(p)
 		return
 	}
 	switch {
@@ -147,14 +148,7 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	ctx = huma.WithValue(ctx, principalKey{}, p)
-	next(huma.WithValue(ctx, clientInfoKey{}, clientInfo{ip: clientIP(ctx.RemoteAddr()), userAgent: ctx.Header("User-Agent")}))
-}
-
-func clientIP(remote string) string {
-	if host, _, err := net.SplitHostPort(remote); err == nil {
-		return host
-	}
-	return remote
+	next(huma.WithValue(ctx, clientInfoKey{}, clientInfo{ip: httpx.ClientIP(ctx.RemoteAddr()), userAgent: ctx.Header("User-Agent")}))
 }
 
 func bearer(h string) (string, bool) {

@@ -3,18 +3,17 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
+	"github.com/tierup/tierup/eventstream"
 	"github.com/tierup/tierup/sandbox"
-	"github.com/tierup/tierup/sim"
 )
 
 type clientInfoKey struct{}
@@ -44,7 +43,7 @@ type paymentMethodInput struct {
 }
 
 type paymentMethodOutput struct {
-	Body *tierup.PaymentMethod
+	Body *paymentMethod
 }
 
 type upgradeBody struct {
@@ -59,12 +58,12 @@ type createUpgradeInput struct {
 }
 
 type upgradeOutput struct {
-	Body *tierup.Upgrade
+	Body *upgrade
 }
 
 type upgradesOutput struct {
 	Body struct {
-		Data []*tierup.Upgrade `json:"data"`
+		Data []*upgrade `json:"data"`
 	}
 }
 
@@ -135,7 +134,7 @@ type clusterInput struct {
 }
 
 type clusterOutput struct {
-	Body *sim.Snapshot
+	Body *snapshot
 }
 
 func (s *Server) upgradeRoutes() {
@@ -166,7 +165,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &paymentMethodOutput{Body: pm}, nil
+			return &paymentMethodOutput{Body: paymentMethodOf(pm)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "create-upgrade", Method: http.MethodPost, Path: "/v1/upgrades", Summary: "Start an upgrade",
@@ -180,7 +179,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &upgradeOutput{Body: u}, nil
+			return &upgradeOutput{Body: upgradeOf(u)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "list-upgrades", Method: http.MethodGet, Path: "/v1/upgrades", Summary: "The calling account's upgrades, newest first", Tags: tags},
@@ -190,7 +189,7 @@ func (s *Server) upgradeRoutes() {
 				return nil, s.fail(ctx, err)
 			}
 			out := &upgradesOutput{}
-			out.Body.Data = us
+			out.Body.Data = upgradesOf(us)
 			return out, nil
 		})
 
@@ -200,7 +199,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &upgradeOutput{Body: u}, nil
+			return &upgradeOutput{Body: upgradeOf(u)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "get-migration-plan", Method: http.MethodGet, Path: "/v1/upgrades/{id}/migration-plan",
@@ -222,7 +221,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &upgradeOutput{Body: u}, nil
+			return &upgradeOutput{Body: upgradeOf(u)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "retry-upgrade", Method: http.MethodPost, Path: "/v1/upgrades/{id}/retry",
@@ -232,7 +231,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &upgradeOutput{Body: u}, nil
+			return &upgradeOutput{Body: upgradeOf(u)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "cancel-upgrade", Method: http.MethodPost, Path: "/v1/upgrades/{id}/cancel",
@@ -242,7 +241,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &upgradeOutput{Body: u}, nil
+			return &upgradeOutput{Body: upgradeOf(u)}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "upgrade-audit", Method: http.MethodGet, Path: "/v1/upgrades/{id}/audit",
@@ -334,7 +333,7 @@ func (s *Server) upgradeRoutes() {
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			return &clusterOutput{Body: c}, nil
+			return &clusterOutput{Body: snapshotOf(c)}, nil
 		})
 }
 
@@ -356,74 +355,25 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problemOf(err))
 		return
 	}
-	StreamEvents(w, r, s.app, p, r.PathValue("id"), s.log)
+	streamEvents(w, r, s.app, p, r.PathValue("id"), s.log)
 }
 
-// StreamEvents streams an upgrade's changes as Server-Sent Events: every
-// event after Last-Event-ID (header, or last_event_id in the query), then
-// each new one as it happens, so a client that lost its connection resumes
-// exactly where it left off. The dashboard uses it too.
-func StreamEvents(w http.ResponseWriter, r *http.Request, a *app.App, p app.Principal, id string, log *slog.Logger) {
+// streamEvents streams an upgrade's changes as Server-Sent Events (see
+// package eventstream), each event's data the event as the API shows it.
+func streamEvents(w http.ResponseWriter, r *http.Request, a *app.App, p app.Principal, id string, log *slog.Logger) {
 	ctx := r.Context()
 	if _, err := a.Upgrade(ctx, p, id); err != nil {
 		writeProblem(w, problemOf(err))
 		return
 	}
-	last := r.Header.Get("Last-Event-ID")
-	if last == "" {
-		last = r.URL.Query().Get("last_event_id")
+	after, err := eventstream.LastEventID(r)
+	if err != nil {
+		writeProblem(w, newProblem(http.StatusBadRequest, "bad_request", err.Error()))
+		return
 	}
-	var after int64
-	if last != "" {
-		var err error
-		if after, err = strconv.ParseInt(last, 10, 64); err != nil || after < 0 {
-			writeProblem(w, newProblem(http.StatusBadRequest, "bad_request", "Last-Event-ID must be the number of an event"))
-			return
-		}
-	}
-	rc := http.NewResponseController(w) // reaches the Flusher behind wrappers
-	wake, stop := a.Subscribe(id)
-	defer stop()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 2000\n\n")
-	_ = rc.Flush()
-
-	poll := time.NewTicker(time.Second) // other processes' changes
-	defer poll.Stop()
-	heartbeat := time.NewTicker(15 * time.Second)
-	defer heartbeat.Stop()
-	for {
-		evs, err := a.Events(ctx, p, id, after, 500)
-		if err != nil {
-			log.WarnContext(ctx, "event stream", "upgrade", id, "err", err)
-			return
-		}
-		for _, e := range evs {
-			data, _ := json.Marshal(e)
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Action, data); err != nil {
-				return
-			}
-			after = e.Seq
-		}
-		if len(evs) > 0 {
-			_ = rc.Flush()
-		}
-		if len(evs) == 500 {
-			continue // more are waiting
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-wake:
-		case <-poll.C:
-		case <-heartbeat.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-			_ = rc.Flush()
-		}
-	}
+	stream := eventstream.Upgrade(a, p, id, log)
+	stream.Payload = eventOf
+	stream.Serve(w, r, after)
 }
 
 // stripeWebhook accepts Stripe's signed events. It is authenticated by the
@@ -436,7 +386,7 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.app.StripeWebhook(r.Context(), body, r.Header.Get("Stripe-Signature")); err != nil {
 		p := problemOf(err)
-		if p.Code == string(tierup.CodeInvalid) {
+		if errors.Is(err, tierup.ErrInvalid) {
 			p.Status, p.Title, p.Code = http.StatusBadRequest, http.StatusText(http.StatusBadRequest), "bad_signature"
 		}
 		if p.Status == http.StatusInternalServerError {

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -132,7 +133,7 @@ func (c *Cluster) workload(o object, accountID, node string) tierup.Workload {
 // accountObjects lists the workloads of the account's namespace.
 func (c *Cluster) accountObjects(ctx context.Context, accountID string) ([]object, error) {
 	ns, err := c.namespace(ctx, accountID)
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+	if errors.Is(err, tierup.ErrNotFound) {
 		return nil, nil // no namespace yet: nothing deployed, nothing to move
 	}
 	if err != nil {
@@ -337,7 +338,7 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 		return nil, err
 	}
 	o, err := c.get(ctx, ns, w)
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+	if errors.Is(err, tierup.ErrNotFound) {
 		return &tierup.MigrationReport{Workload: w, Notes: []string{w.Kind + " " + w.Name + " no longer exists: nothing to move"}}, nil
 	}
 	if err != nil {
@@ -381,12 +382,12 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("kube: moving %s %s was interrupted: %w", w.Kind, w.Name, ctx.Err())
 		}
-		if tierup.ErrorCode(err) == tierup.CodeClusterUnreachable {
+		if errors.Is(err, tierup.ErrClusterUnreachable) {
 			return nil, err // the move resumes from the annotation when the cluster is back
 		}
 		c.log.WarnContext(ctx, "workload move failed; rolling back", "namespace", ns, "kind", w.Kind, "name", w.Name, "err", err)
 		if rbErr := c.moveBack(ctx, o, orig); rbErr != nil {
-			if tierup.ErrorCode(rbErr) == tierup.CodeClusterUnreachable {
+			if errors.Is(rbErr, tierup.ErrClusterUnreachable) {
 				return nil, rbErr // the retry after the pause finds the annotation and moves it again
 			}
 			return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not move to %s (%v), and rolling it back failed too: %v", w.Kind, w.Name, node.Name, err, rbErr)
@@ -409,7 +410,7 @@ func (c *Cluster) ReturnWorkload(ctx context.Context, accountID string, w tierup
 		return err
 	}
 	o, err := c.get(ctx, ns, w)
-	if tierup.ErrorCode(err) == tierup.CodeNotFound {
+	if errors.Is(err, tierup.ErrNotFound) {
 		return nil
 	}
 	if err != nil {

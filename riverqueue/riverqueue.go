@@ -127,16 +127,16 @@ func (q *queue[TTx, TDriver]) tx(tx tierup.Store) (TTx, error) {
 }
 
 // Enqueue implements tierup.JobQueue.
-func (q *queue[TTx, TDriver]) Enqueue(ctx context.Context, tx tierup.Store, job tierup.Job, at time.Time) error {
+func (q *queue[TTx, TDriver]) Enqueue(ctx context.Context, tx tierup.Store, job tierup.Job, after time.Duration) error {
 	t, err := q.tx(tx)
 	if err != nil {
 		return err
 	}
 	opts := &river.InsertOpts{}
-	if at.After(time.Now()) {
-		// Only future jobs are scheduled: River makes a scheduled job
+	if after > 0 {
+		// Only later jobs are scheduled: River makes a scheduled job
 		// available on its next scheduler pass, up to 5 s later.
-		opts.ScheduledAt = at
+		opts.ScheduledAt = time.Now().Add(after)
 	}
 	_, err = q.client.InsertTx(ctx, t, jobArgs(job), opts)
 	return err

@@ -15,10 +15,10 @@ import (
 
 // scenario is what a test card does when charged.
 type scenario struct {
-	Code        string `json:"code,omitempty"` // empty: the charge succeeds
-	DeclineCode string `json:"decline_code,omitempty"`
-	Message     string `json:"message,omitempty"`
-	Retryable   bool   `json:"retryable,omitempty"`
+	Code        tierup.PaymentCode `json:"code,omitempty"` // empty: the charge succeeds
+	DeclineCode string             `json:"decline_code,omitempty"`
+	Message     string             `json:"message,omitempty"`
+	Retryable   bool               `json:"retryable,omitempty"`
 }
 
 // scenarioFor maps Stripe's documented test card numbers to their outcome.
@@ -30,17 +30,17 @@ func scenarioFor(number string) scenario {
 		"3566002020360505", "6200000000000005":
 		return scenario{}
 	case "4000000000000002":
-		return scenario{Code: "card_declined", DeclineCode: "generic_decline", Message: "Your card was declined. Try another card, or ask your bank why."}
+		return scenario{Code: tierup.PayCodeCardDeclined, DeclineCode: "generic_decline", Message: "Your card was declined. Try another card, or ask your bank why."}
 	case "4000000000009995":
-		return scenario{Code: "card_declined", DeclineCode: "insufficient_funds", Message: "Your card has insufficient funds. Try another card."}
+		return scenario{Code: tierup.PayCodeCardDeclined, DeclineCode: "insufficient_funds", Message: "Your card has insufficient funds. Try another card."}
 	case "4000000000000069":
-		return scenario{Code: "expired_card", DeclineCode: "expired_card", Message: "Your card has expired. Check the expiry date or use another card."}
+		return scenario{Code: tierup.PayCodeExpiredCard, DeclineCode: string(tierup.PayCodeExpiredCard), Message: "Your card has expired. Check the expiry date or use another card."}
 	case "4000000000000127":
-		return scenario{Code: "incorrect_cvc", DeclineCode: "incorrect_cvc", Message: "The card's security code is incorrect. Check it and try again."}
+		return scenario{Code: tierup.PayCodeIncorrectCVC, DeclineCode: string(tierup.PayCodeIncorrectCVC), Message: "The card's security code is incorrect. Check it and try again."}
 	case "4000000000000119":
-		return scenario{Code: "processing_error", Message: "An error occurred while processing your card. Try again in a little while.", Retryable: true}
+		return scenario{Code: tierup.PayCodeProcessingError, Message: "An error occurred while processing your card. Try again in a little while.", Retryable: true}
 	}
-	return scenario{Code: "card_declined", DeclineCode: "test_mode_live_card",
+	return scenario{Code: tierup.PayCodeCardDeclined, DeclineCode: "test_mode_live_card",
 		Message: "Your card was declined: this is the sandbox, so use a test card such as 4242 4242 4242 4242."}
 }
 
@@ -85,7 +85,7 @@ func (g *Gateway) reachable(ctx context.Context) error {
 		return err
 	}
 	if down {
-		return &tierup.PaymentError{Code: "gateway_unavailable", Message: "The payment provider cannot be reached right now.", Retryable: true, Unavailable: true}
+		return &tierup.PaymentError{Code: tierup.PayCodeGatewayUnavailable, Message: "The payment provider cannot be reached right now.", Retryable: true, Unavailable: true}
 	}
 	return nil
 }
@@ -98,7 +98,7 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 		return nil, err
 	}
 	if req.PaymentMethod == nil || req.IdempotencyKey == "" || req.Amount.Amount <= 0 {
-		return nil, &tierup.PaymentError{Code: "invalid_request", Message: "a charge needs a payment method, an idempotency key and a positive amount"}
+		return nil, &tierup.PaymentError{Code: tierup.PayCodeInvalidRequest, Message: "a charge needs a payment method, an idempotency key and a positive amount"}
 	}
 	hash := requestHash("charge", req.Amount, req.PaymentMethod.GatewayRef, req.Metadata)
 	if e, err := g.replay(ctx, chargeScope, req.IdempotencyKey, hash); e != nil || err != nil {
@@ -106,7 +106,7 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 	}
 	sc, err := tierup.GetRecord[scenario](ctx, g.Store, pmScope, req.PaymentMethod.GatewayRef)
 	if errors.Is(err, tierup.ErrNotFound) {
-		return nil, &tierup.PaymentError{Code: "resource_missing", Message: "This card is not known to the payment provider; enter it again."}
+		return nil, &tierup.PaymentError{Code: tierup.PayCodeResourceMissing, Message: "This card is not known to the payment provider; enter it again."}
 	}
 	if err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 	}
 	e := &Entry{Kind: "charge", ID: tierup.NewID("ch_sb"), IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
 		Amount: req.Amount.Amount, Currency: string(req.Amount.Currency), Ref: req.PaymentMethod.GatewayRef,
-		Code: sc.Code, DeclineCode: sc.DeclineCode, Message: sc.Message, Metadata: req.Metadata, CreatedAt: g.Clock.Now().UTC()}
+		Code: string(sc.Code), DeclineCode: sc.DeclineCode, Message: sc.Message, Metadata: req.Metadata, CreatedAt: g.Clock.Now().UTC()}
 	stored, err := g.record(ctx, chargeScope, e)
 	if err != nil || stored != e { // failed, or a concurrent request with the key won
 		return chargeResult(stored, err)
@@ -137,7 +137,7 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 			return nil, err
 		}
 		if lost {
-			return nil, &tierup.PaymentError{Code: "timeout", Message: "The payment provider did not answer in time.", Retryable: true}
+			return nil, &tierup.PaymentError{Code: tierup.PayCodeTimeout, Message: "The payment provider did not answer in time.", Retryable: true}
 		}
 	}
 	return chargeResult(e, nil)
@@ -148,7 +148,7 @@ func chargeResult(e *Entry, err error) (*tierup.Charge, error) {
 		return nil, err
 	}
 	if !e.Succeeded() {
-		return nil, &tierup.PaymentError{Code: e.Code, DeclineCode: e.DeclineCode, Message: e.Message}
+		return nil, &tierup.PaymentError{Code: tierup.PaymentCode(e.Code), DeclineCode: e.DeclineCode, Message: e.Message}
 	}
 	return &tierup.Charge{ID: e.ID, Amount: tierup.Money{Amount: e.Amount, Currency: tierup.Currency(e.Currency)}}, nil
 }
@@ -175,7 +175,7 @@ func (g *Gateway) Refund(ctx context.Context, req tierup.RefundRequest) (*tierup
 			}
 		}
 		if charge == nil || req.Amount.Amount <= 0 || req.Amount.Amount > charge.Amount || string(req.Amount.Currency) != charge.Currency {
-			return nil, &tierup.PaymentError{Code: "invalid_refund", Message: fmt.Sprintf("charge %s cannot be refunded %s", req.ChargeID, req.Amount)}
+			return nil, &tierup.PaymentError{Code: tierup.PayCodeInvalidRefund, Message: fmt.Sprintf("charge %s cannot be refunded %s", req.ChargeID, req.Amount)}
 		}
 		e = &Entry{Kind: "refund", ID: tierup.NewID("re_sb"), IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
 			Amount: req.Amount.Amount, Currency: string(req.Amount.Currency), ChargeID: req.ChargeID, CreatedAt: g.Clock.Now().UTC()}
@@ -201,7 +201,7 @@ func (g *Gateway) replay(ctx context.Context, scope, key, hash string) (*Entry, 
 
 func sameRequest(e *Entry, hash string) (*Entry, error) {
 	if e.RequestHash != hash {
-		return nil, &tierup.PaymentError{Code: "idempotency_key_reused",
+		return nil, &tierup.PaymentError{Code: tierup.PayCodeIdempotencyKeyReused,
 			Message: "This idempotency key was already used with other parameters."}
 	}
 	return e, nil

@@ -35,8 +35,10 @@ func TestTestCards(t *testing.T) {
 		g, _ := newGateway(t, dsn)
 		ctx := context.Background()
 		tests := []struct {
-			number, code, decline string
-			retryable             bool
+			number    string
+			code      tierup.PaymentCode
+			decline   string
+			retryable bool
 		}{
 			{"4242424242424242", "", "", false},
 			{"5555555555554444", "", "", false},

@@ -140,7 +140,7 @@ func toUpgradeDoc(u *tierup.Upgrade) upgradeDoc {
 		NewPeriod: periodDoc{Start: u.NewPeriod.Start, End: u.NewPeriod.End},
 		Payment: paymentDoc{Status: string(p.Status), Amount: p.Amount.Amount, Currency: string(p.Amount.Currency),
 			PaymentMethodID: p.PaymentMethodID, Brand: p.Brand, Last4: p.Last4, Attempt: p.Attempt, ChargeID: p.ChargeID,
-			RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: p.FailureCode, Message: p.Message},
+			RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: string(p.FailureCode), Message: p.Message},
 		Node: mapPtr(u.Node, func(n tierup.Node) nodeDoc {
 			return nodeDoc{Name: n.Name, AccountID: n.AccountID, Pool: n.Pool, Ready: n.Ready}
 		}),
@@ -171,7 +171,7 @@ func (d upgradeDoc) upgrade() *tierup.Upgrade {
 		Progress: d.Progress, NewPeriod: tierup.Period{Start: d.NewPeriod.Start, End: d.NewPeriod.End},
 		Payment: tierup.Payment{Status: tierup.PaymentStatus(p.Status), Amount: tierup.Money{Amount: p.Amount, Currency: tierup.Currency(p.Currency)},
 			PaymentMethodID: p.PaymentMethodID, Brand: p.Brand, Last4: p.Last4, Attempt: p.Attempt, ChargeID: p.ChargeID,
-			RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: p.FailureCode, Message: p.Message},
+			RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: tierup.PaymentCode(p.FailureCode), Message: p.Message},
 		Node: mapPtr(d.Node, func(n nodeDoc) tierup.Node {
 			return tierup.Node{Name: n.Name, AccountID: n.AccountID, Pool: n.Pool, Ready: n.Ready}
 		}),

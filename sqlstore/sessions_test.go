@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/internal/dbtest"
 	"github.com/tierup/tierup/sqlstore"
@@ -207,29 +205,19 @@ func TestDeleteExpired(t *testing.T) {
 func TestMigrationMovesIdempotencyKeys(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		raw := rawSQL(t, dsn)
-		dialect, dir := goose.DialectSQLite3, "migrations/sqlite"
-		if db, err := sqlstore.Open(ctx, dsn); err != nil {
-			t.Fatal(err)
-		} else {
-			if db.Dialect() == sqlstore.Postgres {
-				dialect, dir = goose.DialectPostgres, "migrations/postgres"
-			}
-			db.Close()
-		}
-		p, err := goose.NewProvider(dialect, raw, os.DirFS(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.UpTo(ctx, 2); err != nil {
-			t.Fatal(err)
-		}
-		written := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 		db, err := sqlstore.Open(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
+		p, err := sqlstore.Migrations(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.UpTo(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		written := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 		u := expiringFixture(t, db, written)
 		first, _ := json.Marshal(map[string]any{"body_hash": "h1", "upgrade": u})
 		for _, r := range []struct{ scope, key, value string }{
@@ -238,7 +226,7 @@ func TestMigrationMovesIdempotencyKeys(t *testing.T) {
 			{"web:login", "cd", `{"account":"acct_1","expires":"2026-03-02T12:00:00Z"}`},
 			{"sim:account", "acct_1", `{"workloads":[]}`},
 		} {
-			if _, err := raw.ExecContext(ctx, `INSERT INTO records (scope, key, value, version, updated_at) VALUES ($1, $2, $3, 1, $4)`,
+			if _, err := sqlstore.Exec(ctx, db, `INSERT INTO records (scope, key, value, version, updated_at) VALUES ($1, $2, $3, 1, $4)`,
 				r.scope, r.key, r.value, written); err != nil {
 				t.Fatal(err)
 			}

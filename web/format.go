@@ -13,7 +13,7 @@ import (
 // funcs are the templates' helpers.
 func funcs() template.FuncMap {
 	return template.FuncMap{
-		"money":    money,
+		"money":    tierup.Money.Display,
 		"when":     when,
 		"date":     date,
 		"limit":    limitText,
@@ -22,62 +22,29 @@ func funcs() template.FuncMap {
 		"gb":       gigabytes,
 		"duration": tierup.HumanDuration,
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"title":    func(s string) string { return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ") },
-		"human":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"title":    title,
+		"human":    human,
 		"deref":    func(t *time.Time) time.Time { return *t },
 		"deref2":   func(m *tierup.Money) tierup.Money { return *m },
 		"list":     func(xs ...int) []int { return xs },
 	}
 }
 
+// human shows a code such as a status ("rolled_back", any string type) in
+// words.
+func human(code any) string { return strings.ReplaceAll(fmt.Sprint(code), "_", " ") }
+
+// title is human with a capital first letter.
+func title(code any) string {
+	s := human(code)
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 // gigabytes shows megabytes as GB with one decimal, for display only.
 func gigabytes(mb int64) string { return strconv.FormatFloat(float64(mb)/1000, 'f', 1, 64) }
-
-func symbol(c tierup.Currency) (string, bool) {
-	switch c {
-	case "USD":
-		return "$", true
-	case "EUR":
-		return "€", true
-	case "GBP":
-		return "£", true
-	case "JPY":
-		return "¥", true
-	}
-	return "", false
-}
-
-// money formats an amount with its currency's digits and grouping, e.g.
-// $1,290.00, ¥3,000, KWD 1.500.
-func money(m tierup.Money) string {
-	exp, _ := m.Currency.Exponent()
-	a := m.Amount
-	sign := ""
-	if a < 0 {
-		sign, a = "-", -a
-	}
-	unit := int64(1)
-	for range exp {
-		unit *= 10
-	}
-	whole, frac := a/unit, a%unit
-	digits := strconv.FormatInt(whole, 10)
-	var b strings.Builder
-	for i, d := range digits {
-		if i > 0 && (len(digits)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(d)
-	}
-	out := b.String()
-	if exp > 0 {
-		out += "." + fmt.Sprintf("%0*d", exp, frac)
-	}
-	if sym, ok := symbol(m.Currency); ok {
-		return sign + sym + out
-	}
-	return sign + string(m.Currency) + " " + out
-}
 
 // when shows an instant in the account's zone.
 func when(t time.Time, zone string) string {

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,7 +10,8 @@ import (
 
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
-	"github.com/tierup/tierup/httpapi"
+	"github.com/tierup/tierup/eventstream"
+	"github.com/tierup/tierup/internal/httpx"
 )
 
 type meter struct {
@@ -52,9 +52,14 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	meters[2].Used = gigabytes(a.Usage.StorageMB) + " GB"
 	meters[2].Limit = fmt.Sprintf("%d GB %s", a.Limits.StorageGB, strings.ToUpper(a.Entitlements.StorageClass[:1])+a.Entitlements.StorageClass[1:])
+	opts, err := s.app.UpgradeOptions(ctx, a.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	v.Title = "Plan"
 	v.Data = map[string]any{"Plan": plan, "Meters": meters, "Active": active, "Notifications": notes,
-		"Upgradable": s.app.CheckUpgrade(ctx, a.ID, "pro-12m") == nil || s.app.CheckUpgrade(ctx, a.ID, "team-12m") == nil}
+		"Upgradable": app.CanUpgrade(opts)}
 	s.render(w, r, http.StatusOK, "plan", v)
 }
 
@@ -91,34 +96,37 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request, v *view) {
 	default:
 		months = 1
 	}
-	plans := s.app.Catalog().Plans()
+	opts, err := s.app.UpgradeOptions(ctx, v.Account.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	monthly := map[string]tierup.Money{} // the tier's 1-month price, for savings
-	for _, p := range plans {
-		if p.IntervalMonths == 1 {
-			monthly[p.Tier] = p.Price
+	for _, o := range opts {
+		if o.Plan.IntervalMonths == 1 {
+			monthly[o.Plan.Tier] = o.Plan.Price
 		}
 	}
 	var cols []column
 	seen := map[string]bool{}
-	for _, p := range plans {
+	for _, o := range opts {
+		p := o.Plan
 		if seen[p.Tier] || p.Retired || (!p.Free() && p.IntervalMonths != months) {
 			continue
 		}
 		seen[p.Tier] = true
-		c := column{Tier: p.Tier, Plan: p, Current: p.ID == v.Account.Subscription.Plan}
+		c := column{Tier: p.Tier, Plan: p, Current: o.Current, Allowed: o.Allowed}
 		if !p.Free() {
 			c.Monthly = tierup.Money{Amount: p.Price.Amount / int64(p.IntervalMonths), Currency: p.Price.Currency}
 			if m, ok := monthly[p.Tier]; ok && m.Amount > 0 && months > 1 {
 				c.SavePct = 100 - p.Price.Amount*100/(m.Amount*int64(months))
 			}
 		}
-		if err := s.app.CheckUpgrade(ctx, v.Account.ID, p.ID); err != nil {
-			c.Reason = err.Error()
-			if c.Current {
-				c.Reason = "This is your current plan."
-			}
-		} else {
-			c.Allowed = true
+		switch {
+		case c.Current:
+			c.Reason = "This is your current plan."
+		case o.Reason != nil:
+			c.Reason = o.Reason.Error()
 		}
 		cols = append(cols, c)
 	}
@@ -166,9 +174,10 @@ func (s *Server) showReview(w http.ResponseWriter, r *http.Request, v *view, for
 		return
 	}
 	if old := r.URL.Query().Get("refreshed"); old != "" {
-		v.Notice = "Your previous quote expired after 30 minutes, so this is a fresh one. Please check the figures again before paying."
+		v.Notice = "Your previous quote expired after " + tierup.HumanDuration(int64(s.app.QuoteTTL()/time.Second)) +
+			", so this is a fresh one. Please check the figures again before paying."
 		if prev, err := s.app.Quote(ctx, v.Account.ID, old); err == nil && prev.AmountDue != q.AmountDue {
-			v.Notice += fmt.Sprintf(" The amount due changed from %s to %s.", money(prev.AmountDue), money(q.AmountDue))
+			v.Notice += fmt.Sprintf(" The amount due changed from %s to %s.", prev.AmountDue.Display(), q.AmountDue.Display())
 		}
 	}
 	to, _ := s.app.Catalog().Plan(q.ToPlan)
@@ -210,7 +219,7 @@ func (s *Server) addCard(r *http.Request, v *view, card tierup.Card, form *cardF
 		}
 	} else {
 		form.Errors["card"] = err.Error()
-		if tierup.ErrorCode(err) == tierup.CodeInternal {
+		if httpx.StatusOf(err) == http.StatusInternalServerError {
 			s.log.ErrorContext(r.Context(), "adding a card", "err", err)
 			form.Errors["card"] = "Your card could not be saved. Please try again."
 		}
@@ -234,9 +243,9 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	quoteID := r.PathValue("quote")
 	u, err := s.app.CreateUpgrade(r.Context(), v.Account.ID, app.NewUpgrade{Quote: quoteID, PaymentMethod: pm.ID, AcceptTerms: version,
-		IP: clientIP(r), UserAgent: r.UserAgent(), IdempotencyKey: "web:" + quoteID, BodyHash: "web:" + quoteID})
+		IP: httpx.ClientIP(r.RemoteAddr), UserAgent: r.UserAgent(), IdempotencyKey: "web:" + quoteID, BodyHash: "web:" + quoteID})
 	if err != nil {
-		if c := tierup.ErrorCode(err); c == tierup.CodeQuoteExpired {
+		if errors.Is(err, tierup.ErrQuoteExpired) {
 			http.Redirect(w, r, "/review/"+quoteID, http.StatusSeeOther) // refreshed there, with a notice
 			return
 		}
@@ -244,13 +253,6 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	http.Redirect(w, r, "/upgrades/"+u.ID, http.StatusSeeOther)
-}
-
-func clientIP(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
 }
 
 type stepRow struct {
@@ -314,8 +316,13 @@ func (s *Server) retryPayment(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	if _, err := s.app.RetryPayment(r.Context(), v.Account.ID, r.PathValue("id"), pm.ID); err != nil {
+		status := httpx.StatusOf(err)
+		if status == http.StatusInternalServerError {
+			s.fail(w, r, err)
+			return
+		}
 		form.Errors["card"] = err.Error()
-		s.showProgress(w, r, v, form, http.StatusUnprocessableEntity)
+		s.showProgress(w, r, v, form, status)
 		return
 	}
 	http.Redirect(w, r, "/upgrades/"+r.PathValue("id"), http.StatusSeeOther)
@@ -323,7 +330,17 @@ func (s *Server) retryPayment(w http.ResponseWriter, r *http.Request, v *view) {
 
 // events is the progress page's live feed, signed in by the session.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, v *view) {
-	httpapi.StreamEvents(w, r, s.app, principal(v), r.PathValue("id"), s.log)
+	ctx, id, p := r.Context(), r.PathValue("id"), principal(v)
+	if _, err := s.app.Upgrade(ctx, p, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	after, err := eventstream.LastEventID(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	eventstream.Upgrade(s.app, p, id, s.log).Serve(w, r, after)
 }
 
 type historyRow struct {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
+	"github.com/tierup/tierup/internal/httpx"
 )
 
 //go:embed templates/*.html
@@ -115,6 +116,10 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *view)) htt
 			sid = c.Value
 		}
 		sess, err := s.app.Session(r.Context(), sid)
+		if err != nil && !errors.Is(err, tierup.ErrUnauthenticated) {
+			s.fail(w, r, err) // the store failed: the session may be fine
+			return
+		}
 		if err != nil {
 			if r.Method == http.MethodGet && r.URL.Path != "/upgrades/"+r.PathValue("id")+"/events" {
 				w.Header().Set("Cache-Control", "no-store")
@@ -158,18 +163,15 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	}
 }
 
-// fail shows an error page: the domain's message for known errors, a
-// generic one for the rest (logged).
+// fail shows an error page with the status the API answers for the same
+// error: the domain's message for known errors, a generic one for the rest
+// (logged).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, msg := http.StatusInternalServerError, "Something went wrong on our side. It has been logged; please try again."
-	var e *tierup.Error
-	if errors.As(err, &e) && tierup.ErrorCode(err) != tierup.CodeInternal {
-		status, msg = http.StatusBadRequest, e.Error()
-		if e.Code == tierup.CodeNotFound {
-			status = http.StatusNotFound
-		}
-	} else {
+	status, msg := httpx.StatusOf(err), "Something went wrong on our side. It has been logged; please try again."
+	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(r.Context(), "dashboard", "path", r.URL.Path, "err", err)
+	} else {
+		msg = err.Error()
 	}
 	s.render(w, r, status, "signin", &view{Title: "Problem", Error: msg})
 }
@@ -187,6 +189,10 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 // login spends a one-time link and sets the session cookie.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	sid, sess, err := s.app.UseLoginLink(r.Context(), r.URL.Query().Get("token"))
+	if err != nil && !errors.Is(err, tierup.ErrUnauthenticated) {
+		s.fail(w, r, err)
+		return
+	}
 	if err != nil {
 		s.render(w, r, http.StatusUnauthorized, "signin", &view{Title: "Sign in", Error: err.Error()})
 		return

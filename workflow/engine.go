@@ -172,7 +172,7 @@ func (e *Engine) schedule(ctx context.Context, tx tierup.Store, u *tierup.Upgrad
 		u.CompensateRun++
 		run = u.CompensateRun
 	}
-	return e.Queue.Enqueue(ctx, tx, tierup.Job{UpgradeID: u.ID, Step: step, Run: run}, at)
+	return e.Queue.Enqueue(ctx, tx, tierup.Job{UpgradeID: u.ID, Step: step, Run: run}, at.Sub(e.Clock.Now()))
 }
 
 // event appends an audit event carrying the upgrade's new state.

@@ -192,15 +192,16 @@ func (f *fakeStore) ResumeCandidates(context.Context, time.Duration, time.Durati
 }
 
 // fakeQueue keeps jobs in the fake store's state, so they commit and roll
-// back with the transaction that made them.
-type fakeQueue struct{}
+// back with the transaction that made them; due times follow the fake
+// clock.
+type fakeQueue struct{ clock *fakeClock }
 
-func (fakeQueue) Enqueue(_ context.Context, tx tierup.Store, job tierup.Job, at time.Time) error {
+func (q fakeQueue) Enqueue(_ context.Context, tx tierup.Store, job tierup.Job, after time.Duration) error {
 	f := tx.(*fakeStore)
 	if !f.inTx {
 		return errors.New("enqueue outside a transaction")
 	}
-	f.st.jobs = append(f.st.jobs, queued{job, at})
+	f.st.jobs = append(f.st.jobs, queued{job, q.clock.now.Add(max(after, 0))})
 	return nil
 }
 
@@ -321,7 +322,7 @@ var start = time.Date(2026, 3, 22, 10, 0, 0, 0, time.UTC)
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	r := &rig{store: newFakeStore(), clock: &fakeClock{now: start}, gateway: &fakeGateway{}, cluster: &fakeCluster{}, mailer: &fakeMailer{}}
-	e, err := New(Deps{Store: r.store, Queue: fakeQueue{}, Catalog: tierup.DefaultCatalog(), Clock: r.clock, Gateway: r.gateway,
+	e, err := New(Deps{Store: r.store, Queue: fakeQueue{r.clock}, Catalog: tierup.DefaultCatalog(), Clock: r.clock, Gateway: r.gateway,
 		Cluster: r.cluster, Mailer: r.mailer, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		QuoteValid: func(*tierup.Quote) bool { return true }},
 		Config{MaxAttempts: 3, BaseDelay: time.Second, MaxDelay: 4 * time.Second, PauseProbe: 2 * time.Second})

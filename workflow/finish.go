@@ -19,29 +19,31 @@ const (
 	failFatal                      // retrying cannot help: support
 )
 
-func classify(err error) (failure, string, string) {
+// classify says how a step's error is handled, with the code and message
+// recorded on the step.
+func classify(err error) (kind failure, code, msg string) {
 	var pe *tierup.PaymentError
 	if errors.As(err, &pe) {
 		switch {
 		case pe.Unavailable:
-			return failUnreachable, pe.Code, pe.Message
+			return failUnreachable, string(pe.Code), pe.Message
 		case pe.Retryable:
-			return failRetry, pe.Code, pe.Message
-		case pe.Code == "idempotency_key_reused":
-			return failFatal, pe.Code, pe.Message
+			return failRetry, string(pe.Code), pe.Message
+		case pe.Code == tierup.PayCodeIdempotencyKeyReused:
+			return failFatal, string(pe.Code), pe.Message
 		}
-		return failDeclined, pe.Code, pe.Message
+		return failDeclined, string(pe.Code), pe.Message
 	}
-	code := tierup.ErrorCode(err)
-	switch code {
-	case tierup.CodeClusterUnreachable, tierup.CodeGatewayUnavailable:
-		return failUnreachable, string(code), err.Error()
-	case tierup.CodeQuoteInvalid:
-		return failFatal, string(code), err.Error()
-	case tierup.CodeInternal:
+	var de *tierup.Error
+	switch {
+	case !errors.As(err, &de):
 		return failRetry, "step_failed", err.Error()
+	case errors.Is(err, tierup.ErrClusterUnreachable), errors.Is(err, tierup.ErrGatewayUnavailable):
+		return failUnreachable, string(de.Code), err.Error()
+	case errors.Is(err, tierup.ErrQuoteInvalid):
+		return failFatal, string(de.Code), err.Error()
 	}
-	return failRetry, string(code), err.Error()
+	return failRetry, string(de.Code), err.Error()
 }
 
 // finish records a step's outcome in tx and schedules what comes next. It

@@ -248,7 +248,7 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 	w := u.Workloads[i]
 	report, err := e.Cluster.MigrateWorkload(ctx, u.AccountID, w.Workload, u.Node)
 	if err != nil {
-		if errors.Is(err, &tierup.Error{Code: tierup.CodeMigrationFailed}) {
+		if errors.Is(err, tierup.ErrMigrationFailed) {
 			return result{err: err, apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
 				u.Workloads[i].State = tierup.WorkloadRolledBack
 				u.Workloads[i].Notes = append(u.Workloads[i].Notes, err.Error())

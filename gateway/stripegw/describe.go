@@ -14,13 +14,13 @@ import (
 const (
 	// CodeUnsupportedCard: the card's brand is not one tierup accepts
 	// (Stripe's "unknown", cartes_bancaires, eftpos_au, …).
-	CodeUnsupportedCard = "unsupported_card"
+	CodeUnsupportedCard = tierup.PayCodeUnsupportedCard
 	// CodeUnsupportedPaymentMethod: the PaymentMethod is not a card (a
 	// bank debit, a wallet that is not card-backed, …).
-	CodeUnsupportedPaymentMethod = "unsupported_payment_method"
+	CodeUnsupportedPaymentMethod = tierup.PayCodeUnsupportedPaymentMethod
 	// CodeResourceMissing: Stripe does not know the pm_… ID (a typo, another
 	// Stripe account's or test-mode ID, or a detached PaymentMethod).
-	CodeResourceMissing = string(stripe.ErrorCodeResourceMissing)
+	CodeResourceMissing = tierup.PayCodeResourceMissing
 )
 
 var _ tierup.CardDescriber = (*Gateway)(nil)

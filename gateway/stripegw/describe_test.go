@@ -76,7 +76,7 @@ func TestDescribeCardMapping(t *testing.T) {
 		name    string
 		body    string
 		want    *tierup.PaymentMethod // nil when an error is expected
-		wantErr string
+		wantErr tierup.PaymentCode
 	}{
 		{"visa", paymentMethod("card", cardJSON("visa")), full(tierup.BrandVisa), ""},
 		{"mastercard", paymentMethod("card", cardJSON("mastercard")), full(tierup.BrandMastercard), ""},

@@ -13,7 +13,8 @@ import (
 	"github.com/tierup/tierup"
 )
 
-// PaymentError codes this package sets itself. Card failures keep Stripe's
+// PaymentError codes this package sets itself, named after the shared
+// tierup.PaymentCode constants they are. Card failures keep Stripe's
 // own codes instead (card_declined, expired_card, incorrect_cvc,
 // processing_error, …) with Stripe's decline code, and other requests
 // Stripe refuses keep Stripe's code when it gives one.
@@ -21,47 +22,47 @@ const (
 	// CodeGatewayUnavailable: Stripe could not be reached (connection
 	// refused, DNS, TLS); nothing was sent. Unavailable, and Retryable:
 	// the same key is safe once Stripe is back.
-	CodeGatewayUnavailable = "gateway_unavailable"
+	CodeGatewayUnavailable = tierup.PayCodeGatewayUnavailable
 	// CodeMisconfigured: Stripe refused our API key (HTTP 401/403). Not the
 	// customer's fault, so Unavailable and Retryable like an outage:
 	// upgrades wait until the key is fixed. Stripe keeps no idempotent
 	// result for unauthenticated requests.
-	CodeMisconfigured = "gateway_misconfigured"
+	CodeMisconfigured = tierup.PayCodeGatewayMisconfigured
 	// CodeTimeout: the request was sent (or may have been) but no answer
 	// came in time. Retryable.
-	CodeTimeout = "timeout"
+	CodeTimeout = tierup.PayCodeTimeout
 	// CodeProcessingError: Stripe answered 5xx or something unreadable, or
 	// a card processing error. Retryable.
-	CodeProcessingError = "processing_error"
+	CodeProcessingError = tierup.PayCodeProcessingError
 	// CodeRateLimited: Stripe answered 429. Retryable.
-	CodeRateLimited = "rate_limited"
+	CodeRateLimited = tierup.PayCodeRateLimited
 	// CodeIdempotencyKeyReused: the key was used before with other
 	// parameters; Stripe did nothing.
-	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	CodeIdempotencyKeyReused = tierup.PayCodeIdempotencyKeyReused
 	// CodeIdempotencyKeyInUse: a request with the same key is still
 	// running. Retryable.
-	CodeIdempotencyKeyInUse = "idempotency_key_in_use"
+	CodeIdempotencyKeyInUse = tierup.PayCodeIdempotencyKeyInUse
 	// CodeInvalidRequest: Stripe refused the request without a more
 	// specific code; retrying the same request cannot help.
-	CodeInvalidRequest = "invalid_request"
+	CodeInvalidRequest = tierup.PayCodeInvalidRequest
 	// CodeAuthenticationRequired: the bank wants 3-D Secure, which a
 	// server-side charge cannot do.
-	CodeAuthenticationRequired = "authentication_required"
+	CodeAuthenticationRequired = tierup.PayCodeAuthenticationRequired
 	// CodePaymentFailed: the PaymentIntent ended unpaid without a card
 	// error to explain it.
-	CodePaymentFailed = "payment_failed"
+	CodePaymentFailed = tierup.PayCodePaymentFailed
 	// CodePaymentPending: the PaymentIntent is still processing; its
 	// outcome arrives by webhook (payment_intent.succeeded or
 	// payment_intent.payment_failed). Retryable, although a retry with the
 	// same key only replays "processing": it keeps the upgrade open until
 	// someone looks, where a decline would invite the customer to pay again
 	// with another card while this payment may still go through.
-	CodePaymentPending = "payment_pending"
+	CodePaymentPending = tierup.PayCodePaymentPending
 	// CodeRefundFailed: Stripe created the refund but it failed or was
 	// canceled.
-	CodeRefundFailed = "refund_failed"
+	CodeRefundFailed = tierup.PayCodeRefundFailed
 	// CodeTokenizationUnsupported: see Gateway.TokenizeCard.
-	CodeTokenizationUnsupported = "tokenization_unsupported"
+	CodeTokenizationUnsupported = tierup.PayCodeTokenizationUnsupported
 )
 
 // mapError turns an error from stripe-go into a *tierup.PaymentError and
@@ -123,7 +124,7 @@ func fromStripeError(se *stripe.Error) *tierup.PaymentError {
 			Retryable: true,
 		}
 	case se.Type == stripe.ErrorTypeCard:
-		return cardError(string(se.Code), string(se.DeclineCode))
+		return cardError(tierup.PaymentCode(se.Code), string(se.DeclineCode))
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return &tierup.PaymentError{
 			Code:        CodeMisconfigured,
@@ -139,7 +140,7 @@ func fromStripeError(se *stripe.Error) *tierup.PaymentError {
 			Retryable: true,
 		}
 	}
-	code := string(se.Code)
+	code := tierup.PaymentCode(se.Code)
 	if code == "" {
 		code = CodeInvalidRequest
 	}
@@ -205,7 +206,7 @@ func intentError(pi *stripe.PaymentIntent) *tierup.PaymentError {
 		return cardError(CodeAuthenticationRequired, "")
 	case stripe.PaymentIntentStatusRequiresPaymentMethod:
 		if e := pi.LastPaymentError; e != nil && e.Type == stripe.ErrorTypeCard {
-			return cardError(string(e.Code), string(e.DeclineCode))
+			return cardError(tierup.PaymentCode(e.Code), string(e.DeclineCode))
 		}
 	}
 	return &tierup.PaymentError{
@@ -220,13 +221,13 @@ func intentError(pi *stripe.PaymentIntent) *tierup.PaymentError {
 // generic decline message, as Stripe advises, so a fraudster learns
 // nothing. Only processing errors are retryable: every other decline
 // repeats until the card holder changes something.
-func cardError(code, declineCode string) *tierup.PaymentError {
+func cardError(code tierup.PaymentCode, declineCode string) *tierup.PaymentError {
 	if code == "" {
-		code = string(stripe.ErrorCodeCardDeclined)
+		code = tierup.PayCodeCardDeclined
 	}
 	msg := declineMessage(declineCode)
 	if msg == "" {
-		msg = declineMessage(code)
+		msg = declineMessage(string(code))
 	}
 	if msg == "" {
 		msg = msgGenericDecline
@@ -235,7 +236,7 @@ func cardError(code, declineCode string) *tierup.PaymentError {
 		Code:        code,
 		DeclineCode: declineCode,
 		Message:     msg,
-		Retryable:   code == "processing_error" || declineCode == "processing_error",
+		Retryable:   code == tierup.PayCodeProcessingError || declineCode == string(tierup.PayCodeProcessingError),
 	}
 }
 

@@ -274,7 +274,8 @@ func serve(t *testing.T, status int, body string) (url string, count func() int)
 }
 
 type want struct {
-	code, decline          string
+	code                   tierup.PaymentCode
+	decline                string
 	retryable, unavailable bool
 }
 

@@ -1,0 +1,145 @@
+// Package eventstream serves one upgrade's event log as Server-Sent Events,
+// for the API and the dashboard alike: every event after the client's
+// Last-Event-ID, then each new one as it happens, so a client that lost its
+// connection resumes exactly where it left off. New events are found by
+// polling the log (another process may have written them) and at once when
+// this process publishes one.
+package eventstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/app"
+)
+
+// batch bounds the events read from the log at a time.
+const batch = 500
+
+// Stream is one upgrade's event stream. Events and Subscribe are required.
+type Stream struct {
+	// Events returns up to limit events after seq after, oldest first.
+	Events func(ctx context.Context, after int64, limit int) ([]*tierup.UpgradeEvent, error)
+	// Subscribe returns a channel that is signalled when this process
+	// publishes a change, and a function that releases it.
+	Subscribe func() (wake <-chan struct{}, stop func())
+	// Payload is what each event's data line carries, JSON-encoded; the
+	// event itself when nil.
+	Payload func(*tierup.UpgradeEvent) any
+	// Log receives the read failures that end a stream.
+	Log *slog.Logger
+	// Poll is how often the log is read for other processes' changes (1s
+	// when zero); Heartbeat how often a comment keeps idle connections open
+	// (15s when zero).
+	Poll, Heartbeat time.Duration
+}
+
+// ErrBadLastEventID is LastEventID's error for an ID that is not an
+// event's number.
+var ErrBadLastEventID = errors.New("Last-Event-ID must be the number of an event")
+
+// LastEventID is the seq the client saw last: the Last-Event-ID header,
+// else the last_event_id query parameter (for a client that cannot send
+// headers), else 0. Errors: ErrBadLastEventID.
+func LastEventID(r *http.Request) (int64, error) {
+	last := r.Header.Get("Last-Event-ID")
+	if last == "" {
+		last = r.URL.Query().Get("last_event_id")
+	}
+	if last == "" {
+		return 0, nil
+	}
+	after, err := strconv.ParseInt(last, 10, 64)
+	if err != nil || after < 0 {
+		return 0, ErrBadLastEventID
+	}
+	return after, nil
+}
+
+// Serve streams the events after seq after until the client goes away or
+// the log cannot be read (logged). The caller has checked that the client
+// may read the upgrade; Serve writes the status line itself.
+func (s Stream) Serve(w http.ResponseWriter, r *http.Request, after int64) {
+	ctx := r.Context()
+	payload := s.Payload
+	if payload == nil {
+		payload = func(e *tierup.UpgradeEvent) any { return e }
+	}
+	rc := http.NewResponseController(w) // reaches the Flusher behind wrappers
+	wake, stop := s.Subscribe()
+	defer stop()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 2000\n\n")
+	_ = rc.Flush()
+
+	poll := time.NewTicker(orDefault(s.Poll, time.Second))
+	defer poll.Stop()
+	heartbeat := time.NewTicker(orDefault(s.Heartbeat, 15*time.Second))
+	defer heartbeat.Stop()
+	for {
+		evs, err := s.Events(ctx, after, batch)
+		if err != nil {
+			if ctx.Err() == nil && s.Log != nil {
+				s.Log.WarnContext(ctx, "event stream", "err", err)
+			}
+			return
+		}
+		for _, e := range evs {
+			data, err := json.Marshal(payload(e))
+			if err != nil {
+				if s.Log != nil {
+					s.Log.ErrorContext(ctx, "event stream: encoding an event", "seq", e.Seq, "err", err)
+				}
+				return
+			}
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Action, data); err != nil {
+				return
+			}
+			after = e.Seq
+		}
+		if len(evs) > 0 {
+			_ = rc.Flush()
+		}
+		if len(evs) == batch {
+			continue // more are waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-poll.C:
+		case <-heartbeat.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			_ = rc.Flush()
+		}
+	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Upgrade is the stream of upgrade id's events as the principal may read
+// them from a's event log, woken by a's publishes.
+func Upgrade(a *app.App, p app.Principal, id string, log *slog.Logger) Stream {
+	return Stream{
+		Events: func(ctx context.Context, after int64, limit int) ([]*tierup.UpgradeEvent, error) {
+			return a.Events(ctx, p, id, after, limit)
+		},
+		Subscribe: func() (<-chan struct{}, func()) { return a.Subscribe(id) },
+		Log:       log.With("upgrade", id),
+	}
+}
