@@ -18,9 +18,11 @@ type skewedClock time.Duration
 func (c skewedClock) Now() time.Time { return time.Now().UTC().Add(time.Duration(c)) }
 
 // TestClockSkewTakesNothingOver runs two processes on one PostgreSQL, one
-// with its clock 30 s ahead, while steps take a while: heartbeats and
-// staleness are judged by the database's clock, so neither process takes
-// over a step whose owner is alive, and every step runs once.
+// with its clock 30 s ahead (beyond the 30 s after which a lost job counts
+// as stalled), while steps take a while: heartbeats, staleness and job
+// delays are judged by the database's and the queue's clocks, so neither
+// process resumes a step whose owner is alive, no job waits for the skew,
+// and every step runs once.
 func TestClockSkewTakesNothingOver(t *testing.T) {
 	dsn := dbtest.Postgres(t)
 	slow := func(o *stack.Options) {
@@ -46,11 +48,10 @@ func TestClockSkewTakesNothingOver(t *testing.T) {
 			w, _ := apitest.Dig(s, "worker").(string)
 			workers[w] = true
 		}
-		acts := procs[0].actions(r.token, r.id)
-		for _, a := range []tierup.Action{tierup.ActionStepTakenOver, tierup.ActionResumedAfterCrash} {
-			if n := count(acts, string(a)); n > 0 {
-				t.Errorf("upgrade %s: %d %s events with both processes alive: %v", r.id, n, a, acts)
-			}
+		// A continuation of the migration may run in either process
+		// (step_taken_over); resuming an orphan must never happen.
+		if acts := procs[0].actions(r.token, r.id); count(acts, string(tierup.ActionResumedAfterCrash)) > 0 {
+			t.Errorf("upgrade %s was resumed as an orphan with both processes alive: %v", r.id, acts)
 		}
 	}
 	if len(workers) != 2 {
