@@ -269,6 +269,23 @@ func macEqual(hexSig string, mac []byte) bool {
 // Expired reports whether the quote can no longer be accepted at now.
 func (q *Quote) Expired(now time.Time) bool { return !now.Before(q.ExpiresAt) }
 
+// QuoteStatus says whether a quote can still be accepted.
+type QuoteStatus string
+
+// Quote statuses.
+const (
+	QuoteOpen    QuoteStatus = "open"    // until ExpiresAt
+	QuoteExpired QuoteStatus = "expired" // ask for a new quote
+)
+
+// Status is the quote's status at now.
+func (q *Quote) Status(now time.Time) QuoteStatus {
+	if q.Expired(now) {
+		return QuoteExpired
+	}
+	return QuoteOpen
+}
+
 // A signature is 64 characters, as before versioning: the payload version
 // "v1" and the first quoteMACBytes of the HMAC in hex. A later version
 // adds a payload and a prefix; Verify keeps accepting the older ones.

@@ -310,14 +310,23 @@ type Notification struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// TicketStatus is where a support ticket stands.
+type TicketStatus string
+
+// Ticket statuses.
+const (
+	TicketOpen     TicketStatus = "open"
+	TicketResolved TicketStatus = "resolved"
+)
+
 // SupportTicket asks a person to look at an upgrade the system could not
 // finish.
 type SupportTicket struct {
-	ID        string    `json:"id"`
-	UpgradeID string    `json:"upgrade_id"`
-	AccountID string    `json:"account"`
-	Step      StepName  `json:"step"`
-	Error     string    `json:"error"`
-	Status    string    `json:"status" enum:"open,resolved"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string       `json:"id"`
+	UpgradeID string       `json:"upgrade_id"`
+	AccountID string       `json:"account"`
+	Step      StepName     `json:"step"`
+	Error     string       `json:"error"`
+	Status    TicketStatus `json:"status" enum:"open,resolved"`
+	CreatedAt time.Time    `json:"created_at"`
 }

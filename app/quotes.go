@@ -10,7 +10,7 @@ import (
 // QuoteView is a stored quote with its state at the account's now.
 type QuoteView struct {
 	*tierup.Quote
-	Status string `json:"status" enum:"open,expired" doc:"open until expires_at, then expired: ask for a new quote."`
+	Status tierup.QuoteStatus `json:"status" enum:"open,expired" doc:"open until expires_at, then expired: ask for a new quote."`
 }
 
 // CreateQuote prices the account's upgrade to planID under the configured
@@ -54,7 +54,7 @@ func (a *App) CreateQuote(ctx context.Context, accountID, planID string) (*Quote
 	a.log.InfoContext(ctx, "quote created", "account", acct.ID, "quote", q.ID, "from", q.FromPlan, "to", q.ToPlan,
 		"policy", q.Policy, "adjustment", q.Adjustment.Kind, "adjustment_seconds", q.Adjustment.Seconds,
 		"amount_due", q.AmountDue.Amount, "currency", q.AmountDue.Currency)
-	return &QuoteView{Quote: q, Status: "open"}, nil
+	return &QuoteView{Quote: q, Status: tierup.QuoteOpen}, nil
 }
 
 // Quote returns one of the account's quotes. Another account's quote is
@@ -71,11 +71,7 @@ func (a *App) Quote(ctx context.Context, accountID, quoteID string) (*QuoteView,
 	if err != nil {
 		return nil, err
 	}
-	status := "open"
-	if q.Expired(now) {
-		status = "expired"
-	}
-	return &QuoteView{Quote: q, Status: status}, nil
+	return &QuoteView{Quote: q, Status: q.Status(now)}, nil
 }
 
 // VerifyQuote reports whether a quote carries this server's signature over

@@ -163,7 +163,7 @@ func (s *Server) showReview(w http.ResponseWriter, r *http.Request, v *view, for
 		s.fail(w, r, err)
 		return
 	}
-	if q.Status == "expired" {
+	if q.Status == tierup.QuoteExpired {
 		// Never charge an old price: get a fresh quote and say so.
 		fresh, err := s.app.CreateQuote(ctx, v.Account.ID, q.ToPlan)
 		if err != nil {

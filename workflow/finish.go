@@ -163,7 +163,7 @@ func (e *Engine) pause(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, 
 func (e *Engine) handToSupport(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, se tierup.StepError, now time.Time) (func(), error) {
 	attempts := u.Step(step).Attempts
 	ticket := &tierup.SupportTicket{ID: tierup.NewID("tkt"), UpgradeID: u.ID, AccountID: u.AccountID, Step: step,
-		Error: fmt.Sprintf("%s: %s", se.Code, se.Message), Status: "open", CreatedAt: now}
+		Error: fmt.Sprintf("%s: %s", se.Code, se.Message), Status: tierup.TicketOpen, CreatedAt: now}
 	if err := u.NeedSupport(step, se, ticket.ID, now); err != nil {
 		return nil, err
 	}
