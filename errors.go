@@ -3,6 +3,8 @@ package tierup
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Code is a stable, machine-readable error code. Clients switch on it; the
@@ -127,3 +129,21 @@ var (
 	ErrInvalidState              = &Error{Code: CodeInvalidState}
 	ErrMigrationFailed           = &Error{Code: CodeMigrationFailed}
 )
+
+// MissingDeps returns an error naming, in order, the dependencies of
+// component that present reports absent, or nil when none is: a
+// constructor's check that a missing part fails at start-up, never as a
+// nil at run time.
+func MissingDeps(component string, present map[string]bool) error {
+	var missing []string
+	for name, ok := range present {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	return fmt.Errorf("%s: missing dependencies: %s", component, strings.Join(missing, ", "))
+}

@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -91,18 +89,8 @@ type Deps struct {
 }
 
 func (d Deps) check() error {
-	var missing []string
-	for name, ok := range map[string]bool{"Store": d.Store != nil, "Catalog": d.Catalog != nil, "Clock": d.Clock != nil,
-		"Log": d.Log != nil, "Keys": d.Keys != nil, "Engine": d.Engine != nil, "Gateway": d.Gateway != nil, "Cluster": d.Cluster != nil} {
-		if !ok {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		return fmt.Errorf("app: missing dependencies: %s", strings.Join(missing, ", "))
-	}
-	return nil
+	return tierup.MissingDeps("app", map[string]bool{"Store": d.Store != nil, "Catalog": d.Catalog != nil, "Clock": d.Clock != nil,
+		"Log": d.Log != nil, "Keys": d.Keys != nil, "Engine": d.Engine != nil, "Gateway": d.Gateway != nil, "Cluster": d.Cluster != nil})
 }
 
 // App runs the use cases. It is safe for concurrent use.

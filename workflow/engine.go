@@ -14,8 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -76,19 +74,9 @@ type Deps struct {
 }
 
 func (d Deps) check() error {
-	var missing []string
-	for name, ok := range map[string]bool{"Store": d.Store != nil, "Queue": d.Queue != nil, "Catalog": d.Catalog != nil,
+	return tierup.MissingDeps("workflow", map[string]bool{"Store": d.Store != nil, "Queue": d.Queue != nil, "Catalog": d.Catalog != nil,
 		"Clock": d.Clock != nil, "Gateway": d.Gateway != nil, "Cluster": d.Cluster != nil, "Mailer": d.Mailer != nil,
-		"Log": d.Log != nil, "QuoteValid": d.QuoteValid != nil} {
-		if !ok {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		return fmt.Errorf("workflow: missing dependencies: %s", strings.Join(missing, ", "))
-	}
-	return nil
+		"Log": d.Log != nil, "QuoteValid": d.QuoteValid != nil})
 }
 
 // Engine runs upgrades.
