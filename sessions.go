@@ -29,8 +29,8 @@ type IdempotencyKey struct {
 	AccountID string
 	Key       string
 	BodyHash  string // what the key is bound to
-	UpgradeID string // the upgrade the first request created
-	Response  []byte // the first response, JSON
+	UpgradeID string   // the upgrade the first request created
+	Upgrade   *Upgrade // the first response: the upgrade as it was then
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }

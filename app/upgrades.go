@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -164,13 +163,9 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 		if in.IdempotencyKey == "" {
 			return nil
 		}
-		first, err := json.Marshal(u)
-		if err != nil {
-			return err
-		}
 		created := a.clock.Now().UTC()
 		return tx.CreateIdempotencyKey(ctx, &tierup.IdempotencyKey{AccountID: accountID, Key: in.IdempotencyKey, BodyHash: in.BodyHash,
-			UpgradeID: u.ID, Response: first, CreatedAt: created, ExpiresAt: created.Add(a.cfg.IdempotencyTTL)})
+			UpgradeID: u.ID, Upgrade: u, CreatedAt: created, ExpiresAt: created.Add(a.cfg.IdempotencyTTL)})
 	})
 	if err != nil && in.IdempotencyKey != "" {
 		// A concurrent request with the same key may have won the account's
@@ -199,11 +194,7 @@ func (a *App) replay(ctx context.Context, accountID string, in NewUpgrade) (*tie
 	if k.BodyHash != in.BodyHash {
 		return nil, tierup.Errorf(tierup.CodeIdempotencyKeyReused, "the Idempotency-Key %q was already used with a different request body", in.IdempotencyKey)
 	}
-	var first tierup.Upgrade
-	if err := json.Unmarshal(k.Response, &first); err != nil {
-		return nil, fmt.Errorf("idempotency key %q: stored response: %w", in.IdempotencyKey, err)
-	}
-	return &first, nil
+	return k.Upgrade, nil
 }
 
 // HashBody fingerprints a request body for idempotency keys.

@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -63,12 +65,16 @@ func (db *DB) UseLoginLink(ctx context.Context, tokenHash []byte, now time.Time)
 // CreateIdempotencyKey implements tierup.Store. An expired entry that the
 // sweep has not deleted yet is overwritten in the same statement.
 func (db *DB) CreateIdempotencyKey(ctx context.Context, k *tierup.IdempotencyKey) error {
+	response, err := encodeUpgrade(k.Upgrade)
+	if err != nil {
+		return err
+	}
 	n, err := db.q.exec(ctx, `INSERT INTO idempotency_keys (account_id, key, body_hash, upgrade_id, response, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (account_id, key) DO UPDATE SET body_hash = excluded.body_hash, upgrade_id = excluded.upgrade_id,
 			response = excluded.response, created_at = excluded.created_at, expires_at = excluded.expires_at
 		WHERE idempotency_keys.expires_at <= excluded.created_at`,
-		k.AccountID, k.Key, k.BodyHash, k.UpgradeID, string(k.Response), k.CreatedAt.UTC(), k.ExpiresAt.UTC())
+		k.AccountID, k.Key, k.BodyHash, k.UpgradeID, response, k.CreatedAt.UTC(), k.ExpiresAt.UTC())
 	if err == nil && n == 0 {
 		return tierup.Errorf(tierup.CodeConflict, "idempotency key %q is in use", k.Key)
 	}
@@ -85,8 +91,27 @@ func (db *DB) IdempotencyKey(ctx context.Context, accountID, key string, now tim
 	if err != nil {
 		return nil, notFound(err, "idempotency key %q", key)
 	}
-	k.Response, k.CreatedAt, k.ExpiresAt = []byte(response), k.CreatedAt.UTC(), k.ExpiresAt.UTC()
+	if k.Upgrade, err = decodeResponse(response); err != nil {
+		return nil, fmt.Errorf("idempotency key %q: %w", key, err)
+	}
+	k.CreatedAt, k.ExpiresAt = k.CreatedAt.UTC(), k.ExpiresAt.UTC()
 	return &k, nil
+}
+
+// decodeResponse reads a stored first response: an upgrade document, or
+// the bare upgrade JSON that migration 00004 moved from the records of
+// before, read as the version-0 document it was part of.
+func decodeResponse(s string) (*tierup.Upgrade, error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &probe); err != nil {
+		return nil, err
+	}
+	_, versioned := probe["v"]
+	_, wrapped := probe["upgrade"]
+	if !versioned && !wrapped {
+		s = `{"upgrade":` + s + `}`
+	}
+	return decodeUpgrade(s)
 }
 
 // DeleteExpired implements tierup.Store. Each table is swept by its own

@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,13 +127,13 @@ func TestExpiringRows(t *testing.T) {
 		})
 
 		t.Run("idempotency keys", func(t *testing.T) {
-			k := &tierup.IdempotencyKey{AccountID: u.AccountID, Key: "order-1", BodyHash: "h1", UpgradeID: u.ID, Response: []byte(`{"id":"upg_1"}`),
+			k := &tierup.IdempotencyKey{AccountID: u.AccountID, Key: "order-1", BodyHash: "h1", UpgradeID: u.ID, Upgrade: u,
 				CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour)}
 			if err := db.CreateIdempotencyKey(ctx, k); err != nil {
 				t.Fatal(err)
 			}
 			got, err := db.IdempotencyKey(ctx, k.AccountID, k.Key, at.Add(time.Hour))
-			if err != nil || got.BodyHash != "h1" || got.UpgradeID != u.ID || !bytes.Equal(got.Response, k.Response) || !got.ExpiresAt.Equal(k.ExpiresAt) {
+			if err != nil || got.BodyHash != "h1" || got.UpgradeID != u.ID || got.Upgrade == nil || got.Upgrade.ID != u.ID || got.Upgrade.Status != u.Status || len(got.Upgrade.Steps) != len(u.Steps) || !got.ExpiresAt.Equal(k.ExpiresAt) {
 				t.Fatalf("got %+v, %v", got, err)
 			}
 			again := *k
@@ -170,7 +169,7 @@ func TestDeleteExpired(t *testing.T) {
 			for _, err := range []error{
 				db.CreateSession(ctx, &tierup.Session{IDHash: tierup.HashToken("s-" + name), AccountID: u.AccountID, CSRF: "c", CreatedAt: at, ExpiresAt: exp}),
 				db.CreateLoginLink(ctx, &tierup.LoginLink{TokenHash: tierup.HashToken("l-" + name), AccountID: u.AccountID, CreatedAt: at, ExpiresAt: exp}),
-				db.CreateIdempotencyKey(ctx, &tierup.IdempotencyKey{AccountID: u.AccountID, Key: name, BodyHash: "h", UpgradeID: u.ID, Response: []byte(`{}`), CreatedAt: at, ExpiresAt: exp}),
+				db.CreateIdempotencyKey(ctx, &tierup.IdempotencyKey{AccountID: u.AccountID, Key: name, BodyHash: "h", UpgradeID: u.ID, Upgrade: u, CreatedAt: at, ExpiresAt: exp}),
 			} {
 				if err != nil {
 					t.Fatal(err)
@@ -238,10 +237,11 @@ func TestMigrationMovesIdempotencyKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var replayed tierup.Upgrade
-		if err := json.Unmarshal(k.Response, &replayed); err != nil || replayed.ID != u.ID || k.UpgradeID != u.ID || k.BodyHash != "h1" ||
-			!k.CreatedAt.Equal(written) || !k.ExpiresAt.Equal(written.Add(24*time.Hour)) {
-			t.Errorf("moved key %+v (%s), %v", k, k.Response, err)
+		// The response moved as the API's JSON of before is read as the
+		// version-0 document it was part of.
+		if k.Upgrade == nil || k.Upgrade.ID != u.ID || k.Upgrade.Status != u.Status || len(k.Upgrade.Steps) != len(u.Steps) ||
+			k.UpgradeID != u.ID || k.BodyHash != "h1" || !k.CreatedAt.Equal(written) || !k.ExpiresAt.Equal(written.Add(24*time.Hour)) {
+			t.Errorf("moved key %+v (%+v)", k, k.Upgrade)
 		}
 		if got, err := db.DeleteExpired(ctx, written.Add(24*time.Hour+time.Second)); err != nil || got.IdempotencyKeys != 1 {
 			t.Errorf("the moved key does not expire by its time: %+v, %v", got, err)
