@@ -28,7 +28,7 @@ type LoginLink struct {
 type IdempotencyKey struct {
 	AccountID string
 	Key       string
-	BodyHash  string // what the key is bound to
+	BodyHash  string   // what the key is bound to
 	UpgradeID string   // the upgrade the first request created
 	Upgrade   *Upgrade // the first response: the upgrade as it was then
 	CreatedAt time.Time
