@@ -11,8 +11,22 @@ import (
 )
 
 // funcs are the templates' helpers.
+// statuses gives the templates the domain's status constants, so that no
+// template spells a status itself: {{if eq $u.Status is.Completed}}.
+type statuses struct{}
+
+func (statuses) Completed() tierup.UpgradeStatus     { return tierup.UpgradeCompleted }
+func (statuses) PaymentFailed() tierup.UpgradeStatus { return tierup.UpgradePaymentFailed }
+func (statuses) Paused() tierup.UpgradeStatus        { return tierup.UpgradePaused }
+func (statuses) NeedsSupport() tierup.UpgradeStatus  { return tierup.UpgradeNeedsSupport }
+func (statuses) Canceled() tierup.UpgradeStatus      { return tierup.UpgradeCanceled }
+func (statuses) Refunded() tierup.PaymentStatus      { return tierup.PaymentRefunded }
+func (statuses) StepSucceeded() tierup.StepStatus    { return tierup.StepSucceeded }
+func (statuses) Expired() string                     { return tierup.StatusExpired }
+
 func funcs() template.FuncMap {
 	return template.FuncMap{
+		"is":       func() statuses { return statuses{} },
 		"money":    tierup.Money.Display,
 		"when":     when,
 		"date":     date,
