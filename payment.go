@@ -33,16 +33,16 @@ func (c Card) MarshalJSON() ([]byte, error) { return []byte(`"card(redacted)"`),
 // PaymentMethod is a card as tierup keeps it: brand, last 4 digits, expiry
 // and a keyed fingerprint — never the number or the CVC.
 type PaymentMethod struct {
-	ID          string    `json:"id" doc:"pm_… ID to pass to POST /v1/upgrades."`
-	AccountID   string    `json:"-"`
-	Brand       string    `json:"brand" enum:"visa,mastercard,amex,discover,diners,jcb,unionpay"`
-	Last4       string    `json:"last4"`
-	ExpMonth    int       `json:"exp_month"`
-	ExpYear     int       `json:"exp_year"`
-	Name        string    `json:"name,omitempty"`
-	Fingerprint string    `json:"-"` // HMAC-SHA256 of the number under a server key: spots the same card twice
-	GatewayRef  string    `json:"-"` // what the gateway charges: its own payment-method or token ID
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string
+	AccountID   string
+	Brand       string
+	Last4       string
+	ExpMonth    int
+	ExpYear     int
+	Name        string
+	Fingerprint string // HMAC-SHA256 of the number under a server key: spots the same card twice
+	GatewayRef  string // what the gateway charges: its own payment-method or token ID
+	CreatedAt   time.Time
 }
 
 // ChargeRequest asks a gateway to take money once.

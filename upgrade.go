@@ -71,23 +71,23 @@ func (s StepStatus) Done() bool { return s == StepSucceeded || s == StepSkipped 
 
 // Step is one step's record.
 type Step struct {
-	Name        StepName   `json:"name"`
-	Status      StepStatus `json:"status" enum:"pending,running,retrying,failed,succeeded,skipped"`
-	Attempts    int        `json:"attempts"`
-	StartedAt   *time.Time `json:"started_at,omitempty"`
-	FinishedAt  *time.Time `json:"finished_at,omitempty"`
-	Error       *StepError `json:"error,omitempty"`
-	NextRetryAt *time.Time `json:"next_retry_at,omitempty"`
-	Worker      string     `json:"worker,omitempty" doc:"The tierup process that ran it last."`
+	Name        StepName
+	Status      StepStatus
+	Attempts    int
+	StartedAt   *time.Time
+	FinishedAt  *time.Time
+	Error       *StepError
+	NextRetryAt *time.Time
+	Worker      string // the tierup process that ran it last
 	// Run numbers the step's scheduled executions; only the job carrying
 	// the current Run may act, so stale or duplicate jobs do nothing.
-	Run int `json:"-"`
+	Run int
 }
 
 // StepError is the last error of a step, for people and machines.
 type StepError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    string
+	Message string
 }
 
 // PaymentStatus is where the upgrade's charge stands.
@@ -105,18 +105,18 @@ const (
 // Payment is the upgrade's charge as the user sees it: never the card
 // number.
 type Payment struct {
-	Status          PaymentStatus `json:"status" enum:"pending,succeeded,failed,skipped,refunded"`
-	Amount          Money         `json:"amount"`
-	PaymentMethodID string        `json:"payment_method"`
-	Brand           string        `json:"brand,omitempty"`
-	Last4           string        `json:"last4,omitempty"`
+	Status          PaymentStatus
+	Amount          Money
+	PaymentMethodID string
+	Brand           string
+	Last4           string
 	// Attempt counts the cards tried; each has its own idempotency key.
-	Attempt     int         `json:"attempt"`
-	ChargeID    string      `json:"charge_id,omitempty"`
-	RefundID    string      `json:"refund_id,omitempty"`
-	DeclineCode string      `json:"decline_code,omitempty"`
-	FailureCode PaymentCode `json:"failure_code,omitempty"`
-	Message     string      `json:"message,omitempty"`
+	Attempt     int
+	ChargeID    string
+	RefundID    string
+	DeclineCode string
+	FailureCode PaymentCode
+	Message     string
 }
 
 // WorkloadState is where one workload's move stands.
@@ -134,47 +134,47 @@ const (
 // WorkloadMigration is one workload's move to the dedicated node.
 type WorkloadMigration struct {
 	Workload
-	State        WorkloadState `json:"state" enum:"pending,migrating,migrated,rolled_back,returned"`
-	MinAvailable *int          `json:"min_available,omitempty" doc:"Fewest available replicas seen while it moved."`
-	Notes        []string      `json:"notes,omitempty"`
+	State        WorkloadState
+	MinAvailable *int // the fewest available replicas seen while it moved
+	Notes        []string
 }
 
 // TermsAcceptance records the user's agreement to the terms of service.
 type TermsAcceptance struct {
-	Version    string    `json:"version"`
-	AcceptedAt time.Time `json:"accepted_at"`
-	IP         string    `json:"ip"`
-	UserAgent  string    `json:"user_agent"`
+	Version    string
+	AcceptedAt time.Time
+	IP         string
+	UserAgent  string
 }
 
 // Upgrade is one run of the upgrade workflow for an account, from a quote.
 type Upgrade struct {
-	ID            string              `json:"id"`
-	AccountID     string              `json:"account"`
-	QuoteID       string              `json:"quote"`
-	FromPlan      string              `json:"from_plan"`
-	ToPlan        string              `json:"to_plan"`
-	Status        UpgradeStatus       `json:"status" enum:"processing,payment_failed,paused,needs_support,completed,canceled"`
-	PausedReason  string              `json:"paused_reason,omitempty"`
-	CurrentStep   StepName            `json:"current_step,omitempty"`
-	Progress      int                 `json:"progress" minimum:"0" maximum:"100"`
-	NewPeriod     Period              `json:"new_period"`
-	Payment       Payment             `json:"payment"`
-	Node          *Node               `json:"node,omitempty"`
-	Workloads     []WorkloadMigration `json:"workloads"`
-	Steps         []Step              `json:"steps"`
-	Terms         TermsAcceptance     `json:"terms"`
-	SupportTicket string              `json:"support_ticket,omitempty"`
+	ID            string
+	AccountID     string
+	QuoteID       string
+	FromPlan      string
+	ToPlan        string
+	Status        UpgradeStatus
+	PausedReason  string
+	CurrentStep   StepName
+	Progress      int
+	NewPeriod     Period
+	Payment       Payment
+	Node          *Node
+	Workloads     []WorkloadMigration
+	Steps         []Step
+	Terms         TermsAcceptance
+	SupportTicket string
 	// Previous is the subscription before activation, restored by a cancel.
-	Previous *Subscription `json:"-"`
+	Previous *Subscription
 	// CancelRequestedAt is set while a cancel's compensation runs.
-	CancelRequestedAt *time.Time `json:"cancel_requested_at,omitempty"`
-	CompensateRun     int        `json:"-"`
-	CreatedAt         time.Time  `json:"created_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
-	CompletedAt       *time.Time `json:"completed_at,omitempty"`
+	CancelRequestedAt *time.Time
+	CompensateRun     int
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	CompletedAt       *time.Time
 	// Version increases with every stored change (optimistic locking).
-	Version int `json:"version"`
+	Version int
 }
 
 // Active reports whether the upgrade holds the account's single upgrade
@@ -291,13 +291,13 @@ func GatewayAction(gateway, eventType string) Action { return Action(gateway + "
 // UpgradeEvent is one entry of an upgrade's history: an audit record (who
 // did what, when) carrying the upgrade as it was right after.
 type UpgradeEvent struct {
-	Seq       int64     `json:"seq" doc:"Increasing event number; the SSE event ID."`
-	UpgradeID string    `json:"upgrade_id"`
-	Actor     string    `json:"actor" doc:"system, the account ID, or admin."`
-	Action    Action    `json:"action" doc:"e.g. created, step_started, step_succeeded, step_retry_scheduled, payment_failed, paused, resumed, completed, admin_retry, canceled."`
-	Message   string    `json:"message"`
-	At        time.Time `json:"at"`
-	Upgrade   *Upgrade  `json:"upgrade,omitempty"`
+	Seq       int64 // increasing; the SSE event ID
+	UpgradeID string
+	Actor     string // system, the account ID, admin, or a gateway
+	Action    Action
+	Message   string
+	At        time.Time
+	Upgrade   *Upgrade
 }
 
 // Notification is an in-app message to an account.

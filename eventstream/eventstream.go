@@ -30,8 +30,9 @@ type Stream struct {
 	// Subscribe returns a channel that is signalled when this process
 	// publishes a change, and a function that releases it.
 	Subscribe func() (wake <-chan struct{}, stop func())
-	// Payload is what each event's data line carries, JSON-encoded; the
-	// event itself when nil.
+	// Payload is what each event's data line carries, JSON-encoded; when
+	// nil, the event's seq and action (all the dashboard reads: it reloads
+	// its page on each event). The API sends its own shape (httpapi).
 	Payload func(*tierup.UpgradeEvent) any
 	// Log receives the read failures that end a stream.
 	Log *slog.Logger
@@ -70,7 +71,12 @@ func (s Stream) Serve(w http.ResponseWriter, r *http.Request, after int64) {
 	ctx := r.Context()
 	payload := s.Payload
 	if payload == nil {
-		payload = func(e *tierup.UpgradeEvent) any { return e }
+		payload = func(e *tierup.UpgradeEvent) any {
+			return struct {
+				Seq    int64         `json:"seq"`
+				Action tierup.Action `json:"action"`
+			}{e.Seq, e.Action}
+		}
 	}
 	rc := http.NewResponseController(w) // reaches the Flusher behind wrappers
 	wake, stop := s.Subscribe()

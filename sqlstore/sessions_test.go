@@ -218,7 +218,13 @@ func TestMigrationMovesIdempotencyKeys(t *testing.T) {
 		}
 		written := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 		u := expiringFixture(t, db, written)
-		first, _ := json.Marshal(map[string]any{"body_hash": "h1", "upgrade": u})
+		// The record as it was written then: the API's JSON of the upgrade.
+		var steps []map[string]any
+		for _, st := range u.Steps {
+			steps = append(steps, map[string]any{"name": st.Name, "status": st.Status, "attempts": st.Attempts})
+		}
+		first, _ := json.Marshal(map[string]any{"body_hash": "h1", "upgrade": map[string]any{"id": u.ID, "account": u.AccountID,
+			"quote": u.QuoteID, "status": u.Status, "current_step": u.CurrentStep, "steps": steps, "workloads": []any{}}})
 		for _, r := range []struct{ scope, key, value string }{
 			{"idempotency:" + u.AccountID, "order-1", string(first)},
 			{"web:session", "ab", `{"account":"acct_1","csrf":"c","expires":"2026-03-08T12:00:00Z"}`},
