@@ -1,7 +1,9 @@
 // Package app holds tierup's use cases — authenticate, open accounts,
-// quote upgrades, drive sandbox test clocks — on top of the domain and its
-// store. The HTTP API, the CLI and the dashboard all call this package, so
-// each business rule has exactly one implementation.
+// quote upgrades, start and steer them, sign in to the dashboard, drive
+// sandbox test clocks — on top of the domain and its store. The HTTP API,
+// the CLI and the dashboard all call this package, so each business rule
+// has exactly one implementation. It imports no adapter: New takes every
+// part it drives as an interface (Deps).
 package app
 
 import (

@@ -1,7 +1,11 @@
 // Package sqlstore implements tierup.Store on SQLite (embedded, the default)
 // and PostgreSQL (to scale). The SQL is shared; the differences between the
-// two dialects — drivers, column types, error codes — are kept in this file
-// and in the per-dialect migration folders.
+// two dialects — drivers, column types, error codes, the database's clock —
+// are kept in this file and in the per-dialect migration folders, which a
+// schema parity test keeps equal. Upgrades are stored as documents of the
+// store's own, versioned shape (docs.go) beside the columns the domain's
+// rules derive (active, moving, running_worker, due_at); leases
+// (processes.go) are judged by the database's clock alone.
 package sqlstore
 
 import (

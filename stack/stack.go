@@ -1,6 +1,7 @@
-// Package stack wires tierup together — store, use cases, payment gateway,
-// cluster, mailer, workflow engine and HTTP API — from one set of options.
-// The binary and the end-to-end tests build the service the same way.
+// Package stack wires tierup together — store, job queue, use cases,
+// payment gateway, cluster, mailer, workflow engine, sweeper and HTTP API —
+// from one set of options. It is the one wiring: the binary, every CLI
+// command and the tests build the service through it.
 package stack
 
 import (
