@@ -30,24 +30,26 @@ type Config struct {
 	SweepEvery     time.Duration // how often RunSweeper deletes what expired; 1 minute when zero
 }
 
-// withDefaults fills in the zero durations.
+// DefaultConfig returns the defaults of Config's unset fields; the CLI
+// shows them in its flags.
+func DefaultConfig() Config {
+	return Config{Policy: tierup.PolicyCarryover, QuoteTTL: 30 * time.Minute, LoginLinkTTL: 24 * time.Hour,
+		SessionTTL: 7 * 24 * time.Hour, IdempotencyTTL: 24 * time.Hour, SweepEvery: time.Minute}
+}
+
+// withDefaults fills in the unset fields from DefaultConfig.
 func (c Config) withDefaults() Config {
-	for _, d := range []struct {
-		v   *time.Duration
-		def time.Duration
-	}{
-		{&c.QuoteTTL, 30 * time.Minute},
-		{&c.LoginLinkTTL, 24 * time.Hour},
-		{&c.SessionTTL, 7 * 24 * time.Hour},
-		{&c.IdempotencyTTL, 24 * time.Hour},
-		{&c.SweepEvery, time.Minute},
+	d := DefaultConfig()
+	for _, f := range []struct{ v, def *time.Duration }{
+		{&c.QuoteTTL, &d.QuoteTTL}, {&c.LoginLinkTTL, &d.LoginLinkTTL}, {&c.SessionTTL, &d.SessionTTL},
+		{&c.IdempotencyTTL, &d.IdempotencyTTL}, {&c.SweepEvery, &d.SweepEvery},
 	} {
-		if *d.v <= 0 {
-			*d.v = d.def
+		if *f.v <= 0 {
+			*f.v = *f.def
 		}
 	}
 	if c.Policy == "" {
-		c.Policy = tierup.PolicyCarryover
+		c.Policy = d.Policy
 	}
 	return c
 }

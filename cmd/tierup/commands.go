@@ -82,7 +82,7 @@ TIERUP_ADMIN_TOKEN, and so on. Without a subcommand, tierup serves.`,
 	root.SetErr(stderr)
 	f := root.PersistentFlags()
 	f.StringVar(&o.db, "db", "sqlite:tierup-data/tierup.db", "database: sqlite:PATH or a postgres:// URL")
-	f.StringVar(&o.policy, "proration-policy", "carryover", "what happens to the time left on the current plan: carryover, value or credit")
+	f.StringVar(&o.policy, "proration-policy", string(app.DefaultConfig().Policy), "what happens to the time left on the current plan: carryover, value or credit")
 	f.StringVar(&o.catalog, "catalog", "", "JSON file replacing the built-in plan catalog")
 	f.BoolVar(&o.sandbox, "sandbox", true, "enable test clocks and other sandbox features (false in production)")
 	f.StringVar(&o.adminToken, "admin-token", "", "admin API token; when unset one is generated on first start and printed once")
