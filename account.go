@@ -112,6 +112,8 @@ type Store interface {
 	// PutSecretIfAbsent stores value under name unless a value is already
 	// there, and returns the stored value and whether it was this call's.
 	PutSecretIfAbsent(ctx context.Context, name string, value []byte) (stored []byte, created bool, err error)
+	// Secret returns the stored value under name. Errors: ErrNotFound.
+	Secret(ctx context.Context, name string) ([]byte, error)
 	// SetSubscription replaces the account's plan and period.
 	SetSubscription(ctx context.Context, accountID string, s Subscription) error
 	// SetEntitlementsPlan sets the plan whose limits and entitlements the

@@ -238,21 +238,63 @@ func explainNone(f formatter, in QuoteInput, q *Quote) string {
 }
 
 // Seal gives the computed quote its identity and expiry and signs its terms
-// (the v1 payload) with key.
+// (the v1 payload) with key, in a signature that names no key (v1). A
+// server signs with SealWith.
 func (q *Quote) Seal(id, accountID string, expiresAt time.Time, key []byte) {
+	q.SealWith(id, accountID, expiresAt, StaticQuoteKey(key))
+}
+
+// SealWith is Seal under the signing key of keys: with a key ID, the
+// signature (v2) names the master secret that made it, so that quotes
+// still verify after a new secret is added.
+func (q *Quote) SealWith(id, accountID string, expiresAt time.Time, keys QuoteKeys) {
 	q.ID = id
 	q.AccountID = accountID
 	q.ExpiresAt = expiresAt.Truncate(time.Second).UTC()
-	q.Signature = q.sign(key)
+	kid, key := keys.SigningKey()
+	q.Signature = q.sign(kid, key)
 }
 
-// Verify reports whether the quote's signature matches its terms, under
-// whichever payload version signed it: "v1…" (see Seal), or a legacy
+// QuoteKeys are the keys quotes are signed and verified with.
+type QuoteKeys interface {
+	// SigningKey is the key new quotes are signed with and its ID ("" for
+	// a signature that names no key).
+	SigningKey() (id string, key []byte)
+	// VerifyingKey is the key of that ID ("" for signatures that name
+	// none: v0 and v1); false when there is none.
+	VerifyingKey(id string) ([]byte, bool)
+}
+
+// StaticQuoteKey is one key that names itself nowhere: signatures without
+// a key ID (v1).
+type StaticQuoteKey []byte
+
+// SigningKey implements QuoteKeys.
+func (k StaticQuoteKey) SigningKey() (string, []byte) { return "", k }
+
+// VerifyingKey implements QuoteKeys.
+func (k StaticQuoteKey) VerifyingKey(id string) ([]byte, bool) { return k, id == "" }
+
+// Verify reports whether the quote's signature matches its terms under
+// key, for the signatures that name no key: "v1…" (see Seal), or a legacy
 // signature without a version (v0, the HMAC over the JSON of the quote as
 // it was encoded then), which quotes stored before versioning carry.
-func (q *Quote) Verify(key []byte) bool {
+func (q *Quote) Verify(key []byte) bool { return q.VerifyWith(StaticQuoteKey(key)) }
+
+// VerifyWith reports whether the quote's signature matches its terms under
+// the key it names (v2) or, for older signatures, keys.VerifyingKey("").
+func (q *Quote) VerifyWith(keys QuoteKeys) bool {
 	sig := q.Signature
-	if len(sig) != 2*quoteMACBytes+len(quoteSigV1) && len(sig) != 2*sha256.Size {
+	if len(sig) != quoteSigLen && len(sig) != 2*sha256.Size {
+		return false
+	}
+	if v2, ok := strings.CutPrefix(sig, quoteSigV2); ok {
+		kid, mac := v2[:quoteKeyIDLen], v2[quoteKeyIDLen:]
+		key, ok := keys.VerifyingKey(kid)
+		return ok && macEqual(mac, quoteMAC(key, q.payloadV1())[:quoteMACBytesV2])
+	}
+	key, ok := keys.VerifyingKey("")
+	if !ok {
 		return false
 	}
 	if v1, ok := strings.CutPrefix(sig, quoteSigV1); ok {
@@ -286,17 +328,27 @@ func (q *Quote) Status(now time.Time) QuoteStatus {
 	return QuoteOpen
 }
 
-// A signature is 64 characters, as before versioning: the payload version
-// "v1" and the first quoteMACBytes of the HMAC in hex. A later version
-// adds a payload and a prefix; Verify keeps accepting the older ones.
+// A signature is 64 characters, as before versioning. v1: "v1" and the
+// first quoteMACBytes of the HMAC of the v1 payload, in hex. v2: "v2", the
+// signing key's 8-hex-digit ID and the first quoteMACBytesV2 of the same
+// HMAC. A later version adds a prefix; VerifyWith keeps accepting the
+// older ones.
 const (
-	quoteSigV1    = "v1"
-	quoteMACBytes = 31
+	quoteSigLen     = 64
+	quoteSigV1      = "v1"
+	quoteMACBytes   = 31
+	quoteSigV2      = "v2"
+	quoteKeyIDLen   = 8
+	quoteMACBytesV2 = 27
 )
 
-// sign returns the current (v1) signature.
-func (q *Quote) sign(key []byte) string {
-	return quoteSigV1 + hex.EncodeToString(quoteMAC(key, q.payloadV1())[:quoteMACBytes])
+// sign returns the signature of the v1 payload: v2 when the key has an ID.
+func (q *Quote) sign(kid string, key []byte) string {
+	mac := quoteMAC(key, q.payloadV1())
+	if kid == "" {
+		return quoteSigV1 + hex.EncodeToString(mac[:quoteMACBytes])
+	}
+	return quoteSigV2 + kid + hex.EncodeToString(mac[:quoteMACBytesV2])
 }
 
 func quoteMAC(key, payload []byte) []byte {

@@ -116,31 +116,49 @@ type Bootstrap struct {
 }
 
 const (
-	secretQuoteKey  = "quote_signing_key"
-	secretCardKey   = "card_fingerprint_key"
-	secretAdminHash = "admin_token_sha256"
+	// secretLegacyQuoteKey is where the database kept the quote key before
+	// the master secret; only read, to verify the quotes it signed.
+	secretLegacyQuoteKey = "quote_signing_key"
+	secretAdminHash      = "admin_token_sha256"
 )
 
-// Keys sign quotes and fingerprint cards.
+// Keys sign quotes and fingerprint cards, each with its own key derived
+// from the master secret, which never enters the database.
 type Keys struct {
-	quote, card []byte
+	ring *tierup.Keyring
+	// legacyQuote verifies the quotes signed before the master secret,
+	// with the key the database kept then; nil on a database that never
+	// had one. It signs nothing.
+	legacyQuote []byte
 }
 
-// LoadKeys loads the keys, or creates them on first start.
-func LoadKeys(ctx context.Context, store tierup.Store) (*Keys, error) {
-	k := &Keys{}
-	for name, dst := range map[string]*[]byte{secretQuoteKey: &k.quote, secretCardKey: &k.card} {
-		stored, _, err := store.PutSecretIfAbsent(ctx, name, newKey())
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		*dst = stored
+// LoadKeys builds the keys from the master secret ring and the store's
+// legacy quote key, if it has one. Errors: the store's.
+func LoadKeys(ctx context.Context, store tierup.Store, ring *tierup.Keyring) (*Keys, error) {
+	legacy, err := store.Secret(ctx, secretLegacyQuoteKey)
+	if err != nil && !errors.Is(err, tierup.ErrNotFound) {
+		return nil, fmt.Errorf("%s: %w", secretLegacyQuoteKey, err)
 	}
-	return k, nil
+	return &Keys{ring: ring, legacyQuote: legacy}, nil
+}
+
+// SigningKey implements tierup.QuoteKeys.
+func (k *Keys) SigningKey() (string, []byte) {
+	return k.ring.KeyID(), k.ring.Key(tierup.PurposeQuoteSignatures)
+}
+
+// VerifyingKey implements tierup.QuoteKeys.
+func (k *Keys) VerifyingKey(id string) ([]byte, bool) {
+	if id == "" {
+		return k.legacyQuote, k.legacyQuote != nil
+	}
+	return k.ring.KeyByID(tierup.PurposeQuoteSignatures, id)
 }
 
 // VerifyQuote reports whether the quote's signature matches its content.
-func (k *Keys) VerifyQuote(q *tierup.Quote) bool { return q.Verify(k.quote) }
+func (k *Keys) VerifyQuote(q *tierup.Quote) bool { return q.VerifyWith(k) }
+
+func (k *Keys) cardKey() []byte { return k.ring.Key(tierup.PurposeCardFingerprints) }
 
 // New returns the App. Errors: a missing required dependency.
 func New(d Deps, cfg Config) (*App, error) {

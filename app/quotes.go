@@ -47,7 +47,7 @@ func (a *App) CreateQuote(ctx context.Context, accountID, planID string) (*Quote
 		a.log.InfoContext(ctx, "quote refused", "account", acct.ID, "from", from.ID, "to", planID, "code", tierup.ErrorCode(err))
 		return nil, err
 	}
-	q.Seal(tierup.NewID("quo"), acct.ID, now.Add(a.cfg.QuoteTTL), a.deps.Keys.quote)
+	q.SealWith(tierup.NewID("quo"), acct.ID, now.Add(a.cfg.QuoteTTL), a.deps.Keys)
 	if err := a.store.CreateQuote(ctx, q); err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (a *App) Quote(ctx context.Context, accountID, quoteID string) (*QuoteView,
 
 // VerifyQuote reports whether a quote carries this server's signature over
 // its content.
-func (a *App) VerifyQuote(q *tierup.Quote) bool { return q.Verify(a.deps.Keys.quote) }
+func (a *App) VerifyQuote(q *tierup.Quote) bool { return a.deps.Keys.VerifyQuote(q) }
 
 // CreateTestClock makes a sandbox test clock frozen at t.
 // Errors: CodeSandboxDisabled.

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -50,7 +49,7 @@ func (a *App) CreatePaymentMethod(ctx context.Context, accountID string, card ti
 	}
 	number := tierup.NormalizeCardNumber(card.Number)
 	pm := &tierup.PaymentMethod{ID: tierup.NewID("pm"), AccountID: acct.ID, Brand: brand, Last4: tierup.Last4(number),
-		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Name: card.Name, Fingerprint: tierup.CardFingerprint(a.deps.Keys.card, number),
+		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Name: card.Name, Fingerprint: tierup.CardFingerprint(a.deps.Keys.cardKey(), number),
 		GatewayRef: ref, CreatedAt: a.clock.Now().UTC().Truncate(time.Second)}
 	if err := a.store.CreatePaymentMethod(ctx, pm); err != nil {
 		return nil, err
@@ -400,12 +399,6 @@ func (a *App) requireFaults() error {
 		return tierup.Errorf(tierup.CodeSandboxDisabled, "fault injection is not available in this configuration")
 	}
 	return nil
-}
-
-func newKey() []byte {
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	return k
 }
 
 // Ledger lists the sandbox gateway's charges and refunds (admin, sandbox).

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tierup/tierup/app"
 	"github.com/tierup/tierup/internal/apitest"
+	"github.com/tierup/tierup/internal/dbtest"
 	"github.com/tierup/tierup/internal/smtptest"
 	"github.com/tierup/tierup/notify/smtpmail"
 	"github.com/tierup/tierup/riverqueue"
@@ -56,7 +57,7 @@ func start(t *testing.T, dsn string, tune ...func(*stack.Options)) *harness {
 	ctx := context.Background()
 	mail := smtptest.Start(t)
 	logs := &syncBuffer{}
-	o := stack.Options{DB: dsn, App: app.Config{Sandbox: true, AdminToken: admin},
+	o := stack.Options{DB: dsn, App: app.Config{Sandbox: true, AdminToken: admin}, SecretKey: dbtest.SecretKey,
 		Log:    slog.New(slog.NewJSONHandler(logs, nil)),
 		Mailer: smtpmail.New(smtpmail.Config{Addr: mail.Addr(), From: "tierup <noreply@tierup.test>"}),
 		Sim:    sim.Config{},

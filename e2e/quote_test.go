@@ -27,12 +27,13 @@ func TestQuoteAcrossADeployPaysAfterADecline(t *testing.T) {
 		{"v1 signature", "deploy-v1@example.com", false},
 	}
 	dbtest.Each(t, func(t *testing.T, dsn string) {
-		h := start(t, dsn)
+		// A database from before the master secret: it kept the quote key.
 		ctx := context.Background()
-		key, _, err := h.st.Store.PutSecretIfAbsent(ctx, "quote_signing_key", []byte("unused: the key exists"))
-		if err != nil {
+		key := []byte("the quote key the database kept before the master secret")
+		if _, _, err := dbtest.OpenStore(t, dsn).PutSecretIfAbsent(ctx, "quote_signing_key", key); err != nil {
 			t.Fatal(err)
 		}
+		h := start(t, dsn)
 		// One harness for both cases: its client fails the test it was made with.
 		for _, tt := range tests {
 			_, token := hobby(h, tt.email)

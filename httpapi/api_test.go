@@ -39,7 +39,7 @@ func newEnv(t *testing.T, dsn string, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := stack.Open(ctx, stack.Options{DB: dsn, Catalog: o.catalog, App: app.Config{Sandbox: !o.sandboxOff, AdminToken: adminToken}, Log: log})
+	st, err := stack.Open(ctx, stack.Options{DB: dsn, Catalog: o.catalog, App: app.Config{Sandbox: !o.sandboxOff, AdminToken: adminToken}, SecretKey: dbtest.SecretKey, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,6 +148,15 @@ func (db *DB) PutSecretIfAbsent(ctx context.Context, name string, value []byte) 
 	return stored, n == 1, nil
 }
 
+// Secret implements tierup.Store.
+func (db *DB) Secret(ctx context.Context, name string) ([]byte, error) {
+	var v []byte
+	if err := db.q.queryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&v); err != nil {
+		return nil, notFound(err, "secret %s", name)
+	}
+	return v, nil
+}
+
 // notFound gives ErrNotFound a message naming what was missing.
 func notFound(err error, format string, args ...any) error {
 	if errors.Is(err, tierup.ErrNotFound) {

@@ -33,6 +33,12 @@ type Options struct {
 	App     app.Config      // policy, sandbox, admin token, lifetimes
 	Clock   tierup.Clock    // nil: the system clock
 	Log     *slog.Logger
+	// SecretKey is the master secret itself, as a key file holds it (one
+	// hex secret per line, current first); else SecretKeyFile names the
+	// file. With neither, an embedded SQLite database keeps it in a file
+	// beside its directory (made on first start); PostgreSQL refuses.
+	SecretKey     string
+	SecretKeyFile string
 
 	Gateway        string        // sandbox (default) or stripe
 	SandboxLatency time.Duration // how long a sandbox charge takes to answer
@@ -132,7 +138,11 @@ func (s *Stack) wire(ctx context.Context) error {
 	if mailer == nil {
 		mailer = smtpmail.NewLog(o.Log)
 	}
-	keys, err := app.LoadKeys(ctx, s.Store)
+	ring, err := s.keyring()
+	if err != nil {
+		return err
+	}
+	keys, err := app.LoadKeys(ctx, s.Store, ring)
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,7 @@ type options struct {
 	smtpFrom            string
 	smtpUsername        string
 	smtpPassword        string
+	secretKeyFile       string
 	flow                workflow.Config
 	queue               riverqueue.Config
 }
@@ -87,6 +88,8 @@ TIERUP_ADMIN_TOKEN, and so on. Without a subcommand, tierup serves.`,
 	f.BoolVar(&o.sandbox, "sandbox", true, "enable test clocks and other sandbox features (false in production)")
 	f.StringVar(&o.adminToken, "admin-token", "", "admin API token; when unset one is generated on first start and printed once")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.secretKeyFile, "secret-key-file", "", "file holding the master secret every key is derived from (hex, current first, older ones below for rotation); "+
+		"TIERUP_SECRET_KEY may hold the secret itself; required with PostgreSQL; with SQLite, made beside the data directory on first start")
 
 	serveCmd := &cobra.Command{
 		Use:   "serve",
@@ -251,7 +254,8 @@ func (o *options) stackOptions() (stack.Options, error) {
 	so := stack.Options{DB: o.db, Catalog: cat, App: app.Config{Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken}, Log: o.logger(),
 		Gateway: o.gateway, SandboxLatency: o.sandboxLatency, Stripe: stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret},
 		Cluster: o.cluster, Sim: sim.Config{ProvisionDelay: o.simProvisionDelay, MigrateDelay: o.simMigrateDelay, Capacity: o.simCapacity},
-		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue}
+		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue,
+		SecretKey: os.Getenv("TIERUP_SECRET_KEY"), SecretKeyFile: o.secretKeyFile}
 	if err := o.parseKube(&so.Kube); err != nil {
 		return stack.Options{}, err
 	}

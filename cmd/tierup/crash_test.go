@@ -40,6 +40,7 @@ func launch(t *testing.T, bin, dsn string, extra ...string) *process {
 		"--sim-provision-delay", "1500ms", "--sim-migrate-delay", "300ms", "--sandbox-charge-latency", "1500ms",
 		"--job-timeout", "10s", "--retry-base-delay", "50ms", "--pause-probe", "100ms", "--log-format", "json"}, extra...)
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "TIERUP_SECRET_KEY="+dbtest.SecretKey) // the processes of one test share it
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

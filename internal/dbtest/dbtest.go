@@ -16,6 +16,11 @@ import (
 	"github.com/tierup/tierup/sqlstore"
 )
 
+// SecretKey is a master secret for tests (stack.Options.SecretKey, or
+// TIERUP_SECRET_KEY for the binary): several processes of one test share
+// it, as production processes share theirs. Never use it elsewhere.
+const SecretKey = "7465737420736563726574206f6620746965727570277320746573747320f09f9491"
+
 // DefaultPostgres is the local server the README's test command uses.
 const DefaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 

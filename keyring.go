@@ -1,0 +1,112 @@
+package tierup
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Every key tierup uses is derived from one master secret that lives
+// outside the database (a file or the environment), one key per purpose
+// (HKDF-SHA256 with the purpose as its info), so that a copy of the
+// database holds no key material: card fingerprints cannot be brute-forced
+// and quotes cannot be forged from it.
+
+// Purpose names what a derived key is for; keys of different purposes are
+// unrelated.
+type Purpose string
+
+// Purposes.
+const (
+	PurposeQuoteSignatures  Purpose = "tierup quote signatures v1"
+	PurposeCardFingerprints Purpose = "tierup card fingerprints v1"
+	purposeKeyID            Purpose = "tierup key id v1"
+)
+
+// MinSecretBytes is the shortest master secret accepted: 256 bits.
+const MinSecretBytes = 32
+
+// Keyring holds the master secret and, for rotation, the ones before it:
+// new signatures use the first; signatures made with an older one still
+// verify, found by the key ID they carry.
+type Keyring struct {
+	secrets [][]byte
+	ids     []string
+}
+
+// NewKeyring returns a keyring whose current secret is the first.
+// Errors: no secret, or one shorter than MinSecretBytes.
+func NewKeyring(secrets ...[]byte) (*Keyring, error) {
+	if len(secrets) == 0 {
+		return nil, errors.New("no master secret")
+	}
+	k := &Keyring{}
+	for i, s := range secrets {
+		if len(s) < MinSecretBytes {
+			return nil, fmt.Errorf("master secret %d is %d bytes; it must be at least %d (64 hex digits)", i+1, len(s), MinSecretBytes)
+		}
+		k.secrets = append(k.secrets, bytes.Clone(s))
+		k.ids = append(k.ids, hex.EncodeToString(derive(s, purposeKeyID, 4)))
+	}
+	return k, nil
+}
+
+// ParseKeyring reads a keyring as a key file holds it: one secret per line
+// in hex, the current one first and older ones after it; blank lines and
+// lines starting with # are ignored. Errors name the bad line, never its
+// content.
+func ParseKeyring(text string) (*Keyring, error) {
+	var secrets [][]byte
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		s, err := hex.DecodeString(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d is not a hex-encoded secret", n)
+		}
+		secrets = append(secrets, s)
+	}
+	return NewKeyring(secrets...)
+}
+
+// NewSecret returns a fresh master secret in the key file's format.
+func NewSecret() string {
+	b := make([]byte, MinSecretBytes)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+// KeyID names the current secret in signatures: 8 hex digits derived
+// from it, revealing nothing of it.
+func (k *Keyring) KeyID() string { return k.ids[0] }
+
+// Key returns the current key for purpose.
+func (k *Keyring) Key(p Purpose) []byte { return derive(k.secrets[0], p, sha256.Size) }
+
+// KeyByID returns the key for purpose of the secret with that ID, current
+// or older; false when the keyring has no such secret.
+func (k *Keyring) KeyByID(p Purpose, id string) ([]byte, bool) {
+	for i, x := range k.ids {
+		if x == id {
+			return derive(k.secrets[i], p, sha256.Size), true
+		}
+	}
+	return nil, false
+}
+
+func derive(secret []byte, p Purpose, n int) []byte {
+	key, err := hkdf.Key(sha256.New, secret, nil, string(p), n)
+	if err != nil {
+		panic("tierup: hkdf: " + err.Error()) // only for lengths over 255×32 bytes: cannot happen
+	}
+	return key
+}
