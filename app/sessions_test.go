@@ -42,7 +42,7 @@ func newSessionsApp(t *testing.T, dsn string, clock tierup.Clock, cfg app.Config
 func newLoggingApp(t *testing.T, dsn string, clock tierup.Clock, cfg app.Config, log io.Writer) (*app.App, string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := stack.Open(ctx, stack.Options{DB: dsn, App: cfg, Clock: clock, Log: slog.New(slog.NewTextHandler(log, nil))})
+	st, err := stack.Open(ctx, stack.Options{DB: dsn, App: cfg, Clock: clock, SecretKey: dbtest.SecretKey, Log: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,7 @@ func TestEnvironmentTwins(t *testing.T) {
 }
 
 func TestServeAndQuote(t *testing.T) {
+	t.Setenv("TIERUP_SECRET_KEY", dbtest.SecretKey) // PostgreSQL needs it; SQLite takes it too
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		if out, stderr, code := runCmd(t, "migrate", "--db", dsn); code != 0 {
 			t.Fatalf("migrate: %d %s %s", code, out, stderr)
