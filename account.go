@@ -207,8 +207,16 @@ type Store interface {
 	// ErrNotFound when there is none, or it expired at or before now.
 	IdempotencyKey(ctx context.Context, accountID, key string, now time.Time) (*IdempotencyKey, error)
 	// DeleteExpired deletes the sessions, login links and idempotency keys
-	// whose expiry is before now, and counts them.
+	// whose expiry is before now, and the webhook events received more than
+	// WebhookEventRetention before now, and counts them.
 	DeleteExpired(ctx context.Context, now time.Time) (Swept, error)
+
+	// RecordWebhookEvent notes that the gateway's event eventID was received
+	// at receivedAt and reports whether it was the first time, in one
+	// statement, so that of two simultaneous deliveries exactly one is new.
+	// Call it in the transaction that acts on the event: when that rolls
+	// back the event is forgotten, and the gateway's retry is processed.
+	RecordWebhookEvent(ctx context.Context, gateway, eventID string, receivedAt time.Time) (isNew bool, err error)
 
 	// InTx runs fn with a Store bound to one transaction, committed when fn
 	// returns nil. Inside fn use only tx: the outer store may wait for the

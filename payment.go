@@ -133,6 +133,9 @@ const (
 	PayCodeTokenizationUnsupported  PaymentCode = "tokenization_unsupported"
 	PayCodeUnsupportedCard          PaymentCode = "unsupported_card"
 	PayCodeUnsupportedPaymentMethod PaymentCode = "unsupported_payment_method"
+	// The sandbox refuses a number that is not one of its test cards, as
+	// Stripe's test mode refuses real cards.
+	PayCodeTestCardsOnly PaymentCode = "test_cards_only"
 )
 
 // PaymentError is a failure reported by a payment gateway.

@@ -35,3 +35,30 @@ func TestPaymentProblem(t *testing.T) {
 		})
 	}
 }
+
+func TestTokenizeProblem(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		err    error
+		want   error
+		fields []tierup.FieldError
+	}{
+		{"not a test card", &tierup.PaymentError{Code: tierup.PayCodeTestCardsOnly, Message: "test cards only"}, tierup.ErrInvalidCard,
+			[]tierup.FieldError{{Location: "body.card.number", Message: "test cards only"}}},
+		{"wrapped", fmt.Errorf("tokenize: %w", &tierup.PaymentError{Code: tierup.PayCodeTestCardsOnly, Message: "test cards only"}), tierup.ErrInvalidCard,
+			[]tierup.FieldError{{Location: "body.card.number", Message: "test cards only"}}},
+		{"tokenization unsupported", &tierup.PaymentError{Code: tierup.PayCodeTokenizationUnsupported, Message: "use Stripe.js"}, tierup.ErrInvalidCard, nil},
+		{"unreachable", &tierup.PaymentError{Code: tierup.PayCodeGatewayUnavailable, Message: "down", Retryable: true, Unavailable: true}, tierup.ErrGatewayUnavailable, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tokenizeProblem(tc.err)
+			var e *tierup.Error
+			if !errors.Is(got, tc.want) || !errors.As(got, &e) {
+				t.Fatalf("tokenizeProblem(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+			if fmt.Sprint(e.Fields) != fmt.Sprint(tc.fields) {
+				t.Errorf("fields %v, want %v", e.Fields, tc.fields)
+			}
+		})
+	}
+}

@@ -45,7 +45,7 @@ func (a *App) CreatePaymentMethod(ctx context.Context, accountID string, card ti
 	}
 	ref, err := a.deps.Gateway.TokenizeCard(ctx, card)
 	if err != nil {
-		return nil, paymentProblem(err)
+		return nil, tokenizeProblem(err)
 	}
 	number := tierup.NormalizeCardNumber(card.Number)
 	pm := &tierup.PaymentMethod{ID: tierup.NewID("pm"), AccountID: acct.ID, Brand: brand, Last4: tierup.Last4(number),
@@ -96,6 +96,19 @@ func paymentProblem(err error) error {
 		return tierup.Errorf(tierup.CodeGatewayUnavailable, "%s", pe.Message)
 	}
 	return tierup.Errorf(tierup.CodeInvalidCard, "%s", pe.Message)
+}
+
+// tokenizeProblem is paymentProblem for a card the gateway refused to
+// tokenize: a refusal of the number itself (the sandbox's, of a number that
+// is not a test card) names body.card.number, like ValidateCard's errors,
+// so that a form shows it at the field to change.
+func tokenizeProblem(err error) error {
+	var pe *tierup.PaymentError
+	if errors.As(err, &pe) && pe.Code == tierup.PayCodeTestCardsOnly {
+		return &tierup.Error{Code: tierup.CodeInvalidCard, Message: pe.Message,
+			Fields: []tierup.FieldError{{Location: "body.card.number", Message: pe.Message}}}
+	}
+	return paymentProblem(err)
 }
 
 // NewUpgrade is a request to run an upgrade.
@@ -424,6 +437,9 @@ func (a *App) ClusterSnapshot(ctx context.Context, accountID string) (*tierup.Cl
 // StripeWebhook verifies a Stripe event and records it in the audit log
 // of the upgrade it concerns. Charges are confirmed synchronously, so the
 // events serve reconciliation: an operator sees what Stripe reported.
+// Each event is processed once: its ID is remembered in the transaction
+// that writes the audit entry, so a retry or a signed request replayed
+// within the signature's tolerance is acknowledged and changes nothing.
 // Errors: CodeNotFound without the stripe gateway; CodeInvalid for a bad
 // signature.
 func (a *App) StripeWebhook(ctx context.Context, payload []byte, signature string) error {
@@ -437,9 +453,18 @@ func (a *App) StripeWebhook(ctx context.Context, payload []byte, signature strin
 	a.log.InfoContext(ctx, "stripe webhook", "event", ev.ID, "type", ev.Type, "payment_intent", ev.PaymentIntentID, "status", ev.Status)
 	id := ev.Metadata["upgrade"]
 	if id == "" {
-		return nil
+		return nil // nothing to act on, so nothing to remember either
 	}
 	return a.store.InTx(ctx, func(tx tierup.Store) error {
+		now := a.clock.Now().UTC()
+		first, err := tx.RecordWebhookEvent(ctx, a.deps.Webhooks.Name(), ev.ID, now)
+		if err != nil {
+			return err
+		}
+		if !first {
+			a.log.InfoContext(ctx, "stripe webhook already processed: ignored", "event", ev.ID)
+			return nil
+		}
 		u, err := tx.Upgrade(ctx, id)
 		if errors.Is(err, tierup.ErrNotFound) {
 			return nil // not ours, or gone: nothing to reconcile
@@ -448,6 +473,6 @@ func (a *App) StripeWebhook(ctx context.Context, payload []byte, signature strin
 			return err
 		}
 		return tx.AppendEvent(ctx, &tierup.UpgradeEvent{UpgradeID: id, Actor: "stripe", Action: tierup.GatewayAction("stripe", ev.Type),
-			Message: fmt.Sprintf("Stripe reported %s for %s (%s)", ev.Type, ev.PaymentIntentID, ev.Status), At: a.clock.Now().UTC(), Upgrade: u})
+			Message: fmt.Sprintf("Stripe reported %s for %s (%s)", ev.Type, ev.PaymentIntentID, ev.Status), At: now, Upgrade: u})
 	})
 }

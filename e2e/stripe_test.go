@@ -22,7 +22,8 @@ const webhookSecret = "whsec_e2e"
 
 // TestStripeGateway runs an upgrade with the stripe gateway against
 // stripe-mock: a card registered from Stripe.js, a PaymentIntent charge,
-// then a signed webhook recorded in the audit log.
+// then a signed webhook recorded in the audit log once, however often it
+// arrives.
 func TestStripeGateway(t *testing.T) {
 	base := stripemock.Start(t, stripemock.WithFixtures(mustAbs(t, "../gateway/stripegw/testdata/stripe-mock-succeeded.json")))
 	h := start(t, dbtest.SQLite(t), func(o *stack.Options) {
@@ -46,8 +47,11 @@ func TestStripeGateway(t *testing.T) {
 	}
 	h.Expect(h.Do("GET", "/v1/sandbox/ledger", admin, nil), 404, "sandbox_disabled")
 
-	payload := fmt.Sprintf(`{"id":"evt_1","object":"event","type":"payment_intent.succeeded","data":{"object":{"id":%q,"object":"payment_intent","status":"succeeded","metadata":{"upgrade":%q}}}}`,
-		u.Str("payment.charge_id"), id)
+	event := func(evt string) string {
+		return fmt.Sprintf(`{"id":%q,"object":"event","type":"payment_intent.succeeded","data":{"object":{"id":%q,"object":"payment_intent","status":"succeeded","metadata":{"upgrade":%q}}}}`,
+			evt, u.Str("payment.charge_id"), id)
+	}
+	payload := event("evt_1")
 	post := func(sig string) int {
 		req, _ := http.NewRequest("POST", h.BaseURL+"/v1/webhooks/stripe", bytes.NewReader([]byte(payload)))
 		req.Header.Set("Stripe-Signature", sig)
@@ -64,11 +68,32 @@ func TestStripeGateway(t *testing.T) {
 	if s := post(sign(payload, webhookSecret, time.Now().Add(-time.Hour))); s != 400 {
 		t.Errorf("a replayed old event got %d", s)
 	}
-	if s := post(sign(payload, webhookSecret, time.Now())); s != 200 {
+	sig := sign(payload, webhookSecret, time.Now())
+	if s := post(sig); s != 200 {
 		t.Fatalf("a signed event got %d", s)
 	}
+	// The same event again is acknowledged, so that Stripe stops retrying,
+	// and changes nothing: the very request replayed within the tolerance,
+	// and Stripe's retry, signed anew.
+	if s := post(sig); s != 200 {
+		t.Errorf("the replayed event got %d", s)
+	}
+	if s := post(sign(payload, webhookSecret, time.Now().Add(time.Second))); s != 200 {
+		t.Errorf("the retried event got %d", s)
+	}
 	if acts := h.actions(token, id); count(acts, "stripe_payment_intent.succeeded") != 1 {
-		t.Errorf("audit: %v", acts)
+		t.Errorf("audit after the replays: %v", acts)
+	}
+	if !strings.Contains(h.log.String(), "already processed") {
+		t.Error("the replay was not logged")
+	}
+	// Another event of the same kind is a new event.
+	payload = event("evt_2")
+	if s := post(sign(payload, webhookSecret, time.Now())); s != 200 {
+		t.Fatalf("a second event got %d", s)
+	}
+	if acts := h.actions(token, id); count(acts, "stripe_payment_intent.succeeded") != 2 {
+		t.Errorf("audit after a second event: %v", acts)
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
+	"github.com/tierup/tierup/sandbox"
 	"github.com/tierup/tierup/stack"
 )
 
@@ -525,6 +527,48 @@ func TestCardValidation(t *testing.T) {
 	}
 	if strings.Contains(h.log.String(), "4242424242424242") || strings.Contains(h.log.String(), "4242-4242") {
 		t.Error("the card number reached the log")
+	}
+}
+
+// TestSandboxAcceptsOnlyTestCards: like Stripe's test mode, the sandbox
+// refuses a valid number that is not one of its test cards, at the number,
+// and stores nothing of it; every test card it lists is accepted.
+func TestSandboxAcceptsOnlyTestCards(t *testing.T) {
+	h := start(t, dbtest.SQLite(t))
+	_, token := hobby(h, "testcards@example.com")
+	for _, number := range []string{
+		"4111111111111111",    // Luhn-valid Visa, another processor's test number
+		"5105 1051 0510 5100", // Luhn-valid Mastercard, typed in groups
+		"4000056655665564",    // one digit off a test card, Luhn-valid again
+	} {
+		if !tierup.Luhn(tierup.NormalizeCardNumber(number)) {
+			t.Fatalf("%s is not Luhn-valid: the test would check validation, not the sandbox", number)
+		}
+		r := h.Do("POST", "/v1/payment-methods", token, map[string]any{"card": map[string]any{"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+		h.Expect(r, 422, "invalid_card")
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+			t.Errorf("%s: content type %q", number, ct)
+		}
+		fields := r.List("errors")
+		if len(fields) != 1 || apitest.Dig(fields[0], "location") != "body.card.number" || apitest.Dig(fields[0], "message") != sandbox.TestCardsOnly {
+			t.Errorf("%s: fields %v", number, fields)
+		}
+		if r.Str("detail") != sandbox.TestCardsOnly {
+			t.Errorf("%s: detail %q", number, r.Str("detail"))
+		}
+		if strings.Contains(r.Raw, tierup.NormalizeCardNumber(number)) || strings.Contains(h.log.String(), tierup.NormalizeCardNumber(number)) {
+			t.Errorf("%s was echoed or logged", number)
+		}
+	}
+	// A bad number is still a validation error first: it is not a card at
+	// all, so the sandbox is not the reason.
+	r := h.Do("POST", "/v1/payment-methods", token, map[string]any{"card": map[string]any{"number": "4111111111111112", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+	h.Expect(r, 422, "invalid_card")
+	if r.Str("detail") != "The card number is not valid: check the digits." {
+		t.Errorf("bad Luhn: %s", r.Raw)
+	}
+	for _, number := range sandbox.TestCards() {
+		h.card(token, number) // 201, or the test fails
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -21,28 +23,34 @@ type scenario struct {
 	Retryable   bool               `json:"retryable,omitempty"`
 }
 
-// scenarioFor maps Stripe's documented test card numbers to their outcome.
-// Other numbers are refused, as Stripe's test mode refuses real cards.
-func scenarioFor(number string) scenario {
-	switch number {
-	case "4242424242424242", "4000056655665556", "5555555555554444", "2223003122003222", "5200828282828210",
-		"378282246310005", "371449635398431", "6011111111111117", "3056930009020004", "36227206271667",
-		"3566002020360505", "6200000000000005":
-		return scenario{}
-	case "4000000000000002":
-		return scenario{Code: tierup.PayCodeCardDeclined, DeclineCode: "generic_decline", Message: "Your card was declined. Try another card, or ask your bank why."}
-	case "4000000000009995":
-		return scenario{Code: tierup.PayCodeCardDeclined, DeclineCode: "insufficient_funds", Message: "Your card has insufficient funds. Try another card."}
-	case "4000000000000069":
-		return scenario{Code: tierup.PayCodeExpiredCard, DeclineCode: string(tierup.PayCodeExpiredCard), Message: "Your card has expired. Check the expiry date or use another card."}
-	case "4000000000000127":
-		return scenario{Code: tierup.PayCodeIncorrectCVC, DeclineCode: string(tierup.PayCodeIncorrectCVC), Message: "The card's security code is incorrect. Check it and try again."}
-	case "4000000000000119":
-		return scenario{Code: tierup.PayCodeProcessingError, Message: "An error occurred while processing your card. Try again in a little while.", Retryable: true}
+// testCards maps Stripe's documented test card numbers to what they do
+// when charged: the sandbox's only cards, the source of truth for the
+// README and the tests. A new map on every call, so that nobody can change
+// the table.
+func testCards() map[string]scenario {
+	ok := scenario{}
+	return map[string]scenario{
+		"4242424242424242": ok, "4000056655665556": ok, "5555555555554444": ok, "2223003122003222": ok, "5200828282828210": ok,
+		"378282246310005": ok, "371449635398431": ok, "6011111111111117": ok, "3056930009020004": ok, "36227206271667": ok,
+		"3566002020360505": ok, "6200000000000005": ok,
+		"4000000000000002": {Code: tierup.PayCodeCardDeclined, DeclineCode: "generic_decline", Message: "Your card was declined. Try another card, or ask your bank why."},
+		"4000000000009995": {Code: tierup.PayCodeCardDeclined, DeclineCode: "insufficient_funds", Message: "Your card has insufficient funds. Try another card."},
+		"4000000000000069": {Code: tierup.PayCodeExpiredCard, DeclineCode: string(tierup.PayCodeExpiredCard), Message: "Your card has expired. Check the expiry date or use another card."},
+		"4000000000000127": {Code: tierup.PayCodeIncorrectCVC, DeclineCode: string(tierup.PayCodeIncorrectCVC), Message: "The card's security code is incorrect. Check it and try again."},
+		"4000000000000119": {Code: tierup.PayCodeProcessingError, Message: "An error occurred while processing your card. Try again in a little while.", Retryable: true},
 	}
-	return scenario{Code: tierup.PayCodeCardDeclined, DeclineCode: "test_mode_live_card",
-		Message: "Your card was declined: this is the sandbox, so use a test card such as 4242 4242 4242 4242."}
 }
+
+// TestCards lists the numbers of the sandbox's test cards, sorted: the
+// only numbers TokenizeCard accepts.
+func TestCards() []string {
+	return slices.Sorted(maps.Keys(testCards()))
+}
+
+// TestCardsOnly is the message of the sandbox's refusal of a number that
+// is not a test card. It names a card that succeeds and one that is
+// declined, both in testCards (the tests check it).
+const TestCardsOnly = "The sandbox accepts only test cards, such as 4242 4242 4242 4242 (succeeds) or 4000 0000 0000 0002 (declined); see the README."
 
 const (
 	pmScope     = "sandbox:payment_method"
@@ -69,13 +77,19 @@ var _ tierup.PaymentGateway = (*Gateway)(nil)
 func (g *Gateway) Name() string { return "sandbox" }
 
 // TokenizeCard implements tierup.PaymentGateway: it keeps what the test
-// card will do, never the card itself.
+// card will do, never the card itself. Any other number is refused with
+// PayCodeTestCardsOnly, as Stripe's test mode refuses real cards, so that
+// no real card's fingerprint is ever stored beside a sandbox account.
 func (g *Gateway) TokenizeCard(ctx context.Context, card tierup.Card) (string, error) {
 	if err := g.reachable(ctx); err != nil {
 		return "", err
 	}
+	sc, ok := testCards()[tierup.NormalizeCardNumber(card.Number)]
+	if !ok {
+		return "", &tierup.PaymentError{Code: tierup.PayCodeTestCardsOnly, Message: TestCardsOnly}
+	}
 	ref := tierup.NewID("pm_sb")
-	b, _ := json.Marshal(scenarioFor(tierup.NormalizeCardNumber(card.Number)))
+	b, _ := json.Marshal(sc)
 	return ref, g.Store.PutRecord(ctx, pmScope, ref, b, 0)
 }
 

@@ -3,6 +3,10 @@ package sandbox_test
 import (
 	"context"
 	"errors"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,7 +52,6 @@ func TestTestCards(t *testing.T) {
 			{"4000000000000069", "expired_card", "expired_card", false},
 			{"4000000000000127", "incorrect_cvc", "incorrect_cvc", false},
 			{"4000000000000119", "processing_error", "", true},
-			{"4111111111111111", "card_declined", "test_mode_live_card", false},
 		}
 		for _, tt := range tests {
 			pm := card(t, g, tt.number)
@@ -74,9 +77,62 @@ func TestTestCards(t *testing.T) {
 			}
 		}
 		// processing_error is not recorded, like a request the processor never took.
-		if ok != 3 || len(ledger) != 8 {
+		if ok != 3 || len(ledger) != 7 {
 			t.Errorf("ledger: %d entries, %d succeeded", len(ledger), ok)
 		}
+	})
+}
+
+// TestOnlyTestCards: like Stripe's test mode, the sandbox takes its test
+// cards and refuses every other number, however valid.
+func TestOnlyTestCards(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		g, _ := newGateway(t, dsn)
+		ctx := context.Background()
+		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		t.Run("every test card is accepted", func(t *testing.T) {
+			if len(sandbox.TestCards()) < 12 {
+				t.Fatalf("only %d test cards", len(sandbox.TestCards()))
+			}
+			for _, number := range sandbox.TestCards() {
+				cvc := "123"
+				if tierup.CardBrand(number) == tierup.BrandAmex {
+					cvc = "1234"
+				}
+				// A test card the sandbox takes must pass validation too.
+				if _, err := tierup.ValidateCard(tierup.Card{Number: number, ExpMonth: 12, ExpYear: 2030, CVC: cvc}, at, nil); err != nil {
+					t.Errorf("%s: %v", number, err)
+				}
+				card(t, g, number)
+			}
+		})
+		t.Run("other numbers are refused", func(t *testing.T) {
+			for _, number := range []string{"4111111111111111", "5105105105105100", "4000056655665564", "6011000990139424", "4242", ""} {
+				ref, err := g.TokenizeCard(ctx, tierup.Card{Number: number, ExpMonth: 12, ExpYear: 2030, CVC: "123"})
+				var pe *tierup.PaymentError
+				if !errors.As(err, &pe) || pe.Code != tierup.PayCodeTestCardsOnly || pe.Message != sandbox.TestCardsOnly || pe.Retryable || pe.Unavailable {
+					t.Errorf("%q: %q, %v", number, ref, err)
+				}
+			}
+			if recs, err := g.Store.Records(ctx, "sandbox:payment_method"); err != nil || len(recs) != len(sandbox.TestCards()) {
+				t.Errorf("%d tokenized cards, want only the test cards (%d): %v", len(recs), len(sandbox.TestCards()), err)
+			}
+		})
+		t.Run("the refusal names cards that do what it says", func(t *testing.T) {
+			for _, tt := range []struct {
+				number string
+				code   tierup.PaymentCode
+			}{{"4242 4242 4242 4242", ""}, {"4000 0000 0000 0002", tierup.PayCodeCardDeclined}} {
+				if !strings.Contains(sandbox.TestCardsOnly, tt.number) {
+					t.Fatalf("the message does not name %s: %s", tt.number, sandbox.TestCardsOnly)
+				}
+				_, err := g.Charge(ctx, tierup.ChargeRequest{IdempotencyKey: "named-" + tt.number, Amount: usd(100), PaymentMethod: card(t, g, tt.number)})
+				var pe *tierup.PaymentError
+				if tt.code == "" && err != nil || tt.code != "" && (!errors.As(err, &pe) || pe.Code != tt.code) {
+					t.Errorf("%s: %v", tt.number, err)
+				}
+			}
+		})
 	})
 }
 
@@ -175,4 +231,32 @@ func TestFaults(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestREADMENamesTheTestCards keeps the README's list of test cards equal
+// to the sandbox's: every number it shows is a test card, and every test
+// card is shown, whole or as "…" and its last 4 digits.
+func TestREADMENamesTheTestCards(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	cards := sandbox.TestCards()
+	for _, m := range regexp.MustCompile("[`\"]([0-9]{4}[0-9 ]{9,19}[0-9])[`\"]").FindAllStringSubmatch(readme, -1) {
+		if n := tierup.NormalizeCardNumber(m[1]); !slices.Contains(cards, n) {
+			t.Errorf("the README shows %s, which is not a test card", m[1])
+		}
+	}
+	grouped := func(n string) string { // as the README writes it
+		if len(n) == 16 {
+			return n[:4] + " " + n[4:8] + " " + n[8:12] + " " + n[12:]
+		}
+		return n[:4] + " " + n[4:10] + " " + n[10:]
+	}
+	for _, n := range cards {
+		if !strings.Contains(readme, "`"+grouped(n)+"`") && !strings.Contains(readme, "`…"+n[len(n)-4:]+"`") {
+			t.Errorf("the README does not name test card %s", grouped(n))
+		}
+	}
 }

@@ -128,6 +128,13 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (tierup.Swept, e
 		}
 		*t.n = int(n)
 	}
+	// Webhook events have no expiry of their own: they are kept a fixed
+	// time after they arrived.
+	n, err := db.q.exec(ctx, `DELETE FROM webhook_events WHERE received_at < $1`, now.Add(-tierup.WebhookEventRetention).UTC())
+	if err != nil {
+		return s, err
+	}
+	s.WebhookEvents = int(n)
 	return s, nil
 }
 

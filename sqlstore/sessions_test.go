@@ -176,9 +176,23 @@ func TestDeleteExpired(t *testing.T) {
 				}
 			}
 		}
+		// Webhook events are kept WebhookEventRetention after they arrived.
+		for _, ev := range []struct {
+			id string
+			at time.Time
+		}{{"evt_gone", now.Add(-tierup.WebhookEventRetention - time.Second)}, {"evt_kept", now.Add(-tierup.WebhookEventRetention)}} {
+			if _, err := db.RecordWebhookEvent(ctx, "stripe", ev.id, ev.at); err != nil {
+				t.Fatal(err)
+			}
+		}
 		got, err := db.DeleteExpired(ctx, now)
-		if err != nil || got != (tierup.Swept{Sessions: 1, LoginLinks: 1, IdempotencyKeys: 1}) {
+		if err != nil || got != (tierup.Swept{Sessions: 1, LoginLinks: 1, IdempotencyKeys: 1, WebhookEvents: 1}) {
 			t.Fatalf("swept %+v, %v", got, err)
+		}
+		for id, wantNew := range map[string]bool{"evt_gone": true, "evt_kept": false} {
+			if isNew, err := db.RecordWebhookEvent(ctx, "stripe", id, now); err != nil || isNew != wantNew {
+				t.Errorf("%s after the sweep: new %v, %v; want new %v", id, isNew, err, wantNew)
+			}
 		}
 		if _, err := db.Session(ctx, tierup.HashToken("s-gone")); !errors.Is(err, tierup.ErrNotFound) {
 			t.Errorf("expired session: %v", err)
