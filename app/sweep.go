@@ -8,7 +8,8 @@ import (
 )
 
 // Sweep deletes the sessions, login links and idempotency keys that
-// expired before the clock's now, and counts them.
+// expired before the clock's now, and the webhook event IDs older than
+// tierup.WebhookEventRetention, and counts them.
 func (a *App) Sweep(ctx context.Context) (tierup.Swept, error) {
 	return a.store.DeleteExpired(ctx, a.clock.Now().UTC())
 }
@@ -27,7 +28,8 @@ func (a *App) RunSweeper(ctx context.Context) {
 		case err != nil:
 			a.log.WarnContext(ctx, "sweep failed", "err", err)
 		case s != tierup.Swept{}:
-			a.log.InfoContext(ctx, "swept expired rows", "sessions", s.Sessions, "login_links", s.LoginLinks, "idempotency_keys", s.IdempotencyKeys)
+			a.log.InfoContext(ctx, "swept expired rows", "sessions", s.Sessions, "login_links", s.LoginLinks, "idempotency_keys", s.IdempotencyKeys,
+				"webhook_events", s.WebhookEvents)
 		}
 		select {
 		case <-ctx.Done():
