@@ -63,6 +63,9 @@ type Engine interface {
 	Retry(ctx context.Context, id, actor string) (*tierup.Upgrade, error)
 	// Cancel compensates an active upgrade.
 	Cancel(ctx context.Context, id, actor string) (*tierup.Upgrade, error)
+	// CheckPayment makes a payment awaiting the customer's authentication
+	// read its charge now.
+	CheckPayment(ctx context.Context, id string) error
 	// RetryPayment pays again with pm after a decline.
 	RetryPayment(ctx context.Context, id string, pm *tierup.PaymentMethod, actor string) (*tierup.Upgrade, error)
 	// Subscribe wakes the caller when this process changes the upgrade.
@@ -87,6 +90,8 @@ type Deps struct {
 	Faults tierup.FaultInjector
 	Ledger tierup.Ledger
 	Sim    tierup.ClusterInspector
+	// Authenticator is the sandbox gateway's 3-D Secure challenge page.
+	Authenticator tierup.Authenticator
 	// Webhooks verifies the gateway's webhooks; without it they answer
 	// not_found.
 	Webhooks tierup.WebhookVerifier
