@@ -26,6 +26,7 @@ type Purpose string
 const (
 	PurposeQuoteSignatures  Purpose = "tierup quote signatures v1"
 	PurposeCardFingerprints Purpose = "tierup card fingerprints v1"
+	PurposeSessions         Purpose = "tierup dashboard sessions v1"
 	purposeKeyID            Purpose = "tierup key id v1"
 )
 
@@ -91,6 +92,15 @@ func (k *Keyring) KeyID() string { return k.ids[0] }
 
 // Key returns the current key for purpose.
 func (k *Keyring) Key(p Purpose) []byte { return derive(k.secrets[0], p, sha256.Size) }
+
+// Keys returns the key for purpose of every secret, the current one first.
+func (k *Keyring) Keys(p Purpose) [][]byte {
+	out := make([][]byte, len(k.secrets))
+	for i, s := range k.secrets {
+		out[i] = derive(s, p, sha256.Size)
+	}
+	return out
+}
 
 // KeyByID returns the key for purpose of the secret with that ID, current
 // or older; false when the keyring has no such secret.

@@ -56,12 +56,51 @@ type ChargeRequest struct {
 	PaymentMethod  *PaymentMethod
 	Description    string
 	Metadata       map[string]string // upgrade and quote IDs
+	// ReturnURL is where the customer's browser comes back to after
+	// authenticating the payment with their bank (3-D Secure).
+	ReturnURL string
 }
 
-// Charge is a successful charge.
+// ChargeStatus is where a charge stands.
+type ChargeStatus string
+
+// Charge statuses. A charge the card refused is a *PaymentError, not a
+// status.
+const (
+	ChargeSucceeded ChargeStatus = "succeeded"
+	// ChargeRequiresAction: the customer must authenticate with their bank
+	// (3-D Secure) before the money moves; Charge.NextAction says how.
+	ChargeRequiresAction ChargeStatus = "requires_action"
+	// ChargeCanceled: abandoned before the customer authenticated; no
+	// money moved.
+	ChargeCanceled ChargeStatus = "canceled"
+)
+
+// Next action types, as Stripe names them.
+const (
+	// NextActionRedirect: send the customer's browser to NextAction.URL,
+	// the bank's (or the sandbox's) authentication page.
+	NextActionRedirect = "redirect_to_url"
+	// NextActionStripeSDK: Stripe.js (stripe.handleNextAction) or the
+	// mobile SDK authenticates with NextAction.ClientSecret.
+	NextActionStripeSDK = "use_stripe_sdk"
+)
+
+// NextAction is how the customer's client completes a charge that
+// requires action.
+type NextAction struct {
+	Type         string
+	URL          string // for redirect_to_url
+	ClientSecret string // for use_stripe_sdk: the PaymentIntent's client secret
+}
+
+// Charge is a charge the gateway accepted: succeeded, or awaiting the
+// customer's authentication (requires_action) under ID.
 type Charge struct {
-	ID     string `json:"id"`
-	Amount Money  `json:"amount"`
+	ID         string       `json:"id"`
+	Amount     Money        `json:"amount"`
+	Status     ChargeStatus `json:"status"`
+	NextAction *NextAction  `json:"-"`
 }
 
 // RefundRequest gives a charge's money back. IdempotencyKey works as for
@@ -94,8 +133,21 @@ type PaymentGateway interface {
 	// themselves (Stripe.js) return a PaymentError with code
 	// "tokenization_unsupported".
 	TokenizeCard(ctx context.Context, card Card) (ref string, err error)
-	// Charge takes req.Amount once per idempotency key.
+	// Charge takes req.Amount once per idempotency key. A card that needs
+	// the customer's authentication returns a Charge with status
+	// requires_action: read it again with LookupCharge once the customer
+	// acted (a new Charge with the same key replays the first answer).
 	Charge(ctx context.Context, req ChargeRequest) (*Charge, error)
+	// LookupCharge reads a charge again: succeeded, still requires_action,
+	// or the *PaymentError of a card refused after authentication (or of a
+	// failed authentication, code PayCodeAuthenticationFailed).
+	// Errors: a *PaymentError with PayCodeResourceMissing for an unknown ID.
+	LookupCharge(ctx context.Context, id string) (*Charge, error)
+	// CancelCharge abandons a charge awaiting authentication, so that a
+	// late authentication cannot take the money, and returns it as it
+	// ended: canceled, or succeeded when the customer authenticated first.
+	// Canceling again returns the same. Errors as LookupCharge.
+	CancelCharge(ctx context.Context, id string) (*Charge, error)
 	// Refund returns a charge's money once per idempotency key.
 	Refund(ctx context.Context, req RefundRequest) (*Refund, error)
 }
@@ -113,8 +165,10 @@ const (
 	PayCodeCardDeclined           PaymentCode = "card_declined"
 	PayCodeExpiredCard            PaymentCode = "expired_card"
 	PayCodeIncorrectCVC           PaymentCode = "incorrect_cvc"
-	PayCodeAuthenticationRequired PaymentCode = "authentication_required" // 3-D Secure, which a server-side charge cannot do
-	PayCodePaymentFailed          PaymentCode = "payment_failed"          // ended unpaid without a card error to explain it
+	PayCodeAuthenticationRequired PaymentCode = "authentication_required"               // 3-D Secure, which a server-side charge cannot do
+	PayCodeAuthenticationFailed   PaymentCode = "payment_intent_authentication_failure" // the customer failed or refused 3-D Secure
+	PayCodeAuthenticationExpired  PaymentCode = "authentication_expired"                // not authenticated in time: abandoned, nothing charged
+	PayCodePaymentFailed          PaymentCode = "payment_failed"                        // ended unpaid without a card error to explain it
 	// Transient failures: Retryable with the same idempotency key.
 	PayCodeProcessingError     PaymentCode = "processing_error"
 	PayCodeTimeout             PaymentCode = "timeout"

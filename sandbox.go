@@ -45,14 +45,51 @@ type LedgerEntry struct {
 	Message        string            `json:"message,omitempty"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
 	CreatedAt      time.Time         `json:"created_at"`
+	// Status is requires_action while a charge waits for the customer's
+	// 3-D Secure authentication, canceled when it was abandoned, and empty
+	// once it ended (Code says how).
+	Status ChargeStatus `json:"status,omitempty"`
+	// Secret is in the challenge page's URL, so that only the customer the
+	// charge's next action was given to can authenticate it.
+	Secret    string `json:"secret,omitempty"`
+	ReturnURL string `json:"return_url,omitempty"`
 }
 
+// Money is the entry's amount.
+func (e *LedgerEntry) Money() Money { return Money{Amount: e.Amount, Currency: Currency(e.Currency)} }
+
 // Succeeded reports whether the entry moved money.
-func (e *LedgerEntry) Succeeded() bool { return e.Code == "" }
+func (e *LedgerEntry) Succeeded() bool { return e.Code == "" && e.Status == "" }
 
 // Ledger lists what a sandbox gateway charged and refunded.
 type Ledger interface {
 	Ledger(ctx context.Context) ([]*LedgerEntry, error)
+}
+
+// SandboxChallengePath is where the dashboard serves the sandbox's 3-D
+// Secure challenge page: SandboxChallengePath + charge ID + "?secret=…".
+const SandboxChallengePath = "/sandbox/authenticate/"
+
+// PaymentChallenge is a charge awaiting the customer's 3-D Secure
+// authentication on the sandbox's own challenge page.
+type PaymentChallenge struct {
+	ID        string
+	Amount    Money
+	Status    ChargeStatus // requires_action until the customer answered
+	ReturnURL string       // where the customer goes back to
+	UpgradeID string
+}
+
+// Authenticator is the sandbox gateway's test challenge page: what
+// Stripe's test page does for its 3-D Secure test cards.
+type Authenticator interface {
+	// Challenge returns the charge that id and secret name.
+	// Errors: ErrNotFound, also for a wrong secret.
+	Challenge(ctx context.Context, id, secret string) (*PaymentChallenge, error)
+	// Authenticate records the customer's answer: completed (ok) or
+	// failed. Answering a charge that already ended changes nothing.
+	// Errors: as Challenge.
+	Authenticate(ctx context.Context, id, secret string, ok bool) (*PaymentChallenge, error)
 }
 
 // ClusterSnapshot is an account's slice of the simulated cluster.

@@ -3,7 +3,7 @@ package tierup
 import "time"
 
 // Session is a signed-in dashboard browser as the store keeps it: under
-// the hash of its ID (HashToken), never the ID itself.
+// a keyed hash of its ID, never the ID itself.
 type Session struct {
 	IDHash    []byte
 	AccountID string
@@ -12,8 +12,8 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
-// LoginLink is a one-time dashboard sign-in link, kept under the hash of
-// its token.
+// LoginLink is a one-time dashboard sign-in link, kept under a keyed hash
+// of its token.
 type LoginLink struct {
 	TokenHash []byte
 	AccountID string

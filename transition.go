@@ -34,6 +34,11 @@ const (
 	TransitionPaymentCharged  Transition = "payment_charged"     // the gateway took the money
 	TransitionPaymentNotDue   Transition = "payment_not_due"     // nothing was due: no charge
 	TransitionRefunded        Transition = "refunded"            // a cancel gave the money back
+	// The customer's bank asks them to authenticate the charge (3-D
+	// Secure): wait for them, checking the charge again now and then.
+	TransitionPaymentActionRequired Transition = "payment_action_required"
+	// A cancel abandoned the charge awaiting authentication.
+	TransitionPaymentAbandoned Transition = "payment_abandoned"
 )
 
 // statusSet is a set of upgrade statuses.
@@ -63,6 +68,8 @@ func (x UpgradeStatus) bit() uint {
 		return 4
 	case UpgradeCanceled:
 		return 5
+	case UpgradePaymentActionRequired:
+		return 6
 	}
 	return 7 // unknown: in no set
 }
@@ -89,8 +96,8 @@ type rule struct {
 
 // rule is the table of what is allowed from where.
 func (t Transition) rule() rule {
-	moving := setOf(UpgradeProcessing, UpgradePaused)
-	active := setOf(UpgradeProcessing, UpgradePaused, UpgradePaymentFailed, UpgradeNeedsSupport)
+	moving := setOf(UpgradeProcessing, UpgradePaused, UpgradePaymentActionRequired)
+	active := setOf(UpgradeProcessing, UpgradePaused, UpgradePaymentActionRequired, UpgradePaymentFailed, UpgradeNeedsSupport)
 	switch t {
 	case TransitionStartStep:
 		return rule{from: moving, step: []StepStatus{StepPending, StepRetrying}}
@@ -111,8 +118,14 @@ func (t Transition) rule() rule {
 		return rule{from: active, cancel: cancelNone, why: "only an active upgrade can be canceled"}
 	case TransitionCanceled:
 		return rule{from: active, cancel: cancelRequested}
-	case TransitionPaymentCharged, TransitionPaymentNotDue:
+	case TransitionPaymentCharged:
+		return rule{from: moving, step: []StepStatus{StepRunning}, payment: []PaymentStatus{PaymentPending, PaymentRequiresAction}}
+	case TransitionPaymentNotDue:
 		return rule{from: moving, step: []StepStatus{StepRunning}, payment: []PaymentStatus{PaymentPending}}
+	case TransitionPaymentActionRequired:
+		return rule{from: moving, cancel: cancelNone, step: []StepStatus{StepRunning}, payment: []PaymentStatus{PaymentPending, PaymentRequiresAction}}
+	case TransitionPaymentAbandoned:
+		return rule{from: moving, cancel: cancelRequested, step: []StepStatus{StepRunning}, payment: []PaymentStatus{PaymentRequiresAction}}
 	case TransitionRefunded:
 		return rule{from: active, cancel: cancelRequested, payment: []PaymentStatus{PaymentSucceeded}}
 	}
@@ -124,7 +137,7 @@ func Transitions() []Transition {
 	return []Transition{TransitionStartStep, TransitionTakeOverStep, TransitionStepProgressed, TransitionStepSucceeded,
 		TransitionStepFailed, TransitionPause, TransitionResume, TransitionPaymentDeclined, TransitionNeedSupport,
 		TransitionRetry, TransitionRetryPayment, TransitionRequestCancel, TransitionConcludeStep, TransitionCanceled,
-		TransitionPaymentCharged, TransitionPaymentNotDue, TransitionRefunded}
+		TransitionPaymentCharged, TransitionPaymentNotDue, TransitionRefunded, TransitionPaymentActionRequired, TransitionPaymentAbandoned}
 }
 
 // TransitionError is a move the state machine does not allow from where
@@ -279,8 +292,10 @@ func (u *Upgrade) Resume() error {
 	return nil
 }
 
+// resume makes a paused upgrade, or one that waited for the customer's
+// authentication, processing again.
 func (u *Upgrade) resume() {
-	if u.Status == UpgradePaused {
+	if u.Status == UpgradePaused || u.Status == UpgradePaymentActionRequired {
 		u.Status, u.PausedReason = UpgradeProcessing, ""
 	}
 }
@@ -295,7 +310,40 @@ func (u *Upgrade) PaymentDeclined(cause StepError, declineCode string, now time.
 	st.Status, st.Error, st.FinishedAt, st.NextRetryAt = StepFailed, &cause, &now, nil
 	u.Status, u.PausedReason = UpgradePaymentFailed, ""
 	u.Payment.Status, u.Payment.FailureCode, u.Payment.Message = PaymentFailed, PaymentCode(cause.Code), cause.Message
-	u.Payment.DeclineCode = declineCode
+	u.Payment.DeclineCode, u.Payment.NextAction, u.Payment.ActionExpiresAt = declineCode, nil, nil
+	return nil
+}
+
+// PaymentActionRequired records that the charge intent waits for the
+// customer to authenticate it (next says how) until expiresAt (kept from
+// the first time: checking again does not extend it). The step checks the
+// charge again at checkAt; waiting for the customer is not a failed
+// attempt. It reports whether the upgrade was already waiting.
+func (u *Upgrade) PaymentActionRequired(intent string, next *NextAction, expiresAt, checkAt time.Time) (already bool, err error) {
+	if err := u.check(TransitionPaymentActionRequired, StepPayment); err != nil {
+		return false, err
+	}
+	already = u.Status == UpgradePaymentActionRequired && u.Payment.Intent == intent
+	st := u.Step(StepPayment)
+	st.Attempts--
+	st.Status, st.Error, st.NextRetryAt = StepRetrying, nil, &checkAt
+	u.Status, u.PausedReason = UpgradePaymentActionRequired, ""
+	p := &u.Payment
+	if p.Intent != intent || p.ActionExpiresAt == nil {
+		p.ActionExpiresAt = &expiresAt
+	}
+	p.Status, p.Intent, p.NextAction = PaymentRequiresAction, intent, next
+	return already, nil
+}
+
+// PaymentAbandoned records that a cancel abandoned the charge awaiting
+// authentication: nothing was charged.
+func (u *Upgrade) PaymentAbandoned(code PaymentCode, message string) error {
+	if err := u.check(TransitionPaymentAbandoned, StepPayment); err != nil {
+		return err
+	}
+	p := &u.Payment
+	p.Status, p.FailureCode, p.Message, p.NextAction, p.ActionExpiresAt = PaymentFailed, code, message, nil, nil
 	return nil
 }
 
@@ -379,6 +427,7 @@ func (u *Upgrade) PaymentCharged(chargeID string) error {
 	}
 	u.Payment.Status, u.Payment.ChargeID = PaymentSucceeded, chargeID
 	u.Payment.DeclineCode, u.Payment.FailureCode, u.Payment.Message = "", "", ""
+	u.Payment.NextAction, u.Payment.ActionExpiresAt = nil, nil
 	return nil
 }
 

@@ -13,11 +13,11 @@ import (
 
 var (
 	allStatuses = []tierup.UpgradeStatus{tierup.UpgradeProcessing, tierup.UpgradePaymentFailed, tierup.UpgradePaused,
-		tierup.UpgradeNeedsSupport, tierup.UpgradeCompleted, tierup.UpgradeCanceled}
+		tierup.UpgradeNeedsSupport, tierup.UpgradeCompleted, tierup.UpgradeCanceled, tierup.UpgradePaymentActionRequired}
 	allStepStatuses = []tierup.StepStatus{tierup.StepPending, tierup.StepRunning, tierup.StepRetrying, tierup.StepFailed,
 		tierup.StepSucceeded, tierup.StepSkipped}
 	allPaymentStatuses = []tierup.PaymentStatus{tierup.PaymentPending, tierup.PaymentSucceeded, tierup.PaymentFailed,
-		tierup.PaymentSkipped, tierup.PaymentRefunded}
+		tierup.PaymentSkipped, tierup.PaymentRefunded, tierup.PaymentRequiresAction}
 )
 
 // spec is the test's own statement of what is allowed from where: the
@@ -33,8 +33,9 @@ type spec struct {
 func ptr[T any](v T) *T { return &v }
 
 func specs() map[tierup.Transition]spec {
-	moving := []tierup.UpgradeStatus{tierup.UpgradeProcessing, tierup.UpgradePaused}
-	active := []tierup.UpgradeStatus{tierup.UpgradeProcessing, tierup.UpgradePaused, tierup.UpgradePaymentFailed, tierup.UpgradeNeedsSupport}
+	moving := []tierup.UpgradeStatus{tierup.UpgradeProcessing, tierup.UpgradePaused, tierup.UpgradePaymentActionRequired}
+	active := []tierup.UpgradeStatus{tierup.UpgradeProcessing, tierup.UpgradePaused, tierup.UpgradePaymentActionRequired,
+		tierup.UpgradePaymentFailed, tierup.UpgradeNeedsSupport}
 	running := []tierup.StepStatus{tierup.StepRunning}
 	return map[tierup.Transition]spec{
 		tierup.TransitionStartStep:       {from: moving, step: []tierup.StepStatus{tierup.StepPending, tierup.StepRetrying}},
@@ -51,9 +52,12 @@ func specs() map[tierup.Transition]spec {
 		tierup.TransitionRetryPayment:    {from: []tierup.UpgradeStatus{tierup.UpgradePaymentFailed}, cancel: ptr(false)},
 		tierup.TransitionRequestCancel:   {from: active, cancel: ptr(false)},
 		tierup.TransitionCanceled:        {from: active, cancel: ptr(true)},
-		tierup.TransitionPaymentCharged:  {from: moving, step: running, payment: []tierup.PaymentStatus{tierup.PaymentPending}},
+		tierup.TransitionPaymentCharged:  {from: moving, step: running, payment: []tierup.PaymentStatus{tierup.PaymentPending, tierup.PaymentRequiresAction}},
 		tierup.TransitionPaymentNotDue:   {from: moving, step: running, payment: []tierup.PaymentStatus{tierup.PaymentPending}},
 		tierup.TransitionRefunded:        {from: active, cancel: ptr(true), payment: []tierup.PaymentStatus{tierup.PaymentSucceeded}},
+		tierup.TransitionPaymentActionRequired: {from: moving, cancel: ptr(false), step: running,
+			payment: []tierup.PaymentStatus{tierup.PaymentPending, tierup.PaymentRequiresAction}},
+		tierup.TransitionPaymentAbandoned: {from: moving, cancel: ptr(true), step: running, payment: []tierup.PaymentStatus{tierup.PaymentRequiresAction}},
 	}
 }
 
@@ -105,6 +109,11 @@ func fire(u *tierup.Upgrade, t tierup.Transition) error {
 		return u.PaymentNotDue()
 	case tierup.TransitionRefunded:
 		return u.Refunded("re_1")
+	case tierup.TransitionPaymentActionRequired:
+		_, err := u.PaymentActionRequired("pi_1", &tierup.NextAction{Type: tierup.NextActionRedirect, URL: "http://127.0.0.1/3ds"}, later, later)
+		return err
+	case tierup.TransitionPaymentAbandoned:
+		return u.PaymentAbandoned(tierup.PayCodeAuthenticationExpired, "abandoned")
 	}
 	panic("no call for " + string(t))
 }
@@ -299,6 +308,66 @@ func TestTransitionEffects(t *testing.T) {
 					t.Errorf("payment %+v", u.Payment)
 				}
 			}},
+		{"authentication is waited for, not counted as an attempt", startedOnce(),
+			func(u *tierup.Upgrade) error {
+				already, err := u.PaymentActionRequired("pi_1", &tierup.NextAction{Type: tierup.NextActionRedirect, URL: "u"}, t0.Add(30*time.Minute), t0.Add(time.Minute))
+				if already {
+					return errors.New("already waiting the first time")
+				}
+				return err
+			},
+			func(t *testing.T, u *tierup.Upgrade) {
+				st := u.Step(p)
+				if u.Status != tierup.UpgradePaymentActionRequired || u.Payment.Status != tierup.PaymentRequiresAction || u.Payment.Intent != "pi_1" ||
+					u.Payment.NextAction == nil || !u.Payment.ActionExpiresAt.Equal(t0.Add(30*time.Minute)) ||
+					st.Status != tierup.StepRetrying || st.Attempts != 0 || !st.NextRetryAt.Equal(t0.Add(time.Minute)) || !u.Moving() || !u.Active() {
+					t.Errorf("upgrade %s, payment %+v, step %+v", u.Status, u.Payment, st)
+				}
+			}},
+		{"checking again keeps the first expiry", waitingForAuthentication(),
+			func(u *tierup.Upgrade) error {
+				already, err := u.PaymentActionRequired("pi_1", &tierup.NextAction{Type: tierup.NextActionRedirect, URL: "u"}, t0.Add(time.Hour), t0.Add(2*time.Minute))
+				if !already {
+					return errors.New("not already waiting")
+				}
+				return err
+			},
+			func(t *testing.T, u *tierup.Upgrade) {
+				if !u.Payment.ActionExpiresAt.Equal(t0.Add(30 * time.Minute)) {
+					t.Errorf("expiry moved to %v", u.Payment.ActionExpiresAt)
+				}
+			}},
+		{"authenticated: charged, processing again", waitingForAuthentication(),
+			func(u *tierup.Upgrade) error {
+				if err := u.PaymentCharged("pi_1"); err != nil {
+					return err
+				}
+				_, err := u.StepSucceeded(p, false, t0)
+				return err
+			},
+			func(t *testing.T, u *tierup.Upgrade) {
+				if u.Status != tierup.UpgradeProcessing || u.Payment.Status != tierup.PaymentSucceeded || u.Payment.NextAction != nil || u.Payment.ActionExpiresAt != nil {
+					t.Errorf("upgrade %s, payment %+v", u.Status, u.Payment)
+				}
+			}},
+		{"failed authentication waits for another card", waitingForAuthentication(),
+			func(u *tierup.Upgrade) error {
+				return u.PaymentDeclined(tierup.StepError{Code: string(tierup.PayCodeAuthenticationFailed), Message: "no"}, "", t0)
+			},
+			func(t *testing.T, u *tierup.Upgrade) {
+				if u.Status != tierup.UpgradePaymentFailed || u.Payment.Status != tierup.PaymentFailed || u.Payment.NextAction != nil {
+					t.Errorf("upgrade %s, payment %+v", u.Status, u.Payment)
+				}
+			}},
+		{"a cancel abandons the authentication", func() *tierup.Upgrade { u := waitingForAuthentication(); u.CancelRequestedAt = ptr(t0); return u }(),
+			func(u *tierup.Upgrade) error {
+				return u.PaymentAbandoned(tierup.PayCodeAuthenticationExpired, "canceled before you authenticated")
+			},
+			func(t *testing.T, u *tierup.Upgrade) {
+				if u.Payment.Status != tierup.PaymentFailed || u.Payment.NextAction != nil {
+					t.Errorf("payment %+v", u.Payment)
+				}
+			}},
 		{"refunded", upgradeAt(tierup.UpgradeProcessing, true, tierup.StepSucceeded, tierup.PaymentSucceeded),
 			func(u *tierup.Upgrade) error { return u.Refunded("re_1") },
 			func(t *testing.T, u *tierup.Upgrade) {
@@ -330,5 +399,18 @@ func lastStepRunning() *tierup.Upgrade {
 	}
 	u.CurrentStep = tierup.StepNotify
 	u.Step(tierup.StepNotify).Status = tierup.StepRunning
+	return u
+}
+
+// waitingForAuthentication is an upgrade whose payment waits for 3-D
+// Secure, with its check running again.
+func waitingForAuthentication() *tierup.Upgrade {
+	u := startedOnce()
+	if _, err := u.PaymentActionRequired("pi_1", &tierup.NextAction{Type: tierup.NextActionRedirect, URL: "u"}, t0.Add(30*time.Minute), t0.Add(time.Minute)); err != nil {
+		panic(err)
+	}
+	if err := u.StartStep(tierup.StepPayment, "proc_a", t0); err != nil {
+		panic(err)
+	}
 	return u
 }

@@ -7,15 +7,20 @@ import (
 // UpgradeStatus is where an upgrade stands as a whole.
 type UpgradeStatus string
 
-// Upgrade statuses. processing, payment_failed, paused and needs_support
-// are active: an account has at most one active upgrade.
+// Upgrade statuses. All but completed and canceled are active: an account
+// has at most one active upgrade.
 const (
 	UpgradeProcessing    UpgradeStatus = "processing"
 	UpgradePaymentFailed UpgradeStatus = "payment_failed" // waits for a corrected card
-	UpgradePaused        UpgradeStatus = "paused"         // a dependency is unreachable; resumes by itself
-	UpgradeNeedsSupport  UpgradeStatus = "needs_support"  // retries exhausted; support was notified
-	UpgradeCompleted     UpgradeStatus = "completed"
-	UpgradeCanceled      UpgradeStatus = "canceled" // compensated: refunded, previous plan restored
+	// UpgradePaymentActionRequired waits for the customer to authenticate
+	// the payment with their bank (3-D Secure): Payment.NextAction says how.
+	// The payment step checks the charge again by itself until
+	// Payment.ActionExpiresAt.
+	UpgradePaymentActionRequired UpgradeStatus = "payment_action_required"
+	UpgradePaused                UpgradeStatus = "paused"        // a dependency is unreachable; resumes by itself
+	UpgradeNeedsSupport          UpgradeStatus = "needs_support" // retries exhausted; support was notified
+	UpgradeCompleted             UpgradeStatus = "completed"
+	UpgradeCanceled              UpgradeStatus = "canceled" // compensated: refunded, previous plan restored
 )
 
 // Active reports whether the upgrade still holds the account's single
@@ -100,6 +105,9 @@ const (
 	PaymentFailed    PaymentStatus = "failed"
 	PaymentSkipped   PaymentStatus = "skipped" // nothing was due
 	PaymentRefunded  PaymentStatus = "refunded"
+	// PaymentRequiresAction: the charge waits for the customer's
+	// authentication (Payment.Intent, Payment.NextAction).
+	PaymentRequiresAction PaymentStatus = "requires_action"
 )
 
 // Payment is the upgrade's charge as the user sees it: never the card
@@ -117,6 +125,15 @@ type Payment struct {
 	DeclineCode string
 	FailureCode PaymentCode
 	Message     string
+	// Intent is the gateway's charge awaiting the customer's
+	// authentication; the step reads it again instead of charging anew.
+	Intent string
+	// NextAction tells the customer's client how to authenticate, while
+	// the status is requires_action.
+	NextAction *NextAction
+	// ActionExpiresAt is when a charge still awaiting authentication is
+	// abandoned and the payment fails.
+	ActionExpiresAt *time.Time
 }
 
 // WorkloadState is where one workload's move stands.
@@ -185,7 +202,13 @@ func (u *Upgrade) Active() bool { return u.Status.Active() }
 // Moving reports whether jobs, not a person, move the upgrade on: it is
 // processing or paused, or a cancel's compensation runs.
 func (u *Upgrade) Moving() bool {
-	return u.Active() && (u.Status == UpgradeProcessing || u.Status == UpgradePaused || u.CancelRequestedAt != nil)
+	return u.Active() && (u.Status.Moves() || u.CancelRequestedAt != nil)
+}
+
+// Moves reports whether jobs move an upgrade in this status on: a
+// payment awaiting authentication is checked again by its step.
+func (s UpgradeStatus) Moves() bool {
+	return s == UpgradeProcessing || s == UpgradePaused || s == UpgradePaymentActionRequired
 }
 
 // RunningWorker returns the process running the current step, or "" when
@@ -270,6 +293,7 @@ const (
 	ActionStepSucceeded          Action = "step_succeeded"
 	ActionStepRetryScheduled     Action = "step_retry_scheduled"
 	ActionPaymentFailed          Action = "payment_failed"
+	ActionPaymentActionRequired  Action = "payment_action_required"
 	ActionPaymentRetry           Action = "payment_retry"
 	ActionPaused                 Action = "paused"
 	ActionResumed                Action = "resumed"

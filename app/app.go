@@ -8,6 +8,8 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -63,6 +65,9 @@ type Engine interface {
 	Retry(ctx context.Context, id, actor string) (*tierup.Upgrade, error)
 	// Cancel compensates an active upgrade.
 	Cancel(ctx context.Context, id, actor string) (*tierup.Upgrade, error)
+	// CheckPayment makes a payment awaiting the customer's authentication
+	// read its charge now.
+	CheckPayment(ctx context.Context, id string) error
 	// RetryPayment pays again with pm after a decline.
 	RetryPayment(ctx context.Context, id string, pm *tierup.PaymentMethod, actor string) (*tierup.Upgrade, error)
 	// Subscribe wakes the caller when this process changes the upgrade.
@@ -87,6 +92,8 @@ type Deps struct {
 	Faults tierup.FaultInjector
 	Ledger tierup.Ledger
 	Sim    tierup.ClusterInspector
+	// Authenticator is the sandbox gateway's 3-D Secure challenge page.
+	Authenticator tierup.Authenticator
 	// Webhooks verifies the gateway's webhooks; without it they answer
 	// not_found.
 	Webhooks tierup.WebhookVerifier
@@ -159,6 +166,25 @@ func (k *Keys) VerifyingKey(id string) ([]byte, bool) {
 func (k *Keys) VerifyQuote(q *tierup.Quote) bool { return q.VerifyWith(k) }
 
 func (k *Keys) cardKey() []byte { return k.ring.Key(tierup.PurposeCardFingerprints) }
+
+// secretHashes are what a dashboard session ID or sign-in token is stored
+// and looked up under: HMAC-SHA256 under the sessions key of each secret
+// of the ring, the current one first. Keyed, so that someone who can write
+// to the database but lacks the master secret cannot add a session that
+// works; every secret of the ring, so that a rotation signs nobody out.
+func (k *Keys) secretHashes(secret string) [][]byte {
+	keys := k.ring.Keys(tierup.PurposeSessions)
+	out := make([][]byte, len(keys))
+	for i, key := range keys {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(secret))
+		out[i] = m.Sum(nil)
+	}
+	return out
+}
+
+// secretHash is the hash a new session or sign-in token is stored under.
+func (k *Keys) secretHash(secret string) []byte { return k.secretHashes(secret)[0] }
 
 // New returns the App. Errors: a missing required dependency.
 func New(d Deps, cfg Config) (*App, error) {

@@ -12,7 +12,7 @@ import (
 )
 
 // Dashboard sign-in: a one-time login link opens a browser session. Both
-// are kept only as hashes of their secrets (tierup.HashToken).
+// are kept only as keyed hashes of their secrets (Keys.secretHashes).
 
 // Session is a signed-in browser.
 type Session struct {
@@ -35,7 +35,7 @@ func (a *App) NewLoginLink(ctx context.Context, accountID string) (string, time.
 	}
 	token := secret()
 	now := a.clock.Now().UTC().Truncate(time.Second)
-	l := &tierup.LoginLink{TokenHash: tierup.HashToken(token), AccountID: accountID, CreatedAt: now, ExpiresAt: now.Add(a.cfg.LoginLinkTTL)}
+	l := &tierup.LoginLink{TokenHash: a.deps.Keys.secretHash(token), AccountID: accountID, CreatedAt: now, ExpiresAt: now.Add(a.cfg.LoginLinkTTL)}
 	if err := a.store.CreateLoginLink(ctx, l); err != nil {
 		return "", time.Time{}, err
 	}
@@ -56,7 +56,13 @@ func (a *App) UseLoginLink(ctx context.Context, token string) (sid string, s *Se
 	var stored *tierup.Session
 	// One transaction: a link is never spent without its session.
 	err = a.store.InTx(ctx, func(tx tierup.Store) error {
-		l, err := tx.UseLoginLink(ctx, tierup.HashToken(token), now)
+		var l *tierup.LoginLink
+		var err error = tierup.ErrNotFound
+		for _, h := range a.deps.Keys.secretHashes(token) {
+			if l, err = tx.UseLoginLink(ctx, h, now); !errors.Is(err, tierup.ErrNotFound) {
+				break
+			}
+		}
 		if errors.Is(err, tierup.ErrNotFound) {
 			return invalid
 		}
@@ -64,7 +70,7 @@ func (a *App) UseLoginLink(ctx context.Context, token string) (sid string, s *Se
 			return err
 		}
 		created := now.Truncate(time.Second)
-		stored = &tierup.Session{IDHash: tierup.HashToken(sid), AccountID: l.AccountID, CSRF: secret(), CreatedAt: created, ExpiresAt: created.Add(a.cfg.SessionTTL)}
+		stored = &tierup.Session{IDHash: a.deps.Keys.secretHash(sid), AccountID: l.AccountID, CSRF: secret(), CreatedAt: created, ExpiresAt: created.Add(a.cfg.SessionTTL)}
 		return tx.CreateSession(ctx, stored)
 	})
 	if err != nil {
@@ -90,7 +96,13 @@ func (a *App) Session(ctx context.Context, sid string) (*Session, error) {
 	if sid == "" {
 		return nil, expired
 	}
-	s, err := a.store.Session(ctx, tierup.HashToken(sid))
+	var s *tierup.Session
+	var err error = tierup.ErrNotFound
+	for _, h := range a.deps.Keys.secretHashes(sid) {
+		if s, err = a.store.Session(ctx, h); !errors.Is(err, tierup.ErrNotFound) {
+			break
+		}
+	}
 	if errors.Is(err, tierup.ErrNotFound) {
 		return nil, expired
 	}
@@ -105,7 +117,12 @@ func (a *App) Session(ctx context.Context, sid string) (*Session, error) {
 
 // EndSession signs a browser out; an unknown session is no error.
 func (a *App) EndSession(ctx context.Context, sid string) error {
-	return a.store.DeleteSession(ctx, tierup.HashToken(sid))
+	for _, h := range a.deps.Keys.secretHashes(sid) {
+		if err := a.store.DeleteSession(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CheckUpgrade says whether the account may upgrade to the plan now, with

@@ -190,3 +190,51 @@ func TestRunSweeperLogsAndStopsWithItsContext(t *testing.T) {
 		t.Fatal("RunSweeper did not stop with its context")
 	}
 }
+
+// TestSessionsNeedTheMasterSecret: sessions are stored under a keyed hash,
+// so a session row written by someone with the database but not the master
+// secret opens nothing; a rotation keeps everyone signed in, and dropping
+// the old secret signs out what it made.
+func TestSessionsNeedTheMasterSecret(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := &movableClock{t: t0}
+	dsn := dbtest.SQLite(t)
+	newer := tierup.NewSecret()
+	open := func(secret string) (*app.App, *stack.Stack) {
+		st, err := stack.Open(ctx, stack.Options{DB: dsn, Clock: clock, SecretKey: secret, Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close(context.WithoutCancel(ctx)) })
+		return st.App, st
+	}
+	a, st := open(dbtest.SecretKey)
+	acct := &tierup.Account{ID: "acct_1", Email: "a@example.com", TimeZone: "UTC", Subscription: tierup.Subscription{PlanID: "hobby"}, CreatedAt: t0}
+	if err := st.Store.CreateAccount(ctx, acct, tierup.HashToken("tok")); err != nil {
+		t.Fatal(err)
+	}
+	token, _, _ := a.NewLoginLink(ctx, acct.ID)
+	sid, _, err := a.UseLoginLink(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	forged := "forged-session-id"
+	if err := st.Store.CreateSession(ctx, &tierup.Session{IDHash: tierup.HashToken(forged), AccountID: acct.ID, CSRF: "x",
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Session(ctx, forged); err == nil {
+		t.Error("a session written into the database with a plain hash signs in")
+	}
+
+	rotated, _ := open(newer + "\n" + dbtest.SecretKey)
+	if s, err := rotated.Session(ctx, sid); err != nil || s.AccountID != acct.ID {
+		t.Errorf("after adding a new secret: %+v, %v", s, err)
+	}
+	dropped, _ := open(newer)
+	if _, err := dropped.Session(ctx, sid); err == nil {
+		t.Error("a session made with a removed secret still signs in")
+	}
+}

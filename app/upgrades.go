@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -278,7 +279,7 @@ func (a *App) Upgrade(ctx context.Context, p Principal, id string) (*tierup.Upgr
 type MigrationPlan struct {
 	UpgradeID string               `json:"upgrade"`
 	AccountID string               `json:"account"`
-	Status    tierup.UpgradeStatus `json:"status" enum:"processing,payment_failed,paused,needs_support,completed,canceled" doc:"The upgrade's status when the plan was made."`
+	Status    tierup.UpgradeStatus `json:"status" enum:"processing,payment_action_required,payment_failed,paused,needs_support,completed,canceled" doc:"The upgrade's status when the plan was made."`
 	Moves     []tierup.PlannedMove `json:"moves" doc:"In migration order; empty when every workload already runs on a dedicated node."`
 }
 
@@ -435,8 +436,10 @@ func (a *App) ClusterSnapshot(ctx context.Context, accountID string) (*tierup.Cl
 }
 
 // StripeWebhook verifies a Stripe event and records it in the audit log
-// of the upgrade it concerns. Charges are confirmed synchronously, so the
-// events serve reconciliation: an operator sees what Stripe reported.
+// of the upgrade it concerns. A payment_intent.* event makes a payment
+// that waits for 3-D Secure read its PaymentIntent now (CheckPayment):
+// the PaymentIntent as Stripe has it then decides, never the event, so
+// events arriving late or out of order cannot move an upgrade backwards.
 // Each event is processed once: its ID is remembered in the transaction
 // that writes the audit entry, so a retry or a signed request replayed
 // within the signature's tolerance is acknowledged and changes nothing.
@@ -455,10 +458,11 @@ func (a *App) StripeWebhook(ctx context.Context, payload []byte, signature strin
 	if id == "" {
 		return nil // nothing to act on, so nothing to remember either
 	}
-	return a.store.InTx(ctx, func(tx tierup.Store) error {
+	first := false
+	err = a.store.InTx(ctx, func(tx tierup.Store) error {
 		now := a.clock.Now().UTC()
-		first, err := tx.RecordWebhookEvent(ctx, a.deps.Webhooks.Name(), ev.ID, now)
-		if err != nil {
+		var err error
+		if first, err = tx.RecordWebhookEvent(ctx, a.deps.Webhooks.Name(), ev.ID, now); err != nil {
 			return err
 		}
 		if !first {
@@ -475,4 +479,42 @@ func (a *App) StripeWebhook(ctx context.Context, payload []byte, signature strin
 		return tx.AppendEvent(ctx, &tierup.UpgradeEvent{UpgradeID: id, Actor: "stripe", Action: tierup.GatewayAction("stripe", ev.Type),
 			Message: fmt.Sprintf("Stripe reported %s for %s (%s)", ev.Type, ev.PaymentIntentID, ev.Status), At: now, Upgrade: u})
 	})
+	if err != nil || !first || !strings.HasPrefix(ev.Type, "payment_intent.") {
+		return err
+	}
+	// After the commit: the event is acknowledged even if this fails, and
+	// the step's own periodic check reads the PaymentIntent anyway.
+	if err := a.deps.Engine.CheckPayment(ctx, id); err != nil && !errors.Is(err, tierup.ErrNotFound) {
+		a.log.WarnContext(ctx, "stripe webhook: payment check not scheduled", "upgrade", id, "event", ev.ID, "err", err)
+	}
+	return nil
+}
+
+// PaymentChallenge returns the sandbox's 3-D Secure challenge of a charge.
+// Errors: CodeNotFound (also outside the sandbox and for a wrong secret).
+func (a *App) PaymentChallenge(ctx context.Context, id, secret string) (*tierup.PaymentChallenge, error) {
+	if a.deps.Authenticator == nil {
+		return nil, tierup.Errorf(tierup.CodeNotFound, "the test authentication page exists only with the sandbox gateway")
+	}
+	return a.deps.Authenticator.Challenge(ctx, id, secret)
+}
+
+// AnswerPaymentChallenge records the customer's answer on the sandbox's
+// challenge page and makes the waiting payment read its charge at once.
+// Errors: as PaymentChallenge.
+func (a *App) AnswerPaymentChallenge(ctx context.Context, id, secret string, ok bool) (*tierup.PaymentChallenge, error) {
+	if a.deps.Authenticator == nil {
+		return nil, tierup.Errorf(tierup.CodeNotFound, "the test authentication page exists only with the sandbox gateway")
+	}
+	c, err := a.deps.Authenticator.Authenticate(ctx, id, secret, ok)
+	if err != nil {
+		return nil, err
+	}
+	a.log.InfoContext(ctx, "sandbox 3-D Secure answered", "charge", id, "upgrade", c.UpgradeID, "completed", ok)
+	if c.UpgradeID != "" {
+		if err := a.deps.Engine.CheckPayment(ctx, c.UpgradeID); err != nil && !errors.Is(err, tierup.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return c, nil
 }

@@ -323,3 +323,49 @@ func TestBrowserPausedThenResumed(t *testing.T) {
 	p.do(chromedp.Navigate(h.BaseURL+"/plan"), chromedp.Navigate(h.BaseURL+"/upgrades/"+id))
 	p.visible("[data-test=done]")
 }
+
+// TestBrowserThreeDSecure pays with a card whose bank asks for 3-D Secure:
+// the dashboard opens the challenge; a failed authentication says so and
+// another card is tried; then a completed authentication returns to the
+// progress page, which goes on live to completion.
+func TestBrowserThreeDSecure(t *testing.T) {
+	ctx := browser(t)
+	h := start(t, dbtest.SQLite(t), func(o *stack.Options) { o.Sim.MigrateDelay = 100 * time.Millisecond })
+	acct, _ := h.account(map[string]any{"email": "sca@example.com", "timezone": "Europe/Berlin"})
+	p := &page{t: t, ctx: ctx, h: h}
+	s := newShots(t, ctx, "3ds")
+	p.signIn(acct)
+	p.do(chromedp.Click(chromedp.CSS("[data-test=upgrade-to-pro]")))
+	p.visible("[data-test=start-pro-1m]")
+	p.do(chromedp.Click(chromedp.CSS("[data-test=start-pro-1m]")))
+	p.visible("#number")
+	p.fillCard("4000 0027 6000 3184")
+	p.do(chromedp.Click(chromedp.CSS("#terms")), chromedp.Click(chromedp.CSS("#execute")))
+
+	// The bank's page opens by itself.
+	p.visible("[data-test=fail-auth]")
+	if a := p.text("[data-test=challenge-amount]"); a != "$29.00" {
+		t.Errorf("challenge amount %q", a)
+	}
+	s.take("1-challenge")
+	p.do(chromedp.Click(chromedp.CSS("[data-test=fail-auth]")))
+	p.visible("[data-test=decline]")
+	if msg := p.text("[data-test=decline]"); !strings.Contains(msg, "could not confirm") || !strings.Contains(msg, "Try") {
+		t.Errorf("after a failed authentication: %q", msg)
+	}
+	s.take("2-failed")
+
+	// Another card that needs authentication, completed this time.
+	p.fillCard("4000 0000 0000 3220")
+	p.do(chromedp.Click(chromedp.CSS("[data-test=retry-pay]")))
+	p.visible("[data-test=complete-auth]")
+	p.do(chromedp.Click(chromedp.CSS("[data-test=complete-auth]")))
+	p.visible("[data-test=done]")
+	if pay := p.text("[data-test=payment]"); !strings.Contains(pay, "$29.00") || !strings.Contains(pay, "3220") || !strings.Contains(pay, "succeeded") {
+		t.Errorf("payment after authentication: %q", pay)
+	}
+	s.take("3-complete")
+	if c, _, _ := h.charges(); c != 1 {
+		t.Errorf("ledger: %d charges, want 1", c)
+	}
+}

@@ -171,10 +171,11 @@ func (h *harness) charges() (charges, declines, refunds int) {
 	for _, e := range r.List("data") {
 		kind, _ := apitest.Dig(e, "kind").(string)
 		code, _ := apitest.Dig(e, "code").(string)
+		status, _ := apitest.Dig(e, "status").(string) // a charge awaiting 3-D Secure, or abandoned
 		switch {
 		case kind == "refund":
 			refunds++
-		case code == "":
+		case code == "" && status == "":
 			charges++
 		default:
 			declines++

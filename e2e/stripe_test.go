@@ -95,6 +95,26 @@ func TestStripeGateway(t *testing.T) {
 	if acts := h.actions(token, id); count(acts, "stripe_payment_intent.succeeded") != 2 {
 		t.Errorf("audit after a second event: %v", acts)
 	}
+
+	// An older event delivered late cannot roll the upgrade back: the
+	// PaymentIntent as it is decides, never the order of events.
+	before := h.Do("GET", "/v1/upgrades/"+id, token, nil)
+	failed := fmt.Sprintf(`{"id":"evt_old","object":"event","type":"payment_intent.payment_failed","data":{"object":{"id":%q,"object":"payment_intent","status":"requires_payment_method","metadata":{"upgrade":%q}}}}`,
+		u.Str("payment.charge_id"), id)
+	payload = failed
+	if s := post(sign(payload, webhookSecret, time.Now())); s != 200 {
+		t.Fatalf("the late payment_failed event got %d", s)
+	}
+	after := h.Do("GET", "/v1/upgrades/"+id, token, nil)
+	if after.Str("status") != "completed" || after.Str("payment.status") != "succeeded" || after.Num("version") != before.Num("version") {
+		t.Errorf("a late payment_failed changed the upgrade: %s", after.Raw)
+	}
+	if me := h.Do("GET", "/v1/account", token, nil); me.Str("subscription.plan") != "pro-1m" {
+		t.Errorf("plan after a late payment_failed: %s", me.Raw)
+	}
+	if acts := h.actions(token, id); count(acts, "stripe_payment_intent.payment_failed") != 1 || count(acts, "payment_failed") != 0 {
+		t.Errorf("audit after a late payment_failed: %v", acts)
+	}
 }
 
 // sign makes a Stripe-Signature header (scheme v1).

@@ -18,7 +18,7 @@ type upgrade struct {
 	QuoteID           string               `json:"quote"`
 	FromPlan          string               `json:"from_plan"`
 	ToPlan            string               `json:"to_plan"`
-	Status            tierup.UpgradeStatus `json:"status" enum:"processing,payment_failed,paused,needs_support,completed,canceled"`
+	Status            tierup.UpgradeStatus `json:"status" enum:"processing,payment_action_required,payment_failed,paused,needs_support,completed,canceled"`
 	PausedReason      string               `json:"paused_reason,omitempty"`
 	CurrentStep       tierup.StepName      `json:"current_step,omitempty"`
 	Progress          int                  `json:"progress" minimum:"0" maximum:"100"`
@@ -37,7 +37,7 @@ type upgrade struct {
 }
 
 type payment struct {
-	Status          tierup.PaymentStatus `json:"status" enum:"pending,succeeded,failed,skipped,refunded"`
+	Status          tierup.PaymentStatus `json:"status" enum:"pending,requires_action,succeeded,failed,skipped,refunded"`
 	Amount          tierup.Money         `json:"amount"`
 	PaymentMethodID string               `json:"payment_method"`
 	Brand           string               `json:"brand,omitempty"`
@@ -48,6 +48,17 @@ type payment struct {
 	DeclineCode     string               `json:"decline_code,omitempty"`
 	FailureCode     tierup.PaymentCode   `json:"failure_code,omitempty"`
 	Message         string               `json:"message,omitempty"`
+	NextAction      *nextAction          `json:"next_action,omitempty" doc:"While the status is requires_action: how the customer authenticates the payment with their bank (3-D Secure)."`
+	ActionExpiresAt *time.Time           `json:"action_expires_at,omitempty" doc:"While the status is requires_action: when the payment is abandoned if not authenticated."`
+}
+
+// nextAction is Stripe's shape of it: redirect_to_url carries a URL to open
+// (the sandbox's is relative to tierup's address), use_stripe_sdk a
+// PaymentIntent client secret for Stripe.js or the mobile SDK.
+type nextAction struct {
+	Type         string `json:"type" enum:"redirect_to_url,use_stripe_sdk"`
+	URL          string `json:"url,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 type node struct {
@@ -125,10 +136,14 @@ func upgradeOf(u *tierup.Upgrade) *upgrade {
 	out := &upgrade{ID: u.ID, AccountID: u.AccountID, QuoteID: u.QuoteID, FromPlan: u.FromPlan, ToPlan: u.ToPlan,
 		Status: u.Status, PausedReason: u.PausedReason, CurrentStep: u.CurrentStep, Progress: u.Progress, NewPeriod: u.NewPeriod,
 		Payment: payment{Status: p.Status, Amount: p.Amount, PaymentMethodID: p.PaymentMethodID, Brand: p.Brand, Last4: p.Last4,
-			Attempt: p.Attempt, ChargeID: p.ChargeID, RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: p.FailureCode, Message: p.Message},
+			Attempt: p.Attempt, ChargeID: p.ChargeID, RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: p.FailureCode, Message: p.Message,
+			ActionExpiresAt: p.ActionExpiresAt},
 		Terms:         termsAcceptance{Version: u.Terms.Version, AcceptedAt: u.Terms.AcceptedAt, IP: u.Terms.IP, UserAgent: u.Terms.UserAgent},
 		SupportTicket: u.SupportTicket, CancelRequestedAt: u.CancelRequestedAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 		CompletedAt: u.CompletedAt, Version: u.Version}
+	if a := p.NextAction; a != nil {
+		out.Payment.NextAction = &nextAction{Type: a.Type, URL: a.URL, ClientSecret: a.ClientSecret}
+	}
 	if u.Node != nil {
 		n := nodeOf(*u.Node)
 		out.Node = &n

@@ -40,6 +40,10 @@ func TestViewsJSON(t *testing.T) {
 		{"bare upgrade", upgradeOf(bare), bareJSON},
 		{"empty lists stay empty", upgradeOf(&tierup.Upgrade{ID: "u", Workloads: []tierup.WorkloadMigration{}, Steps: []tierup.Step{}}).Steps, `[]`},
 		{"no upgrades", upgradesOf(nil), `null`},
+		{"payment awaiting authentication", upgradeOf(&tierup.Upgrade{Status: tierup.UpgradePaymentActionRequired, Payment: tierup.Payment{
+			Status: tierup.PaymentRequiresAction, Amount: tierup.Money{Amount: 2900, Currency: "EUR"}, PaymentMethodID: "pm_1", Attempt: 1,
+			Intent: "pi_1", NextAction: &tierup.NextAction{Type: tierup.NextActionRedirect, URL: "/sandbox/authenticate/pi_1?secret=s"}, ActionExpiresAt: &at}}).Payment,
+			`{"status":"requires_action","amount":{"amount":2900,"currency":"EUR"},"payment_method":"pm_1","attempt":1,"next_action":{"type":"redirect_to_url","url":"/sandbox/authenticate/pi_1?secret=s"},"action_expires_at":"2026-11-01T12:00:00Z"}`},
 		{"event", eventOf(&tierup.UpgradeEvent{Seq: 4, UpgradeID: "upg_2", Actor: "system", Action: tierup.ActionCreated, Message: "m", At: at, Upgrade: bare}),
 			`{"seq":4,"upgrade_id":"upg_2","actor":"system","action":"created","message":"m","at":"2026-11-01T12:00:00Z","upgrade":` + bareJSON + `}`},
 		{"event without upgrade", eventOf(&tierup.UpgradeEvent{Seq: 5, Action: tierup.ActionCompleted, At: at}),

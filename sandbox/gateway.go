@@ -21,6 +21,25 @@ type scenario struct {
 	DeclineCode string             `json:"decline_code,omitempty"`
 	Message     string             `json:"message,omitempty"`
 	Retryable   bool               `json:"retryable,omitempty"`
+	// Authenticate says when a charge first waits for 3-D Secure: never
+	// (""), until the card was authenticated once ("once"), or on every
+	// charge ("always"). The other fields say what the charge does after
+	// the customer authenticated.
+	Authenticate string `json:"authenticate,omitempty"`
+	// Authenticated records that the customer authenticated this card once.
+	Authenticated bool `json:"authenticated,omitempty"`
+}
+
+// Authentication rules of scenario.Authenticate.
+const (
+	authOnce   = "once"
+	authAlways = "always"
+)
+
+// needsAuthentication reports whether a charge of the card waits for the
+// customer first.
+func (sc scenario) needsAuthentication() bool {
+	return sc.Authenticate == authAlways || sc.Authenticate == authOnce && !sc.Authenticated
 }
 
 // testCards maps Stripe's documented test card numbers to what they do
@@ -38,6 +57,12 @@ func testCards() map[string]scenario {
 		"4000000000000069": {Code: tierup.PayCodeExpiredCard, DeclineCode: string(tierup.PayCodeExpiredCard), Message: "Your card has expired. Check the expiry date or use another card."},
 		"4000000000000127": {Code: tierup.PayCodeIncorrectCVC, DeclineCode: string(tierup.PayCodeIncorrectCVC), Message: "The card's security code is incorrect. Check it and try again."},
 		"4000000000000119": {Code: tierup.PayCodeProcessingError, Message: "An error occurred while processing your card. Try again in a little while.", Retryable: true},
+		// 3-D Secure, as Stripe's test cards behave on a one-time payment.
+		"4000002500003155": {Authenticate: authOnce},
+		"4000002760003184": {Authenticate: authAlways},
+		"4000000000003220": {Authenticate: authAlways},
+		"4000008260003178": {Authenticate: authAlways, Code: tierup.PayCodeCardDeclined, DeclineCode: "insufficient_funds", Message: "Your card has insufficient funds. Try another card."},
+		"4000008400001629": {Authenticate: authAlways, Code: tierup.PayCodeCardDeclined, DeclineCode: "generic_decline", Message: "Your card was declined. Try another card, or ask your bank why."},
 	}
 }
 
@@ -129,6 +154,9 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 		// Not recorded, like a request that failed before it was processed.
 		return nil, &tierup.PaymentError{Code: sc.Code, Message: sc.Message, Retryable: true}
 	}
+	if sc.needsAuthentication() {
+		return g.awaitAuthentication(ctx, req, hash)
+	}
 	e := &Entry{Kind: "charge", ID: tierup.NewID("ch_sb"), IdempotencyKey: req.IdempotencyKey, RequestHash: hash,
 		Amount: req.Amount.Amount, Currency: string(req.Amount.Currency), Ref: req.PaymentMethod.GatewayRef,
 		Code: string(sc.Code), DeclineCode: sc.DeclineCode, Message: sc.Message, Metadata: req.Metadata, CreatedAt: g.Clock.Now().UTC()}
@@ -161,10 +189,17 @@ func chargeResult(e *Entry, err error) (*tierup.Charge, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch e.Status {
+	case tierup.ChargeRequiresAction:
+		return &tierup.Charge{ID: e.ID, Amount: e.Money(), Status: e.Status,
+			NextAction: &tierup.NextAction{Type: tierup.NextActionRedirect, URL: ChallengePath(e.ID, e.Secret)}}, nil
+	case tierup.ChargeCanceled:
+		return &tierup.Charge{ID: e.ID, Amount: e.Money(), Status: e.Status}, nil
+	}
 	if !e.Succeeded() {
 		return nil, &tierup.PaymentError{Code: tierup.PaymentCode(e.Code), DeclineCode: e.DeclineCode, Message: e.Message}
 	}
-	return &tierup.Charge{ID: e.ID, Amount: tierup.Money{Amount: e.Amount, Currency: tierup.Currency(e.Currency)}}, nil
+	return &tierup.Charge{ID: e.ID, Amount: e.Money(), Status: tierup.ChargeSucceeded}, nil
 }
 
 // Refund implements tierup.PaymentGateway.

@@ -63,6 +63,16 @@ type paymentDoc struct {
 	DeclineCode     string `json:"decline_code,omitempty"`
 	FailureCode     string `json:"failure_code,omitempty"`
 	Message         string `json:"message,omitempty"`
+	// 3-D Secure; absent in documents from before it.
+	Intent          string         `json:"intent,omitempty"`
+	NextAction      *nextActionDoc `json:"next_action,omitempty"`
+	ActionExpiresAt *time.Time     `json:"action_expires_at,omitempty"`
+}
+
+type nextActionDoc struct {
+	Type         string `json:"type"`
+	URL          string `json:"url,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 type nodeDoc struct {
@@ -140,7 +150,10 @@ func toUpgradeDoc(u *tierup.Upgrade) upgradeDoc {
 		NewPeriod: periodDoc{Start: u.NewPeriod.Start, End: u.NewPeriod.End},
 		Payment: paymentDoc{Status: string(p.Status), Amount: p.Amount.Amount, Currency: string(p.Amount.Currency),
 			PaymentMethodID: p.PaymentMethodID, Brand: p.Brand, Last4: p.Last4, Attempt: p.Attempt, ChargeID: p.ChargeID,
-			RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: string(p.FailureCode), Message: p.Message},
+			RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: string(p.FailureCode), Message: p.Message,
+			Intent: p.Intent, ActionExpiresAt: p.ActionExpiresAt, NextAction: mapPtr(p.NextAction, func(a tierup.NextAction) nextActionDoc {
+				return nextActionDoc{Type: a.Type, URL: a.URL, ClientSecret: a.ClientSecret}
+			})},
 		Node: mapPtr(u.Node, func(n tierup.Node) nodeDoc {
 			return nodeDoc{Name: n.Name, AccountID: n.AccountID, Pool: n.Pool, Ready: n.Ready}
 		}),
@@ -171,7 +184,10 @@ func (d upgradeDoc) upgrade() *tierup.Upgrade {
 		Progress: d.Progress, NewPeriod: tierup.Period{Start: d.NewPeriod.Start, End: d.NewPeriod.End},
 		Payment: tierup.Payment{Status: tierup.PaymentStatus(p.Status), Amount: tierup.Money{Amount: p.Amount, Currency: tierup.Currency(p.Currency)},
 			PaymentMethodID: p.PaymentMethodID, Brand: p.Brand, Last4: p.Last4, Attempt: p.Attempt, ChargeID: p.ChargeID,
-			RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: tierup.PaymentCode(p.FailureCode), Message: p.Message},
+			RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: tierup.PaymentCode(p.FailureCode), Message: p.Message,
+			Intent: p.Intent, ActionExpiresAt: p.ActionExpiresAt, NextAction: mapPtr(p.NextAction, func(a nextActionDoc) tierup.NextAction {
+				return tierup.NextAction{Type: a.Type, URL: a.URL, ClientSecret: a.ClientSecret}
+			})},
 		Node: mapPtr(d.Node, func(n nodeDoc) tierup.Node {
 			return tierup.Node{Name: n.Name, AccountID: n.AccountID, Pool: n.Pool, Ready: n.Ready}
 		}),

@@ -107,7 +107,7 @@ func (s *Stack) wire(ctx context.Context) error {
 	switch o.Gateway {
 	case "", "sandbox":
 		g := &sandbox.Gateway{Store: s.Store, Clock: o.Clock, Faults: s.Faults, Latency: o.SandboxLatency}
-		deps.Gateway, deps.Ledger, s.Ledger = g, g, g
+		deps.Gateway, deps.Ledger, deps.Authenticator, s.Ledger = g, g, g, g
 	case "stripe":
 		g, err := stripegw.New(o.Stripe)
 		if err != nil {

@@ -18,11 +18,16 @@ type statuses struct{}
 func (statuses) Completed() tierup.UpgradeStatus     { return tierup.UpgradeCompleted }
 func (statuses) PaymentFailed() tierup.UpgradeStatus { return tierup.UpgradePaymentFailed }
 func (statuses) Paused() tierup.UpgradeStatus        { return tierup.UpgradePaused }
-func (statuses) NeedsSupport() tierup.UpgradeStatus  { return tierup.UpgradeNeedsSupport }
-func (statuses) Canceled() tierup.UpgradeStatus      { return tierup.UpgradeCanceled }
-func (statuses) Refunded() tierup.PaymentStatus      { return tierup.PaymentRefunded }
-func (statuses) StepSucceeded() tierup.StepStatus    { return tierup.StepSucceeded }
-func (statuses) Expired() string                     { return tierup.StatusExpired }
+func (statuses) PaymentActionRequired() tierup.UpgradeStatus {
+	return tierup.UpgradePaymentActionRequired
+}
+func (statuses) ChargeRequiresAction() tierup.ChargeStatus { return tierup.ChargeRequiresAction }
+func (statuses) Redirect() string                          { return tierup.NextActionRedirect }
+func (statuses) NeedsSupport() tierup.UpgradeStatus        { return tierup.UpgradeNeedsSupport }
+func (statuses) Canceled() tierup.UpgradeStatus            { return tierup.UpgradeCanceled }
+func (statuses) Refunded() tierup.PaymentStatus            { return tierup.PaymentRefunded }
+func (statuses) StepSucceeded() tierup.StepStatus          { return tierup.StepSucceeded }
+func (statuses) Expired() string                           { return tierup.StatusExpired }
 
 func funcs() template.FuncMap {
 	return template.FuncMap{

@@ -297,7 +297,7 @@ func (s *Server) showProgress(w http.ResponseWriter, r *http.Request, v *view, f
 	}
 	v.Title = "Upgrade progress"
 	v.Data = map[string]any{"U": u, "To": to, "Steps": rows, "Retry": retry, "Form": form, "Years": years(v.Account.Now),
-		"Live": u.Status == tierup.UpgradeProcessing || u.Status == tierup.UpgradePaused || u.CancelRequestedAt != nil}
+		"Live": u.Moving()}
 	if r.URL.Query().Get("fragment") == "1" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := s.pages["progress"].ExecuteTemplate(w, "live", v); err != nil {
@@ -366,4 +366,33 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, v *view) {
 	v.Title = "Upgrade history"
 	v.Data = rows
 	s.render(w, r, http.StatusOK, "history", v)
+}
+
+// challenge is the sandbox's stand-in for the bank's 3-D Secure page.
+func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
+	c, err := s.app.PaymentChallenge(r.Context(), r.PathValue("id"), r.URL.Query().Get("secret"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "challenge", &view{Title: "Confirm your payment", Data: map[string]any{"C": c, "Secret": r.URL.Query().Get("secret")}})
+}
+
+// answerChallenge records "Complete" or "Fail" and sends the customer back
+// to where the payment was started.
+func (s *Server) answerChallenge(w http.ResponseWriter, r *http.Request) {
+	ok := r.PostFormValue("outcome") == "complete"
+	c, err := s.app.AnswerPaymentChallenge(r.Context(), r.PathValue("id"), r.PostFormValue("secret"), ok)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	back := c.ReturnURL
+	if back == "" && c.UpgradeID != "" {
+		back = "/upgrades/" + c.UpgradeID
+	}
+	if back == "" {
+		back = "/plan"
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }

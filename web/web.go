@@ -64,6 +64,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", s.headers(http.HandlerFunc(s.home)))
 	mux.Handle("GET /login", s.headers(http.HandlerFunc(s.login)))
 	mux.Handle("GET /terms", s.headers(http.HandlerFunc(s.terms)))
+	// The sandbox's 3-D Secure page stands for the customer's bank: the
+	// secret in its address, not a session, says who may answer.
+	mux.Handle("GET "+tierup.SandboxChallengePath+"{id}", s.headers(http.HandlerFunc(s.challenge)))
+	mux.Handle("POST "+tierup.SandboxChallengePath+"{id}", s.headers(http.HandlerFunc(s.answerChallenge)))
 	page("POST /logout", s.logout)
 	page("GET /plan", s.plan)
 	page("GET /compare", s.compare)

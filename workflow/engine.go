@@ -29,12 +29,26 @@ type Config struct {
 	JobTimeout   time.Duration // longest a step may run (default 30s)
 	RescueMargin time.Duration // a step still running this long after its timeout is resumed elsewhere (default 5s)
 	SupportEmail string        // receives needs_support alerts (default support@tierup.dev)
+	// AuthenticationTimeout is how long a payment waits for the customer's
+	// 3-D Secure authentication before it is abandoned and fails (default
+	// 30m).
+	AuthenticationTimeout time.Duration
+	// AuthenticationCheck is how often a payment awaiting authentication
+	// reads the charge again, so that a lost webhook cannot leave it
+	// waiting (default 15s). The challenge page and webhooks check at once.
+	AuthenticationCheck time.Duration
+	// PublicURL is the dashboard's address, e.g. https://tierup.example.com:
+	// the customer returns to PublicURL/upgrades/<id> after authenticating.
+	// Empty gives a relative address (enough for the sandbox's challenge
+	// page; Stripe needs an absolute one).
+	PublicURL string
 }
 
 // DefaultConfig returns the defaults; the CLI shows them in its flags.
 func DefaultConfig() Config {
 	return Config{MaxAttempts: 5, BaseDelay: 2 * time.Second, MaxDelay: time.Minute, PauseProbe: 2 * time.Second,
-		JobTimeout: 30 * time.Second, RescueMargin: 5 * time.Second, SupportEmail: "support@tierup.dev"}
+		JobTimeout: 30 * time.Second, RescueMargin: 5 * time.Second, SupportEmail: "support@tierup.dev",
+		AuthenticationTimeout: 30 * time.Minute, AuthenticationCheck: 15 * time.Second}
 }
 
 // WithDefaults fills the unset fields from DefaultConfig.
@@ -53,6 +67,8 @@ func (c Config) WithDefaults() Config {
 	set(&c.PauseProbe, d.PauseProbe)
 	set(&c.JobTimeout, d.JobTimeout)
 	set(&c.RescueMargin, d.RescueMargin)
+	set(&c.AuthenticationTimeout, d.AuthenticationTimeout)
+	set(&c.AuthenticationCheck, d.AuthenticationCheck)
 	if c.SupportEmail == "" {
 		c.SupportEmail = d.SupportEmail
 	}

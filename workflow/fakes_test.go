@@ -225,6 +225,14 @@ func (d fakeDelivery) Complete(_ context.Context, tx tierup.Store) error {
 type fakeGateway struct {
 	chargeErrs, refundErrs []error
 	charges, refunds       []string
+	// With needsAuth, a charge waits for 3-D Secure: intent is what
+	// LookupCharge answers until authenticate changes it.
+	needsAuth bool
+	intent    *tierup.Charge
+	intentErr error
+	returnURL string
+	lookups   int
+	cancels   []string
 }
 
 func (g *fakeGateway) Name() string { return "fake" }
@@ -238,7 +246,47 @@ func (g *fakeGateway) Charge(_ context.Context, r tierup.ChargeRequest) (*tierup
 		g.chargeErrs = g.chargeErrs[1:]
 		return nil, err
 	}
+	if g.needsAuth {
+		g.intent = &tierup.Charge{ID: "pi_" + r.IdempotencyKey, Amount: r.Amount, Status: tierup.ChargeRequiresAction,
+			NextAction: &tierup.NextAction{Type: tierup.NextActionRedirect, URL: "/challenge"}}
+		g.returnURL = r.ReturnURL
+		return g.intent, nil
+	}
 	return &tierup.Charge{ID: "ch_" + r.IdempotencyKey, Amount: r.Amount}, nil
+}
+
+// authenticate plays the customer on the challenge page: the charge
+// succeeds, or ends with err.
+func (g *fakeGateway) authenticate(err error) {
+	if err != nil {
+		g.intentErr = err
+		return
+	}
+	c := *g.intent
+	c.Status, c.NextAction = tierup.ChargeSucceeded, nil
+	g.intent = &c
+}
+
+func (g *fakeGateway) LookupCharge(_ context.Context, id string) (*tierup.Charge, error) {
+	g.lookups++
+	if g.intent == nil || g.intent.ID != id {
+		return nil, &tierup.PaymentError{Code: tierup.PayCodeResourceMissing, Message: "no such charge"}
+	}
+	if g.intentErr != nil {
+		return nil, g.intentErr
+	}
+	return g.intent, nil
+}
+
+func (g *fakeGateway) CancelCharge(ctx context.Context, id string) (*tierup.Charge, error) {
+	g.cancels = append(g.cancels, id)
+	if c, err := g.LookupCharge(ctx, id); err != nil || c.Status != tierup.ChargeRequiresAction {
+		return c, err
+	}
+	c := *g.intent
+	c.Status, c.NextAction = tierup.ChargeCanceled, nil
+	g.intent = &c
+	return g.intent, nil
 }
 
 func (g *fakeGateway) Refund(_ context.Context, r tierup.RefundRequest) (*tierup.Refund, error) {

@@ -63,6 +63,9 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 	if res.err != nil {
 		return e.fail(ctx, tx, u, step, res.err, now)
 	}
+	if res.await != nil {
+		return nil, e.awaitCustomer(ctx, tx, u, res.await, now)
+	}
 	if u.Status == tierup.UpgradePaused {
 		if err := u.Resume(); err != nil {
 			return nil, err

@@ -19,6 +19,7 @@ type result struct {
 	apply   func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error // records the outcome, in the commit transaction
 	more    bool                                                                // the step is not done: run it again right away
 	skipped bool                                                                // the step had nothing to do
+	await   *tierup.Charge                                                      // the payment waits for the customer's authentication
 	msg     string
 	err     error
 }
@@ -28,9 +29,10 @@ func current(u *tierup.Upgrade, j tierup.Job) bool {
 	if j.Step == stepCompensate {
 		return u.CancelRequestedAt != nil && u.Active() && u.CompensateRun == j.Run
 	}
-	// Only a running or paused upgrade moves forward: a job revived after
-	// the upgrade failed a payment or went to support is stale.
-	if (u.Status != tierup.UpgradeProcessing && u.Status != tierup.UpgradePaused) || u.CurrentStep != j.Step {
+	// Only a running, paused or authenticating upgrade moves forward: a job
+	// revived after the upgrade failed a payment or went to support is
+	// stale.
+	if !u.Status.Moves() || u.CurrentStep != j.Step {
 		return false
 	}
 	st := u.Step(j.Step)
@@ -152,6 +154,15 @@ func (e *Engine) pay(ctx context.Context, u *tierup.Upgrade) result {
 			return u.PaymentNotDue()
 		}}
 	}
+	if u.Payment.Status == tierup.PaymentRequiresAction {
+		// Charging again with the same key would replay the first answer:
+		// read the charge the customer was asked to authenticate.
+		charge, err := e.Gateway.LookupCharge(ctx, u.Payment.Intent)
+		if err != nil {
+			return result{err: err}
+		}
+		return e.chargeOutcome(ctx, u, charge)
+	}
 	q, err := e.Store.Quote(ctx, u.QuoteID)
 	if err != nil {
 		return result{err: err}
@@ -169,14 +180,12 @@ func (e *Engine) pay(ctx context.Context, u *tierup.Upgrade) result {
 		PaymentMethod:  pm,
 		Description:    fmt.Sprintf("Upgrade to %s", u.ToPlan),
 		Metadata:       map[string]string{"upgrade": u.ID, "quote": q.ID, "account": u.AccountID},
+		ReturnURL:      e.cfg.PublicURL + "/upgrades/" + u.ID,
 	})
 	if err != nil {
 		return result{err: err}
 	}
-	return result{msg: fmt.Sprintf("charged %s to %s •••• %s", charge.Amount, pm.Brand, pm.Last4),
-		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
-			return u.PaymentCharged(charge.ID)
-		}}
+	return e.chargeOutcome(ctx, u, charge)
 }
 
 // activate switches the subscription exactly as the quote said; it is all

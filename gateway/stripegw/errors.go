@@ -202,8 +202,6 @@ func intentError(pi *stripe.PaymentIntent) *tierup.PaymentError {
 			Message:   "Your bank is still processing the payment. The upgrade continues as soon as it confirms.",
 			Retryable: true,
 		}
-	case stripe.PaymentIntentStatusRequiresAction:
-		return cardError(CodeAuthenticationRequired, "")
 	case stripe.PaymentIntentStatusRequiresPaymentMethod:
 		if e := pi.LastPaymentError; e != nil && e.Type == stripe.ErrorTypeCard {
 			return cardError(tierup.PaymentCode(e.Code), string(e.DeclineCode))

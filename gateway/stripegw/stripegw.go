@@ -113,11 +113,15 @@ func (g *Gateway) TokenizeCard(context.Context, tierup.Card) (string, error) {
 // Charge creates and confirms a card PaymentIntent for req.Amount. The
 // returned Charge.ID is the PaymentIntent ID, which Refund takes back.
 //
-// The PaymentIntent is restricted to cards and fails instead of waiting
-// for customer action (3-D Secure): the upgrade runs server-side and could
-// not complete a redirect. Input that can never succeed (no payment method,
-// no idempotency key, an amount Stripe cannot represent) is a plain error,
-// not a PaymentError, and nothing is sent.
+// A card whose bank asks for 3-D Secure leaves the PaymentIntent in
+// requires_action: the Charge says so, with the next action for the
+// customer's client — Stripe's redirect when Stripe gives one, otherwise
+// use_stripe_sdk with the client secret, for Stripe.js
+// (stripe.handleNextAction) or the mobile SDK. req.ReturnURL is where a
+// redirect comes back to. Read the PaymentIntent again with LookupCharge.
+// Input that can never succeed (no payment method, no idempotency key, an
+// amount Stripe cannot represent) is a plain error, not a PaymentError,
+// and nothing is sent.
 func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup.Charge, error) {
 	if err := checkIdempotencyKey(req.IdempotencyKey); err != nil {
 		return nil, err
@@ -130,12 +134,14 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 		return nil, err
 	}
 	params := &stripe.PaymentIntentCreateParams{
-		Amount:                stripe.Int64(amount),
-		Currency:              stripe.String(currency),
-		PaymentMethod:         stripe.String(req.PaymentMethod.GatewayRef),
-		PaymentMethodTypes:    stripe.StringSlice([]string{"card"}),
-		Confirm:               stripe.Bool(true),
-		ErrorOnRequiresAction: stripe.Bool(true),
+		Amount:             stripe.Int64(amount),
+		Currency:           stripe.String(currency),
+		PaymentMethod:      stripe.String(req.PaymentMethod.GatewayRef),
+		PaymentMethodTypes: stripe.StringSlice([]string{"card"}),
+		Confirm:            stripe.Bool(true),
+	}
+	if req.ReturnURL != "" {
+		params.ReturnURL = stripe.String(req.ReturnURL)
 	}
 	if req.Description != "" {
 		params.Description = stripe.String(req.Description)
@@ -152,12 +158,71 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 	if err != nil {
 		return nil, g.mapError(ctx, "charge", err)
 	}
+	if pi.Status == stripe.PaymentIntentStatusCanceled {
+		return nil, intentError(pi) // nobody canceled it yet: it failed
+	}
+	return g.chargeOf(ctx, pi, req.Amount)
+}
+
+// LookupCharge reads the PaymentIntent id again: after the customer's
+// authentication, or when a webhook says it changed (the event is only a
+// hint; the PaymentIntent as it is now decides).
+func (g *Gateway) LookupCharge(ctx context.Context, id string) (*tierup.Charge, error) {
+	pi, err := g.client.V1PaymentIntents.Retrieve(ctx, id, nil)
+	if err != nil {
+		return nil, g.mapError(ctx, "lookup", err)
+	}
+	return g.chargeOf(ctx, pi, tierup.Money{})
+}
+
+// CancelCharge cancels the PaymentIntent id, which waits for the
+// customer's authentication. When it can no longer be canceled (the
+// customer authenticated meanwhile, or it was canceled already), it is
+// read again and returned as it is.
+func (g *Gateway) CancelCharge(ctx context.Context, id string) (*tierup.Charge, error) {
+	params := &stripe.PaymentIntentCancelParams{CancellationReason: stripe.String(string(stripe.PaymentIntentCancellationReasonAbandoned))}
+	params.SetIdempotencyKey("tierup:cancel:" + id)
+	pi, err := g.client.V1PaymentIntents.Cancel(ctx, id, params)
+	var se *stripe.Error
+	if errors.As(err, &se) && se.Code == stripe.ErrorCodePaymentIntentUnexpectedState {
+		return g.LookupCharge(ctx, id)
+	}
+	if err != nil {
+		return nil, g.mapError(ctx, "cancel", err)
+	}
+	return g.chargeOf(ctx, pi, tierup.Money{})
+}
+
+// chargeOf maps a PaymentIntent to a Charge or a *PaymentError. amount is
+// what was asked for, or zero to take the PaymentIntent's own.
+func (g *Gateway) chargeOf(ctx context.Context, pi *stripe.PaymentIntent, amount tierup.Money) (*tierup.Charge, error) {
+	if amount.Currency == "" {
+		amount = fromStripeAmount(pi.Amount, pi.Currency)
+	}
+	c := &tierup.Charge{ID: pi.ID, Amount: amount}
+	switch pi.Status {
+	case stripe.PaymentIntentStatusRequiresAction:
+		c.Status, c.NextAction = tierup.ChargeRequiresAction, nextAction(pi)
+		return c, nil
+	case stripe.PaymentIntentStatusCanceled:
+		c.Status = tierup.ChargeCanceled
+		return c, nil
+	}
 	if perr := intentError(pi); perr != nil {
 		g.log.WarnContext(ctx, "stripe charge not completed",
 			"payment_intent", pi.ID, "status", string(pi.Status), "code", perr.Code, "decline_code", perr.DeclineCode)
 		return nil, perr
 	}
-	return &tierup.Charge{ID: pi.ID, Amount: req.Amount}, nil
+	c.Status = tierup.ChargeSucceeded
+	return c, nil
+}
+
+// nextAction is what the customer's client does to authenticate.
+func nextAction(pi *stripe.PaymentIntent) *tierup.NextAction {
+	if na := pi.NextAction; na != nil && na.RedirectToURL != nil && na.RedirectToURL.URL != "" {
+		return &tierup.NextAction{Type: tierup.NextActionRedirect, URL: na.RedirectToURL.URL}
+	}
+	return &tierup.NextAction{Type: tierup.NextActionStripeSDK, ClientSecret: pi.ClientSecret}
 }
 
 // Refund refunds req.Amount of the PaymentIntent req.ChargeID. A refund
@@ -258,6 +323,16 @@ func stripeAmount(m tierup.Money) (int64, string, error) {
 		return 0, "", fmt.Errorf("stripegw: Stripe does not take %s amounts with %d decimals", m.Currency, exp)
 	}
 	return m.Amount, cur, nil
+}
+
+// fromStripeAmount is the inverse of stripeAmount, for amounts Stripe
+// reports.
+func fromStripeAmount(amount int64, currency stripe.Currency) tierup.Money {
+	m := tierup.Money{Amount: amount, Currency: tierup.Currency(strings.ToUpper(string(currency)))}
+	if m.Currency == "ISK" {
+		m.Amount /= 100
+	}
+	return m
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

@@ -155,15 +155,14 @@ func TestChargeStripeMock(t *testing.T) {
 				t.Errorf("Idempotency-Key = %q, want %q", got, req.IdempotencyKey)
 			}
 			wantForm(t, sent.Form, map[string]string{
-				"amount":                   tt.wantAmount,
-				"currency":                 tt.wantCur,
-				"confirm":                  "true",
-				"payment_method":           tt.ref,
-				"payment_method_types[0]":  "card",
-				"error_on_requires_action": "true",
-				"description":              "Upgrade to Pro",
-				"metadata[upgrade_id]":     "up_1",
-				"metadata[quote_id]":       "q_1",
+				"amount":                  tt.wantAmount,
+				"currency":                tt.wantCur,
+				"confirm":                 "true",
+				"payment_method":          tt.ref,
+				"payment_method_types[0]": "card",
+				"description":             "Upgrade to Pro",
+				"metadata[upgrade_id]":    "up_1",
+				"metadata[quote_id]":      "q_1",
 			})
 		})
 	}
@@ -383,8 +382,6 @@ func TestChargeStatusNotSucceeded(t *testing.T) {
 		pi   string
 		want want
 	}{
-		{"requires action", `{"id":"pi_1","object":"payment_intent","status":"requires_action"}`,
-			want{code: stripegw.CodeAuthenticationRequired}},
 		{"processing", `{"id":"pi_1","object":"payment_intent","status":"processing"}`,
 			want{code: stripegw.CodePaymentPending, retryable: true}},
 		{"declined by last payment error", `{"id":"pi_1","object":"payment_intent","status":"requires_payment_method",

@@ -78,6 +78,20 @@
     });
   }
 
+  // 3-D Secure: when the bank asks for it, open its page once per charge
+  // (coming back from it must not bounce the customer there again); the
+  // link stays for a second try.
+  function openChallenge(root) {
+    const a = root.querySelector("a[data-open-challenge]");
+    if (!a) return;
+    const key = "tierup-challenge:" + a.getAttribute("href");
+    try {
+      if (sessionStorage.getItem(key)) return;
+      sessionStorage.setItem(key, "1");
+    } catch (e) { return; }
+    location.assign(a.href);
+  }
+
   // Live progress: on every event, fetch the server-rendered section again.
   function setupLive(live) {
     if (!window.EventSource) return;
@@ -94,6 +108,7 @@
           live.innerHTML = html;
           const f = live.querySelector("#pay-form");
           if (f) setupCardForm(f);
+          openChallenge(live);
           if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
           tick();
         })
@@ -104,7 +119,7 @@
     es.onopen = function () { conn.classList.add("hidden"); refresh(); };
     es.onerror = function () { conn.classList.remove("hidden"); };
     es.onmessage = refresh;
-    ["created", "step_started", "step_succeeded", "step_progress", "step_retry_scheduled", "paused", "resumed",
+    ["created", "step_started", "step_succeeded", "step_progress", "step_retry_scheduled", "paused", "resumed", "payment_action_required",
      "payment_failed", "payment_retry", "needs_support", "admin_retry", "completed", "cancel_requested", "canceled",
      "step_concluded_for_cancel", "resumed_after_crash", "step_taken_over"].forEach(function (k) { es.addEventListener(k, refresh); });
   }
