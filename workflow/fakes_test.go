@@ -40,6 +40,7 @@ type state struct {
 	jobs          []queued
 	completed     []tierup.Job
 	beats         map[string]bool
+	credit        []tierup.CreditEntry // the ledger, oldest first
 }
 
 func (s state) clone() state {
@@ -55,6 +56,7 @@ func (s state) clone() state {
 	}
 	c.events, c.notifications, c.tickets = slices.Clone(s.events), slices.Clone(s.notifications), slices.Clone(s.tickets)
 	c.jobs, c.completed, c.beats = slices.Clone(s.jobs), slices.Clone(s.completed), maps.Clone(s.beats)
+	c.credit = slices.Clone(s.credit)
 	return c
 }
 
@@ -170,6 +172,28 @@ func (f *fakeStore) SetSubscription(_ context.Context, id string, s tierup.Subsc
 func (f *fakeStore) SetEntitlementsPlan(_ context.Context, id, plan string) error {
 	f.st.accounts[id].EntitlementsPlan = plan
 	return nil
+}
+
+// AddCreditEntry keeps the ledger's one entry of each kind per upgrade, as
+// the database's unique key does.
+func (f *fakeStore) AddCreditEntry(_ context.Context, e *tierup.CreditEntry) (bool, error) {
+	for _, c := range f.st.credit {
+		if c.UpgradeID == e.UpgradeID && c.Kind == e.Kind {
+			return false, nil
+		}
+	}
+	f.st.credit = append(f.st.credit, *e)
+	return true, nil
+}
+
+func (f *fakeStore) CreditEntries(_ context.Context, accountID string) ([]tierup.CreditEntry, error) {
+	var out []tierup.CreditEntry
+	for _, c := range slices.Backward(f.st.credit) {
+		if c.AccountID == accountID {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeStore) Quote(_ context.Context, id string) (*tierup.Quote, error) {
