@@ -119,6 +119,12 @@ func newCreditEntry(accountID, upgradeID, quoteID string, k CreditKind, m Money,
 		CreatedAt: now.UTC()}
 }
 
+// Activated is the subscription that activating q gives: the new plan for
+// the new period, worth ValueOfNewPeriod.
+func (q *Quote) Activated(to *Plan) Subscription {
+	return Subscription{PlanID: q.ToPlan, PeriodStart: q.NewPeriod.Start, PeriodEnd: q.NewPeriod.End, Value: q.ValueOfNewPeriod(to)}
+}
+
 // ValueOfNewPeriod is what the subscription the quote activates is worth
 // (Subscription.Value): q.PeriodValue, or the new plan's price for a quote
 // made before it was quoted.

@@ -64,8 +64,7 @@ func (e *Engine) switchPlan(ctx context.Context, tx tierup.Store, u *tierup.Upgr
 	if err := e.appendCredit(ctx, tx, u, add); err != nil {
 		return err
 	}
-	return tx.SetSubscription(ctx, u.AccountID, tierup.Subscription{PlanID: u.ToPlan, PeriodStart: u.NewPeriod.Start,
-		PeriodEnd: u.NewPeriod.End, Value: q.ValueOfNewPeriod(to)})
+	return tx.SetSubscription(ctx, u.AccountID, q.Activated(to))
 }
 
 // returningCredit adds to a compensation part's commit the entries that
