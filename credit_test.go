@@ -8,7 +8,7 @@ import (
 	"github.com/tierup/tierup"
 )
 
-func usd(n int64) tierup.Money  { return tierup.Money{Amount: n, Currency: "USD"} }
+func usd(n int64) tierup.Money   { return tierup.Money{Amount: n, Currency: "USD"} }
 func usdp(n int64) *tierup.Money { m := usd(n); return &m }
 
 func entry(upgrade string, k tierup.CreditKind, amount int64) tierup.CreditEntry {
