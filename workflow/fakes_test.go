@@ -94,6 +94,7 @@ type fakeStore struct {
 	quotes     map[string]*tierup.Quote
 	pms        map[string]*tierup.PaymentMethod
 	candidates []*tierup.Upgrade // what ResumeCandidates answers
+	setSubErr  error             // the next SetSubscription fails with it
 }
 
 func newFakeStore() *fakeStore {
@@ -165,6 +166,10 @@ func (f *fakeStore) Account(_ context.Context, id string) (*tierup.Account, erro
 }
 
 func (f *fakeStore) SetSubscription(_ context.Context, id string, s tierup.Subscription) error {
+	if err := f.setSubErr; err != nil {
+		f.setSubErr = nil
+		return err
+	}
 	f.st.accounts[id].Subscription = s
 	return nil
 }
@@ -362,8 +367,18 @@ func newRig(t *testing.T) *rig {
 // create starts an upgrade from Hobby to Pro (1 month).
 func (r *rig) create(t *testing.T) *tierup.Upgrade {
 	t.Helper()
+	return r.createFrom(t, nil)
+}
+
+// createFrom starts an upgrade from Hobby to Pro (1 month) with the quote
+// changed by edit first.
+func (r *rig) createFrom(t *testing.T, edit func(q *tierup.Quote)) *tierup.Upgrade {
+	t.Helper()
 	q := &tierup.Quote{ID: "quo_1", AccountID: "acct_1", FromPlan: "hobby", ToPlan: "pro-1m",
 		AmountDue: tierup.Money{Amount: 2900, Currency: "USD"}, NewPeriod: tierup.Period{Start: start, End: start.AddDate(0, 1, 0)}}
+	if edit != nil {
+		edit(q)
+	}
 	pm := &tierup.PaymentMethod{ID: "pm_1", AccountID: "acct_1", Brand: "visa", Last4: "4242"}
 	r.store.quotes[q.ID], r.store.pms[pm.ID] = q, pm
 	u := tierup.NewUpgrade("upg_1", q, pm, tierup.TermsAcceptance{}, start)
