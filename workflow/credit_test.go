@@ -10,7 +10,7 @@ import (
 	"github.com/tierup/tierup"
 )
 
-func usd(n int64) tierup.Money  { return tierup.Money{Amount: n, Currency: "USD"} }
+func usd(n int64) tierup.Money   { return tierup.Money{Amount: n, Currency: "USD"} }
 func usdp(n int64) *tierup.Money { m := usd(n); return &m }
 
 // earlier is the credit an earlier upgrade of the rig's account kept.
