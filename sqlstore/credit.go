@@ -22,7 +22,7 @@ func (db *DB) AddCreditEntry(ctx context.Context, e *tierup.CreditEntry) (bool, 
 // CreditEntries implements tierup.Store.
 func (db *DB) CreditEntries(ctx context.Context, accountID string) ([]tierup.CreditEntry, error) {
 	rs, err := db.q.query(ctx, `SELECT id, account_id, kind, amount, currency, upgrade_id, quote_id, created_at
-		FROM credit_entries WHERE account_id = $1 ORDER BY created_at DESC, id DESC`, accountID)
+		FROM credit_entries WHERE account_id = $1 ORDER BY seq DESC`, accountID)
 	if err != nil {
 		return nil, err
 	}

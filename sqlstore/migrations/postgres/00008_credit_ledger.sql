@@ -4,8 +4,10 @@
 -- stored figure can drift from them. Each upgrade writes at most one
 -- entry of each kind (granted, applied, returned, revoked): the unique key
 -- makes a repeated step append nothing.
+-- seq orders the entries as they were appended.
 CREATE TABLE credit_entries (
-    id         TEXT PRIMARY KEY,
+    seq        BIGSERIAL PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
     account_id TEXT NOT NULL REFERENCES accounts (id),
     kind       TEXT NOT NULL CHECK (kind IN ('granted', 'applied', 'returned', 'revoked')),
     amount     BIGINT NOT NULL CHECK ((amount > 0) = (kind IN ('granted', 'returned')) AND amount <> 0),
@@ -15,7 +17,7 @@ CREATE TABLE credit_entries (
     created_at TIMESTAMPTZ NOT NULL,
     UNIQUE (upgrade_id, kind)
 );
-CREATE INDEX credit_entries_account ON credit_entries (account_id, created_at);
+CREATE INDEX credit_entries_account ON credit_entries (account_id, seq);
 
 -- +goose StatementBegin
 CREATE FUNCTION credit_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
