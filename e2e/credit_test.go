@@ -20,7 +20,7 @@ func TestAccountCredit(t *testing.T) {
 		h := start(t, dsn, func(o *stack.Options) { o.App.Policy = tierup.PolicyCredit })
 		clock := h.Do("POST", "/v1/test-clocks", admin, map[string]any{"frozen_time": "2026-03-01T00:00:00Z"})
 		h.Expect(clock, 201, "")
-		_, token := h.account(map[string]any{"email": "credit@example.com", "plan": "pro-12m", "current_period_start": "2026-01-01T00:00:00Z",
+		acct, token := h.account(map[string]any{"email": "credit@example.com", "plan": "pro-12m", "current_period_start": "2026-01-01T00:00:00Z",
 			"test_clock": clock.Str("id")})
 		pm := h.card(token, "4242 4242 4242 4242")
 		if me := h.Do("GET", "/v1/account", token, nil); me.Num("credit.balance.amount") != 0 || len(me.List("credit.entries")) != 0 ||
@@ -84,6 +84,17 @@ func TestAccountCredit(t *testing.T) {
 					t.Errorf("%s: entry %v", s.name, e)
 				}
 			}
+		}
+		// The Plan page shows the balance and the ledger.
+		c, _ := dashboard(t, h, acct)
+		res, err := c.Get(h.BaseURL + "/plan")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := body(t, res); !strings.Contains(page, `data-test="credit-balance"`) ||
+			!strings.Contains(page, "$0.00") || strings.Count(page, "Applied to an upgrade") != 2 ||
+			!strings.Contains(page, "Returned by a canceled upgrade") || !strings.Contains(page, "-$144.12") {
+			t.Errorf("the Plan page lacks the credit: %s", page)
 		}
 		if c, _, rf := h.charges(); c != 2 || rf != 1 {
 			t.Errorf("sandbox ledger: %d charges, %d refunds; want the two team-12m charges and one refund", c, rf)
