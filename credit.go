@@ -68,7 +68,7 @@ func CheckCredit(entries []CreditEntry, q *Quote, upgradeID string) error {
 		return nil
 	}
 	if have := CreditBalance(entries, q.CreditApplied.Currency); have.Amount < q.CreditApplied.Amount {
-		return Errorf(CodeQuoteInvalid, "quote %s takes %s of account credit off the price, but only %s is left on the account (another upgrade used it); cancel this upgrade and ask for a new quote",
+		return Errorf(CodeQuoteInvalid, "quote %s takes %s of account credit off the price, but only %s is left on the account (another upgrade used it); ask for a new quote",
 			q.ID, q.CreditApplied, have)
 	}
 	return nil
