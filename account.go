@@ -39,6 +39,22 @@ type Subscription struct {
 	PlanID      string
 	PeriodStart time.Time // zero for a free plan
 	PeriodEnd   time.Time // zero for a free plan
+	// Value is what the current period cost: the money and account credit
+	// paid for it, plus the previous plan's unused value it took over,
+	// less what went to the credit ledger (see Quote.PeriodValue). The
+	// next upgrade prorates it, not the list price, so that consecutive
+	// upgrades credit what was paid. Zero (no currency) for a free plan
+	// and for subscriptions stored before it was kept: those are worth
+	// their plan's price.
+	Value Money
+}
+
+// ValueOn is the subscription's Value, or plan's price when it has none.
+func (s Subscription) ValueOn(plan *Plan) Money {
+	if s.Value.Currency == "" {
+		return plan.Price
+	}
+	return s.Value
 }
 
 // Subscription statuses.
@@ -114,11 +130,19 @@ type Store interface {
 	PutSecretIfAbsent(ctx context.Context, name string, value []byte) (stored []byte, created bool, err error)
 	// Secret returns the stored value under name. Errors: ErrNotFound.
 	Secret(ctx context.Context, name string) ([]byte, error)
-	// SetSubscription replaces the account's plan and period.
+	// SetSubscription replaces the account's plan, period and its value.
 	SetSubscription(ctx context.Context, accountID string, s Subscription) error
 	// SetEntitlementsPlan sets the plan whose limits and entitlements the
 	// account enjoys; they follow the subscription's plan until set.
 	SetEntitlementsPlan(ctx context.Context, accountID, planID string) error
+
+	// AddCreditEntry appends e to its account's credit ledger unless the
+	// ledger has an entry of e's kind for e's upgrade (the database
+	// enforces one), and reports whether it was appended. Entries are
+	// never changed or deleted.
+	AddCreditEntry(ctx context.Context, e *CreditEntry) (added bool, err error)
+	// CreditEntries lists an account's credit ledger, newest first.
+	CreditEntries(ctx context.Context, accountID string) ([]CreditEntry, error)
 
 	// CreatePaymentMethod stores a tokenized card.
 	CreatePaymentMethod(ctx context.Context, pm *PaymentMethod) error

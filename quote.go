@@ -82,6 +82,8 @@ type Quote struct {
 	NewPeriod        Period     `json:"new_period"`
 	AmountDue        Money      `json:"amount_due"`
 	AccountCredit    *Money     `json:"account_credit,omitempty" doc:"Unused value beyond the price, kept on the account (credit policy)."`
+	CreditApplied    *Money     `json:"credit_applied,omitempty" doc:"Account credit taken off the amount due; the account's ledger is debited when the plan is activated."`
+	PeriodValue      *Money     `json:"period_value,omitempty" doc:"What the new period is worth: the new plan's price plus the unused value of the current plan that it takes over as time. The next upgrade prorates it."`
 	Lines            []Line     `json:"lines"`
 	Explanation      string     `json:"explanation"`
 	ExpiresAt        time.Time  `json:"expires_at"`
@@ -96,6 +98,9 @@ type QuoteInput struct {
 	From     *Plan
 	To       *Plan
 	Policy   Policy
+	// Credit is the account's credit balance in the new plan's currency;
+	// as much of it as the amount due needs is applied.
+	Credit Money
 }
 
 // PriceUpgrade computes the quote for moving from in.From to in.To. It is
@@ -142,7 +147,8 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 		q.NewPeriod = Period{Start: now, End: baseEnd}
 		q.Lines = []Line{planLine()}
 		q.Explanation = explainNone(f, in, q)
-		return q, nil
+		q.PeriodValue = moneyPtr(in.To.Price)
+		return q.applyCredit(in), nil
 	}
 
 	oldLen := int64(in.Current.PeriodEnd.Sub(in.Current.PeriodStart) / time.Second)
@@ -164,17 +170,25 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 		q.NewPeriod = Period{Start: now, End: end}
 		q.Lines = []Line{planLine()}
 		if q.Adjustment.Kind == AdjustExtension {
-			q.Explanation = fmt.Sprintf("The %s left on %s are added to %s: it runs from %s to %s instead of %s. You pay %s now.",
-				f.duration(remaining), in.From.Name, in.To.Name, f.dateTime(now), f.dateTime(end), f.dateTime(baseEnd), in.To.Price)
+			// The remaining time, and so its value, is taken over.
+			unused, err := unusedValue(in, remaining, oldLen)
+			if err != nil {
+				return nil, err
+			}
+			q.PeriodValue = &Money{Amount: in.To.Price.Amount + unused.Amount, Currency: in.To.Price.Currency}
+			q.Explanation = fmt.Sprintf("The %s left on %s are added to %s: it runs from %s to %s instead of %s.",
+				f.duration(remaining), in.From.Name, in.To.Name, f.dateTime(now), f.dateTime(end), f.dateTime(baseEnd))
 		} else {
-			q.Explanation = fmt.Sprintf("You have %s left on %s. Because %s is not longer than your current plan, those %s count as already used on it: it runs from %s to %s instead of %s. You pay %s now.",
-				f.duration(remaining), in.From.Name, in.To.Name, f.duration(remaining), f.dateTime(now), f.dateTime(end), f.dateTime(baseEnd), in.To.Price)
+			// The remaining time overlaps the new period: nothing is taken over.
+			q.PeriodValue = moneyPtr(in.To.Price)
+			q.Explanation = fmt.Sprintf("You have %s left on %s. Because %s is not longer than your current plan, those %s count as already used on it: it runs from %s to %s instead of %s.",
+				f.duration(remaining), in.From.Name, in.To.Name, f.duration(remaining), f.dateTime(now), f.dateTime(end), f.dateTime(baseEnd))
 		}
 	case PolicyValue:
 		newLen := int64(baseEnd.Sub(now) / time.Second)
 		var secs int64
 		if in.To.Price.Amount > 0 { // a zero-priced plan's time is not bought
-			if secs, err = MulDivFloor(in.From.Price.Amount, remaining, newLen, oldLen, in.To.Price.Amount); err != nil {
+			if secs, err = MulDivFloor(in.Current.ValueOn(in.From).Amount, remaining, newLen, oldLen, in.To.Price.Amount); err != nil {
 				return nil, err
 			}
 		}
@@ -186,8 +200,9 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 		q.Adjustment = Adjustment{Kind: AdjustTimeCredit, Seconds: secs}
 		q.NewPeriod = Period{Start: now, End: end}
 		q.Lines = []Line{planLine()}
-		q.Explanation = fmt.Sprintf("The %s left on %s are worth %s; at the price of %s that buys %s more, so it runs from %s to %s instead of %s. You pay %s now.",
-			f.duration(remaining), in.From.Name, worth, in.To.Name, f.duration(secs), f.dateTime(now), f.dateTime(end), f.dateTime(baseEnd), in.To.Price)
+		q.PeriodValue = &Money{Amount: in.To.Price.Amount + worth.Amount, Currency: in.To.Price.Currency}
+		q.Explanation = fmt.Sprintf("The %s left on %s are worth %s; at the price of %s that buys %s more, so it runs from %s to %s instead of %s.",
+			f.duration(remaining), in.From.Name, worth, in.To.Name, f.duration(secs), f.dateTime(now), f.dateTime(end), f.dateTime(baseEnd))
 	case PolicyCredit:
 		unused, err := unusedValue(in, remaining, oldLen)
 		if err != nil {
@@ -207,22 +222,41 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 			due = 0
 		}
 		q.AmountDue = Money{Amount: due, Currency: in.To.Price.Currency}
-		q.Explanation = fmt.Sprintf("The %s left on %s are worth %s, which is taken off the price of %s. It runs from %s to %s. You pay %s now.",
-			f.duration(remaining), in.From.Name, unused, in.To.Name, f.dateTime(now), f.dateTime(baseEnd), q.AmountDue)
-		if q.AccountCredit != nil {
-			q.Explanation += fmt.Sprintf(" The remaining %s stays on your account as credit.", q.AccountCredit)
-		}
+		// Charge + unused value − credit kept = the price, whatever the split.
+		q.PeriodValue = moneyPtr(in.To.Price)
+		q.Explanation = fmt.Sprintf("The %s left on %s are worth %s, which is taken off the price of %s. It runs from %s to %s.",
+			f.duration(remaining), in.From.Name, unused, in.To.Name, f.dateTime(now), f.dateTime(baseEnd))
 	default:
 		return nil, Errorf(CodeInvalid, "unknown proration policy %q", in.Policy)
 	}
-	return q, nil
+	return q.applyCredit(in), nil
 }
 
-// unusedValue is the current plan's price × remaining / period length,
-// rounded half-up once to the minor unit.
+// applyCredit takes as much of the account's credit off the amount due as
+// it covers, as a line of its own, and ends the explanation with what is
+// paid now.
+func (q *Quote) applyCredit(in QuoteInput) *Quote {
+	if use := min(in.Credit.Amount, q.AmountDue.Amount); use > 0 && in.Credit.Currency == q.AmountDue.Currency {
+		applied := Money{Amount: use, Currency: q.AmountDue.Currency}
+		q.CreditApplied = &applied
+		q.AmountDue.Amount -= use
+		q.Lines = append(q.Lines, Line{Description: "Account credit applied", Amount: Money{Amount: -use, Currency: applied.Currency}})
+		q.Explanation += fmt.Sprintf(" %s of your account credit is taken off.", applied)
+	}
+	q.Explanation += fmt.Sprintf(" You pay %s now.", q.AmountDue)
+	if q.AccountCredit != nil {
+		q.Explanation += fmt.Sprintf(" The remaining %s stays on your account as credit.", q.AccountCredit)
+	}
+	return q
+}
+
+// unusedValue is the current period's value (what it cost, not the list
+// price: see Subscription.Value) × remaining / period length, rounded
+// half-up once to the minor unit.
 func unusedValue(in QuoteInput, remaining, periodLen int64) (Money, error) {
-	v, err := MulDivHalfUp(in.From.Price.Amount, remaining, periodLen)
-	return Money{Amount: v, Currency: in.From.Price.Currency}, err
+	value := in.Current.ValueOn(in.From)
+	v, err := MulDivHalfUp(value.Amount, remaining, periodLen)
+	return Money{Amount: v, Currency: value.Currency}, err
 }
 
 func explainNone(f formatter, in QuoteInput, q *Quote) string {
@@ -233,8 +267,8 @@ func explainNone(f formatter, in QuoteInput, q *Quote) string {
 	case in.Current.Paid():
 		why = fmt.Sprintf("Your %s plan ended on %s, so there is no time left to carry over. ", in.From.Name, f.dateTime(in.Current.PeriodEnd))
 	}
-	return fmt.Sprintf("%s%s starts now and runs from %s to %s. You pay %s now.",
-		why, in.To.Name, f.dateTime(q.NewPeriod.Start), f.dateTime(q.NewPeriod.End), q.AmountDue)
+	return fmt.Sprintf("%s%s starts now and runs from %s to %s.",
+		why, in.To.Name, f.dateTime(q.NewPeriod.Start), f.dateTime(q.NewPeriod.End))
 }
 
 // Seal gives the computed quote its identity and expiry and signs its terms
@@ -300,7 +334,8 @@ func (q *Quote) VerifyWith(keys QuoteKeys) bool {
 	if v1, ok := strings.CutPrefix(sig, quoteSigV1); ok {
 		return macEqual(v1, quoteMAC(key, q.payloadV1())[:quoteMACBytes])
 	}
-	return macEqual(sig, quoteMAC(key, q.payloadV0()))
+	// v0 predates the credit terms: a v0 quote carrying them was altered.
+	return q.CreditApplied == nil && q.PeriodValue == nil && macEqual(sig, quoteMAC(key, q.payloadV0()))
 }
 
 func macEqual(hexSig string, mac []byte) bool {
@@ -362,7 +397,9 @@ func quoteMAC(key, payload []byte) []byte {
 // remaining time became, the new period and every amount), in a layout of
 // its own so that the API's Quote can gain fields without invalidating
 // stored quotes. The explanation and remaining_days are renderings of
-// these terms and are not signed. Never change it: add a version.
+// these terms and are not signed. Never change what it encodes for a quote
+// already signed: a term added later is omitted when absent (omitempty),
+// so that every quote signed before it encodes, and verifies, as it did.
 type quotePayloadV1 struct {
 	V int `json:"v"`
 	quoteHead
@@ -374,6 +411,9 @@ type quotePayloadV1 struct {
 	AmountDue        signedMoney   `json:"amount_due"`
 	AccountCredit    *signedMoney  `json:"account_credit"`
 	ExpiresAt        time.Time     `json:"expires_at"`
+	// Added with the credit ledger.
+	CreditApplied *signedMoney `json:"credit_applied,omitempty"`
+	PeriodValue   *signedMoney `json:"period_value,omitempty"`
 }
 
 // quotePayloadV0 is the JSON layout of Quote when signatures had no
@@ -429,7 +469,8 @@ type (
 func (q *Quote) payloadV1() []byte {
 	return mustMarshal(quotePayloadV1{V: 1, quoteHead: q.head(), CurrentPeriod: signPeriodPtr(q.CurrentPeriod),
 		RemainingSeconds: q.RemainingSeconds, Adjustment: signAdjust(q.Adjustment), NewPeriod: signPeriod(q.NewPeriod),
-		Lines: signLines(q.Lines), AmountDue: signMoney(q.AmountDue), AccountCredit: signMoneyPtr(q.AccountCredit), ExpiresAt: q.ExpiresAt.UTC()})
+		Lines: signLines(q.Lines), AmountDue: signMoney(q.AmountDue), AccountCredit: signMoneyPtr(q.AccountCredit), ExpiresAt: q.ExpiresAt.UTC(),
+		CreditApplied: signMoneyPtr(q.CreditApplied), PeriodValue: signMoneyPtr(q.PeriodValue)})
 }
 
 func (q *Quote) payloadV0() []byte {

@@ -66,6 +66,11 @@ func TestQuoteSignatureVersions(t *testing.T) {
 		{name: "v1, tampered expiry", change: func(q *tierup.Quote) { q.ExpiresAt = q.ExpiresAt.Add(time.Hour) }, want: false},
 		{name: "v1, another account", change: func(q *tierup.Quote) { q.AccountID = "acct_2" }, want: false},
 		{name: "v1, another currency", change: func(q *tierup.Quote) { q.AmountDue.Currency = "EUR" }, want: false},
+		{name: "v1, tampered credit applied", change: withCredit(func(q *tierup.Quote) { q.CreditApplied.Amount++ }), want: false},
+		{name: "v1, credit applied removed", change: withCredit(func(q *tierup.Quote) { q.CreditApplied = nil }), want: false},
+		{name: "v1, credit applied added", change: func(q *tierup.Quote) { q.CreditApplied = &tierup.Money{Amount: 1, Currency: "USD"} }, want: false},
+		{name: "v1, tampered period value", change: func(q *tierup.Quote) { q.PeriodValue.Amount++ }, want: false},
+		{name: "v0, credit terms added", v0: true, change: func(q *tierup.Quote) { q.PeriodValue = &tierup.Money{Amount: 1, Currency: "USD"} }, want: false},
 		{name: "unknown version", change: func(q *tierup.Quote) { q.Signature = "v2" + q.Signature[2:] }, want: false},
 		{name: "v1 body as v0", change: func(q *tierup.Quote) { q.Signature = q.Signature[2:] + "00" }, want: false},
 		{name: "empty", change: func(q *tierup.Quote) { q.Signature = "" }, want: false},
@@ -74,7 +79,8 @@ func TestQuoteSignatureVersions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := creditQuote(t)
-			if tt.v0 {
+			if tt.v0 { // v0 quotes predate the credit terms
+				q.CreditApplied, q.PeriodValue = nil, nil
 				q.Signature = signV0(t, q)
 			}
 			if tt.change != nil {
@@ -120,5 +126,39 @@ func TestQuoteSurvivesAnAddedField(t *testing.T) {
 	}
 	if !later.Quote.Verify(sigKey) {
 		t.Error("a quote read with an added field no longer verifies")
+	}
+}
+
+// withCredit seals the quote again with account credit applied first.
+func withCredit(change func(q *tierup.Quote)) func(q *tierup.Quote) {
+	return func(q *tierup.Quote) {
+		q.CreditApplied = &tierup.Money{Amount: 500, Currency: "USD"}
+		q.Seal(q.ID, q.AccountID, q.ExpiresAt, sigKey)
+		if !q.Verify(sigKey) {
+			panic("a quote with credit applied does not verify")
+		}
+		change(q)
+	}
+}
+
+type goldenKeys struct{}
+
+func (goldenKeys) SigningKey() (string, []byte)       { return "0a1b2c3d", sigKey }
+func (goldenKeys) VerifyingKey(string) ([]byte, bool) { return sigKey, true }
+
+// TestQuoteSignedBeforeCreditTermsVerifies checks signatures made, by the
+// code before the credit terms were signed, over creditQuote's terms: the
+// added terms are omitted when absent, so those quotes still verify.
+func TestQuoteSignedBeforeCreditTermsVerifies(t *testing.T) {
+	for _, sig := range []string{
+		"v15fd00d43202bd462bfe6d494488e00546e969f8941c205b43cbd26f991008d",
+		"v20a1b2c3d5fd00d43202bd462bfe6d494488e00546e969f8941c205b43cbd26",
+	} {
+		q := creditQuote(t)
+		q.PeriodValue = nil // as stored then
+		q.Signature = sig
+		if !q.VerifyWith(goldenKeys{}) {
+			t.Errorf("%s no longer verifies", sig[:2])
+		}
 	}
 }

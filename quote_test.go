@@ -354,3 +354,146 @@ func TestCatalogDefaultPlan(t *testing.T) {
 		t.Errorf("built-in catalog's default plan is %s, want hobby", got)
 	}
 }
+
+// TestPriceUpgradeAppliesAccountCredit: the account's credit comes off the
+// amount due, as a line, never below zero.
+func TestPriceUpgradeAppliesAccountCredit(t *testing.T) {
+	cat := tierup.DefaultCatalog()
+	utc := time.UTC
+	tests := []struct {
+		name    string
+		now     string
+		current tierup.Subscription
+		to      string
+		policy  tierup.Policy
+		credit  tierup.Money
+		due     int64
+		applied int64 // 0 when no credit is applied
+		kept    int64 // Quote.AccountCredit, 0 when none
+		says    string
+	}{
+		{"hobby to pro-1m with USD 10.00 of credit", "2026-03-10T12:00:00Z", sub(cat, "hobby", time.Time{}, utc), "pro-1m", "", usd(1000),
+			1900, 1000, 0, "USD 10.00 of your account credit is taken off. You pay USD 19.00 now."},
+		// 9900 − 1724 = 8176 (see TestPriceUpgrade), − 2000 of credit = 6176.
+		{"credit policy and credit", "2026-06-11T00:00:00Z", sub(cat, "pro-6m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", tierup.PolicyCredit, usd(2000),
+			6176, 2000, 0, "You pay USD 61.76 now."},
+		// Only the 8176 due is taken; 100.00 − 81.76 = 18.24 stays on the account.
+		{"credit beyond the amount due", "2026-06-11T00:00:00Z", sub(cat, "pro-6m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", tierup.PolicyCredit, usd(10000),
+			0, 8176, 0, "USD 81.76 of your account credit is taken off. You pay USD 0.00 now."},
+		{"nothing due: credit untouched, the excess kept", "2026-03-01T00:00:00Z", sub(cat, "pro-12m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", tierup.PolicyCredit, usd(500),
+			0, 0, 14412, "USD 144.12 stays on your account"},
+		{"carryover extension and credit", "2026-03-22T00:00:00Z", sub(cat, "pro-1m", ts("2026-03-01T00:00:00Z"), utc), "pro-3m", "", usd(1),
+			8099, 1, 0, "You pay USD 80.99 now."},
+		{"credit in another currency", "2026-03-10T12:00:00Z", sub(cat, "hobby", time.Time{}, utc), "pro-1m", "", tierup.Money{Amount: 1000, Currency: "EUR"},
+			2900, 0, 0, "You pay USD 29.00 now."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from, _ := cat.Plan(tt.current.PlanID)
+			to, _ := cat.Plan(tt.to)
+			q, err := cat.PriceUpgrade(tierup.QuoteInput{Now: ts(tt.now), Location: utc, Current: tt.current, From: from, To: to, Policy: tt.policy, Credit: tt.credit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var applied, kept int64
+			if q.CreditApplied != nil {
+				applied = q.CreditApplied.Amount
+			}
+			if q.AccountCredit != nil {
+				kept = q.AccountCredit.Amount
+			}
+			if q.AmountDue != usd(tt.due) || applied != tt.applied || kept != tt.kept {
+				t.Errorf("due %v, applied %d, kept %d; want %d, %d, %d", q.AmountDue, applied, kept, tt.due, tt.applied, tt.kept)
+			}
+			var sum int64
+			for _, l := range q.Lines {
+				sum += l.Amount.Amount
+			}
+			last := q.Lines[len(q.Lines)-1]
+			if sum != q.AmountDue.Amount || (applied > 0) != (last.Description == "Account credit applied" && last.Amount == usd(-applied)) {
+				t.Errorf("lines %+v: sum %d, amount due %d", q.Lines, sum, q.AmountDue.Amount)
+			}
+			if !strings.Contains(q.Explanation, tt.says) {
+				t.Errorf("explanation %q lacks %q", q.Explanation, tt.says)
+			}
+		})
+	}
+}
+
+// TestConsecutiveUpgrades: an upgrade credits what the current period cost
+// (Subscription.Value), not its plan's list price nor the last charge, so
+// that two upgrades in a row cost what one straight to the last plan does.
+func TestConsecutiveUpgrades(t *testing.T) {
+	cat := tierup.DefaultCatalog()
+	type step struct {
+		at, to string
+		policy tierup.Policy
+		due    int64 // charged
+		value  int64 // Subscription.Value after activation
+	}
+	tests := []struct {
+		name     string
+		start    tierup.Subscription
+		steps    []step
+		straight int64 // the charge of one upgrade straight to the last plan at the first step
+		credit   int64 // the balance left at the end
+	}{
+		{
+			// pro-12m since 1 Jan: 306 of 365 days left on 1 Mar are worth
+			// 29000·306/365 = 24312.33 → 24312. team-1m is 9900: due 0, 14412
+			// kept. The same day team-12m: team-1m's whole month, worth the
+			// 9900 its value is (0 charged + 24312 − 14412 kept), comes off
+			// 99000, and the 14412 of credit: 74688 — what pro-12m straight
+			// to team-12m costs (99000 − 24312). Crediting the 0 charged
+			// instead would ask 84588, 99.00 too much.
+			name: "credit kept, then applied", start: sub(cat, "pro-12m", ts("2026-01-01T00:00:00Z"), time.UTC),
+			steps: []step{
+				{"2026-03-01T00:00:00Z", "team-1m", tierup.PolicyCredit, 0, 9900},
+				{"2026-03-01T00:00:00Z", "team-12m", tierup.PolicyCredit, 74688, 99000},
+			},
+			straight: 74688,
+		},
+		{
+			// pro-1m since 1 Mar; on 22 Mar its 10 of 31 days, worth
+			// 2900·10/31 = 935.48 → 935, are added to pro-3m (carryover):
+			// 8100 is charged and pro-3m runs to 2 Jul, worth 8100 + 935 =
+			// 9035. The same day team-3m under the credit policy: the whole
+			// of it is unused, 9035 off 28200 = 19165. In all 27265, as
+			// straight to team-3m (28200 − 935). The list price, 8100, would
+			// have asked 20100.
+			name: "time carried over, then credited", start: sub(cat, "pro-1m", ts("2026-03-01T00:00:00Z"), time.UTC),
+			steps: []step{
+				{"2026-03-22T00:00:00Z", "pro-3m", tierup.PolicyCarryover, 8100, 9035},
+				{"2026-03-22T00:00:00Z", "team-3m", tierup.PolicyCredit, 19165, 28200},
+			},
+			straight: 27265,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cur, credit, total := tt.start, usd(0), int64(0)
+			for i, s := range tt.steps {
+				from, _ := cat.Plan(cur.PlanID)
+				to, _ := cat.Plan(s.to)
+				q, err := cat.PriceUpgrade(tierup.QuoteInput{Now: ts(s.at), Location: time.UTC, Current: cur, From: from, To: to, Policy: s.policy, Credit: credit})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if q.CreditApplied != nil {
+					credit.Amount -= q.CreditApplied.Amount
+				}
+				if q.AccountCredit != nil {
+					credit.Amount += q.AccountCredit.Amount
+				}
+				cur = q.Activated(to)
+				if q.AmountDue != usd(s.due) || cur.Value != usd(s.value) {
+					t.Errorf("step %d: due %v, value %v; want %d, %d", i+1, q.AmountDue, cur.Value, s.due, s.value)
+				}
+				total += q.AmountDue.Amount
+			}
+			if total != tt.straight || credit.Amount != tt.credit {
+				t.Errorf("charged %d in all, %d credit left; straight to the last plan charges %d", total, credit.Amount, tt.straight)
+			}
+		})
+	}
+}

@@ -108,6 +108,7 @@ func (a *App) CreateAccount(ctx context.Context, in NewAccount) (*AccountView, s
 		}
 		acct.Subscription.PeriodStart = start
 		acct.Subscription.PeriodEnd = tierup.AddMonths(start, plan.IntervalMonths, loc).UTC()
+		acct.Subscription.Value = plan.Price // a plan opened by the admin is worth its price
 	}
 
 	token, hash := tierup.NewToken("tu_acct")
@@ -166,17 +167,25 @@ type AccountView struct {
 	Usage        tierup.Usage        `json:"usage"`
 	Limits       tierup.Limits       `json:"limits"`
 	Entitlements tierup.Entitlements `json:"entitlements"`
+	Credit       CreditView          `json:"credit"`
+}
+
+// CreditView is the account's credit: the balance and the ledger it sums.
+type CreditView struct {
+	Balance tierup.Money         `json:"balance" doc:"Credit taken off the next quote's amount due, in the current plan's currency."`
+	Entries []tierup.CreditEntry `json:"entries" doc:"The ledger, newest first; the balance is the sum of its entries in that currency."`
 }
 
 // SubscriptionView is the current plan with its period and time left.
 type SubscriptionView struct {
-	Plan               string     `json:"plan"`
-	PlanName           string     `json:"plan_name"`
-	Status             string     `json:"status" enum:"active,expired"`
-	CurrentPeriodStart *time.Time `json:"current_period_start" nullable:"true"`
-	CurrentPeriodEnd   *time.Time `json:"current_period_end" nullable:"true"`
-	RemainingSeconds   int64      `json:"remaining_seconds"`
-	RemainingDays      int64      `json:"remaining_days" doc:"Whole days left, rounded down."`
+	Plan               string        `json:"plan"`
+	PlanName           string        `json:"plan_name"`
+	Status             string        `json:"status" enum:"active,expired"`
+	CurrentPeriodStart *time.Time    `json:"current_period_start" nullable:"true"`
+	CurrentPeriodEnd   *time.Time    `json:"current_period_end" nullable:"true"`
+	RemainingSeconds   int64         `json:"remaining_seconds"`
+	RemainingDays      int64         `json:"remaining_days" doc:"Whole days left, rounded down."`
+	PeriodValue        *tierup.Money `json:"period_value,omitempty" doc:"What the current period cost (money, credit and the previous plan's value it took over); an upgrade credits the unused part of it."`
 }
 
 func (a *App) view(ctx context.Context, acct *tierup.Account) (*AccountView, error) {
@@ -203,6 +212,16 @@ func (a *App) view(ctx context.Context, acct *tierup.Account) (*AccountView, err
 	if s.Paid() {
 		start, end := s.PeriodStart, s.PeriodEnd
 		v.Subscription.CurrentPeriodStart, v.Subscription.CurrentPeriodEnd = &start, &end
+		value := s.ValueOn(plan)
+		v.Subscription.PeriodValue = &value
+	}
+	entries, err := a.store.CreditEntries(ctx, acct.ID)
+	if err != nil {
+		return nil, err
+	}
+	v.Credit = CreditView{Balance: tierup.CreditBalance(entries, plan.Price.Currency), Entries: entries}
+	if v.Credit.Entries == nil {
+		v.Credit.Entries = []tierup.CreditEntry{}
 	}
 	return v, nil
 }

@@ -41,8 +41,14 @@ func (a *App) CreateQuote(ctx context.Context, accountID, planID string) (*Quote
 	if err != nil {
 		return nil, err
 	}
+	// The balance is read again when the credit is taken: another quote
+	// may count on it too.
+	entries, err := a.store.CreditEntries(ctx, acct.ID)
+	if err != nil {
+		return nil, err
+	}
 	q, err := a.catalog.PriceUpgrade(tierup.QuoteInput{Now: now, Location: acct.Location(), Current: acct.Subscription,
-		From: from, To: to, Policy: a.cfg.Policy})
+		From: from, To: to, Policy: a.cfg.Policy, Credit: tierup.CreditBalance(entries, to.Price.Currency)})
 	if err != nil {
 		a.log.InfoContext(ctx, "quote refused", "account", acct.ID, "from", from.ID, "to", planID, "code", tierup.ErrorCode(err))
 		return nil, err

@@ -163,6 +163,9 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 	case acct.Subscription.PlanID != q.FromPlan || !periodMatches(q, acct.Subscription):
 		return nil, tierup.Errorf(tierup.CodeQuoteInvalid, "your subscription changed since quote %s; ask for a new quote", q.ID)
 	}
+	if err := a.creditStillThere(ctx, q); err != nil {
+		return nil, err
+	}
 	pm, err := a.ownPaymentMethod(ctx, accountID, in.PaymentMethod)
 	if err != nil {
 		return nil, err
@@ -517,4 +520,18 @@ func (a *App) AnswerPaymentChallenge(ctx context.Context, id, secret string, ok 
 		}
 	}
 	return c, nil
+}
+
+// creditStillThere refuses a quote whose account credit another upgrade
+// spent since it was made, before any upgrade starts; the workflow checks
+// again when it takes the credit.
+func (a *App) creditStillThere(ctx context.Context, q *tierup.Quote) error {
+	if q.CreditApplied == nil {
+		return nil
+	}
+	entries, err := a.store.CreditEntries(ctx, q.AccountID)
+	if err != nil {
+		return err
+	}
+	return tierup.CheckCredit(entries, q, "")
 }

@@ -44,6 +44,7 @@ func TestQuoteAcrossADeployPaysAfterADecline(t *testing.T) {
 			q := *fresh
 			q.Seal(tierup.NewID("quo"), q.AccountID, q.ExpiresAt, key)
 			if tt.legacy {
+				q.PeriodValue = nil // quotes signed then predate it
 				q.Signature = legacySignature(t, key, &q)
 			}
 			storeWithAddedMember(t, h, &q)

@@ -120,6 +120,28 @@ type subscriptionDoc struct {
 	PlanID      string    `json:"plan_id"`
 	PeriodStart time.Time `json:"period_start"`
 	PeriodEnd   time.Time `json:"period_end"`
+	Value       *moneyDoc `json:"value,omitempty"` // absent before the credit ledger
+}
+
+type moneyDoc struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+func toSubscriptionDoc(s tierup.Subscription) subscriptionDoc {
+	d := subscriptionDoc{PlanID: s.PlanID, PeriodStart: s.PeriodStart, PeriodEnd: s.PeriodEnd}
+	if s.Value.Currency != "" {
+		d.Value = &moneyDoc{Amount: s.Value.Amount, Currency: string(s.Value.Currency)}
+	}
+	return d
+}
+
+func (d subscriptionDoc) subscription() tierup.Subscription {
+	s := tierup.Subscription{PlanID: d.PlanID, PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd}
+	if d.Value != nil {
+		s.Value = tierup.Money{Amount: d.Value.Amount, Currency: tierup.Currency(d.Value.Currency)}
+	}
+	return s
 }
 
 // mapSlice converts a slice, keeping nil and empty apart.
@@ -166,11 +188,9 @@ func toUpgradeDoc(u *tierup.Upgrade) upgradeDoc {
 				FinishedAt: s.FinishedAt, NextRetryAt: s.NextRetryAt, Worker: s.Worker, Run: s.Run,
 				Error: mapPtr(s.Error, func(e tierup.StepError) stepErrorDoc { return stepErrorDoc{Code: e.Code, Message: e.Message} })}
 		}),
-		Terms:         termsDoc{Version: u.Terms.Version, AcceptedAt: u.Terms.AcceptedAt, IP: u.Terms.IP, UserAgent: u.Terms.UserAgent},
-		SupportTicket: u.SupportTicket,
-		Previous: mapPtr(u.Previous, func(s tierup.Subscription) subscriptionDoc {
-			return subscriptionDoc{PlanID: s.PlanID, PeriodStart: s.PeriodStart, PeriodEnd: s.PeriodEnd}
-		}),
+		Terms:             termsDoc{Version: u.Terms.Version, AcceptedAt: u.Terms.AcceptedAt, IP: u.Terms.IP, UserAgent: u.Terms.UserAgent},
+		SupportTicket:     u.SupportTicket,
+		Previous:          mapPtr(u.Previous, toSubscriptionDoc),
 		CancelRequestedAt: u.CancelRequestedAt, CompensateRun: u.CompensateRun,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, CompletedAt: u.CompletedAt, Version: u.Version,
 	}
@@ -200,11 +220,9 @@ func (d upgradeDoc) upgrade() *tierup.Upgrade {
 				StartedAt: s.StartedAt, FinishedAt: s.FinishedAt, NextRetryAt: s.NextRetryAt, Worker: s.Worker, Run: s.Run,
 				Error: mapPtr(s.Error, func(e stepErrorDoc) tierup.StepError { return tierup.StepError{Code: e.Code, Message: e.Message} })}
 		}),
-		Terms:         tierup.TermsAcceptance{Version: d.Terms.Version, AcceptedAt: d.Terms.AcceptedAt, IP: d.Terms.IP, UserAgent: d.Terms.UserAgent},
-		SupportTicket: d.SupportTicket,
-		Previous: mapPtr(d.Previous, func(s subscriptionDoc) tierup.Subscription {
-			return tierup.Subscription{PlanID: s.PlanID, PeriodStart: s.PeriodStart, PeriodEnd: s.PeriodEnd}
-		}),
+		Terms:             tierup.TermsAcceptance{Version: d.Terms.Version, AcceptedAt: d.Terms.AcceptedAt, IP: d.Terms.IP, UserAgent: d.Terms.UserAgent},
+		SupportTicket:     d.SupportTicket,
+		Previous:          mapPtr(d.Previous, subscriptionDoc.subscription),
 		CancelRequestedAt: d.CancelRequestedAt, CompensateRun: d.CompensateRun,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, CompletedAt: d.CompletedAt, Version: d.Version,
 	}

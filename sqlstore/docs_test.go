@@ -29,9 +29,10 @@ func fullUpgrade() *tierup.Upgrade {
 		Steps: []tierup.Step{{Name: tierup.StepMigrateWorkloads, Status: tierup.StepRetrying, Attempts: 3,
 			StartedAt: ptr(at), FinishedAt: ptr(at.Add(time.Second)), Error: &tierup.StepError{Code: "resource_shortage", Message: "no capacity"},
 			NextRetryAt: ptr(at.Add(time.Minute)), Worker: "host-1:42", Run: 4}},
-		Terms:             tierup.TermsAcceptance{Version: "2026-01", AcceptedAt: at, IP: "192.0.2.1", UserAgent: "test"},
-		SupportTicket:     "tkt_1",
-		Previous:          &tierup.Subscription{PlanID: "pro-1m", PeriodStart: at.AddDate(0, -1, 0), PeriodEnd: at.AddDate(0, 0, 3)},
+		Terms:         tierup.TermsAcceptance{Version: "2026-01", AcceptedAt: at, IP: "192.0.2.1", UserAgent: "test"},
+		SupportTicket: "tkt_1",
+		Previous: &tierup.Subscription{PlanID: "pro-1m", PeriodStart: at.AddDate(0, -1, 0), PeriodEnd: at.AddDate(0, 0, 3),
+			Value: tierup.Money{Amount: 2900, Currency: "USD"}},
 		CancelRequestedAt: ptr(at.Add(2 * time.Minute)), CompensateRun: 5,
 		CreatedAt: at.Add(-time.Hour), UpdatedAt: at.Add(3 * time.Minute), CompletedAt: ptr(at.Add(time.Hour)), Version: 7,
 	}
@@ -118,8 +119,9 @@ func TestDecodeV0(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fullUpgrade()
-	// 3-D Secure came after version 0.
+	// 3-D Secure and the period's value came after version 0.
 	want.Payment.Intent, want.Payment.NextAction, want.Payment.ActionExpiresAt = "", nil, nil
+	want.Previous.Value = tierup.Money{}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("v0:\n got %+v\nwant %+v", got, want)
 	}

@@ -12,17 +12,21 @@ import (
 )
 
 const accountColumns = `id, email, name, timezone, COALESCE(test_clock_id, ''), plan_id, COALESCE(entitlements_plan, plan_id),
-	current_period_start, current_period_end, usage_functions, usage_cronjobs, usage_storage_mb, created_at`
+	current_period_start, current_period_end, usage_functions, usage_cronjobs, usage_storage_mb, created_at,
+	period_value, COALESCE(period_value_currency, '')`
 
 func scanAccount(r row) (*tierup.Account, error) {
 	var a tierup.Account
 	var start, end sql.NullTime
+	var value sql.NullInt64
+	var currency string
 	err := r.Scan(&a.ID, &a.Email, &a.Name, &a.TimeZone, &a.TestClockID, &a.Subscription.PlanID, &a.EntitlementsPlan,
-		&start, &end, &a.Usage.Functions, &a.Usage.CronJobs, &a.Usage.StorageMB, &a.CreatedAt)
+		&start, &end, &a.Usage.Functions, &a.Usage.CronJobs, &a.Usage.StorageMB, &a.CreatedAt, &value, &currency)
 	if err != nil {
 		return nil, err
 	}
 	a.Subscription.PeriodStart, a.Subscription.PeriodEnd = timeOrZero(start), timeOrZero(end)
+	a.Subscription.Value = tierup.Money{Amount: value.Int64, Currency: tierup.Currency(currency)}
 	a.CreatedAt = a.CreatedAt.UTC()
 	return &a, nil
 }
@@ -33,12 +37,19 @@ func (db *DB) CreateAccount(ctx context.Context, a *tierup.Account, tokenHash []
 	if a.TestClockID != "" {
 		clock = a.TestClockID
 	}
-	_, err := db.q.exec(ctx, `INSERT INTO accounts (id, email, name, timezone, test_clock_id, plan_id,
-		current_period_start, current_period_end, usage_functions, usage_cronjobs, usage_storage_mb, token_hash, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		a.ID, a.Email, a.Name, a.TimeZone, clock, a.Subscription.PlanID,
+	cols, params := "", ""
+	args := []any{a.ID, a.Email, a.Name, a.TimeZone, clock, a.Subscription.PlanID,
 		nullTime(a.Subscription.PeriodStart), nullTime(a.Subscription.PeriodEnd),
-		a.Usage.Functions, a.Usage.CronJobs, a.Usage.StorageMB, tokenHash, a.CreatedAt.UTC())
+		a.Usage.Functions, a.Usage.CronJobs, a.Usage.StorageMB, tokenHash, a.CreatedAt.UTC()}
+	if v := a.Subscription.Value; v.Currency != "" {
+		// Named only when set: a free account's statement is the one every
+		// schema version takes.
+		cols, params = ", period_value, period_value_currency", ", $14, $15"
+		args = append(args, v.Amount, string(v.Currency))
+	}
+	_, err := db.q.exec(ctx, `INSERT INTO accounts (id, email, name, timezone, test_clock_id, plan_id,
+		current_period_start, current_period_end, usage_functions, usage_cronjobs, usage_storage_mb, token_hash, created_at`+cols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13`+params+`)`, args...)
 	if violated(err) == conAccountEmail {
 		return tierup.Errorf(tierup.CodeEmailTaken, "an account with email %s already exists", a.Email)
 	}

@@ -9,8 +9,10 @@ import (
 
 // SetSubscription implements tierup.Store.
 func (db *DB) SetSubscription(ctx context.Context, accountID string, s tierup.Subscription) error {
-	n, err := db.q.exec(ctx, `UPDATE accounts SET plan_id = $2, current_period_start = $3, current_period_end = $4 WHERE id = $1`,
-		accountID, s.PlanID, nullTime(s.PeriodStart), nullTime(s.PeriodEnd))
+	value, currency := nullValue(s.Value)
+	n, err := db.q.exec(ctx, `UPDATE accounts SET plan_id = $2, current_period_start = $3, current_period_end = $4,
+		period_value = $5, period_value_currency = $6 WHERE id = $1`,
+		accountID, s.PlanID, nullTime(s.PeriodStart), nullTime(s.PeriodEnd), value, currency)
 	return affected(n, err, "account %s", accountID)
 }
 

@@ -14,7 +14,7 @@ import (
 // features, the node, the plan. Each part is idempotent.
 func (e *Engine) compensate(ctx context.Context, u *tierup.Upgrade) result {
 	if u.Payment.Status == tierup.PaymentSucceeded {
-		return e.refund(ctx, u)
+		return e.returningCredit(ctx, u, e.refund(ctx, u))
 	}
 	if i := movedWorkload(u); i >= 0 {
 		return e.returnWorkload(ctx, u, i)
@@ -22,7 +22,7 @@ func (e *Engine) compensate(ctx context.Context, u *tierup.Upgrade) result {
 	if err := e.undoRest(ctx, u); err != nil {
 		return result{err: err}
 	}
-	return e.restorePlan(ctx, u)
+	return e.returningCredit(ctx, u, e.restorePlan(ctx, u))
 }
 
 func (e *Engine) refund(ctx context.Context, u *tierup.Upgrade) result {

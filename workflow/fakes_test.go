@@ -40,6 +40,7 @@ type state struct {
 	jobs          []queued
 	completed     []tierup.Job
 	beats         map[string]bool
+	credit        []tierup.CreditEntry // the ledger, oldest first
 }
 
 func (s state) clone() state {
@@ -55,6 +56,7 @@ func (s state) clone() state {
 	}
 	c.events, c.notifications, c.tickets = slices.Clone(s.events), slices.Clone(s.notifications), slices.Clone(s.tickets)
 	c.jobs, c.completed, c.beats = slices.Clone(s.jobs), slices.Clone(s.completed), maps.Clone(s.beats)
+	c.credit = slices.Clone(s.credit)
 	return c
 }
 
@@ -92,6 +94,7 @@ type fakeStore struct {
 	quotes     map[string]*tierup.Quote
 	pms        map[string]*tierup.PaymentMethod
 	candidates []*tierup.Upgrade // what ResumeCandidates answers
+	setSubErr  error             // the next SetSubscription fails with it
 }
 
 func newFakeStore() *fakeStore {
@@ -163,6 +166,10 @@ func (f *fakeStore) Account(_ context.Context, id string) (*tierup.Account, erro
 }
 
 func (f *fakeStore) SetSubscription(_ context.Context, id string, s tierup.Subscription) error {
+	if err := f.setSubErr; err != nil {
+		f.setSubErr = nil
+		return err
+	}
 	f.st.accounts[id].Subscription = s
 	return nil
 }
@@ -170,6 +177,28 @@ func (f *fakeStore) SetSubscription(_ context.Context, id string, s tierup.Subsc
 func (f *fakeStore) SetEntitlementsPlan(_ context.Context, id, plan string) error {
 	f.st.accounts[id].EntitlementsPlan = plan
 	return nil
+}
+
+// AddCreditEntry keeps the ledger's one entry of each kind per upgrade, as
+// the database's unique key does.
+func (f *fakeStore) AddCreditEntry(_ context.Context, e *tierup.CreditEntry) (bool, error) {
+	for _, c := range f.st.credit {
+		if c.UpgradeID == e.UpgradeID && c.Kind == e.Kind {
+			return false, nil
+		}
+	}
+	f.st.credit = append(f.st.credit, *e)
+	return true, nil
+}
+
+func (f *fakeStore) CreditEntries(_ context.Context, accountID string) ([]tierup.CreditEntry, error) {
+	var out []tierup.CreditEntry
+	for _, c := range slices.Backward(f.st.credit) {
+		if c.AccountID == accountID {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeStore) Quote(_ context.Context, id string) (*tierup.Quote, error) {
@@ -386,8 +415,18 @@ func newRig(t *testing.T) *rig {
 // create starts an upgrade from Hobby to Pro (1 month).
 func (r *rig) create(t *testing.T) *tierup.Upgrade {
 	t.Helper()
+	return r.createFrom(t, nil)
+}
+
+// createFrom starts an upgrade from Hobby to Pro (1 month) with the quote
+// changed by edit first.
+func (r *rig) createFrom(t *testing.T, edit func(q *tierup.Quote)) *tierup.Upgrade {
+	t.Helper()
 	q := &tierup.Quote{ID: "quo_1", AccountID: "acct_1", FromPlan: "hobby", ToPlan: "pro-1m",
 		AmountDue: tierup.Money{Amount: 2900, Currency: "USD"}, NewPeriod: tierup.Period{Start: start, End: start.AddDate(0, 1, 0)}}
+	if edit != nil {
+		edit(q)
+	}
 	pm := &tierup.PaymentMethod{ID: "pm_1", AccountID: "acct_1", Brand: "visa", Last4: "4242"}
 	r.store.quotes[q.ID], r.store.pms[pm.ID] = q, pm
 	u := tierup.NewUpgrade("upg_1", q, pm, tierup.TermsAcceptance{}, start)

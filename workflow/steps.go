@@ -131,9 +131,16 @@ func (e *Engine) claim(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, 
 func (e *Engine) act(ctx context.Context, u *tierup.Upgrade, step tierup.StepName) result {
 	switch step {
 	case tierup.StepPayment:
+		// Never charge for credit that is gone; a charge already awaiting
+		// the customer's authentication is read, not made, so it is past that.
+		if u.Payment.Status != tierup.PaymentRequiresAction {
+			if _, err := e.checkedQuote(ctx, u); err != nil {
+				return result{err: err}
+			}
+		}
 		return e.pay(ctx, u)
 	case tierup.StepActivatePlan:
-		return e.activate(u)
+		return e.activate(ctx, u)
 	case tierup.StepProvisionNode:
 		return e.provision(ctx, u)
 	case tierup.StepMigrateWorkloads:
@@ -188,10 +195,15 @@ func (e *Engine) pay(ctx context.Context, u *tierup.Upgrade) result {
 	return e.chargeOutcome(ctx, u, charge)
 }
 
-// activate switches the subscription exactly as the quote said; it is all
-// database work, done in the commit transaction.
-func (e *Engine) activate(u *tierup.Upgrade) result {
-	return result{msg: fmt.Sprintf("plan is now %s until %s", u.ToPlan, u.NewPeriod.End.Format(time.RFC3339)),
+// activate switches the subscription exactly as the quote said, and moves
+// its account credit; it is all database work, done in the commit
+// transaction.
+func (e *Engine) activate(ctx context.Context, u *tierup.Upgrade) result {
+	q, err := e.checkedQuote(ctx, u)
+	if err != nil {
+		return result{err: err}
+	}
+	return result{msg: fmt.Sprintf("plan is now %s until %s%s", u.ToPlan, u.NewPeriod.End.Format(time.RFC3339), creditNote(q)),
 		apply: func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error {
 			acct, err := tx.Account(ctx, u.AccountID)
 			if err != nil {
@@ -201,7 +213,7 @@ func (e *Engine) activate(u *tierup.Upgrade) result {
 				prev := acct.Subscription
 				u.Previous = &prev
 			}
-			return tx.SetSubscription(ctx, u.AccountID, tierup.Subscription{PlanID: u.ToPlan, PeriodStart: u.NewPeriod.Start, PeriodEnd: u.NewPeriod.End})
+			return e.switchPlan(ctx, tx, u, q)
 		}}
 }
 
