@@ -208,11 +208,11 @@ func NewReceipt(in ReceiptInput) (*Receipt, error) {
 		Card:  CardRef{Brand: in.Upgrade.Payment.Brand, Last4: in.Upgrade.Payment.Last4}}
 	if c := in.Credits; c != nil {
 		r.Credits = &ReceiptRef{ID: c.ID, Number: c.Number}
-		r.Lines, r.Adjustment = append([]Line(nil), c.Lines...), c.Adjustment
+		r.Lines, r.Adjustment = append([]Line{}, c.Lines...), c.Adjustment
 		r.Subtotal, r.TaxRate, r.Tax, r.Total = c.Subtotal, c.TaxRate, c.Tax, c.Total
 		return r, nil
 	}
-	r.Lines, r.Adjustment = append([]Line(nil), in.Quote.Lines...), AdjustmentWords(in.Quote, in.FromPlan)
+	r.Lines, r.Adjustment = append([]Line{}, in.Quote.Lines...), AdjustmentWords(in.Quote, in.FromPlan)
 	r.Total = in.Upgrade.Payment.Amount
 	tax, err := cfg.TaxRate.Included(r.Total)
 	if err != nil {

@@ -29,12 +29,15 @@ type Config struct {
 	JobTimeout   time.Duration // longest a step may run (default 30s)
 	RescueMargin time.Duration // a step still running this long after its timeout is resumed elsewhere (default 5s)
 	SupportEmail string        // receives needs_support alerts (default support@tierup.dev)
+	// Receipts is the seller, the tax rate and the dashboard's address on
+	// receipts, credit notes and their links (tierup.DefaultReceiptConfig).
+	Receipts tierup.ReceiptConfig
 }
 
 // DefaultConfig returns the defaults; the CLI shows them in its flags.
 func DefaultConfig() Config {
 	return Config{MaxAttempts: 5, BaseDelay: 2 * time.Second, MaxDelay: time.Minute, PauseProbe: 2 * time.Second,
-		JobTimeout: 30 * time.Second, RescueMargin: 5 * time.Second, SupportEmail: "support@tierup.dev"}
+		JobTimeout: 30 * time.Second, RescueMargin: 5 * time.Second, SupportEmail: "support@tierup.dev", Receipts: tierup.DefaultReceiptConfig()}
 }
 
 // WithDefaults fills the unset fields from DefaultConfig.
@@ -56,6 +59,7 @@ func (c Config) WithDefaults() Config {
 	if c.SupportEmail == "" {
 		c.SupportEmail = d.SupportEmail
 	}
+	c.Receipts = c.Receipts.WithDefaults()
 	return c
 }
 

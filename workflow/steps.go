@@ -173,10 +173,10 @@ func (e *Engine) pay(ctx context.Context, u *tierup.Upgrade) result {
 	if err != nil {
 		return result{err: err}
 	}
-	return result{msg: fmt.Sprintf("charged %s to %s •••• %s", charge.Amount, pm.Brand, pm.Last4),
+	return e.withReceipt(result{msg: fmt.Sprintf("charged %s to %s •••• %s", charge.Amount, pm.Brand, pm.Last4),
 		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
 			return u.PaymentCharged(charge.ID)
-		}}
+		}})
 }
 
 // activate switches the subscription exactly as the quote said; it is all
@@ -302,7 +302,10 @@ func (e *Engine) notify(ctx context.Context, u *tierup.Upgrade) result {
 		return result{err: err}
 	}
 	title := "Your upgrade to " + plan.Name + " is complete"
-	body := completionText(acct, plan, u)
+	body, err := e.withReceiptLink(ctx, u, completionText(acct, plan, u))
+	if err != nil {
+		return result{err: err}
+	}
 	msg := "in-app notification and email sent"
 	if err := e.Mailer.Send(ctx, tierup.Email{To: acct.Email, Subject: title, Text: body}); err != nil {
 		if st := u.Step(tierup.StepNotify); st.Attempts < e.cfg.MaxAttempts {
