@@ -42,7 +42,6 @@ func TestReceiptsFollowThePayments(t *testing.T) {
 		t.Errorf("completion email without %q:\n%s", link, mail)
 	}
 
-
 	// Another upgrade, canceled while its features are turned on.
 	r = receiptRig(t)
 	r.create(t)
