@@ -66,6 +66,20 @@ if command -v chromium >/dev/null || [[ -n "${CHROMIUM_BIN:-}" ]]; then
   export TIERUP_TEST_REQUIRE_BROWSER=1
 fi
 
+# pdftotext (poppler-utils): the receipt tests read the PDFs back with it.
+if ! command -v pdftotext >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "installing poppler-utils (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null \
+      || die "could not install poppler-utils"
+  elif [[ "${CI:-}" == true ]]; then
+    die "pdftotext is missing and cannot be installed: apt-get install poppler-utils"
+  fi
+fi
+if command -v pdftotext >/dev/null; then
+  export TIERUP_TEST_REQUIRE_PDFTOTEXT=1
+fi
+
 # Kubernetes: a real control plane (etcd, kube-apiserver, controller-manager,
 # scheduler, kwok) built from the Go module proxy into ~/.cache (14-32 min the
 # first time, nothing after) and started on loopback for the kube tests.
