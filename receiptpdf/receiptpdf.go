@@ -6,8 +6,11 @@
 package receiptpdf
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -153,4 +156,20 @@ func brand(b string) string {
 		return "Card"
 	}
 	return strings.ToUpper(b[:1]) + b[1:]
+}
+
+// Serve answers an HTTP request with r's PDF, named by its number. It
+// renders before writing anything, so a failure can still be answered
+// with an error.
+func Serve(w http.ResponseWriter, r *tierup.Receipt) error {
+	var buf bytes.Buffer
+	if err := Render(&buf, r); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", ContentType)
+	h.Set("Content-Disposition", `inline; filename="`+Filename(r)+`"`)
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, err := w.Write(buf.Bytes())
+	return err
 }

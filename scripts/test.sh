@@ -4,7 +4,8 @@
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh -run Quote # extra arguments go to `go test`
 #
-# stripe-mock is installed with `go install` and Chromium with apt when missing;
+# stripe-mock is installed with `go install`, Chromium and poppler-utils (pdftotext)
+# with apt when missing;
 # the Kubernetes test control plane is built and started by scripts/k8s-testenv.sh
 # (outside CI, TIERUP_TEST_SKIP_KUBE=1 leaves the kube tests out).
 # Browser screenshots land in screenshots/ (TIERUP_SCREENSHOTS to change).

@@ -58,6 +58,8 @@ type options struct {
 	smtpUsername        string
 	smtpPassword        string
 	secretKeyFile       string
+	taxRate             string
+	baseURL             string
 	flow                workflow.Config
 	queue               riverqueue.Config
 }
@@ -121,6 +123,7 @@ Hobby, and prints their tokens once.`,
 		fs.DurationVar(&o.flow.PauseProbe, "pause-probe", fd.PauseProbe, "how often a paused upgrade checks whether the cluster or gateway is back")
 		fs.DurationVar(&o.flow.JobTimeout, "job-timeout", fd.JobTimeout, "longest a workflow step may run (with --cluster kube, raised to cover the cluster's waits); a step whose process died is resumed by a live process within about 5s")
 		fs.IntVar(&o.queue.Workers, "workers", qd.Workers, "workflow steps run at once by this process")
+		receiptFlags(fs, o, fd.Receipts)
 	}
 
 	var quoteAccount, quotePlan string
@@ -257,6 +260,9 @@ func (o *options) stackOptions() (stack.Options, error) {
 		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue,
 		SecretKey: os.Getenv("TIERUP_SECRET_KEY"), SecretKeyFile: o.secretKeyFile}
 	if err := o.parseKube(&so.Kube); err != nil {
+		return stack.Options{}, err
+	}
+	if so.Workflow.Receipts, err = o.receipts(); err != nil {
 		return stack.Options{}, err
 	}
 	if o.smtpAddr != "" {
