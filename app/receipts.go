@@ -31,7 +31,7 @@ func (a *App) Receipt(ctx context.Context, p Principal, id string) (*tierup.Rece
 	if err != nil {
 		return nil, err
 	}
-	if !p.Admin && (p.Account == nil || r.AccountID != p.Account.ID) {
+	if !p.sees(r.AccountID) {
 		return nil, tierup.Errorf(tierup.CodeNotFound, "receipt %s not found", id)
 	}
 	return r, nil

@@ -24,20 +24,26 @@ func receiptOf(u *tierup.Upgrade, kind tierup.ReceiptKind, ref string, at time.T
 		Adjustment: "None", Subtotal: usd(2417), TaxRate: "20%", Tax: usd(483), Total: usd(2900), Card: tierup.CardRef{Brand: "visa", Last4: "4242"}}
 }
 
+// upgrades stores n upgrades, each of a new account.
+func (f fixture) upgrades(n int) []*tierup.Upgrade {
+	f.t.Helper()
+	var ups []*tierup.Upgrade
+	for i := range n {
+		u, err := f.upgrade(fmt.Sprintf("upg_%d", i), "", nil)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		ups = append(ups, u)
+	}
+	return ups
+}
+
 func TestReceiptNumbers(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		db := open(t, dsn)
 		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		f := fixture{t, db, at}
-		var ups []*tierup.Upgrade
-		for i := range 4 {
-			u, err := f.upgrade(fmt.Sprintf("upg_%d", i), "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ups = append(ups, u)
-		}
+		ups := fixture{t, db, at}.upgrades(4)
 		issue := func(r *tierup.Receipt) string {
 			t.Helper()
 			if err := db.IssueReceipt(ctx, r); err != nil {
@@ -125,16 +131,7 @@ func TestReceiptNumbersConcurrent(t *testing.T) {
 		ctx := context.Background()
 		db := open(t, dsn)
 		at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-		f := fixture{t, db, at}
-		const n = 12
-		var ups []*tierup.Upgrade
-		for i := range n {
-			u, err := f.upgrade(fmt.Sprintf("upg_%d", i), "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ups = append(ups, u)
-		}
+		ups := fixture{t, db, at}.upgrades(12)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var numbers []string
