@@ -48,6 +48,8 @@ func TestReceiptsFollowThePayments(t *testing.T) {
 	for r.upgrade(t).CurrentStep != tierup.StepEnableFeatures {
 		r.runOne(t)
 	}
+	// The seller moves before the refund: the receipt keeps what it said.
+	r.e.cfg.Receipts.Seller = tierup.Seller{Name: "Zoë Müller SE", Address: "Neuer Weg 2, Hamburg"}
 	if _, err := r.e.Cancel(context.Background(), "upg_1", "admin"); err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +62,9 @@ func TestReceiptsFollowThePayments(t *testing.T) {
 	if cn.Number != "TU-2026-000002" || cn.Kind != tierup.KindCreditNote || cn.Credits == nil || cn.Credits.Number != rc.Number ||
 		cn.Total != rc.Total || cn.Tax != rc.Tax || cn.PaymentRef != r.upgrade(t).Payment.RefundID {
 		t.Errorf("credit note %+v", cn)
+	}
+	if rc.Seller.Name != "Zoë Müller GmbH" || cn.Seller.Name != "Zoë Müller SE" {
+		t.Errorf("sellers: receipt %q, credit note %q; the receipt is a snapshot, the credit note says who refunds", rc.Seller.Name, cn.Seller.Name)
 	}
 }
 
