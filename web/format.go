@@ -26,22 +26,22 @@ func (statuses) Expired() string                     { return tierup.StatusExpir
 
 func funcs() template.FuncMap {
 	return template.FuncMap{
-		"is":         func() statuses { return statuses{} },
-		"money":      tierup.Money.Display,
-		"when":       when,
-		"date":       date,
-		"limit":      limitText,
-		"pct":        percent,
-		"meter":      meterClass,
-		"gb":         gigabytes,
-		"duration":   tierup.HumanDuration,
-		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"title":      title,
-		"human":      human,
-		"deref":      func(t *time.Time) time.Time { return *t },
-		"deref2":     func(m *tierup.Money) tierup.Money { return *m },
-		"list":       func(xs ...int) []int { return xs },
-		"receiptPDF": tierup.ReceiptPDFPath,
+		"is":       func() statuses { return statuses{} },
+		"money":    tierup.Money.Display,
+		"when":     when,
+		"date":     date,
+		"limit":    limitText,
+		"pct":      percent,
+		"meter":    meterClass,
+		"gb":       gigabytes,
+		"duration": tierup.HumanDuration,
+		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"title":    title,
+		"human":    human,
+		"deref":    func(t *time.Time) time.Time { return *t },
+		"deref2":   func(m *tierup.Money) tierup.Money { return *m },
+		"list":     func(xs ...int) []int { return xs },
+		"pdf":      tierup.ReceiptPDFPath,
 	}
 }
 
