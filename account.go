@@ -242,6 +242,20 @@ type Store interface {
 	// back the event is forgotten, and the gateway's retry is processed.
 	RecordWebhookEvent(ctx context.Context, gateway, eventID string, receivedAt time.Time) (isNew bool, err error)
 
+	// IssueReceipt sets r.Number to the next number of its series
+	// (ReceiptSeries of r.IssuedAt) and stores r, both in the caller's
+	// transaction, so that a rollback takes the number back: numbers have
+	// no gaps and no duplicates. A document of r's kind for r.PaymentRef
+	// already issued is returned in *r instead, unchanged.
+	IssueReceipt(ctx context.Context, r *Receipt) error
+	// Receipt returns a receipt or credit note.
+	Receipt(ctx context.Context, id string) (*Receipt, error)
+	// Receipts lists an account's receipts and credit notes, newest first.
+	Receipts(ctx context.Context, accountID string) ([]*Receipt, error)
+	// UpgradeReceipts lists an upgrade's receipts and credit notes, oldest
+	// first.
+	UpgradeReceipts(ctx context.Context, upgradeID string) ([]*Receipt, error)
+
 	// InTx runs fn with a Store bound to one transaction, committed when fn
 	// returns nil. Inside fn use only tx: the outer store may wait for the
 	// transaction (SQLite has one writer).

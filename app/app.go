@@ -233,6 +233,12 @@ type Principal struct {
 	Account *tierup.Account
 }
 
+// sees reports whether the principal may read an object of the account:
+// the admin reads any, an account only its own.
+func (p Principal) sees(accountID string) bool {
+	return p.Admin || (p.Account != nil && p.Account.ID == accountID)
+}
+
 // Authenticate resolves an API token. Errors: CodeUnauthenticated.
 func (a *App) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if token == "" {

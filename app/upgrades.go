@@ -270,7 +270,7 @@ func (a *App) Upgrade(ctx context.Context, p Principal, id string) (*tierup.Upgr
 	if err != nil {
 		return nil, err
 	}
-	if !p.Admin && (p.Account == nil || u.AccountID != p.Account.ID) {
+	if !p.sees(u.AccountID) {
 		return nil, tierup.Errorf(tierup.CodeNotFound, "upgrade %s not found", id)
 	}
 	return u, nil

@@ -15,15 +15,17 @@ import (
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
 	"github.com/tierup/tierup/sim"
+	"github.com/tierup/tierup/sqlstore"
 	"github.com/tierup/tierup/stack"
 )
 
 const adminToken = "tu_admin_test"
 
 type env struct {
-	t   *testing.T
-	srv *httptest.Server
-	sim *sim.Cluster // with envOptions.upgrades
+	t     *testing.T
+	srv   *httptest.Server
+	sim   *sim.Cluster // with envOptions.upgrades
+	store *sqlstore.DB
 }
 
 type envOptions struct {
@@ -47,7 +49,7 @@ func newEnv(t *testing.T, dsn string, o envOptions) *env {
 	if _, err := st.App.EnsureAdminToken(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t}
+	e := &env{t: t, store: st.Store}
 	if o.upgrades {
 		e.sim = st.Sim
 	}

@@ -43,6 +43,8 @@ type Server struct {
 	log *slog.Logger
 	api huma.API
 	mux *http.ServeMux
+	// root is mux behind the routes huma cannot express (receipt PDFs).
+	root http.Handler
 }
 
 // New builds the API on a fresh mux.
@@ -59,6 +61,7 @@ func New(a *app.App, log *slog.Logger) *Server {
 	s.api.UseMiddleware(s.authenticate)
 	s.routes()
 	s.upgradeRoutes()
+	s.receiptRoutes()
 	// Give the generated error schema the code member our transformer adds.
 	if em := s.api.OpenAPI().Components.Schemas.Map()["ErrorModel"]; em != nil {
 		em.Properties["code"] = &huma.Schema{Type: huma.TypeString, Description: "Stable machine-readable error code."}
@@ -67,14 +70,18 @@ func New(a *app.App, log *slog.Logger) *Server {
 
 		writeProblem(w, newProblem(http.StatusNotFound, tierup.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
+	root := http.NewServeMux()
+	root.Handle("GET /v1/receipts/{file}", s.receiptFile(mux))
+	root.Handle("/", mux)
+	s.root = root
 	return s
 }
 
 // Handler returns the API with request logging.
-func (s *Server) Handler() http.Handler { return s.Logged(s.mux) }
+func (s *Server) Handler() http.Handler { return s.Logged(s.root) }
 
 // Mux returns the API's routes without logging, to mount behind others.
-func (s *Server) Mux() http.Handler { return s.mux }
+func (s *Server) Mux() http.Handler { return s.root }
 
 // Logged wraps h with one log line per request (the path only: a query may
 // carry a secret, such as a login link's token).

@@ -4,7 +4,8 @@
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh -run Quote # extra arguments go to `go test`
 #
-# stripe-mock is installed with `go install` and Chromium with apt when missing;
+# stripe-mock is installed with `go install`, Chromium and poppler-utils (pdftotext)
+# with apt when missing;
 # the Kubernetes test control plane is built and started by scripts/k8s-testenv.sh
 # (outside CI, TIERUP_TEST_SKIP_KUBE=1 leaves the kube tests out).
 # Browser screenshots land in screenshots/ (TIERUP_SCREENSHOTS to change).
@@ -64,6 +65,20 @@ if ! command -v chromium >/dev/null && [[ -z "${CHROMIUM_BIN:-}" ]]; then
 fi
 if command -v chromium >/dev/null || [[ -n "${CHROMIUM_BIN:-}" ]]; then
   export TIERUP_TEST_REQUIRE_BROWSER=1
+fi
+
+# pdftotext (poppler-utils): the receipt tests read the PDFs back with it.
+if ! command -v pdftotext >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "installing poppler-utils (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null \
+      || die "could not install poppler-utils"
+  elif [[ "${CI:-}" == true ]]; then
+    die "pdftotext is missing and cannot be installed: apt-get install poppler-utils"
+  fi
+fi
+if command -v pdftotext >/dev/null; then
+  export TIERUP_TEST_REQUIRE_PDFTOTEXT=1
 fi
 
 # Kubernetes: a real control plane (etcd, kube-apiserver, controller-manager,

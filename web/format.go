@@ -46,6 +46,7 @@ func funcs() template.FuncMap {
 		"deref":    func(t *time.Time) time.Time { return *t },
 		"deref2":   func(m *tierup.Money) tierup.Money { return *m },
 		"list":     func(xs ...int) []int { return xs },
+		"pdf":      tierup.ReceiptPDFPath,
 	}
 }
 

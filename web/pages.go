@@ -363,8 +363,13 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, v *view) {
 		}
 		rows = append(rows, historyRow{U: u, Events: evs})
 	}
+	receipts, err := s.app.Receipts(r.Context(), v.Account.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	v.Title = "Upgrade history"
-	v.Data = rows
+	v.Data = historyPage{Upgrades: rows, Receipts: receipts}
 	s.render(w, r, http.StatusOK, "history", v)
 }
 

@@ -78,6 +78,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	page("POST /upgrades/{id}/payment", s.retryPayment)
 	page("GET /upgrades/{id}/events", s.events)
 	page("GET /history", s.history)
+	page("GET /receipts/{file}", s.receiptPDF)
 }
 
 // headers sets the security headers of every dashboard response: no

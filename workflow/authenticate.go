@@ -31,20 +31,21 @@ func (e *Engine) chargeOutcome(ctx context.Context, u *tierup.Upgrade, charge *t
 			return result{err: err}
 		}
 		if ended.Status == tierup.ChargeSucceeded {
-			return charged(u, ended) // the customer was faster
+			return e.charged(u, ended) // the customer was faster
 		}
 		return e.abandoned(u)
 	case tierup.ChargeCanceled:
 		return e.abandoned(u)
 	}
-	return charged(u, charge)
+	return e.charged(u, charge)
 }
 
-func charged(u *tierup.Upgrade, charge *tierup.Charge) result {
-	return result{msg: fmt.Sprintf("charged %s to %s •••• %s", charge.Amount, u.Payment.Brand, u.Payment.Last4),
+// charged records the charge and, in the same commit, its receipt.
+func (e *Engine) charged(u *tierup.Upgrade, charge *tierup.Charge) result {
+	return e.withReceipt(result{msg: fmt.Sprintf("charged %s to %s •••• %s", charge.Amount, u.Payment.Brand, u.Payment.Last4),
 		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
 			return u.PaymentCharged(charge.ID)
-		}}
+		}})
 }
 
 // abandoned ends a charge nobody authenticated: the payment fails, as a

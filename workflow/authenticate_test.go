@@ -44,7 +44,7 @@ func TestAuthentication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t)
-			r.e.cfg.PublicURL = "https://tierup.example.com"
+			r.e.cfg.Receipts.BaseURL = "https://tierup.example.com"
 			r.gateway.needsAuth = true
 			r.create(t)
 			r.runOne(t) // the charge: it waits for the customer

@@ -31,8 +31,8 @@ func (e *Engine) refund(ctx context.Context, u *tierup.Upgrade) result {
 	if err != nil {
 		return result{err: err}
 	}
-	return result{more: true, msg: fmt.Sprintf("refunded %s to the card ending in %s", refund.Amount, u.Payment.Last4),
-		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error { return u.Refunded(refund.ID) }}
+	return e.withCreditNote(result{more: true, msg: fmt.Sprintf("refunded %s to the card ending in %s", refund.Amount, u.Payment.Last4),
+		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error { return u.Refunded(refund.ID) }})
 }
 
 // movedWorkload returns the index of a workload that is (or may be) on the

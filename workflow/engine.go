@@ -37,18 +37,19 @@ type Config struct {
 	// reads the charge again, so that a lost webhook cannot leave it
 	// waiting (default 15s). The challenge page and webhooks check at once.
 	AuthenticationCheck time.Duration
-	// PublicURL is the dashboard's address, e.g. https://tierup.example.com:
-	// the customer returns to PublicURL/upgrades/<id> after authenticating.
-	// Empty gives a relative address (enough for the sandbox's challenge
-	// page; Stripe needs an absolute one).
-	PublicURL string
+	// Receipts is the seller, the tax rate and the dashboard's address on
+	// receipts, credit notes and their links (tierup.DefaultReceiptConfig).
+	// The customer returns to that address + /upgrades/<id> after 3-D
+	// Secure; empty gives a relative one (enough for the sandbox's
+	// challenge page; Stripe needs an absolute one).
+	Receipts tierup.ReceiptConfig
 }
 
 // DefaultConfig returns the defaults; the CLI shows them in its flags.
 func DefaultConfig() Config {
 	return Config{MaxAttempts: 5, BaseDelay: 2 * time.Second, MaxDelay: time.Minute, PauseProbe: 2 * time.Second,
 		JobTimeout: 30 * time.Second, RescueMargin: 5 * time.Second, SupportEmail: "support@tierup.dev",
-		AuthenticationTimeout: 30 * time.Minute, AuthenticationCheck: 15 * time.Second}
+		AuthenticationTimeout: 30 * time.Minute, AuthenticationCheck: 15 * time.Second, Receipts: tierup.DefaultReceiptConfig()}
 }
 
 // WithDefaults fills the unset fields from DefaultConfig.
@@ -72,6 +73,7 @@ func (c Config) WithDefaults() Config {
 	if c.SupportEmail == "" {
 		c.SupportEmail = d.SupportEmail
 	}
+	c.Receipts = c.Receipts.WithDefaults()
 	return c
 }
 

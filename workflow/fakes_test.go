@@ -41,6 +41,8 @@ type state struct {
 	completed     []tierup.Job
 	beats         map[string]bool
 	credit        []tierup.CreditEntry // the ledger, oldest first
+	receipts      []*tierup.Receipt
+	counters      map[string]int64 // receipt series → last number
 }
 
 func (s state) clone() state {
@@ -57,6 +59,7 @@ func (s state) clone() state {
 	c.events, c.notifications, c.tickets = slices.Clone(s.events), slices.Clone(s.notifications), slices.Clone(s.tickets)
 	c.jobs, c.completed, c.beats = slices.Clone(s.jobs), slices.Clone(s.completed), maps.Clone(s.beats)
 	c.credit = slices.Clone(s.credit)
+	c.receipts, c.counters = slices.Clone(s.receipts), maps.Clone(s.counters)
 	return c
 }
 
@@ -98,7 +101,7 @@ type fakeStore struct {
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{st: state{upgrades: map[string]*tierup.Upgrade{}, accounts: map[string]*tierup.Account{}, beats: map[string]bool{}},
+	return &fakeStore{st: state{upgrades: map[string]*tierup.Upgrade{}, accounts: map[string]*tierup.Account{}, beats: map[string]bool{}, counters: map[string]int64{}},
 		quotes: map[string]*tierup.Quote{}, pms: map[string]*tierup.PaymentMethod{}}
 }
 
@@ -218,6 +221,34 @@ func (f *fakeStore) Heartbeat(_ context.Context, process string) error {
 
 func (f *fakeStore) ResumeCandidates(context.Context, time.Duration, time.Duration) ([]*tierup.Upgrade, error) {
 	return f.candidates, nil
+}
+
+// IssueReceipt numbers receipts from the state's counters, so that a
+// rolled-back transaction takes its number back as the database does.
+func (f *fakeStore) IssueReceipt(_ context.Context, r *tierup.Receipt) error {
+	for _, old := range f.st.receipts {
+		if old.Kind == r.Kind && old.PaymentRef == r.PaymentRef {
+			*r = *old
+			return nil
+		}
+	}
+	series := tierup.ReceiptSeries(r.IssuedAt)
+	f.st.counters[series]++
+	r.Number = tierup.ReceiptNumber(series, f.st.counters[series])
+	cp := *r
+	f.st.receipts = append(f.st.receipts, &cp)
+	return nil
+}
+
+func (f *fakeStore) UpgradeReceipts(_ context.Context, upgradeID string) ([]*tierup.Receipt, error) {
+	var out []*tierup.Receipt
+	for _, r := range f.st.receipts {
+		if r.UpgradeID == upgradeID {
+			cp := *r
+			out = append(out, &cp)
+		}
+	}
+	return out, nil
 }
 
 // fakeQueue keeps jobs in the fake store's state, so they commit and roll

@@ -187,7 +187,7 @@ func (e *Engine) pay(ctx context.Context, u *tierup.Upgrade) result {
 		PaymentMethod:  pm,
 		Description:    fmt.Sprintf("Upgrade to %s", u.ToPlan),
 		Metadata:       map[string]string{"upgrade": u.ID, "quote": q.ID, "account": u.AccountID},
-		ReturnURL:      e.cfg.PublicURL + "/upgrades/" + u.ID,
+		ReturnURL:      e.cfg.Receipts.BaseURL + "/upgrades/" + u.ID,
 	})
 	if err != nil {
 		return result{err: err}
@@ -323,7 +323,10 @@ func (e *Engine) notify(ctx context.Context, u *tierup.Upgrade) result {
 		return result{err: err}
 	}
 	title := "Your upgrade to " + plan.Name + " is complete"
-	body := completionText(acct, plan, u)
+	body, err := e.withReceiptLink(ctx, u, completionText(acct, plan, u))
+	if err != nil {
+		return result{err: err}
+	}
 	msg := "in-app notification and email sent"
 	if err := e.Mailer.Send(ctx, tierup.Email{To: acct.Email, Subject: title, Text: body}); err != nil {
 		if st := u.Step(tierup.StepNotify); st.Attempts < e.cfg.MaxAttempts {

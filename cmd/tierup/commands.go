@@ -58,6 +58,8 @@ type options struct {
 	smtpUsername        string
 	smtpPassword        string
 	secretKeyFile       string
+	taxRate             string
+	baseURL             string
 	flow                workflow.Config
 	queue               riverqueue.Config
 }
@@ -123,7 +125,7 @@ Hobby, and prints their tokens once.`,
 		fs.IntVar(&o.queue.Workers, "workers", qd.Workers, "workflow steps run at once by this process")
 		fs.DurationVar(&o.flow.AuthenticationTimeout, "authentication-timeout", fd.AuthenticationTimeout, "how long a payment waits for the customer's 3-D Secure authentication before it fails")
 		fs.DurationVar(&o.flow.AuthenticationCheck, "authentication-check", fd.AuthenticationCheck, "how often a payment awaiting 3-D Secure reads the charge again (webhooks and the challenge page check at once)")
-		fs.StringVar(&o.flow.PublicURL, "public-url", "", "the dashboard's public address, e.g. https://tierup.example.com: where customers return after 3-D Secure (required by Stripe; empty: relative links)")
+		receiptFlags(fs, o, fd.Receipts)
 	}
 
 	var quoteAccount, quotePlan string
@@ -260,6 +262,9 @@ func (o *options) stackOptions() (stack.Options, error) {
 		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue,
 		SecretKey: os.Getenv("TIERUP_SECRET_KEY"), SecretKeyFile: o.secretKeyFile}
 	if err := o.parseKube(&so.Kube); err != nil {
+		return stack.Options{}, err
+	}
+	if so.Workflow.Receipts, err = o.receipts(); err != nil {
 		return stack.Options{}, err
 	}
 	if o.smtpAddr != "" {

@@ -90,9 +90,7 @@ func TestCrashResumes(t *testing.T) {
 		name string
 		at   func(r apitest.Response) bool
 	}{
-		{"during payment", func(r apitest.Response) bool {
-			return r.Str("current_step") == "payment" && stepStatus(r, "payment") == "running"
-		}},
+		{"during payment", paying},
 		{"during provisioning", func(r apitest.Response) bool {
 			return r.Str("current_step") == "provision_node" && stepStatus(r, "provision_node") == "running"
 		}},
@@ -134,6 +132,7 @@ func TestCrashResumes(t *testing.T) {
 						t.Errorf("workload %v", w)
 					}
 				}
+				checkReceiptNumbers(t, c, []string{token}, 1)
 				p2.kill()
 			})
 		}
