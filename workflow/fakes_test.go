@@ -225,6 +225,7 @@ func (d fakeDelivery) Complete(_ context.Context, tx tierup.Store) error {
 type fakeGateway struct {
 	chargeErrs, refundErrs []error
 	charges, refunds       []string
+	chargedCustomers       []string // each charge's ChargeRequest.Customer
 }
 
 func (g *fakeGateway) Name() string { return "fake" }
@@ -233,6 +234,7 @@ func (g *fakeGateway) TokenizeCard(context.Context, tierup.Card) (string, error)
 
 func (g *fakeGateway) Charge(_ context.Context, r tierup.ChargeRequest) (*tierup.Charge, error) {
 	g.charges = append(g.charges, r.IdempotencyKey)
+	g.chargedCustomers = append(g.chargedCustomers, r.Customer)
 	if len(g.chargeErrs) > 0 {
 		err := g.chargeErrs[0]
 		g.chargeErrs = g.chargeErrs[1:]
@@ -240,6 +242,15 @@ func (g *fakeGateway) Charge(_ context.Context, r tierup.ChargeRequest) (*tierup
 	}
 	return &tierup.Charge{ID: "ch_" + r.IdempotencyKey, Amount: r.Amount}, nil
 }
+
+// The workflow never saves cards; these only complete the interface.
+func (g *fakeGateway) EnsureCustomer(_ context.Context, r tierup.CustomerRequest) (string, error) {
+	return "cus_" + r.AccountID, nil
+}
+
+func (g *fakeGateway) AttachPaymentMethod(context.Context, string, string) error { return nil }
+
+func (g *fakeGateway) DetachPaymentMethod(context.Context, string) error { return nil }
 
 func (g *fakeGateway) Refund(_ context.Context, r tierup.RefundRequest) (*tierup.Refund, error) {
 	g.refunds = append(g.refunds, r.IdempotencyKey)
@@ -340,7 +351,7 @@ func (r *rig) create(t *testing.T) *tierup.Upgrade {
 	t.Helper()
 	q := &tierup.Quote{ID: "quo_1", AccountID: "acct_1", FromPlan: "hobby", ToPlan: "pro-1m",
 		AmountDue: tierup.Money{Amount: 2900, Currency: "USD"}, NewPeriod: tierup.Period{Start: start, End: start.AddDate(0, 1, 0)}}
-	pm := &tierup.PaymentMethod{ID: "pm_1", AccountID: "acct_1", Brand: "visa", Last4: "4242"}
+	pm := &tierup.PaymentMethod{ID: "pm_1", AccountID: "acct_1", Brand: "visa", Last4: "4242", Customer: "cus_1"}
 	r.store.quotes[q.ID], r.store.pms[pm.ID] = q, pm
 	u := tierup.NewUpgrade("upg_1", q, pm, tierup.TermsAcceptance{}, start)
 	if err := r.store.InTx(context.Background(), func(tx tierup.Store) error { return r.e.Create(context.Background(), tx, u, "acct_1") }); err != nil {

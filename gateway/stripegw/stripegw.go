@@ -137,6 +137,9 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 		Confirm:               stripe.Bool(true),
 		ErrorOnRequiresAction: stripe.Bool(true),
 	}
+	if req.Customer != "" {
+		params.Customer = stripe.String(req.Customer)
+	}
 	if req.Description != "" {
 		params.Description = stripe.String(req.Description)
 	}
