@@ -101,6 +101,11 @@ func (a *App) DeletePaymentMethod(ctx context.Context, accountID, id string) err
 	return nil
 }
 
+// cardTime is when a card is added, to the store's microsecond rather
+// than the second the API shows: the order of two cards added within a
+// second decides which is the default.
+func cardTime(c tierup.Clock) time.Time { return c.Now().UTC().Truncate(time.Microsecond) }
+
 // saveCard attaches the tokenized card to the account's gateway customer
 // and stores it, so that it can be charged again later.
 func (a *App) saveCard(ctx context.Context, acct *tierup.Account, pm *tierup.PaymentMethod) error {

@@ -51,7 +51,7 @@ func (a *App) CreatePaymentMethod(ctx context.Context, accountID string, card ti
 	number := tierup.NormalizeCardNumber(card.Number)
 	pm := &tierup.PaymentMethod{ID: tierup.NewID("pm"), AccountID: acct.ID, Brand: brand, Last4: tierup.Last4(number),
 		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Name: card.Name, Fingerprint: tierup.CardFingerprint(a.deps.Keys.cardKey(), number),
-		GatewayRef: ref, CreatedAt: a.clock.Now().UTC().Truncate(time.Second)}
+		GatewayRef: ref, CreatedAt: cardTime(a.clock)}
 	if err := a.saveCard(ctx, acct, pm); err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (a *App) RegisterPaymentMethod(ctx context.Context, accountID, ref string) 
 	}
 	pm := &tierup.PaymentMethod{ID: tierup.NewID("pm"), AccountID: accountID, Brand: desc.Brand, Last4: desc.Last4,
 		ExpMonth: desc.ExpMonth, ExpYear: desc.ExpYear, Name: desc.Name, Fingerprint: desc.Fingerprint, GatewayRef: ref,
-		CreatedAt: a.clock.Now().UTC().Truncate(time.Second)}
+		CreatedAt: cardTime(a.clock)}
 	if err := a.saveCard(ctx, acct, pm); err != nil {
 		return nil, err
 	}
