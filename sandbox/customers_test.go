@@ -107,7 +107,10 @@ func TestCustomersUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{
-		"ensure": func() error { _, err := g.EnsureCustomer(ctx, tierup.CustomerRequest{IdempotencyKey: "k", AccountID: "a"}); return err }(),
+		"ensure": func() error {
+			_, err := g.EnsureCustomer(ctx, tierup.CustomerRequest{IdempotencyKey: "k", AccountID: "a"})
+			return err
+		}(),
 		"attach": g.AttachPaymentMethod(ctx, "pm_sb_1", "cus_sb_1"),
 		"detach": g.DetachPaymentMethod(ctx, "pm_sb_1"),
 	} {
