@@ -21,10 +21,11 @@ type SavedCard struct {
 //
 // The default is derived, never stored: each card counts from when it was
 // added or, if later, when an upgrade that charged it successfully began
-// (its ChargeID is set, refunded ones included); the card whose moment is
-// the latest is the default, the newest card on a tie. So a new card is
-// the default until an older one pays for a later upgrade, and a card that
-// paid a retry after a decline becomes the default.
+// (its ChargeID is set, refunded ones included), to the second; the card
+// whose moment is the latest is the default. In a tie a charge beats an
+// addition, and of two cards added in the same second the newer wins. So
+// a new card is the default until an older one pays for a later upgrade,
+// and the card that paid a retry after a decline becomes the default.
 func (a *App) PaymentMethods(ctx context.Context, accountID string) ([]SavedCard, error) {
 	pms, err := a.store.PaymentMethods(ctx, accountID)
 	if err != nil {
@@ -37,19 +38,24 @@ func (a *App) PaymentMethods(ctx context.Context, accountID string) ([]SavedCard
 	charged := map[string]time.Time{}
 	for _, u := range ups {
 		if id := u.Payment.PaymentMethodID; u.Payment.ChargeID != "" && u.CreatedAt.After(charged[id]) {
-			charged[id] = u.CreatedAt
+			charged[id] = u.CreatedAt.Truncate(time.Second)
 		}
 	}
+	type moment struct {
+		at      time.Time
+		charged bool
+	}
+	later := func(x, y moment) bool { return x.at.After(y.at) || x.at.Equal(y.at) && x.charged && !y.charged }
 	out := make([]SavedCard, len(pms))
-	best, bestAt := -1, time.Time{}
-	for i, pm := range pms {
+	best, bestAt := -1, moment{}
+	for i, pm := range pms { // newest first: an equal moment keeps the newer card
 		out[i] = SavedCard{PaymentMethod: pm}
-		at := pm.CreatedAt
-		if c := charged[pm.ID]; c.After(at) {
-			at = c
+		m := moment{at: pm.CreatedAt.Truncate(time.Second)}
+		if c, ok := charged[pm.ID]; ok && !c.Before(m.at) {
+			m = moment{at: c, charged: true}
 		}
-		if best < 0 || at.After(bestAt) {
-			best, bestAt = i, at
+		if best < 0 || later(m, bestAt) {
+			best, bestAt = i, m
 		}
 	}
 	if best >= 0 {

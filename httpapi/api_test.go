@@ -24,6 +24,9 @@ type env struct {
 	t   *testing.T
 	srv *httptest.Server
 	sim *sim.Cluster // with envOptions.upgrades
+	// store is the server's, for what the API does not show (the gateway
+	// customer a card is attached to).
+	store tierup.Store
 }
 
 type envOptions struct {
@@ -47,7 +50,7 @@ func newEnv(t *testing.T, dsn string, o envOptions) *env {
 	if _, err := st.App.EnsureAdminToken(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t}
+	e := &env{t: t, store: st.App.Store()}
 	if o.upgrades {
 		e.sim = st.Sim
 	}
