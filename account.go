@@ -146,8 +146,22 @@ type Store interface {
 
 	// CreatePaymentMethod stores a tokenized card.
 	CreatePaymentMethod(ctx context.Context, pm *PaymentMethod) error
-	// PaymentMethod returns a stored card.
+	// PaymentMethod returns a stored card, deleted ones included (their
+	// DeletedAt is set): past upgrades still show them.
 	PaymentMethod(ctx context.Context, id string) (*PaymentMethod, error)
+	// PaymentMethods lists the account's cards that are not deleted,
+	// newest first.
+	PaymentMethods(ctx context.Context, accountID string) ([]*PaymentMethod, error)
+	// DeletePaymentMethod marks the account's card deleted at at. Errors:
+	// ErrNotFound when the account has no such card or it was deleted.
+	DeletePaymentMethod(ctx context.Context, accountID, id string, at time.Time) error
+	// GatewayCustomer returns the account's customer reference at the
+	// gateway. Errors: ErrNotFound when none was stored.
+	GatewayCustomer(ctx context.Context, accountID, gateway string) (string, error)
+	// PutGatewayCustomer stores the account's customer reference at the
+	// gateway unless one is stored, and returns the stored one: of two
+	// concurrent calls the first wins and both get its reference.
+	PutGatewayCustomer(ctx context.Context, accountID, gateway, ref string, at time.Time) (stored string, err error)
 
 	// CreateUpgrade stores a new upgrade. Errors: ErrUpgradeInProgress when
 	// the account has an active upgrade, CodeQuoteUsed when the quote was

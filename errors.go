@@ -41,6 +41,7 @@ const (
 	CodeQuoteInvalid              Code = "quote_invalid"
 	CodeInvalidState              Code = "invalid_state"
 	CodeMigrationFailed           Code = "migration_failed"
+	CodePaymentMethodInUse        Code = "payment_method_in_use"
 )
 
 // Error is a domain error: a code for machines, a message for people and,
@@ -128,6 +129,7 @@ var (
 	ErrQuoteInvalid              = &Error{Code: CodeQuoteInvalid}
 	ErrInvalidState              = &Error{Code: CodeInvalidState}
 	ErrMigrationFailed           = &Error{Code: CodeMigrationFailed}
+	ErrPaymentMethodInUse        = &Error{Code: CodePaymentMethodInUse}
 )
 
 // MissingDeps returns an error naming, in order, the dependencies of

@@ -43,6 +43,14 @@ type PaymentMethod struct {
 	Fingerprint string // HMAC-SHA256 of the number under a server key: spots the same card twice
 	GatewayRef  string // what the gateway charges: its own payment-method or token ID
 	CreatedAt   time.Time
+
+	// Customer is the gateway customer the card is attached to, so it can
+	// be charged again; empty for cards saved before customers existed,
+	// which the gateway may charge only once.
+	Customer string
+	// DeletedAt is set once the owner removed the card: it is detached at
+	// the gateway and never charged again, but past upgrades still show it.
+	DeletedAt *time.Time
 }
 
 // ChargeRequest asks a gateway to take money once.
@@ -59,6 +67,10 @@ type ChargeRequest struct {
 	// ReturnURL is where the customer's browser comes back to after
 	// authenticating the payment with their bank (3-D Secure).
 	ReturnURL string
+
+	// Customer is the gateway customer PaymentMethod is attached to
+	// (PaymentMethod.Customer); empty for a card that has none.
+	Customer string
 }
 
 // ChargeStatus is where a charge stands.
@@ -150,7 +162,40 @@ type PaymentGateway interface {
 	CancelCharge(ctx context.Context, id string) (*Charge, error)
 	// Refund returns a charge's money once per idempotency key.
 	Refund(ctx context.Context, req RefundRequest) (*Refund, error)
+
+	// EnsureCustomer returns the gateway's customer for req.AccountID,
+	// creating it the first time: a second call with the same
+	// IdempotencyKey returns the same customer, so two concurrent card
+	// additions make one. Errors: *PaymentError as for Charge.
+	EnsureCustomer(ctx context.Context, req CustomerRequest) (ref string, err error)
+	// AttachPaymentMethod attaches the card ref (from TokenizeCard or the
+	// client) to customer so that it can be charged more than once. A card
+	// already attached to this customer is no error. Errors: *PaymentError
+	// with code "resource_missing" for an unknown card or customer,
+	// "invalid_request" for a card attached to another customer, else as
+	// for Charge.
+	AttachPaymentMethod(ctx context.Context, ref, customer string) error
+	// DetachPaymentMethod detaches the card ref from its customer: it can
+	// never be charged again. A card that is already detached or unknown is
+	// no error, so a retried delete succeeds. Errors: *PaymentError as for
+	// Charge.
+	DetachPaymentMethod(ctx context.Context, ref string) error
 }
+
+// CustomerRequest asks a gateway for the customer of one account.
+type CustomerRequest struct {
+	// IdempotencyKey is CustomerKey(AccountID): the gateway answers every
+	// request with it with the customer the first one created.
+	IdempotencyKey string
+	AccountID      string
+	Email          string
+	Name           string
+}
+
+// CustomerKey is the idempotency key of an account's gateway customer,
+// derived from the account ID alone so that every process asks for the
+// same one.
+func CustomerKey(accountID string) string { return "tierup:customer:" + accountID }
 
 // PaymentCode is a gateway's machine-readable reason for a failed payment.
 // Gateways set one of the constants below; the Stripe gateway passes

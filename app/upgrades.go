@@ -31,8 +31,9 @@ const maxFailedPaymentsPerHour = 5
 // Terms returns the current terms of service.
 func (a *App) Terms() (version, text string) { return TermsVersion, termsText }
 
-// CreatePaymentMethod validates a card and tokenizes it with the gateway.
-// The number and CVC go no further than the gateway; tierup keeps brand,
+// CreatePaymentMethod validates a card, tokenizes it with the gateway and
+// attaches it to the account's customer there (created with the first
+// card), so it can be charged again. The number and CVC go no further than the gateway; tierup keeps brand,
 // last 4, expiry and a keyed fingerprint. Errors: CodeInvalidCard with
 // each bad field.
 func (a *App) CreatePaymentMethod(ctx context.Context, accountID string, card tierup.Card) (*tierup.PaymentMethod, error) {
@@ -51,8 +52,8 @@ func (a *App) CreatePaymentMethod(ctx context.Context, accountID string, card ti
 	number := tierup.NormalizeCardNumber(card.Number)
 	pm := &tierup.PaymentMethod{ID: tierup.NewID("pm"), AccountID: acct.ID, Brand: brand, Last4: tierup.Last4(number),
 		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Name: card.Name, Fingerprint: tierup.CardFingerprint(a.deps.Keys.cardKey(), number),
-		GatewayRef: ref, CreatedAt: a.clock.Now().UTC().Truncate(time.Second)}
-	if err := a.store.CreatePaymentMethod(ctx, pm); err != nil {
+		GatewayRef: ref, CreatedAt: cardTime(a.clock)}
+	if err := a.saveCard(ctx, acct, pm); err != nil {
 		return nil, err
 	}
 	a.log.InfoContext(ctx, "payment method created", "account", acct.ID, "payment_method", pm.ID, "brand", pm.Brand, "last4", pm.Last4)
@@ -60,9 +61,14 @@ func (a *App) CreatePaymentMethod(ctx context.Context, accountID string, card ti
 }
 
 // RegisterPaymentMethod records a card the client tokenized with the
-// gateway itself (a Stripe pm_… from Stripe.js or the mobile SDK). Errors:
-// CodeInvalidCard when the gateway does not know it or takes raw cards.
+// gateway itself (a Stripe pm_… from Stripe.js or the mobile SDK) and
+// attaches it to the account's customer there. Errors: CodeInvalidCard
+// when the gateway does not know it or takes raw cards.
 func (a *App) RegisterPaymentMethod(ctx context.Context, accountID, ref string) (*tierup.PaymentMethod, error) {
+	acct, err := a.store.Account(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
 	d, ok := a.deps.Gateway.(tierup.CardDescriber)
 	if !ok {
 		return nil, tierup.Invalid(tierup.FieldError{Location: "body.stripe_payment_method",
@@ -74,8 +80,8 @@ func (a *App) RegisterPaymentMethod(ctx context.Context, accountID, ref string) 
 	}
 	pm := &tierup.PaymentMethod{ID: tierup.NewID("pm"), AccountID: accountID, Brand: desc.Brand, Last4: desc.Last4,
 		ExpMonth: desc.ExpMonth, ExpYear: desc.ExpYear, Name: desc.Name, Fingerprint: desc.Fingerprint, GatewayRef: ref,
-		CreatedAt: a.clock.Now().UTC().Truncate(time.Second)}
-	if err := a.store.CreatePaymentMethod(ctx, pm); err != nil {
+		CreatedAt: cardTime(a.clock)}
+	if err := a.saveCard(ctx, acct, pm); err != nil {
 		return nil, err
 	}
 	a.log.InfoContext(ctx, "payment method registered", "account", accountID, "payment_method", pm.ID, "brand", pm.Brand, "last4", pm.Last4)
@@ -231,7 +237,7 @@ func (a *App) ownPaymentMethod(ctx context.Context, accountID, id string) (*tier
 	if err != nil && !errors.Is(err, tierup.ErrNotFound) {
 		return nil, err
 	}
-	if err != nil || pm.AccountID != accountID {
+	if err != nil || pm.AccountID != accountID || pm.DeletedAt != nil {
 		return nil, tierup.Invalid(tierup.FieldError{Location: "body.payment_method",
 			Message: fmt.Sprintf("there is no payment method %q on this account; create one with POST /v1/payment-methods", id)})
 	}

@@ -22,9 +22,11 @@ import (
 const adminToken = "tu_admin_test"
 
 type env struct {
-	t     *testing.T
-	srv   *httptest.Server
-	sim   *sim.Cluster // with envOptions.upgrades
+	t   *testing.T
+	srv *httptest.Server
+	sim *sim.Cluster // with envOptions.upgrades
+	// store is the server's, for what the API does not show (the gateway
+	// customer a card is attached to, receipts' numbering).
 	store *sqlstore.DB
 }
 

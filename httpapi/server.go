@@ -62,6 +62,7 @@ func New(a *app.App, log *slog.Logger) *Server {
 	s.routes()
 	s.upgradeRoutes()
 	s.receiptRoutes()
+	s.cardRoutes()
 	// Give the generated error schema the code member our transformer adds.
 	if em := s.api.OpenAPI().Components.Schemas.Map()["ErrorModel"]; em != nil {
 		em.Properties["code"] = &huma.Schema{Type: huma.TypeString, Description: "Stable machine-readable error code."}

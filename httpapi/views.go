@@ -212,10 +212,12 @@ type paymentMethod struct {
 	ExpYear   int       `json:"exp_year"`
 	Name      string    `json:"name,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	Default   bool      `json:"default" doc:"The card the dashboard preselects: the one most recently added or charged. A newly added card is the default."`
 }
 
-// paymentMethodOf shows a card without its fingerprint and gateway
-// reference.
+// paymentMethodOf shows a card without its fingerprint, gateway reference
+// and customer. A card just added is the default (app.PaymentMethods).
 func paymentMethodOf(pm *tierup.PaymentMethod) *paymentMethod {
-	return &paymentMethod{ID: pm.ID, Brand: pm.Brand, Last4: pm.Last4, ExpMonth: pm.ExpMonth, ExpYear: pm.ExpYear, Name: pm.Name, CreatedAt: pm.CreatedAt}
+	return &paymentMethod{ID: pm.ID, Brand: pm.Brand, Last4: pm.Last4, ExpMonth: pm.ExpMonth, ExpYear: pm.ExpYear, Name: pm.Name,
+		CreatedAt: pm.CreatedAt.Truncate(time.Second), Default: true}
 }

@@ -143,6 +143,9 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 	if e, err := g.replay(ctx, chargeScope, req.IdempotencyKey, hash); e != nil || err != nil {
 		return chargeResult(e, err)
 	}
+	if err := g.checkCustomer(ctx, req); err != nil {
+		return nil, err
+	}
 	sc, err := tierup.GetRecord[scenario](ctx, g.Store, pmScope, req.PaymentMethod.GatewayRef)
 	if errors.Is(err, tierup.ErrNotFound) {
 		return nil, &tierup.PaymentError{Code: tierup.PayCodeResourceMissing, Message: "This card is not known to the payment provider; enter it again."}

@@ -26,7 +26,11 @@ func expiringFixture(t *testing.T, db *sqlstore.DB, at time.Time) *tierup.Upgrad
 		AmountDue: tierup.Money{Amount: 2900, Currency: "USD"}, ExpiresAt: at.Add(time.Hour), Signature: "s"}
 	pm := &tierup.PaymentMethod{ID: "pm_1", AccountID: acct.ID, Brand: tierup.BrandVisa, Last4: "4242", ExpMonth: 12, ExpYear: 2034, GatewayRef: "ref", CreatedAt: at}
 	u := tierup.NewUpgrade("upg_1", q, pm, tierup.TermsAcceptance{Version: "v", AcceptedAt: at}, at)
-	for _, err := range []error{db.CreateQuote(ctx, q), db.CreatePaymentMethod(ctx, pm), db.CreateUpgrade(ctx, u)} {
+	// The card in the columns version 2 had, because migration tests store
+	// the fixture at that version.
+	_, pmErr := sqlstore.Exec(ctx, db, `INSERT INTO payment_methods (id, account_id, brand, last4, exp_month, exp_year, fingerprint, gateway_ref, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, '', $7, $8)`, pm.ID, pm.AccountID, pm.Brand, pm.Last4, pm.ExpMonth, pm.ExpYear, pm.GatewayRef, pm.CreatedAt)
+	for _, err := range []error{db.CreateQuote(ctx, q), pmErr, db.CreateUpgrade(ctx, u)} {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,23 +24,16 @@ func (db *DB) SetEntitlementsPlan(ctx context.Context, accountID, planID string)
 
 // CreatePaymentMethod implements tierup.Store.
 func (db *DB) CreatePaymentMethod(ctx context.Context, pm *tierup.PaymentMethod) error {
-	_, err := db.q.exec(ctx, `INSERT INTO payment_methods (id, account_id, brand, last4, exp_month, exp_year, name, fingerprint, gateway_ref, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		pm.ID, pm.AccountID, pm.Brand, pm.Last4, pm.ExpMonth, pm.ExpYear, pm.Name, pm.Fingerprint, pm.GatewayRef, pm.CreatedAt.UTC())
+	_, err := db.q.exec(ctx, `INSERT INTO payment_methods (id, account_id, brand, last4, exp_month, exp_year, name, fingerprint, gateway_ref, created_at, customer_ref)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		pm.ID, pm.AccountID, pm.Brand, pm.Last4, pm.ExpMonth, pm.ExpYear, pm.Name, pm.Fingerprint, pm.GatewayRef, pm.CreatedAt.UTC(), pm.Customer)
 	return err
 }
 
 // PaymentMethod implements tierup.Store.
 func (db *DB) PaymentMethod(ctx context.Context, id string) (*tierup.PaymentMethod, error) {
-	var pm tierup.PaymentMethod
-	err := db.q.queryRow(ctx, `SELECT id, account_id, brand, last4, exp_month, exp_year, name, fingerprint, gateway_ref, created_at
-		FROM payment_methods WHERE id = $1`, id).
-		Scan(&pm.ID, &pm.AccountID, &pm.Brand, &pm.Last4, &pm.ExpMonth, &pm.ExpYear, &pm.Name, &pm.Fingerprint, &pm.GatewayRef, &pm.CreatedAt)
-	if err != nil {
-		return nil, notFound(err, "payment method %s", id)
-	}
-	pm.CreatedAt = pm.CreatedAt.UTC()
-	return &pm, nil
+	pm, err := scanPaymentMethod(db.q.queryRow(ctx, `SELECT `+paymentMethodColumns+` FROM payment_methods WHERE id = $1`, id))
+	return pm, notFound(err, "payment method %s", id)
 }
 
 // CreateUpgrade implements tierup.Store.

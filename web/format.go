@@ -43,6 +43,7 @@ func funcs() template.FuncMap {
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title":    title,
 		"human":    human,
+		"brand":    brandName,
 		"deref":    func(t *time.Time) time.Time { return *t },
 		"deref2":   func(m *tierup.Money) tierup.Money { return *m },
 		"list":     func(xs ...int) []int { return xs },

@@ -150,6 +150,7 @@ type cardForm struct {
 	Name, ExpMonth, ExpYear string
 	Errors                  map[string]string
 	TermsError              string
+	Saved                   string // the saved card chosen (its ID), or "new"; "" preselects the default
 }
 
 func (s *Server) review(w http.ResponseWriter, r *http.Request, v *view) {
@@ -185,7 +186,7 @@ func (s *Server) showReview(w http.ResponseWriter, r *http.Request, v *view, for
 	version, _ := s.app.Terms()
 	v.Title = "Review and pay"
 	v.Data = map[string]any{"Quote": q, "To": to, "From": from, "Form": form, "TermsVersion": version,
-		"Years": years(v.Account.Now)}
+		"Years": years(v.Account.Now), "Cards": s.savedCards(ctx, v)}
 	s.render(w, r, status, "review", v)
 }
 
@@ -235,7 +236,7 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	var pm *tierup.PaymentMethod
 	if form.TermsError == "" {
-		pm = s.addCard(r, v, card, &form)
+		pm = s.payingCard(r, v, card, &form)
 	}
 	if pm == nil {
 		s.showReview(w, r, v, form, http.StatusUnprocessableEntity)
@@ -296,8 +297,12 @@ func (s *Server) showProgress(w http.ResponseWriter, r *http.Request, v *view, f
 		retry = st
 	}
 	v.Title = "Upgrade progress"
-	v.Data = map[string]any{"U": u, "To": to, "Steps": rows, "Retry": retry, "Form": form, "Years": years(v.Account.Now),
+	data := map[string]any{"U": u, "To": to, "Steps": rows, "Retry": retry, "Form": form, "Years": years(v.Account.Now),
 		"Live": u.Moving()}
+	if u.Status == tierup.UpgradePaymentFailed { // the retry form offers them
+		data["Cards"] = without(s.savedCards(r.Context(), v), u.Payment.PaymentMethodID)
+	}
+	v.Data = data
 	if r.URL.Query().Get("fragment") == "1" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := s.pages["progress"].ExecuteTemplate(w, "live", v); err != nil {
@@ -310,7 +315,7 @@ func (s *Server) showProgress(w http.ResponseWriter, r *http.Request, v *view, f
 
 func (s *Server) retryPayment(w http.ResponseWriter, r *http.Request, v *view) {
 	card, form := cardFrom(r)
-	pm := s.addCard(r, v, card, &form)
+	pm := s.payingCard(r, v, card, &form)
 	if pm == nil {
 		s.showProgress(w, r, v, form, http.StatusUnprocessableEntity)
 		return

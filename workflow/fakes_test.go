@@ -285,6 +285,7 @@ func (d fakeDelivery) Complete(_ context.Context, tx tierup.Store) error {
 type fakeGateway struct {
 	chargeErrs, refundErrs []error
 	charges, refunds       []string
+	chargedCustomers       []string // each charge's ChargeRequest.Customer
 	// With needsAuth, a charge waits for 3-D Secure: intent is what
 	// LookupCharge answers until authenticate changes it.
 	needsAuth bool
@@ -301,6 +302,7 @@ func (g *fakeGateway) TokenizeCard(context.Context, tierup.Card) (string, error)
 
 func (g *fakeGateway) Charge(_ context.Context, r tierup.ChargeRequest) (*tierup.Charge, error) {
 	g.charges = append(g.charges, r.IdempotencyKey)
+	g.chargedCustomers = append(g.chargedCustomers, r.Customer)
 	if len(g.chargeErrs) > 0 {
 		err := g.chargeErrs[0]
 		g.chargeErrs = g.chargeErrs[1:]
@@ -348,6 +350,15 @@ func (g *fakeGateway) CancelCharge(ctx context.Context, id string) (*tierup.Char
 	g.intent = &c
 	return g.intent, nil
 }
+
+// The workflow never saves cards; these only complete the interface.
+func (g *fakeGateway) EnsureCustomer(_ context.Context, r tierup.CustomerRequest) (string, error) {
+	return "cus_" + r.AccountID, nil
+}
+
+func (g *fakeGateway) AttachPaymentMethod(context.Context, string, string) error { return nil }
+
+func (g *fakeGateway) DetachPaymentMethod(context.Context, string) error { return nil }
 
 func (g *fakeGateway) Refund(_ context.Context, r tierup.RefundRequest) (*tierup.Refund, error) {
 	g.refunds = append(g.refunds, r.IdempotencyKey)
@@ -458,7 +469,7 @@ func (r *rig) createFrom(t *testing.T, edit func(q *tierup.Quote)) *tierup.Upgra
 	if edit != nil {
 		edit(q)
 	}
-	pm := &tierup.PaymentMethod{ID: "pm_1", AccountID: "acct_1", Brand: "visa", Last4: "4242"}
+	pm := &tierup.PaymentMethod{ID: "pm_1", AccountID: "acct_1", Brand: "visa", Last4: "4242", Customer: "cus_1"}
 	r.store.quotes[q.ID], r.store.pms[pm.ID] = q, pm
 	u := tierup.NewUpgrade("upg_1", q, pm, tierup.TermsAcceptance{}, start)
 	if err := r.store.InTx(context.Background(), func(tx tierup.Store) error { return r.e.Create(context.Background(), tx, u, "acct_1") }); err != nil {

@@ -185,6 +185,7 @@ func (e *Engine) pay(ctx context.Context, u *tierup.Upgrade) result {
 		IdempotencyKey: fmt.Sprintf("%s:payment:%d", u.ID, u.Payment.Attempt),
 		Amount:         q.AmountDue,
 		PaymentMethod:  pm,
+		Customer:       pm.Customer,
 		Description:    fmt.Sprintf("Upgrade to %s", u.ToPlan),
 		Metadata:       map[string]string{"upgrade": u.ID, "quote": q.ID, "account": u.AccountID},
 		ReturnURL:      e.cfg.Receipts.BaseURL + "/upgrades/" + u.ID,

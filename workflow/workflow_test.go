@@ -181,6 +181,9 @@ func TestWholeUpgrade(t *testing.T) {
 	if !slices.Equal(r.gateway.charges, []string{"upg_1:payment:1"}) {
 		t.Errorf("charges %v", r.gateway.charges)
 	}
+	if !slices.Equal(r.gateway.chargedCustomers, []string{"cus_1"}) {
+		t.Errorf("charged on behalf of %q, want the card's customer cus_1", r.gateway.chargedCustomers)
+	}
 	want := []string{"provision upg_1:node", "provision upg_1:node", "migrate web", "migrate nightly", "features pro-1m"}
 	if !slices.Equal(r.cluster.calls, want) {
 		t.Errorf("cluster calls %v, want %v", r.cluster.calls, want)

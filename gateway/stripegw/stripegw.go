@@ -143,6 +143,9 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 	if req.ReturnURL != "" {
 		params.ReturnURL = stripe.String(req.ReturnURL)
 	}
+	if req.Customer != "" {
+		params.Customer = stripe.String(req.Customer)
+	}
 	if req.Description != "" {
 		params.Description = stripe.String(req.Description)
 	}

@@ -21,7 +21,8 @@ func Status(code tierup.Code) int {
 		tierup.CodeClockNotForward, tierup.CodeInvalidCard, tierup.CodeTermsNotAccepted, tierup.CodeIdempotencyKeyReused,
 		tierup.CodeQuoteExpired, tierup.CodeQuoteInvalid:
 		return http.StatusUnprocessableEntity
-	case tierup.CodeUpgradeInProgress, tierup.CodeEmailTaken, tierup.CodeConflict, tierup.CodeQuoteUsed, tierup.CodeInvalidState:
+	case tierup.CodeUpgradeInProgress, tierup.CodeEmailTaken, tierup.CodeConflict, tierup.CodeQuoteUsed, tierup.CodeInvalidState,
+		tierup.CodePaymentMethodInUse:
 		return http.StatusConflict
 	case tierup.CodeTooManyPaymentAttempts:
 		return http.StatusTooManyRequests

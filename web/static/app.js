@@ -37,6 +37,15 @@
       }
     }
     function check() {
+      // A saved card needs no card fields: only the terms.
+      const saved = form.querySelector('input[name="saved"]:checked');
+      const fields = form.querySelector("fieldset.cardfields");
+      if (fields) fields.hidden = !!saved && saved.value !== "new";
+      if (fields && fields.hidden) {
+        const ready = !terms || terms.checked;
+        if (button) button.disabled = !ready;
+        return ready;
+      }
       const n = number.value.replace(/[\s-]/g, "");
       let numMsg = "";
       if (!/^\d{12,19}$/.test(n)) numMsg = "Enter the card number: 12 to 19 digits.";
