@@ -172,6 +172,17 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 	if err := a.creditStillThere(ctx, q); err != nil {
 		return nil, err
 	}
+	to, err := a.catalog.Plan(q.ToPlan)
+	if err != nil {
+		return nil, err
+	}
+	pf, err := a.Preflight(ctx, accountID, to)
+	if err != nil {
+		return nil, err
+	}
+	if err := pf.Err(); err != nil {
+		return nil, err // nothing is charged for a move that cannot succeed
+	}
 	pm, err := a.ownPaymentMethod(ctx, accountID, in.PaymentMethod)
 	if err != nil {
 		return nil, err

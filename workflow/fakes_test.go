@@ -374,6 +374,8 @@ func (g *fakeGateway) Refund(_ context.Context, r tierup.RefundRequest) (*tierup
 type fakeCluster struct {
 	provisionErrs []error
 	calls         []string
+	preflight     *tierup.Preflight // what Preflight finds; nil: nothing in the way
+	preflightErrs []error
 }
 
 func (c *fakeCluster) record(format string, args ...any) {
@@ -412,6 +414,19 @@ func (c *fakeCluster) ReturnWorkload(_ context.Context, _ string, w tierup.Workl
 func (c *fakeCluster) EnableFeatures(_ context.Context, _ string, p *tierup.Plan) error {
 	c.record("features %s", p.ID)
 	return nil
+}
+
+func (c *fakeCluster) Preflight(_ context.Context, accountID string, _ *tierup.Plan) (*tierup.Preflight, error) {
+	c.record("preflight %s", accountID)
+	if len(c.preflightErrs) > 0 {
+		err := c.preflightErrs[0]
+		c.preflightErrs = c.preflightErrs[1:]
+		return nil, err
+	}
+	if c.preflight != nil {
+		return c.preflight, nil
+	}
+	return tierup.PreflightPassed(""), nil
 }
 
 func (c *fakeCluster) ReleaseNode(_ context.Context, r tierup.NodeRequest) error {
