@@ -75,8 +75,8 @@ type Cluster interface {
 	// there.
 	ReleaseNode(ctx context.Context, req NodeRequest) error
 	// Preflight checks, changing nothing, that the account's workloads can
-	// move to the plan's dedicated nodes, and says which zone those must be
-	// in. Problems are in the result, not the error: the error is
+	// move to the plan's dedicated nodes (plan may be nil: any plan's), and
+	// says which zone those must be in. Problems are in the result, not the error: the error is
 	// ErrClusterUnreachable (or another failure to look).
 	Preflight(ctx context.Context, accountID string, plan *Plan) (*Preflight, error)
 }

@@ -376,6 +376,7 @@ type fakeCluster struct {
 	calls         []string
 	preflight     *tierup.Preflight // what Preflight finds; nil: nothing in the way
 	preflightErrs []error
+	preflights    int
 }
 
 func (c *fakeCluster) record(format string, args ...any) {
@@ -383,7 +384,11 @@ func (c *fakeCluster) record(format string, args ...any) {
 }
 
 func (c *fakeCluster) ProvisionNode(_ context.Context, r tierup.NodeRequest) (*tierup.Node, error) {
-	c.record("provision %s", r.Key)
+	if r.Zone != "" {
+		c.record("provision %s zone %s", r.Key, r.Zone)
+	} else {
+		c.record("provision %s", r.Key)
+	}
 	if len(c.provisionErrs) > 0 {
 		err := c.provisionErrs[0]
 		c.provisionErrs = c.provisionErrs[1:]
@@ -416,8 +421,8 @@ func (c *fakeCluster) EnableFeatures(_ context.Context, _ string, p *tierup.Plan
 	return nil
 }
 
-func (c *fakeCluster) Preflight(_ context.Context, accountID string, _ *tierup.Plan) (*tierup.Preflight, error) {
-	c.record("preflight %s", accountID)
+func (c *fakeCluster) Preflight(context.Context, string, *tierup.Plan) (*tierup.Preflight, error) {
+	c.preflights++
 	if len(c.preflightErrs) > 0 {
 		err := c.preflightErrs[0]
 		c.preflightErrs = c.preflightErrs[1:]
