@@ -40,6 +40,9 @@ type NodeRequest struct {
 	Key       string
 	AccountID string
 	Plan      *Plan
+	// Zone, when set, is the topology.kubernetes.io/zone the node must be
+	// in: a volume of the account's is pinned there (Preflight.Zone).
+	Zone string
 }
 
 // Cluster is the Kubernetes cluster the account's workloads run on.
@@ -71,6 +74,11 @@ type Cluster interface {
 	// not (compensation). It refuses while the account's workloads still run
 	// there.
 	ReleaseNode(ctx context.Context, req NodeRequest) error
+	// Preflight checks, changing nothing, that the account's workloads can
+	// move to the plan's dedicated nodes (plan may be nil: any plan's), and
+	// says which zone those must be in. Problems are in the result, not the error: the error is
+	// ErrClusterUnreachable (or another failure to look).
+	Preflight(ctx context.Context, accountID string, plan *Plan) (*Preflight, error)
 }
 
 // Email is one message to a person.

@@ -42,6 +42,7 @@ const (
 	CodeInvalidState              Code = "invalid_state"
 	CodeMigrationFailed           Code = "migration_failed"
 	CodePaymentMethodInUse        Code = "payment_method_in_use"
+	CodeMigrationNotPossible      Code = "migration_not_possible"
 )
 
 // Error is a domain error: a code for machines, a message for people and,
@@ -129,6 +130,7 @@ var (
 	ErrQuoteInvalid              = &Error{Code: CodeQuoteInvalid}
 	ErrInvalidState              = &Error{Code: CodeInvalidState}
 	ErrMigrationFailed           = &Error{Code: CodeMigrationFailed}
+	ErrMigrationNotPossible      = &Error{Code: CodeMigrationNotPossible}
 	ErrPaymentMethodInUse        = &Error{Code: CodePaymentMethodInUse}
 )
 

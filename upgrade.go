@@ -166,18 +166,21 @@ type TermsAcceptance struct {
 
 // Upgrade is one run of the upgrade workflow for an account, from a quote.
 type Upgrade struct {
-	ID            string
-	AccountID     string
-	QuoteID       string
-	FromPlan      string
-	ToPlan        string
-	Status        UpgradeStatus
-	PausedReason  string
-	CurrentStep   StepName
-	Progress      int
-	NewPeriod     Period
-	Payment       Payment
-	Node          *Node
+	ID           string
+	AccountID    string
+	QuoteID      string
+	FromPlan     string
+	ToPlan       string
+	Status       UpgradeStatus
+	PausedReason string
+	CurrentStep  StepName
+	Progress     int
+	NewPeriod    Period
+	Payment      Payment
+	Node         *Node
+	// Zone is where the dedicated nodes must be, because a volume of the
+	// account's is pinned there (the pre-flight's, before the payment).
+	Zone          string
 	Workloads     []WorkloadMigration
 	Steps         []Step
 	Terms         TermsAcceptance

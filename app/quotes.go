@@ -11,6 +11,10 @@ import (
 type QuoteView struct {
 	*tierup.Quote
 	Status tierup.QuoteStatus `json:"status" enum:"open,expired" doc:"open until expires_at, then expired: ask for a new quote."`
+	// Preflight is the cluster's answer now, for an open quote: whether
+	// the move to dedicated nodes can succeed. It is not part of the
+	// signed terms; the upgrade checks again, and before charging.
+	Preflight *tierup.Preflight `json:"preflight,omitempty" doc:"Whether the workloads can move to dedicated nodes, checked now; absent for an expired quote."`
 }
 
 // CreateQuote prices the account's upgrade to planID under the configured
@@ -60,7 +64,11 @@ func (a *App) CreateQuote(ctx context.Context, accountID, planID string) (*Quote
 	a.log.InfoContext(ctx, "quote created", "account", acct.ID, "quote", q.ID, "from", q.FromPlan, "to", q.ToPlan,
 		"policy", q.Policy, "adjustment", q.Adjustment.Kind, "adjustment_seconds", q.Adjustment.Seconds,
 		"amount_due", q.AmountDue.Amount, "currency", q.AmountDue.Currency)
-	return &QuoteView{Quote: q, Status: tierup.QuoteOpen}, nil
+	pf, err := a.Preflight(ctx, acct.ID, to)
+	if err != nil {
+		return nil, err
+	}
+	return &QuoteView{Quote: q, Status: tierup.QuoteOpen, Preflight: pf}, nil
 }
 
 // Quote returns one of the account's quotes. Another account's quote is
@@ -77,7 +85,37 @@ func (a *App) Quote(ctx context.Context, accountID, quoteID string) (*QuoteView,
 	if err != nil {
 		return nil, err
 	}
-	return &QuoteView{Quote: q, Status: q.Status(now)}, nil
+	v := &QuoteView{Quote: q, Status: q.Status(now)}
+	if v.Status == tierup.QuoteOpen {
+		to, err := a.catalog.Plan(q.ToPlan)
+		if err != nil {
+			return nil, err
+		}
+		if v.Preflight, err = a.Preflight(ctx, accountID, to); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// Preflight checks whether the account's workloads can move to the plan's
+// dedicated nodes now. A cluster that does not answer, or fails to look,
+// is no error here: the result says it was not checked, and the upgrade's
+// payment step checks again before it charges (pausing while the cluster
+// is unreachable). Errors: only the context's.
+func (a *App) Preflight(ctx context.Context, accountID string, plan *tierup.Plan) (*tierup.Preflight, error) {
+	pf, err := a.deps.Cluster.Preflight(ctx, accountID, plan)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		a.log.WarnContext(ctx, "pre-flight not checked", "account", accountID, "code", tierup.ErrorCode(err), "err", err)
+		return &tierup.Preflight{Problems: []tierup.PreflightProblem{}}, nil
+	}
+	if len(pf.Problems) > 0 {
+		a.log.InfoContext(ctx, "pre-flight found problems", "account", accountID, "plan", plan.ID, "problems", len(pf.Problems))
+	}
+	return pf, nil
 }
 
 // VerifyQuote reports whether a quote carries this server's signature over

@@ -172,6 +172,17 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 	if err := a.creditStillThere(ctx, q); err != nil {
 		return nil, err
 	}
+	to, err := a.catalog.Plan(q.ToPlan)
+	if err != nil {
+		return nil, err
+	}
+	pf, err := a.Preflight(ctx, accountID, to)
+	if err != nil {
+		return nil, err
+	}
+	if err := pf.Err(); err != nil {
+		return nil, err // nothing is charged for a move that cannot succeed
+	}
 	pm, err := a.ownPaymentMethod(ctx, accountID, in.PaymentMethod)
 	if err != nil {
 		return nil, err
@@ -290,6 +301,7 @@ type MigrationPlan struct {
 	AccountID string               `json:"account"`
 	Status    tierup.UpgradeStatus `json:"status" enum:"processing,payment_action_required,payment_failed,paused,needs_support,completed,canceled" doc:"The upgrade's status when the plan was made."`
 	Moves     []tierup.PlannedMove `json:"moves" doc:"In migration order; empty when every workload already runs on a dedicated node."`
+	Preflight *tierup.Preflight    `json:"preflight" doc:"Whether the moves can succeed now, and the zone the dedicated nodes must be in."`
 }
 
 // MigrationPlan returns what the migration of an upgrade's workloads would
@@ -309,7 +321,15 @@ func (a *App) MigrationPlan(ctx context.Context, p Principal, upgradeID string) 
 	if err != nil {
 		return nil, err
 	}
-	return &MigrationPlan{UpgradeID: u.ID, AccountID: u.AccountID, Status: u.Status, Moves: moves}, nil
+	to, err := a.catalog.Plan(u.ToPlan)
+	if err != nil {
+		return nil, err
+	}
+	pf, err := a.Preflight(ctx, u.AccountID, to)
+	if err != nil {
+		return nil, err
+	}
+	return &MigrationPlan{UpgradeID: u.ID, AccountID: u.AccountID, Status: u.Status, Moves: moves, Preflight: pf}, nil
 }
 
 // AccountMigrationPlan returns, in migration order, the account's
@@ -321,6 +341,16 @@ func (a *App) AccountMigrationPlan(ctx context.Context, accountID string) ([]tie
 		return nil, err
 	}
 	return a.planMigration(ctx, accountID)
+}
+
+// AccountPreflight is the pre-flight of an account's move to dedicated
+// nodes now, for operators and the CLI: changing nothing.
+// Errors: CodeNotFound (account), CodeClusterUnreachable.
+func (a *App) AccountPreflight(ctx context.Context, accountID string) (*tierup.Preflight, error) {
+	if _, err := a.store.Account(ctx, accountID); err != nil {
+		return nil, err
+	}
+	return a.deps.Cluster.Preflight(ctx, accountID, nil)
 }
 
 // planMigration asks the cluster for the plan; the list is never nil.

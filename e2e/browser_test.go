@@ -369,3 +369,34 @@ func TestBrowserThreeDSecure(t *testing.T) {
 		t.Errorf("ledger: %d charges, want 1", c)
 	}
 }
+
+// TestBrowserPreflightProblems: a workload that cannot move is shown on the
+// Review page above the card form, before anything is paid; paying anyway
+// is refused with the same reasons and nothing is charged.
+func TestBrowserPreflightProblems(t *testing.T) {
+	ctx := browser(t)
+	h := start(t, dbtest.SQLite(t))
+	acct, _ := h.account(map[string]any{"email": "preflight-browser@example.com"})
+	h.Expect(h.Do("POST", "/v1/sandbox/faults", admin, map[string]any{"kind": "migration_blocked", "seconds": 3600}), 201, "")
+	p := &page{t: t, ctx: ctx, h: h}
+	s := newShots(t, ctx, "preflight")
+	p.signIn(acct)
+	p.do(chromedp.Click(chromedp.CSS("[data-test=upgrade-to-pro]")))
+	p.visible("[data-test=start-pro-1m]")
+	p.do(chromedp.Click(chromedp.CSS("[data-test=start-pro-1m]")))
+	p.visible("[data-test=preflight]")
+	if msg := p.text("[data-test=preflight]"); !strings.Contains(msg, "nothing will be charged") || !strings.Contains(msg, "Deployment web mounts the host path") {
+		t.Errorf("pre-flight banner: %q", msg)
+	}
+	s.take("1-review-problems")
+	p.fillCard("4242 4242 4242 4242")
+	p.do(chromedp.Click(chromedp.CSS("#terms")), chromedp.Click(chromedp.CSS("#execute")))
+	p.visible("[data-test=preflight]")
+	if body := p.text("main"); !strings.Contains(body, "cannot move to dedicated nodes") {
+		t.Errorf("after paying anyway: %q", body)
+	}
+	s.take("2-refused")
+	if c, _, _ := h.charges(); c != 0 {
+		t.Errorf("%d charges", c)
+	}
+}

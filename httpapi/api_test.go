@@ -350,7 +350,8 @@ func TestMigrationPlan(t *testing.T) {
 		t.Run("the owner sees the default workloads in migration order", func(t *testing.T) {
 			r := api(t).Do("GET", path, owner, nil)
 			api(t).Expect(r, 200, "")
-			if r.Str("upgrade") != id || r.Str("account") != ownerID || r.Str("status") != "processing" {
+			if r.Str("upgrade") != id || r.Str("account") != ownerID || r.Str("status") != "processing" ||
+				r.Get("preflight.ok") != true || r.Get("preflight.checked") != true {
 				t.Errorf("plan: %s", r.Raw)
 			}
 			want := []struct {

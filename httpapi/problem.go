@@ -19,6 +19,9 @@ type Problem struct {
 	Code   string         `json:"code" doc:"Stable machine-readable error code, e.g. not_an_upgrade."`
 	Detail string         `json:"detail" doc:"What went wrong, for a person."`
 	Errors []ProblemField `json:"errors,omitempty" doc:"Each invalid input field."`
+	// Problems lists why a move to dedicated nodes cannot succeed
+	// (migration_not_possible).
+	Problems []tierup.PreflightProblem `json:"problems,omitempty" doc:"With migration_not_possible: each workload that cannot move, and why."`
 }
 
 // ProblemField names one invalid field. It never echoes the value, which
@@ -53,6 +56,9 @@ func problemOf(err error) *Problem {
 	prob := newProblem(httpx.Status(e.Code), e.Code, e.Error())
 	for _, f := range e.Fields {
 		prob.Errors = append(prob.Errors, ProblemField{Location: f.Location, Message: f.Message})
+	}
+	if pe := (*tierup.PreflightError)(nil); errors.As(err, &pe) {
+		prob.Problems = pe.Problems
 	}
 	return prob
 }

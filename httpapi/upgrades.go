@@ -107,7 +107,7 @@ type ticketsOutput struct {
 
 type faultInput struct {
 	Body struct {
-		Kind    string `json:"kind" enum:"resource_shortage,cluster_unreachable,gateway_unreachable,gateway_timeout,migration_failure"`
+		Kind    string `json:"kind" enum:"resource_shortage,cluster_unreachable,gateway_unreachable,gateway_timeout,migration_failure,migration_blocked"`
 		Count   int    `json:"count,omitempty" minimum:"0" maximum:"1000" doc:"For resource_shortage, gateway_timeout, migration_failure: how many calls fail."`
 		Seconds int    `json:"seconds,omitempty" minimum:"0" maximum:"86400" doc:"For cluster_unreachable, gateway_unreachable: how long it lasts."`
 	}

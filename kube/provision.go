@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 // idempotent: the node or NodePool's name is derived from the request key,
 // so a retried or resumed call finds what an earlier one made.
 type provisioner interface {
+	// labels are the labels a node made for req is sure to have.
+	labels(req tierup.NodeRequest) map[string]string
 	provision(ctx context.Context, req tierup.NodeRequest) (*tierup.Node, error)
 	release(ctx context.Context, req tierup.NodeRequest) error
 }
@@ -141,9 +144,7 @@ func (k *kwok) provision(ctx context.Context, req tierup.NodeRequest) (*tierup.N
 	for r, q := range c.cfg.Kwok.Capacity {
 		capacity[corev1.ResourceName(r)] = resource.MustParse(q)
 	}
-	labels := c.dedicatedLabels(req)
-	labels[corev1.LabelHostname] = name
-	labels["type"] = "kwok"
+	labels := k.labels(req)
 	annotations := map[string]string{}
 	for a, v := range c.cfg.Kwok.Annotations {
 		annotations[a] = v
@@ -163,6 +164,18 @@ func (k *kwok) provision(ctx context.Context, req tierup.NodeRequest) (*tierup.N
 		c.log.InfoContext(ctx, "created dedicated node", "node", name, "account", req.AccountID)
 	}
 	return c.waitNode(ctx, req.AccountID, keyLabel+"="+shortHash(req.Key)+","+corev1.LabelHostname+"="+name, "node "+name, nil)
+}
+
+// labels are the kwok node's: the dedicated node's, its hostname, and the
+// zone a volume asked for.
+func (k *kwok) labels(req tierup.NodeRequest) map[string]string {
+	labels := k.c.dedicatedLabels(req)
+	labels[corev1.LabelHostname] = dedicatedName(req)
+	labels["type"] = "kwok"
+	if req.Zone != "" {
+		labels[corev1.LabelTopologyZone] = req.Zone
+	}
+	return labels
 }
 
 func (k *kwok) release(ctx context.Context, req tierup.NodeRequest) error {
@@ -189,8 +202,8 @@ func (k *karpenter) nodePool(req tierup.NodeRequest) (*unstructured.Unstructured
 	if err != nil {
 		return nil, err
 	}
-	reqs := make([]any, 0, len(c.cfg.Karpenter.Requirements))
-	for _, r := range c.cfg.Karpenter.Requirements {
+	reqs := make([]any, 0, len(c.cfg.Karpenter.Requirements)+1)
+	for _, r := range k.requirements(req) {
 		values := make([]any, 0, len(r.Values))
 		for _, v := range r.Values {
 			values = append(values, v)
@@ -229,6 +242,28 @@ func (k *karpenter) nodePool(req tierup.NodeRequest) (*unstructured.Unstructured
 			"disruption": map[string]any{"consolidationPolicy": "WhenEmpty", "consolidateAfter": "Never"},
 		},
 	}}, nil
+}
+
+// requirements are the NodePool's: the configured ones, and the zone a
+// volume asked for.
+func (k *karpenter) requirements(req tierup.NodeRequest) []Requirement {
+	reqs := slices.Clone(k.c.cfg.Karpenter.Requirements)
+	if req.Zone != "" {
+		reqs = append(reqs, Requirement{Key: corev1.LabelTopologyZone, Operator: "In", Values: []string{req.Zone}})
+	}
+	return reqs
+}
+
+// labels are what every node of the NodePool will carry for sure: the
+// template's labels and the requirements that pin one value.
+func (k *karpenter) labels(req tierup.NodeRequest) map[string]string {
+	labels := k.c.dedicatedLabels(req)
+	for _, r := range k.requirements(req) {
+		if r.Operator == "In" && len(r.Values) == 1 {
+			labels[r.Key] = r.Values[0]
+		}
+	}
+	return labels
 }
 
 func (k *karpenter) provision(ctx context.Context, req tierup.NodeRequest) (*tierup.Node, error) {

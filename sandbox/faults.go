@@ -23,11 +23,13 @@ const (
 	FaultGatewayUnreachable = "gateway_unreachable" // the gateway answers nothing until Until
 	FaultGatewayTimeout     = "gateway_timeout"     // the next Count charges go through but their answer is lost
 	FaultMigrationFailure   = "migration_failure"   // the next Count workload moves fail and are rolled back
+	FaultMigrationBlocked   = "migration_blocked"   // until Until, the pre-flight finds a workload that cannot move
 )
 
 // FaultKinds lists every kind, for validation and documentation.
 func FaultKinds() []string {
-	return []string{FaultResourceShortage, FaultClusterUnreachable, FaultGatewayUnreachable, FaultGatewayTimeout, FaultMigrationFailure}
+	return []string{FaultResourceShortage, FaultClusterUnreachable, FaultGatewayUnreachable, FaultGatewayTimeout, FaultMigrationFailure,
+		FaultMigrationBlocked}
 }
 
 const faultScope = "sandbox:fault"
@@ -56,7 +58,7 @@ func (f *Faults) Inject(ctx context.Context, kind string, count int, d time.Dura
 			return nil, tierup.Invalid(tierup.FieldError{Location: "body.count", Message: kind + " needs a count of at least 1"})
 		}
 		flt.Remaining = count
-	case FaultClusterUnreachable, FaultGatewayUnreachable:
+	case FaultClusterUnreachable, FaultGatewayUnreachable, FaultMigrationBlocked:
 		if d <= 0 {
 			return nil, tierup.Invalid(tierup.FieldError{Location: "body.seconds", Message: kind + " needs seconds of at least 1"})
 		}

@@ -269,6 +269,32 @@ func (c *Cluster) PlanMigration(ctx context.Context, accountID string) ([]tierup
 	return moves, nil
 }
 
+// Preflight implements tierup.Cluster. Simulated workloads have no volumes
+// nor placement rules of their own, so the move can always succeed —
+// unless the sandbox fault migration_blocked is in force: then the first
+// workload not yet moved mounts a hostPath volume, to rehearse a refused
+// upgrade.
+func (c *Cluster) Preflight(ctx context.Context, accountID string, _ *tierup.Plan) (*tierup.Preflight, error) {
+	if err := c.reachable(ctx); err != nil {
+		return nil, err
+	}
+	blocked, err := c.faults.Active(ctx, sandbox.FaultMigrationBlocked)
+	if err != nil || !blocked {
+		return tierup.PreflightPassed(""), err
+	}
+	st, err := c.peek(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range st.Workloads {
+		if !st.onDedicated(w) {
+			return tierup.PreflightFailed([]tierup.PreflightProblem{{Workload: w.Kind + "/" + w.Name, Code: tierup.PreflightHostPath,
+				Message: fmt.Sprintf("%s %s mounts the host path /var/lib/%s, which stays on the shared node it runs on now: move that data to a PersistentVolumeClaim, then upgrade.", w.Kind, w.Name, w.Name)}}), nil
+		}
+	}
+	return tierup.PreflightPassed(""), nil
+}
+
 // MigrateWorkload implements tierup.Cluster. The simulated rollout surges
 // one new replica at a time and stops an old one only when the new one is
 // ready, so availability never drops below the desired count.

@@ -28,6 +28,7 @@ type upgradeDoc struct {
 	NewPeriod         periodDoc        `json:"new_period"`
 	Payment           paymentDoc       `json:"payment"`
 	Node              *nodeDoc         `json:"node,omitempty"`
+	Zone              string           `json:"zone,omitempty"`
 	Workloads         []workloadDoc    `json:"workloads"`
 	Steps             []stepDoc        `json:"steps"`
 	Terms             termsDoc         `json:"terms"`
@@ -188,8 +189,8 @@ func toUpgradeDoc(u *tierup.Upgrade) upgradeDoc {
 				FinishedAt: s.FinishedAt, NextRetryAt: s.NextRetryAt, Worker: s.Worker, Run: s.Run,
 				Error: mapPtr(s.Error, func(e tierup.StepError) stepErrorDoc { return stepErrorDoc{Code: e.Code, Message: e.Message} })}
 		}),
-		Terms:             termsDoc{Version: u.Terms.Version, AcceptedAt: u.Terms.AcceptedAt, IP: u.Terms.IP, UserAgent: u.Terms.UserAgent},
-		SupportTicket:     u.SupportTicket,
+		Terms:         termsDoc{Version: u.Terms.Version, AcceptedAt: u.Terms.AcceptedAt, IP: u.Terms.IP, UserAgent: u.Terms.UserAgent},
+		SupportTicket: u.SupportTicket, Zone: u.Zone,
 		Previous:          mapPtr(u.Previous, toSubscriptionDoc),
 		CancelRequestedAt: u.CancelRequestedAt, CompensateRun: u.CompensateRun,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, CompletedAt: u.CompletedAt, Version: u.Version,
@@ -220,8 +221,8 @@ func (d upgradeDoc) upgrade() *tierup.Upgrade {
 				StartedAt: s.StartedAt, FinishedAt: s.FinishedAt, NextRetryAt: s.NextRetryAt, Worker: s.Worker, Run: s.Run,
 				Error: mapPtr(s.Error, func(e stepErrorDoc) tierup.StepError { return tierup.StepError{Code: e.Code, Message: e.Message} })}
 		}),
-		Terms:             tierup.TermsAcceptance{Version: d.Terms.Version, AcceptedAt: d.Terms.AcceptedAt, IP: d.Terms.IP, UserAgent: d.Terms.UserAgent},
-		SupportTicket:     d.SupportTicket,
+		Terms:         tierup.TermsAcceptance{Version: d.Terms.Version, AcceptedAt: d.Terms.AcceptedAt, IP: d.Terms.IP, UserAgent: d.Terms.UserAgent},
+		SupportTicket: d.SupportTicket, Zone: d.Zone,
 		Previous:          mapPtr(d.Previous, subscriptionDoc.subscription),
 		CancelRequestedAt: d.CancelRequestedAt, CompensateRun: d.CompensateRun,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, CompletedAt: d.CompletedAt, Version: d.Version,

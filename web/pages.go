@@ -250,6 +250,12 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, v *view) {
 			http.Redirect(w, r, "/review/"+quoteID, http.StatusSeeOther) // refreshed there, with a notice
 			return
 		}
+		if errors.Is(err, tierup.ErrMigrationNotPossible) {
+			// The Review page lists the reasons it checked again.
+			v.Error = "Your workloads cannot move to dedicated nodes yet, so nothing was charged: see below."
+			s.showReview(w, r, v, form, http.StatusUnprocessableEntity)
+			return
+		}
 		s.fail(w, r, err)
 		return
 	}

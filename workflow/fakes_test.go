@@ -374,6 +374,9 @@ func (g *fakeGateway) Refund(_ context.Context, r tierup.RefundRequest) (*tierup
 type fakeCluster struct {
 	provisionErrs []error
 	calls         []string
+	preflight     *tierup.Preflight // what Preflight finds; nil: nothing in the way
+	preflightErrs []error
+	preflights    int
 }
 
 func (c *fakeCluster) record(format string, args ...any) {
@@ -381,7 +384,11 @@ func (c *fakeCluster) record(format string, args ...any) {
 }
 
 func (c *fakeCluster) ProvisionNode(_ context.Context, r tierup.NodeRequest) (*tierup.Node, error) {
-	c.record("provision %s", r.Key)
+	if r.Zone != "" {
+		c.record("provision %s zone %s", r.Key, r.Zone)
+	} else {
+		c.record("provision %s", r.Key)
+	}
 	if len(c.provisionErrs) > 0 {
 		err := c.provisionErrs[0]
 		c.provisionErrs = c.provisionErrs[1:]
@@ -412,6 +419,19 @@ func (c *fakeCluster) ReturnWorkload(_ context.Context, _ string, w tierup.Workl
 func (c *fakeCluster) EnableFeatures(_ context.Context, _ string, p *tierup.Plan) error {
 	c.record("features %s", p.ID)
 	return nil
+}
+
+func (c *fakeCluster) Preflight(context.Context, string, *tierup.Plan) (*tierup.Preflight, error) {
+	c.preflights++
+	if len(c.preflightErrs) > 0 {
+		err := c.preflightErrs[0]
+		c.preflightErrs = c.preflightErrs[1:]
+		return nil, err
+	}
+	if c.preflight != nil {
+		return c.preflight, nil
+	}
+	return tierup.PreflightPassed(""), nil
 }
 
 func (c *fakeCluster) ReleaseNode(_ context.Context, r tierup.NodeRequest) error {

@@ -40,7 +40,7 @@ func classify(err error) (kind failure, code, msg string) {
 		return failRetry, "step_failed", err.Error()
 	case errors.Is(err, tierup.ErrClusterUnreachable), errors.Is(err, tierup.ErrGatewayUnavailable):
 		return failUnreachable, string(de.Code), err.Error()
-	case errors.Is(err, tierup.ErrQuoteInvalid):
+	case errors.Is(err, tierup.ErrQuoteInvalid), errors.Is(err, tierup.ErrMigrationNotPossible):
 		return failFatal, string(de.Code), err.Error()
 	}
 	return failRetry, string(de.Code), err.Error()
@@ -173,10 +173,14 @@ func (e *Engine) handToSupport(ctx context.Context, tx tierup.Store, u *tierup.U
 	if err := tx.CreateSupportTicket(ctx, ticket); err != nil {
 		return nil, err
 	}
+	body := fmt.Sprintf("The %s step could not finish after %d attempts (%s). Our support team has been notified (ticket %s) and will finish it; nothing else is needed from you.",
+		step, attempts, se.Message, ticket.ID)
+	if se.Code == string(tierup.CodeMigrationNotPossible) {
+		body = fmt.Sprintf("Your upgrade is on hold before any charge: %s Once that is fixed, our support team (ticket %s) resumes it; or cancel it, which costs nothing.",
+			se.Message, ticket.ID)
+	}
 	if err := tx.CreateNotification(ctx, &tierup.Notification{ID: tierup.NewID("ntf"), AccountID: u.AccountID, Kind: "upgrade_needs_support",
-		Title: "Your upgrade needs a hand from our team",
-		Body: fmt.Sprintf("The %s step could not finish after %d attempts (%s). Our support team has been notified (ticket %s) and will finish it; nothing else is needed from you.",
-			step, attempts, se.Message, ticket.ID), CreatedAt: now}); err != nil {
+		Title: "Your upgrade needs a hand from our team", Body: body, CreatedAt: now}); err != nil {
 		return nil, err
 	}
 	if err := e.save(ctx, tx, u, "system", tierup.ActionNeedsSupport,

@@ -131,14 +131,21 @@ func (e *Engine) claim(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, 
 func (e *Engine) act(ctx context.Context, u *tierup.Upgrade, step tierup.StepName) result {
 	switch step {
 	case tierup.StepPayment:
-		// Never charge for credit that is gone; a charge already awaiting
-		// the customer's authentication is read, not made, so it is past that.
-		if u.Payment.Status != tierup.PaymentRequiresAction {
-			if _, err := e.checkedQuote(ctx, u); err != nil {
-				return result{err: err}
-			}
+		// A charge already awaiting the customer's authentication is read,
+		// not made: the checks before charging are behind it.
+		if u.Payment.Status == tierup.PaymentRequiresAction {
+			return e.pay(ctx, u)
 		}
-		return e.pay(ctx, u)
+		// Never charge for credit that is gone, nor for a move that cannot
+		// succeed (the cluster may have changed since the quote).
+		if _, err := e.checkedQuote(ctx, u); err != nil {
+			return result{err: err}
+		}
+		pf, err := e.preflight(ctx, u)
+		if err != nil {
+			return result{err: err}
+		}
+		return inZone(e.pay(ctx, u), pf.Zone)
 	case tierup.StepActivatePlan:
 		return e.activate(ctx, u)
 	case tierup.StepProvisionNode:
@@ -237,7 +244,7 @@ func (e *Engine) provision(ctx context.Context, u *tierup.Upgrade) result {
 // the upgrade, makes a retried, resumed or compensated step find the same
 // node.
 func nodeRequest(u *tierup.Upgrade, plan *tierup.Plan) tierup.NodeRequest {
-	return tierup.NodeRequest{Key: u.ID + ":node", AccountID: u.AccountID, Plan: plan}
+	return tierup.NodeRequest{Key: u.ID + ":node", AccountID: u.AccountID, Plan: plan, Zone: u.Zone}
 }
 
 // migrate moves one workload per job, so that each job stays short and the

@@ -21,7 +21,9 @@ func newMigratePlanCommand(o *options) *cobra.Command {
 		Long: `List, in migration order, the account's workloads that an upgrade's migration
 would move to a dedicated node if it ran now, and what would be changed on
 each (PodDisruptionBudget, node selector, toleration, relaxed spreading rules,
-rollout). Workloads already on a dedicated node are not listed. It reads the
+rollout). Workloads already on a dedicated node are not listed. Then the
+pre-flight: what would stop the move (an upgrade is refused before any
+charge), and the zone a volume pins the dedicated nodes to. It reads the
 cluster named by --cluster (default sim, the simulated cluster in the
 database; --cluster kube --kubeconfig FILE for Kubernetes) and changes nothing
 in it; the upgrade workflow is not started.`,
@@ -43,6 +45,11 @@ in it; the upgrade workflow is not started.`,
 				return enc.Encode(moves)
 			}
 			printMigrationPlan(o.stdout, account, moves)
+			pf, err := st.App.AccountPreflight(ctx, account)
+			if err != nil {
+				return err
+			}
+			printPreflight(o.stdout, pf)
 			return nil
 		},
 	}
@@ -65,6 +72,22 @@ func printMigrationPlan(w io.Writer, account string, moves []tierup.PlannedMove)
 		for _, c := range m.Changes {
 			fmt.Fprintf(w, "   - %s\n", c)
 		}
+	}
+}
+
+// printPreflight says whether the moves can succeed, and where the nodes
+// must be.
+func printPreflight(w io.Writer, pf *tierup.Preflight) {
+	if len(pf.Problems) == 0 {
+		fmt.Fprintln(w, "\nPre-flight: the move can succeed.")
+	} else {
+		fmt.Fprintf(w, "\nPre-flight: %s stop the move, and an upgrade would be refused before any charge:\n", plural(len(pf.Problems), "problem"))
+		for _, p := range pf.Problems {
+			fmt.Fprintf(w, "   - %s (%s): %s\n", p.Workload, p.Code, p.Message)
+		}
+	}
+	if pf.Zone != "" {
+		fmt.Fprintf(w, "Dedicated nodes would be in zone %s, where a volume is pinned.\n", pf.Zone)
 	}
 }
 

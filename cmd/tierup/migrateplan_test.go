@@ -52,6 +52,7 @@ func TestMigratePlan(t *testing.T) {
 		"5. CronJob cleanup (1 replica)\n   - pod template",
 		"   - job template patched; running jobs finish where they are",
 		"6. Function thumbnailer (1 replica)\n",
+		"Pre-flight: the move can succeed.",
 	}
 	at := 0
 	for _, w := range want {

@@ -19,7 +19,7 @@ func Status(code tierup.Code) int {
 	case tierup.CodeInvalid, tierup.CodeUnknownPlan, tierup.CodePlanUnavailable, tierup.CodeSamePlan,
 		tierup.CodeNotAnUpgrade, tierup.CodeCurrencyMismatch, tierup.CodeRemainingExceedsNewPeriod,
 		tierup.CodeClockNotForward, tierup.CodeInvalidCard, tierup.CodeTermsNotAccepted, tierup.CodeIdempotencyKeyReused,
-		tierup.CodeQuoteExpired, tierup.CodeQuoteInvalid:
+		tierup.CodeQuoteExpired, tierup.CodeQuoteInvalid, tierup.CodeMigrationNotPossible:
 		return http.StatusUnprocessableEntity
 	case tierup.CodeUpgradeInProgress, tierup.CodeEmailTaken, tierup.CodeConflict, tierup.CodeQuoteUsed, tierup.CodeInvalidState,
 		tierup.CodePaymentMethodInUse:

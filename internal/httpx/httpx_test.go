@@ -42,6 +42,7 @@ var statuses = map[tierup.Code]int{
 	tierup.CodeQuoteInvalid:              http.StatusUnprocessableEntity,
 	tierup.CodeInvalidState:              http.StatusConflict,
 	tierup.CodeMigrationFailed:           http.StatusInternalServerError,
+	tierup.CodeMigrationNotPossible:      http.StatusUnprocessableEntity,
 	tierup.CodePaymentMethodInUse:        http.StatusConflict,
 }
 
