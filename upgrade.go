@@ -166,18 +166,20 @@ type TermsAcceptance struct {
 
 // Upgrade is one run of the upgrade workflow for an account, from a quote.
 type Upgrade struct {
-	ID            string
-	AccountID     string
-	QuoteID       string
-	FromPlan      string
-	ToPlan        string
-	Status        UpgradeStatus
-	PausedReason  string
-	CurrentStep   StepName
-	Progress      int
-	NewPeriod     Period
-	Payment       Payment
-	Node          *Node
+	ID           string
+	AccountID    string
+	QuoteID      string
+	FromPlan     string
+	ToPlan       string
+	Status       UpgradeStatus
+	PausedReason string
+	CurrentStep  StepName
+	Progress     int
+	NewPeriod    Period
+	Payment      Payment
+	// Nodes are the upgrade's dedicated nodes, by index, once all are
+	// ready.
+	Nodes         []Node
 	Workloads     []WorkloadMigration
 	Steps         []Step
 	Terms         TermsAcceptance
@@ -192,6 +194,15 @@ type Upgrade struct {
 	CompletedAt       *time.Time
 	// Version increases with every stored change (optimistic locking).
 	Version int
+}
+
+// NodeNames lists the names of the upgrade's dedicated nodes.
+func (u *Upgrade) NodeNames() []string {
+	names := make([]string, 0, len(u.Nodes))
+	for _, n := range u.Nodes {
+		names = append(names, n.Name)
+	}
+	return names
 }
 
 // Active reports whether the upgrade holds the account's single upgrade
