@@ -205,6 +205,17 @@ func (u *Upgrade) NodeNames() []string {
 	return names
 }
 
+// NodeCount is how many dedicated nodes the upgrade asks for: its plan's
+// count (plan may be nil when the catalog no longer has it), and never
+// fewer than it already has, so that a cancel releases every one.
+func (u *Upgrade) NodeCount(plan *Plan) int {
+	n := max(1, len(u.Nodes))
+	if plan != nil {
+		n = max(n, plan.NodeCount())
+	}
+	return n
+}
+
 // Active reports whether the upgrade holds the account's single upgrade
 // slot. The store keeps it in a column that the one-active-upgrade index
 // uses, so this is the only place the rule is written.

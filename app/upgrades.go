@@ -290,6 +290,10 @@ type MigrationPlan struct {
 	AccountID string               `json:"account"`
 	Status    tierup.UpgradeStatus `json:"status" enum:"processing,payment_action_required,payment_failed,paused,needs_support,completed,canceled" doc:"The upgrade's status when the plan was made."`
 	Moves     []tierup.PlannedMove `json:"moves" doc:"In migration order; empty when every workload already runs on a dedicated node."`
+	// DedicatedNodes is how many nodes the upgrade's plan provisions, and
+	// Nodes those it has, once all are ready.
+	DedicatedNodes int      `json:"dedicated_nodes" doc:"How many dedicated nodes the upgrade's plan provisions; the workloads are spread over them."`
+	Nodes          []string `json:"nodes" doc:"The upgrade's dedicated nodes, by name, once all are ready; empty before."`
 }
 
 // MigrationPlan returns what the migration of an upgrade's workloads would
@@ -309,7 +313,8 @@ func (a *App) MigrationPlan(ctx context.Context, p Principal, upgradeID string) 
 	if err != nil {
 		return nil, err
 	}
-	return &MigrationPlan{UpgradeID: u.ID, AccountID: u.AccountID, Status: u.Status, Moves: moves}, nil
+	plan, _ := a.Catalog().Plan(u.ToPlan) // gone from the catalog: the nodes it has
+	return &MigrationPlan{UpgradeID: u.ID, AccountID: u.AccountID, Status: u.Status, Moves: moves, DedicatedNodes: u.NodeCount(plan), Nodes: u.NodeNames()}, nil
 }
 
 // AccountMigrationPlan returns, in migration order, the account's

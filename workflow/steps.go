@@ -288,11 +288,7 @@ func nodesError(errs []error) error {
 // one). Their key, derived from the upgrade, and their index make a
 // retried, resumed or compensated step find the same nodes.
 func nodeRequests(u *tierup.Upgrade, plan *tierup.Plan) []tierup.NodeRequest {
-	n := max(1, len(u.Nodes))
-	if plan != nil {
-		n = max(n, plan.NodeCount())
-	}
-	reqs := make([]tierup.NodeRequest, n)
+	reqs := make([]tierup.NodeRequest, u.NodeCount(plan))
 	for i := range reqs {
 		reqs[i] = tierup.NodeRequest{Key: u.ID + ":node", Index: i, AccountID: u.AccountID, Plan: plan}
 	}
