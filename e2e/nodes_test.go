@@ -28,6 +28,21 @@ func nodeNames(t *testing.T, u apitest.Response) []string {
 	return names
 }
 
+// planDone checks a completed upgrade's migration plan: nothing left to
+// move, and the upgrade's nodes.
+func (h *harness) planDone(token, id string, names []string) {
+	h.T.Helper()
+	plan := h.Do("GET", "/v1/upgrades/"+id+"/migration-plan", token, nil)
+	h.Expect(plan, 200, "")
+	var got []string
+	for _, n := range plan.List("nodes") {
+		got = append(got, n.(string))
+	}
+	if plan.Num("dedicated_nodes") != int64(len(names)) || !slices.Equal(got, names) || len(plan.List("moves")) != 0 {
+		h.T.Errorf("migration plan after completion: %s", plan.Raw)
+	}
+}
+
 // TestTeamUpgrade: Team's three dedicated nodes, through the API on the
 // simulated cluster. A shortage on one of them makes the step retry, and
 // the retry finds the two others: three nodes, no more. The workloads are
@@ -69,11 +84,7 @@ func TestTeamUpgrade(t *testing.T) {
 		if len(used) != 3 {
 			t.Errorf("the workloads use %d of the 3 nodes", len(used))
 		}
-		plan := h.Do("GET", "/v1/upgrades/"+id+"/migration-plan", token, nil)
-		h.Expect(plan, 200, "")
-		if plan.Num("dedicated_nodes") != 3 || len(plan.List("nodes")) != 3 || len(plan.List("moves")) != 0 {
-			t.Errorf("migration plan: %s", plan.Raw)
-		}
+		h.planDone(token, id, names)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		mails, err := h.smtp.WaitFor(ctx, 1)

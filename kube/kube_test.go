@@ -42,9 +42,11 @@ func newCluster(t *testing.T, rc *rest.Config, cfg kube.Config) *kube.Cluster {
 	return c
 }
 
-func proPlan(t *testing.T) *tierup.Plan {
+func proPlan(t *testing.T) *tierup.Plan { t.Helper(); return catalogPlan(t, "pro-1m") }
+
+func catalogPlan(t *testing.T, id string) *tierup.Plan {
 	t.Helper()
-	p, err := tierup.DefaultCatalog().Plan("pro-1m")
+	p, err := tierup.DefaultCatalog().Plan(id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,19 +20,10 @@ import (
 	"github.com/tierup/tierup/kube"
 )
 
-func teamPlan(t *testing.T) *tierup.Plan {
-	t.Helper()
-	p, err := tierup.DefaultCatalog().Plan("team-1m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // teamRequests are the node requests of one Team upgrade, as the workflow
 // makes them.
 func teamRequests(t *testing.T, key, acct string) []tierup.NodeRequest {
-	plan := teamPlan(t)
+	plan := catalogPlan(t, "team-1m")
 	reqs := make([]tierup.NodeRequest, plan.NodeCount())
 	for i := range reqs {
 		reqs[i] = tierup.NodeRequest{Key: key, Index: i, AccountID: acct, Plan: plan}

@@ -271,7 +271,7 @@ func stepLabel(s tierup.StepName) string {
 	case tierup.StepActivatePlan:
 		return "Switch plan"
 	case tierup.StepProvisionNode:
-		return "Dedicated node"
+		return "Dedicated nodes"
 	case tierup.StepMigrateWorkloads:
 		return "Move workloads"
 	case tierup.StepEnableFeatures:
