@@ -23,9 +23,10 @@
 //  4. riverqueue/riverqueue.go hands the job to workflow/steps.go: work
 //     claims the step (Upgrade.StartStep, transition.go) and commits;
 //     act runs it outside any transaction — the charge through the
-//     PaymentGateway (sandbox/gateway.go or gateway/stripegw), the node and
-//     the workloads through the Cluster (sim/sim.go or kube/), the
-//     notification through the Mailer (notify/smtpmail).
+//     PaymentGateway (sandbox/gateway.go or gateway/stripegw), the plan's
+//     dedicated nodes (asked for in parallel) and the workloads through
+//     the Cluster (sim/sim.go or kube/), the notification through the
+//     Mailer (notify/smtpmail).
 //  5. workflow/finish.go: finish records the outcome with one transition
 //     (StepSucceeded, StepFailed, Pause, PaymentDeclined, NeedSupport) and
 //     commits it with the next step's job and the finished job's

@@ -26,6 +26,11 @@ type Plan struct {
 // Free reports whether the plan has no price and no end date.
 func (p *Plan) Free() bool { return p.IntervalMonths == 0 }
 
+// NodeCount is how many dedicated nodes an upgrade to the plan provisions:
+// its dedicated_nodes, and at least one (a plan on the shared pool has
+// always been given one).
+func (p *Plan) NodeCount() int { return max(1, int(p.Limits.DedicatedNodes)) }
+
 // Limits are a plan's numeric quotas. A nil count means unlimited and is
 // encoded as JSON null.
 type Limits struct {

@@ -177,7 +177,9 @@ type Upgrade struct {
 	Progress     int
 	NewPeriod    Period
 	Payment      Payment
-	Node         *Node
+	// Nodes are the upgrade's dedicated nodes, by index, once all are
+	// ready.
+	Nodes []Node
 	// Zone is where the dedicated nodes must be, because a volume of the
 	// account's is pinned there (the pre-flight's, before the payment).
 	Zone          string
@@ -195,6 +197,26 @@ type Upgrade struct {
 	CompletedAt       *time.Time
 	// Version increases with every stored change (optimistic locking).
 	Version int
+}
+
+// NodeNames lists the names of the upgrade's dedicated nodes.
+func (u *Upgrade) NodeNames() []string {
+	names := make([]string, 0, len(u.Nodes))
+	for _, n := range u.Nodes {
+		names = append(names, n.Name)
+	}
+	return names
+}
+
+// NodeCount is how many dedicated nodes the upgrade asks for: its plan's
+// count (plan may be nil when the catalog no longer has it), and never
+// fewer than it already has, so that a cancel releases every one.
+func (u *Upgrade) NodeCount(plan *Plan) int {
+	n := max(1, len(u.Nodes))
+	if plan != nil {
+		n = max(n, plan.NodeCount())
+	}
+	return n
 }
 
 // Active reports whether the upgrade holds the account's single upgrade

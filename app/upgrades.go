@@ -302,6 +302,10 @@ type MigrationPlan struct {
 	Status    tierup.UpgradeStatus `json:"status" enum:"processing,payment_action_required,payment_failed,paused,needs_support,completed,canceled" doc:"The upgrade's status when the plan was made."`
 	Moves     []tierup.PlannedMove `json:"moves" doc:"In migration order; empty when every workload already runs on a dedicated node."`
 	Preflight *tierup.Preflight    `json:"preflight" doc:"Whether the moves can succeed now, and the zone the dedicated nodes must be in."`
+	// DedicatedNodes is how many nodes the upgrade's plan provisions, and
+	// Nodes those it has, once all are ready.
+	DedicatedNodes int      `json:"dedicated_nodes" doc:"How many dedicated nodes the upgrade's plan provisions; the workloads are spread over them."`
+	Nodes          []string `json:"nodes" doc:"The upgrade's dedicated nodes, by name, once all are ready; empty before."`
 }
 
 // MigrationPlan returns what the migration of an upgrade's workloads would
@@ -321,15 +325,15 @@ func (a *App) MigrationPlan(ctx context.Context, p Principal, upgradeID string) 
 	if err != nil {
 		return nil, err
 	}
-	to, err := a.catalog.Plan(u.ToPlan)
-	if err != nil {
-		return nil, err
+	plan, _ := a.Catalog().Plan(u.ToPlan) // gone from the catalog: the nodes it has, and no pre-flight
+	var pf *tierup.Preflight
+	if plan != nil {
+		if pf, err = a.Preflight(ctx, u.AccountID, plan); err != nil {
+			return nil, err
+		}
 	}
-	pf, err := a.Preflight(ctx, u.AccountID, to)
-	if err != nil {
-		return nil, err
-	}
-	return &MigrationPlan{UpgradeID: u.ID, AccountID: u.AccountID, Status: u.Status, Moves: moves, Preflight: pf}, nil
+	return &MigrationPlan{UpgradeID: u.ID, AccountID: u.AccountID, Status: u.Status, Moves: moves, Preflight: pf,
+		DedicatedNodes: u.NodeCount(plan), Nodes: u.NodeNames()}, nil
 }
 
 // AccountMigrationPlan returns, in migration order, the account's

@@ -258,7 +258,8 @@ func TestBrowserUpgrade(t *testing.T) {
 			t.Errorf("features lack %q: %q", want, f)
 		}
 	}
-	if n := p.text("[data-test=node-pool]"); !strings.Contains(n, "Dedicated") {
+	// The pool, the plan's count of nodes and the node itself, by name.
+	if n := p.text("[data-test=node-pool]"); !strings.HasPrefix(n, "Dedicated (1)") || !strings.Contains(p.text("[data-test=dedicated-nodes]"), "dedicated-acct_") {
 		t.Errorf("node pool: %q", n)
 	}
 	s.take("7-plan-pro")
@@ -399,4 +400,41 @@ func TestBrowserPreflightProblems(t *testing.T) {
 	if c, _, _ := h.charges(); c != 0 {
 		t.Errorf("%d charges", c)
 	}
+}
+
+// TestBrowserTeamNodes shows a Team upgrade's three dedicated nodes on the
+// progress page (each workload's nodes beside it) and on the Plan page.
+func TestBrowserTeamNodes(t *testing.T) {
+	ctx := browser(t)
+	h := start(t, dbtest.SQLite(t))
+	acct, token := hobby(h, "team-browser@example.com")
+	id := h.upgrade(token, "team-1m", h.card(token, "4242424242424242"))
+	names := nodeNames(t, h.waitStatus(token, id, "completed"))
+	p := &page{t: t, ctx: ctx, h: h}
+	s := newShots(t, ctx, "team-nodes")
+	p.signIn(acct)
+	p.do(chromedp.Navigate(h.BaseURL + "/upgrades/" + id))
+	p.visible("[data-test=nodes]")
+	list := p.text("[data-test=nodes]")
+	for _, n := range names {
+		if !strings.Contains(list, n) {
+			t.Errorf("progress page's nodes lack %s: %q", n, list)
+		}
+	}
+	if h2 := p.text("#nodes-h"); h2 != "Dedicated nodes (3)" {
+		t.Errorf("nodes heading %q", h2)
+	}
+	if on := p.text("[data-test=workload-nodes]"); !strings.HasPrefix(on, "on "+names[0]+", ") {
+		t.Errorf("web's nodes: %q", on)
+	}
+	s.take("1-progress")
+	p.do(chromedp.Navigate(h.BaseURL + "/plan"))
+	p.visible("[data-test=node-pool]")
+	if n := p.text("[data-test=node-pool]"); !strings.HasPrefix(n, "Dedicated (3)") {
+		t.Errorf("node pool: %q", n)
+	}
+	if got := p.text("[data-test=dedicated-nodes]"); got != strings.Join(names, "\n") {
+		t.Errorf("plan page's nodes %q, want %v", got, names)
+	}
+	s.take("2-plan")
 }

@@ -30,7 +30,7 @@ func TestAccountCredit(t *testing.T) {
 		steps := []struct {
 			name     string
 			plan     string
-			shortage int    // provisioning failures: 3 hand the upgrade to support, which cancels it
+			shortage int    // provisioning failures, one per node: 3 attempts of Team's 3 nodes hand the upgrade to support, which cancels it
 			due      int64  // the quote's amount due
 			applied  int64  // its credit_applied
 			kept     int64  // its account_credit
@@ -45,7 +45,7 @@ func TestAccountCredit(t *testing.T) {
 			{name: "credit kept", plan: "team-1m", kept: 14412, status: "completed",
 				balance: 14412, entries: "granted 14412", plan2: "team-1m", value: 9900},
 			// team-1m's whole month (99.00) and the 144.12 of credit off 990.00.
-			{name: "credit applied, then the upgrade canceled", plan: "team-12m", shortage: 3, due: 74688, applied: 14412, status: "canceled",
+			{name: "credit applied, then the upgrade canceled", plan: "team-12m", shortage: 9, due: 74688, applied: 14412, status: "canceled",
 				balance: 14412, entries: "returned 14412, applied -14412, granted 14412", plan2: "team-1m", value: 9900},
 			{name: "credit applied again", plan: "team-12m", due: 74688, applied: 14412, status: "completed",
 				balance: 0, entries: "applied -14412, returned 14412, applied -14412, granted 14412", plan2: "team-12m", value: 99000},

@@ -403,7 +403,7 @@ func TestMigrationPlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.sim.MigrateWorkload(ctx, ownerID, tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, node); err != nil {
+			if _, err := e.sim.MigrateWorkload(ctx, ownerID, tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, []tierup.Node{*node}); err != nil {
 				t.Fatal(err)
 			}
 			r := api(t).Do("GET", path, owner, nil)

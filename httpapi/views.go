@@ -24,7 +24,8 @@ type upgrade struct {
 	Progress          int                  `json:"progress" minimum:"0" maximum:"100"`
 	NewPeriod         tierup.Period        `json:"new_period"`
 	Payment           payment              `json:"payment"`
-	Node              *node                `json:"node,omitempty"`
+	Node              *node                `json:"node,omitempty" doc:"The first of nodes, kept for clients from before there were several."`
+	Nodes             []node               `json:"nodes,omitempty" doc:"The upgrade's dedicated nodes (as many as the plan has), once all are ready."`
 	Workloads         []workloadMigration  `json:"workloads"`
 	Steps             []step               `json:"steps"`
 	Terms             termsAcceptance      `json:"terms"`
@@ -80,10 +81,11 @@ type workloadMigration struct {
 // MovedWorkload is exported only because huma flattens exported embedded
 // structs alone.
 type MovedWorkload struct {
-	Kind     string `json:"kind" enum:"Deployment,StatefulSet,CronJob,Function"`
-	Name     string `json:"name"`
-	Replicas int    `json:"replicas" doc:"Desired replicas (1 for CronJobs and Functions)."`
-	Node     string `json:"node" doc:"Where it runs now: \"shared\" or the dedicated node's name."`
+	Kind     string   `json:"kind" enum:"Deployment,StatefulSet,CronJob,Function"`
+	Name     string   `json:"name"`
+	Replicas int      `json:"replicas" doc:"Desired replicas (1 for CronJobs and Functions)."`
+	Node     string   `json:"node" doc:"Where it runs now: \"shared\" or the (first) dedicated node's name."`
+	Nodes    []string `json:"nodes,omitempty" doc:"The dedicated nodes its replicas run on, spread over them; absent on the shared pool."`
 }
 
 type step struct {
@@ -144,14 +146,16 @@ func upgradeOf(u *tierup.Upgrade) *upgrade {
 	if a := p.NextAction; a != nil {
 		out.Payment.NextAction = &nextAction{Type: a.Type, URL: a.URL, ClientSecret: a.ClientSecret}
 	}
-	if u.Node != nil {
-		n := nodeOf(*u.Node)
-		out.Node = &n
+	for _, n := range u.Nodes {
+		out.Nodes = append(out.Nodes, nodeOf(n))
+	}
+	if len(out.Nodes) > 0 {
+		out.Node = &out.Nodes[0]
 	}
 	if u.Workloads != nil { // nil stays null, as before
 		out.Workloads = make([]workloadMigration, 0, len(u.Workloads))
 		for _, w := range u.Workloads {
-			out.Workloads = append(out.Workloads, workloadMigration{MovedWorkload: MovedWorkload{Kind: w.Kind, Name: w.Name, Replicas: w.Replicas, Node: w.Node},
+			out.Workloads = append(out.Workloads, workloadMigration{MovedWorkload: MovedWorkload{Kind: w.Kind, Name: w.Name, Replicas: w.Replicas, Node: w.Node, Nodes: w.Nodes},
 				State: w.State, MinAvailable: w.MinAvailable, Notes: w.Notes})
 		}
 	}

@@ -42,9 +42,11 @@ func newCluster(t *testing.T, rc *rest.Config, cfg kube.Config) *kube.Cluster {
 	return c
 }
 
-func proPlan(t *testing.T) *tierup.Plan {
+func proPlan(t *testing.T) *tierup.Plan { t.Helper(); return catalogPlan(t, "pro-1m") }
+
+func catalogPlan(t *testing.T, id string) *tierup.Plan {
 	t.Helper()
-	p, err := tierup.DefaultCatalog().Plan("pro-1m")
+	p, err := tierup.DefaultCatalog().Plan(id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +145,7 @@ func TestMigrateNamespace(t *testing.T) {
 		if w.Kind+"/"+w.Name != want[i] || w.Node != "shared" {
 			t.Fatalf("workload %d = %+v, want %s on shared", i, w, want[i])
 		}
-		report, err := c.MigrateWorkload(ctx, acct, w, node)
+		report, err := c.MigrateWorkload(ctx, acct, w, []tierup.Node{*node})
 		if err != nil {
 			t.Fatalf("migrate %s %s: %v", w.Kind, w.Name, err)
 		}
@@ -389,7 +391,7 @@ func TestUnreachableMidRollout(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	_, err = c.MigrateWorkload(ctx, acct, web, node)
+	_, err = c.MigrateWorkload(ctx, acct, web, []tierup.Node{*node})
 	if tierup.ErrorCode(err) != tierup.CodeClusterUnreachable {
 		t.Fatalf("MigrateWorkload during the outage = %v, want cluster_unreachable", err)
 	}
@@ -397,7 +399,7 @@ func TestUnreachableMidRollout(t *testing.T) {
 		t.Fatalf("Workloads during the outage = %v, want cluster_unreachable", err)
 	}
 	proxy.Restore(t)
-	report, err := c.MigrateWorkload(ctx, acct, web, node)
+	report, err := c.MigrateWorkload(ctx, acct, web, []tierup.Node{*node})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +444,7 @@ func TestRolloutFailureRollsBack(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = kc.CoreV1().Nodes().Delete(context.Background(), node.Name, metav1.DeleteOptions{}) })
-			_, err = c.MigrateWorkload(ctx, acct, tierup.Workload{Kind: tc.kind, Name: tc.name, Replicas: tc.replicas}, node)
+			_, err = c.MigrateWorkload(ctx, acct, tierup.Workload{Kind: tc.kind, Name: tc.name, Replicas: tc.replicas}, []tierup.Node{*node})
 			if tierup.ErrorCode(err) != tierup.CodeMigrationFailed || !strings.Contains(err.Error(), "it was rolled back") {
 				t.Fatalf("MigrateWorkload = %v, want migration_failed with a rollback", err)
 			}

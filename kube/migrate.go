@@ -104,30 +104,68 @@ func (c *Cluster) placed(o object, accountID string) bool {
 	return sel[c.cfg.PoolLabel] == c.cfg.DedicatedPool && sel[c.cfg.AccountLabel] == labelValue(accountID)
 }
 
-// dedicatedNode names the account's dedicated node, or "" when it has none.
-func (c *Cluster) dedicatedNode(ctx context.Context, accountID string) (string, error) {
+// dedicatedNodes names the account's dedicated nodes, by name; none when it
+// has none.
+func (c *Cluster) dedicatedNodes(ctx context.Context, accountID string) ([]string, error) {
 	list, err := c.kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{
 		LabelSelector: c.cfg.PoolLabel + "=" + c.cfg.DedicatedPool + "," + c.cfg.AccountLabel + "=" + labelValue(accountID)})
 	if err != nil {
-		return "", c.wrap(ctx, err, "find the dedicated node")
+		return nil, c.wrap(ctx, err, "find the dedicated nodes")
 	}
+	var names []string
 	for _, n := range list.Items {
 		if n.DeletionTimestamp == nil {
-			return n.Name, nil
+			names = append(names, n.Name)
 		}
 	}
-	return "", nil
+	slices.Sort(names)
+	return names, nil
 }
 
-func (c *Cluster) workload(o object, accountID, node string) tierup.Workload {
+// workload describes o. One bound for the dedicated nodes (and moved, or
+// placed there by hand) is on the first of nodes, and on those of nodes its
+// live pods run on.
+func (c *Cluster) workload(ctx context.Context, o object, accountID string, nodes []string) (tierup.Workload, error) {
 	w := tierup.Workload{Kind: o.kind(), Name: o.meta().Name, Replicas: int(o.desired()), Node: c.cfg.SharedPool}
 	if orig, ok, _ := saved(o.meta()); ok && orig.Replicas != nil {
 		w.Replicas = int(*orig.Replicas) // a StatefulSet mid-move has one extra
 	}
-	if orig, had, _ := saved(o.meta()); c.placed(o, accountID) && node != "" && (!had || orig.Moved) {
-		w.Node = node
+	if orig, had, _ := saved(o.meta()); !c.placed(o, accountID) || len(nodes) == 0 || had && !orig.Moved {
+		return w, nil
 	}
-	return w
+	w.Node = nodes[0]
+	on, err := c.podNodes(ctx, o)
+	if err != nil {
+		return w, c.wrap(ctx, err, "list the pods of "+o.kind()+" "+o.meta().Name)
+	}
+	for _, n := range nodes {
+		if on[n] {
+			w.Nodes = append(w.Nodes, n)
+		}
+	}
+	return w, nil
+}
+
+// podNodes is the set of nodes o's live pods run on.
+func (c *Cluster) podNodes(ctx context.Context, o object) (map[string]bool, error) {
+	on := map[string]bool{}
+	if o.selector() == nil {
+		return on, nil // a CronJob: its jobs come and go
+	}
+	sel, err := metav1.LabelSelectorAsSelector(o.selector())
+	if err != nil {
+		return nil, err
+	}
+	pods, err := c.kc.CoreV1().Pods(o.meta().Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			on[p.Spec.NodeName] = true
+		}
+	}
+	return on, nil
 }
 
 // accountObjects lists the workloads of the account's namespace.
@@ -148,13 +186,17 @@ func (c *Cluster) Workloads(ctx context.Context, accountID string) ([]tierup.Wor
 	if err != nil {
 		return nil, err
 	}
-	node, err := c.dedicatedNode(ctx, accountID)
+	nodes, err := c.dedicatedNodes(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
 	ws := make([]tierup.Workload, 0, len(objs))
 	for _, o := range objs {
-		ws = append(ws, c.workload(o, accountID, node))
+		w, err := c.workload(ctx, o, accountID, nodes)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, w)
 	}
 	return ws, nil
 }
@@ -164,6 +206,10 @@ func (c *Cluster) Workloads(ctx context.Context, accountID string) ([]tierup.Wor
 // the same code on a copy that is never sent.
 func (c *Cluster) PlanMigration(ctx context.Context, accountID string) ([]tierup.PlannedMove, error) {
 	objs, err := c.accountObjects(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := c.dedicatedNodes(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -179,23 +225,26 @@ func (c *Cluster) PlanMigration(ctx context.Context, accountID string) ([]tierup
 		if !had {
 			orig = o.capture()
 		}
-		w := c.workload(o, accountID, "")
-		w.Node = c.cfg.SharedPool
+		w, err := c.workload(ctx, o, accountID, nil) // not moved: on the shared pool
+		if err != nil {
+			return nil, err
+		}
 		pdb, err := c.ensurePDB(ctx, o, false)
 		if err != nil {
 			return nil, err
 		}
-		moves = append(moves, tierup.PlannedMove{Workload: w, Changes: append(pdb, c.apply(o, orig, accountID)...)})
+		moves = append(moves, tierup.PlannedMove{Workload: w, Changes: append(pdb, c.apply(o, orig, accountID)...), Nodes: nodes})
 	}
 	return moves, nil
 }
 
 // apply turns o, from its original placement, into its placement on the
-// dedicated node with a rollout that keeps every replica available, records
-// the original on o and says what changed.
+// dedicated nodes, spread over them, with a rollout that keeps every
+// replica available, records the original on o and says what changed.
 func (c *Cluster) apply(o object, orig original, accountID string) []string {
 	restoreAll(o, orig)
 	changes := c.place(o.podSpec(), accountID)
+	changes = append(changes, c.spread(o, orig)...)
 	changes = append(changes, o.surge()...)
 	save(o.meta(), orig)
 	return changes
@@ -257,7 +306,7 @@ func (c *Cluster) place(s *corev1.PodSpec, accountID string) []string {
 			}
 			a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution,
 				corev1.WeightedPodAffinityTerm{Weight: 100, PodAffinityTerm: t})
-			changes = append(changes, "required pod anti-affinity on kubernetes.io/hostname relaxed to preferred (weight 100): one node holds every replica")
+			changes = append(changes, "required pod anti-affinity on kubernetes.io/hostname relaxed to preferred (weight 100): the account's dedicated nodes may be fewer than its replicas")
 		}
 		a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = keep
 	}
@@ -265,10 +314,45 @@ func (c *Cluster) place(s *corev1.PodSpec, accountID string) []string {
 		t := &s.TopologySpreadConstraints[i]
 		if t.WhenUnsatisfiable == corev1.DoNotSchedule && (t.TopologyKey == corev1.LabelHostname || t.MinDomains != nil && *t.MinDomains > 1) {
 			t.WhenUnsatisfiable = corev1.ScheduleAnyway
-			changes = append(changes, fmt.Sprintf("topology spread on %s relaxed from DoNotSchedule to ScheduleAnyway: one node holds every replica", t.TopologyKey))
+			changes = append(changes, fmt.Sprintf("topology spread on %s relaxed from DoNotSchedule to ScheduleAnyway: the account's dedicated nodes may be fewer than its replicas, and tierup's own spread over them keeps replicas apart", t.TopologyKey))
 		}
 	}
 	return changes
+}
+
+// spread adds a topology spread constraint over the account's dedicated
+// nodes by hostname, for o's own pods: with two nodes or more, a workload of
+// two replicas or more never has them all on one node.
+//
+// DoNotSchedule, because ScheduleAnyway only weighs the scheduler's choice
+// and can still stack every replica on one node. It cannot hold a move up:
+// the node selector makes the account's dedicated nodes alone the domains
+// (nodeAffinityPolicy Honor, the default), and nodeTaintsPolicy Honor
+// leaves out a node the pod does not tolerate — one briefly NotReady or
+// unreachable carries the node controller's NoSchedule taint — so the skew
+// is counted over the nodes that can take a pod, and the one with the
+// fewest replicas always can. The workload's pods on the shared pool are
+// not counted either. Nothing to spread for a CronJob (its jobs run one at
+// a time).
+//
+// A StatefulSet's extra replica for the move is not counted: it is the one
+// removed at the end, and counted it could leave the others on one node.
+func (c *Cluster) spread(o object, orig original) []string {
+	if o.selector() == nil {
+		return nil
+	}
+	sel := o.selector().DeepCopy()
+	if _, ok := o.(*statefulSet); ok && orig.Replicas != nil {
+		sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: appsv1.StatefulSetPodNameLabel,
+			Operator: metav1.LabelSelectorOpNotIn, Values: []string{fmt.Sprintf("%s-%d", o.meta().Name, *orig.Replicas)}})
+	}
+	s := o.podSpec()
+	honor := corev1.NodeInclusionPolicyHonor
+	s.TopologySpreadConstraints = append(s.TopologySpreadConstraints, corev1.TopologySpreadConstraint{
+		MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.DoNotSchedule,
+		LabelSelector: sel, NodeTaintsPolicy: &honor,
+	})
+	return []string{"topology spread over the account's dedicated nodes by kubernetes.io/hostname: maxSkew 1, DoNotSchedule, its own pods"}
 }
 
 // ensurePDB makes sure a PodDisruptionBudget protects the workload's pods,
@@ -332,7 +416,15 @@ func (c *Cluster) change(ctx context.Context, o object, f func()) error {
 }
 
 // MigrateWorkload implements tierup.Cluster.
-func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tierup.Workload, node *tierup.Node) (*tierup.MigrationReport, error) {
+func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tierup.Workload, nodes []tierup.Node) (*tierup.MigrationReport, error) {
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+	}
+	to := strings.Join(names, ", ")
+	if to == "" {
+		to = "the dedicated nodes"
+	}
 	ns, err := c.namespace(ctx, accountID)
 	if err != nil {
 		return nil, err
@@ -364,7 +456,7 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 	if orig.Replicas != nil {
 		desired = *orig.Replicas
 	}
-	c.log.InfoContext(ctx, "moving workload", "namespace", ns, "kind", w.Kind, "name", w.Name, "node", node.Name)
+	c.log.InfoContext(ctx, "moving workload", "namespace", ns, "kind", w.Kind, "name", w.Name, "nodes", to)
 
 	minAvail, err := c.rollout(ctx, o, accountID)
 	if err == nil {
@@ -390,11 +482,20 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 			if errors.Is(rbErr, tierup.ErrClusterUnreachable) {
 				return nil, rbErr // the retry after the pause finds the annotation and moves it again
 			}
-			return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not move to %s (%v), and rolling it back failed too: %v", w.Kind, w.Name, node.Name, err, rbErr)
+			return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not move to %s (%v), and rolling it back failed too: %v", w.Kind, w.Name, to, err, rbErr)
 		}
-		return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not move to %s (%v); it was rolled back to its previous pod template", w.Kind, w.Name, node.Name, err)
+		return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not move to %s (%v); it was rolled back to its previous pod template", w.Kind, w.Name, to, err)
 	}
-	moved := c.workload(o, accountID, node.Name)
+	// Where it runs now: the account's dedicated nodes as the cluster has
+	// them (a node Karpenter replaced included), not only those asked for.
+	current, err := c.dedicatedNodes(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	moved, err := c.workload(ctx, o, accountID, current)
+	if err != nil {
+		return nil, err
+	}
 	moved.Replicas = int(desired)
 	if w.Kind == "CronJob" {
 		minAvail = desired // no replica was stopped: running jobs were left alone

@@ -35,16 +35,24 @@ const keyLabel = "tierup.dev/request"
 
 var nodePoolGVR = schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodepools"}
 
-// dedicatedName is the node (kwok) or NodePool (karpenter) name for a request.
+// dedicatedName is the node (kwok) or NodePool (karpenter) name for a
+// request: from the upgrade's key and the node's index,
+// tierup-<account>-<hash> for the first node (the name a single node
+// always had), then -1, -2, ….
 func dedicatedName(req tierup.NodeRequest) string {
-	return "tierup-" + dnsLabel(req.AccountID) + "-" + shortHash(req.Key)
+	return "tierup-" + dnsLabel(req.AccountID) + "-" + shortHash(req.Key) + req.NameSuffix()
 }
+
+// requestValue is the keyLabel value of one node of a request: its
+// upgrade's hash and index, so that each node of an upgrade (and each
+// Karpenter placeholder's selector) is told apart.
+func requestValue(req tierup.NodeRequest) string { return shortHash(req.Key) + req.NameSuffix() }
 
 // dedicatedLabels are on every dedicated node of the account.
 func (c *Cluster) dedicatedLabels(req tierup.NodeRequest) map[string]string {
 	l := c.managedLabels(req.AccountID)
 	l[c.cfg.PoolLabel] = c.cfg.DedicatedPool
-	l[keyLabel] = shortHash(req.Key)
+	l[keyLabel] = requestValue(req)
 	return l
 }
 
@@ -163,7 +171,7 @@ func (k *kwok) provision(ctx context.Context, req tierup.NodeRequest) (*tierup.N
 	default:
 		c.log.InfoContext(ctx, "created dedicated node", "node", name, "account", req.AccountID)
 	}
-	return c.waitNode(ctx, req.AccountID, keyLabel+"="+shortHash(req.Key)+","+corev1.LabelHostname+"="+name, "node "+name, nil)
+	return c.waitNode(ctx, req.AccountID, keyLabel+"="+requestValue(req)+","+corev1.LabelHostname+"="+name, "node "+name, nil)
 }
 
 // labels are the kwok node's: the dedicated node's, its hostname, and the
@@ -190,8 +198,9 @@ func (k *kwok) release(ctx context.Context, req tierup.NodeRequest) error {
 	return k.c.wrap(ctx, err, "delete the dedicated node")
 }
 
-// karpenter makes a NodePool per account and a placeholder pod that only a
-// node of that NodePool can take: Karpenter launches nodes for pods that
+// karpenter makes a NodePool per dedicated node (one node each, named like
+// a kwok node) and a placeholder pod that only a node of that NodePool can
+// take: Karpenter launches nodes for pods that
 // cannot be scheduled, so the placeholder is what brings the node up, and
 // it keeps the node from ever being empty.
 type karpenter struct{ c *Cluster }
@@ -236,8 +245,9 @@ func (k *karpenter) nodePool(req tierup.NodeRequest) (*unstructured.Unstructured
 					"taints":       []any{map[string]any{"key": t.Key, "value": t.Value, "effect": string(t.Effect)}},
 				},
 			},
-			// One node for one account: Karpenter never launches a second,
-			// and never consolidates it away under the workloads.
+			// One node per NodePool, one NodePool per dedicated node of the
+			// account: Karpenter never launches a second for it, and never
+			// consolidates it away under the workloads.
 			"limits":     map[string]any{"nodes": "1"},
 			"disruption": map[string]any{"consolidationPolicy": "WhenEmpty", "consolidateAfter": "Never"},
 		},
@@ -301,7 +311,7 @@ func (k *karpenter) placeholder(ctx context.Context, req tierup.NodeRequest, poo
 		return err
 	}
 	labels := c.managedLabels(req.AccountID)
-	labels[keyLabel] = shortHash(req.Key)
+	labels[keyLabel] = requestValue(req)
 	pod := corev1.PodSpec{
 		Containers: []corev1.Container{{Name: "pause", Image: c.cfg.Karpenter.PlaceholderImage,
 			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
@@ -314,7 +324,7 @@ func (k *karpenter) placeholder(ctx context.Context, req tierup.NodeRequest, poo
 		ObjectMeta: metav1.ObjectMeta{Name: pool, Namespace: ns, Labels: labels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &one,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{keyLabel: shortHash(req.Key)}},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{keyLabel: requestValue(req)}},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
 		},
 	}

@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -122,40 +124,87 @@ func (c *Cluster) peek(ctx context.Context, accountID string) (*state, error) {
 // onDedicated reports whether w runs on one of the account's dedicated
 // nodes that has not been released.
 func (st *state) onDedicated(w tierup.Workload) bool {
+	return slices.Contains(st.nodeNames(), w.Node)
+}
+
+// nodeNames lists the account's dedicated nodes that have not been
+// released, by name (an upgrade's first node, then -1, -2, …).
+func (st *state) nodeNames() []string {
+	var names []string
 	for _, n := range st.Nodes {
-		if !n.Released && n.Name == w.Node {
-			return true
+		if !n.Released {
+			names = append(names, n.Name)
 		}
 	}
-	return false
+	slices.Sort(names)
+	return names
+}
+
+// spread places w's replicas on the given nodes as the scheduler would
+// under the topology spread constraint: each on the node with the fewest
+// of the account's replicas so far (the first of those), never two of w's
+// on one node while another has none of them.
+func (st *state) spread(w *tierup.Workload, nodes []string) {
+	load := map[string]int{}
+	for _, o := range st.Workloads {
+		if o.Kind == w.Kind && o.Name == w.Name {
+			continue
+		}
+		for _, n := range o.Nodes {
+			load[n]++
+		}
+	}
+	mine := map[string]int{}
+	for range max(1, w.Replicas) {
+		best := ""
+		for _, n := range nodes {
+			if best == "" || mine[n] < mine[best] || mine[n] == mine[best] && load[n] < load[best] {
+				best = n
+			}
+		}
+		mine[best]++
+		load[best]++
+	}
+	w.Nodes = nil
+	for _, n := range nodes { // in the nodes' order
+		if mine[n] > 0 {
+			w.Nodes = append(w.Nodes, n)
+		}
+	}
+	w.Node = w.Nodes[0]
 }
 
 // moveChanges says, in words, what moving w onto the account's dedicated
-// node changes on it. PlanMigration announces these changes and
+// nodes changes on it. PlanMigration announces these changes and
 // MigrateWorkload reports them, so that the plan and the report agree.
 func moveChanges(accountID string, w tierup.Workload) []string {
 	changes := []string{
 		"pod template: node selector tierup.dev/pool=dedicated, tierup.dev/account=" + accountID,
 		"toleration tierup.dev/dedicated=" + accountID + ":NoSchedule",
 	}
+	spread := "topology spread over the account's dedicated nodes by kubernetes.io/hostname: maxSkew 1, DoNotSchedule, its own pods"
 	switch w.Kind {
 	case "Deployment", "Function":
-		changes = append(changes, "rolling update with maxSurge 1, maxUnavailable 0: each new replica is ready before an old one stops")
+		changes = append(changes, spread, "rolling update with maxSurge 1, maxUnavailable 0: each new replica is ready before an old one stops")
 	case "StatefulSet":
-		changes = append(changes, "rolling update, one pod at a time")
+		changes = append(changes, spread, "rolling update, one pod at a time")
 	case "CronJob":
 		changes = append(changes, "job template patched; running jobs finish where they are, the next runs use the dedicated node")
 	}
 	return changes
 }
 
-func (c *Cluster) dedicatedNodes(ctx context.Context) (int, error) {
+// otherNodes counts the dedicated nodes of the accounts but one.
+func (c *Cluster) otherNodes(ctx context.Context, accountID string) (int, error) {
 	recs, err := c.store.Records(ctx, scope)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, r := range recs {
+		if r.Key == accountID {
+			continue
+		}
 		var st state
 		if err := json.Unmarshal(r.Value, &st); err != nil {
 			return 0, err
@@ -169,7 +218,8 @@ func (c *Cluster) dedicatedNodes(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// ProvisionNode implements tierup.Cluster.
+// ProvisionNode implements tierup.Cluster: each node of an upgrade is
+// known by its key and index, and counts against the capacity.
 func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*tierup.Node, error) {
 	if err := c.reachable(ctx); err != nil {
 		return nil, err
@@ -178,8 +228,9 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 	if err != nil {
 		return nil, err
 	}
+	key := req.NodeKey()
 	for _, nd := range st.Nodes {
-		if nd.Key == req.Key && !nd.Released {
+		if nd.Key == key && !nd.Released {
 			return c.waitReady(ctx, &nd.Node) // made before: a retry or a resume
 		}
 	}
@@ -187,23 +238,25 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 	if err != nil {
 		return nil, err
 	}
-	used, err := c.dedicatedNodes(ctx)
+	others, err := c.otherNodes(ctx, req.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	if short || used >= c.cfg.Capacity {
-		return nil, tierup.Errorf(tierup.CodeResourceShortage, "no capacity for a dedicated node right now (resource shortage)")
-	}
 	sum := sha256.Sum256([]byte(req.Key))
-	made := &tierup.Node{Name: "dedicated-" + req.AccountID + "-" + hex.EncodeToString(sum[:3]), AccountID: req.AccountID, Pool: "dedicated"}
+	made := &tierup.Node{Name: "dedicated-" + req.AccountID + "-" + hex.EncodeToString(sum[:3]) + req.NameSuffix(), AccountID: req.AccountID, Pool: "dedicated"}
 	st, err = c.update(ctx, req.AccountID, func(st *state) error {
 		for _, nd := range st.Nodes {
-			if nd.Key == req.Key && !nd.Released {
+			if nd.Key == key && !nd.Released {
 				*made = nd.Node // a concurrent attempt made it first
 				return nil
 			}
 		}
-		st.Nodes = append(st.Nodes, node{Node: *made, Key: req.Key})
+		// The account's own nodes are counted in its record, so that its
+		// nodes asked for at once cannot all take the last place.
+		if short || others+len(st.nodeNames()) >= c.cfg.Capacity {
+			return tierup.Errorf(tierup.CodeResourceShortage, "no capacity for a dedicated node right now (resource shortage)")
+		}
+		st.Nodes = append(st.Nodes, node{Node: *made, Key: key})
 		return nil
 	})
 	if err != nil {
@@ -263,7 +316,7 @@ func (c *Cluster) PlanMigration(ctx context.Context, accountID string) ([]tierup
 	moves := []tierup.PlannedMove{}
 	for _, w := range st.Workloads {
 		if !st.onDedicated(w) {
-			moves = append(moves, tierup.PlannedMove{Workload: w, Changes: moveChanges(accountID, w)})
+			moves = append(moves, tierup.PlannedMove{Workload: w, Changes: moveChanges(accountID, w), Nodes: st.nodeNames()})
 		}
 	}
 	return moves, nil
@@ -297,8 +350,16 @@ func (c *Cluster) Preflight(ctx context.Context, accountID string, _ *tierup.Pla
 
 // MigrateWorkload implements tierup.Cluster. The simulated rollout surges
 // one new replica at a time and stops an old one only when the new one is
-// ready, so availability never drops below the desired count.
-func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tierup.Workload, n *tierup.Node) (*tierup.MigrationReport, error) {
+// ready, so availability never drops below the desired count; the
+// replicas are spread over the nodes given.
+func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tierup.Workload, nodes []tierup.Node) (*tierup.MigrationReport, error) {
+	if len(nodes) == 0 {
+		return nil, tierup.Errorf(tierup.CodeInvalid, "%s %s: no dedicated node to move it to", w.Kind, w.Name)
+	}
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+	}
 	if err := c.reachable(ctx); err != nil {
 		return nil, err
 	}
@@ -313,13 +374,13 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 		return nil, err
 	}
 	if fail {
-		return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not become ready on %s; it was rolled back to the shared pool", w.Kind, w.Name, n.Name)
+		return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not become ready on %s; it was rolled back to the shared pool", w.Kind, w.Name, strings.Join(names, ", "))
 	}
 	report := &tierup.MigrationReport{Workload: w, MinAvailable: w.Replicas, Notes: moveChanges(accountID, w)}
 	_, err = c.update(ctx, accountID, func(st *state) error {
 		for i := range st.Workloads {
 			if st.Workloads[i].Kind == w.Kind && st.Workloads[i].Name == w.Name {
-				st.Workloads[i].Node = n.Name
+				st.spread(&st.Workloads[i], names)
 				report.Workload = st.Workloads[i]
 				return nil
 			}
@@ -337,7 +398,7 @@ func (c *Cluster) ReturnWorkload(ctx context.Context, accountID string, w tierup
 	_, err := c.update(ctx, accountID, func(st *state) error {
 		for i := range st.Workloads {
 			if st.Workloads[i].Kind == w.Kind && st.Workloads[i].Name == w.Name {
-				st.Workloads[i].Node = "shared"
+				st.Workloads[i].Node, st.Workloads[i].Nodes = "shared", nil
 			}
 		}
 		return nil
@@ -361,7 +422,7 @@ func (c *Cluster) ReleaseNode(ctx context.Context, req tierup.NodeRequest) error
 	}
 	_, err := c.update(ctx, req.AccountID, func(st *state) error {
 		for i := range st.Nodes {
-			if st.Nodes[i].Key == req.Key {
+			if st.Nodes[i].Key == req.NodeKey() {
 				st.Nodes[i].Released = true
 			}
 		}

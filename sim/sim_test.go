@@ -2,8 +2,11 @@ package sim_test
 
 import (
 	"context"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +32,7 @@ func TestPlanMigration(t *testing.T) {
 		toleration := "toleration tierup.dev/dedicated=" + acct + ":NoSchedule"
 		rolling := "rolling update with maxSurge 1, maxUnavailable 0"
 		cron := "job template patched; running jobs finish where they are"
+		spread := "topology spread over the account's dedicated nodes by kubernetes.io/hostname"
 
 		// The plan, in migration order, of an account the cluster has not
 		// seen yet: the six default workloads, all on the shared pool.
@@ -37,12 +41,12 @@ func TestPlanMigration(t *testing.T) {
 			replicas   int
 			changes    []string // each must be one of the planned changes, or start one
 		}{
-			{"Deployment", "web", 2, []string{selector, toleration, rolling}},
-			{"Deployment", "api", 2, []string{selector, toleration, rolling}},
-			{"Deployment", "worker", 1, []string{selector, toleration, rolling}},
+			{"Deployment", "web", 2, []string{selector, toleration, spread, rolling}},
+			{"Deployment", "api", 2, []string{selector, toleration, spread, rolling}},
+			{"Deployment", "worker", 1, []string{selector, toleration, spread, rolling}},
 			{"CronJob", "nightly-report", 1, []string{selector, toleration, cron}},
 			{"CronJob", "cleanup", 1, []string{selector, toleration, cron}},
-			{"Function", "thumbnailer", 1, []string{selector, toleration, rolling}},
+			{"Function", "thumbnailer", 1, []string{selector, toleration, spread, rolling}},
 		}
 
 		plan, err := c.PlanMigration(ctx, acct)
@@ -64,7 +68,7 @@ func TestPlanMigration(t *testing.T) {
 			if m.Workload.Kind != tt.kind || m.Workload.Name != tt.name || m.Workload.Replicas != tt.replicas || m.Workload.Node != "shared" {
 				t.Errorf("move %d: %+v, want %s %s (%d replicas) on shared", i+1, m.Workload, tt.kind, tt.name, tt.replicas)
 			}
-			if m.Workload != ws[i] {
+			if !reflect.DeepEqual(m.Workload, ws[i]) {
 				t.Errorf("move %d is %+v but Workloads has %+v there", i+1, m.Workload, ws[i])
 			}
 			if len(m.Changes) != len(tt.changes) {
@@ -96,7 +100,10 @@ func TestPlanMigration(t *testing.T) {
 				if len(before) == 0 || before[0].Workload.Name != tt.name {
 					t.Fatalf("the next planned move is %+v, want %s", before, tt.name)
 				}
-				report, err := c.MigrateWorkload(ctx, acct, before[0].Workload, node)
+				if !slices.Equal(before[0].Nodes, []string{node.Name}) {
+					t.Errorf("planned onto %v, want the ready node %s", before[0].Nodes, node.Name)
+				}
+				report, err := c.MigrateWorkload(ctx, acct, before[0].Workload, []tierup.Node{*node})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -149,6 +156,125 @@ func TestPlanMigration(t *testing.T) {
 		}
 		if _, err := c.PlanMigration(ctx, acct); tierup.ErrorCode(err) != tierup.CodeClusterUnreachable {
 			t.Errorf("unreachable cluster: %v, want %s", err, tierup.CodeClusterUnreachable)
+		}
+	})
+}
+
+// TestSeveralNodes: a Team upgrade's three nodes, asked for at once, count
+// against the capacity one each, are found again by a retry, carry the
+// workloads spread over them, and all go on release.
+func TestSeveralNodes(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		db := dbtest.OpenStore(t, dsn)
+		faults := &sandbox.Faults{Store: db, Clock: tierup.FixedClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
+		c := sim.New(db, faults, sim.Config{Capacity: 4})
+		ctx := context.Background()
+		const acct = "acct_team"
+		req := func(i int) tierup.NodeRequest {
+			return tierup.NodeRequest{Key: "upg_team:node", Index: i, AccountID: acct}
+		}
+		provisionAll := func(n int) ([]tierup.Node, []error) {
+			nodes, errs := make([]tierup.Node, n), make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					nd, err := c.ProvisionNode(ctx, req(i))
+					if err == nil {
+						nodes[i] = *nd
+					}
+					errs[i] = err
+				})
+			}
+			wg.Wait()
+			return nodes, errs
+		}
+		// Another account holds one of the four places: the third node is
+		// one too many until a place frees up.
+		if _, err := c.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_other:node", AccountID: "acct_other"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_other:node", Index: 1, AccountID: "acct_other"}); err != nil {
+			t.Fatal(err)
+		}
+		_, errs := provisionAll(3)
+		short := 0
+		for _, err := range errs {
+			if tierup.ErrorCode(err) == tierup.CodeResourceShortage {
+				short++
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if short != 1 {
+			t.Fatalf("%d shortages with 2 of 4 places free, want 1: %v", short, errs)
+		}
+		if err := c.ReleaseNode(ctx, tierup.NodeRequest{Key: "upg_other:node", Index: 1, AccountID: "acct_other"}); err != nil {
+			t.Fatal(err)
+		}
+		nodes, errs := provisionAll(3) // the retry
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		snap, err := c.Snapshot(ctx, acct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(snap.Nodes) != 3 {
+			t.Fatalf("the retry made more nodes: %+v", snap.Nodes)
+		}
+		var names []string
+		for i, n := range nodes {
+			if !n.Ready || !strings.HasPrefix(n.Name, "dedicated-"+acct+"-") || i > 0 && !strings.HasSuffix(n.Name, "-"+strconv.Itoa(i)) {
+				t.Errorf("node %d: %+v", i, n)
+			}
+			names = append(names, n.Name)
+		}
+		again, err := c.ProvisionNode(ctx, req(1))
+		if err != nil || again.Name != names[1] {
+			t.Errorf("node 2 asked again: %+v, %v", again, err)
+		}
+
+		plan, err := c.PlanMigration(ctx, acct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range plan {
+			if !slices.Equal(m.Nodes, names) {
+				t.Errorf("%s planned onto %v, want %v", m.Workload.Name, m.Nodes, names)
+			}
+			if _, err := c.MigrateWorkload(ctx, acct, m.Workload, nodes); err != nil {
+				t.Fatal(err)
+			}
+		}
+		snap, err = c.Snapshot(ctx, acct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used := map[string]int{}
+		for _, w := range snap.Workloads {
+			if len(w.Nodes) != min(w.Replicas, 3) || w.Node != w.Nodes[0] {
+				t.Errorf("%s (%d replicas) runs on %v (node %q): not spread", w.Name, w.Replicas, w.Nodes, w.Node)
+			}
+			for _, n := range w.Nodes {
+				if !slices.Contains(names, n) {
+					t.Errorf("%s runs on %s, not one of the account's nodes", w.Name, n)
+				}
+				used[n]++
+			}
+		}
+		if len(used) != 3 {
+			t.Errorf("the workloads use %d of the 3 nodes: %v", len(used), used)
+		}
+
+		for i := range 3 {
+			if err := c.ReleaseNode(ctx, req(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if snap, err = c.Snapshot(ctx, acct); err != nil || len(snap.Nodes) != 0 {
+			t.Errorf("nodes after the release: %+v, %v", snap, err)
 		}
 	})
 }

@@ -15,19 +15,22 @@ import (
 const upgradeDocVersion = 1
 
 type upgradeDoc struct {
-	V                 int              `json:"v"`
-	ID                string           `json:"id"`
-	AccountID         string           `json:"account_id"`
-	QuoteID           string           `json:"quote_id"`
-	FromPlan          string           `json:"from_plan"`
-	ToPlan            string           `json:"to_plan"`
-	Status            string           `json:"status"`
-	PausedReason      string           `json:"paused_reason,omitempty"`
-	CurrentStep       string           `json:"current_step,omitempty"`
-	Progress          int              `json:"progress"`
-	NewPeriod         periodDoc        `json:"new_period"`
-	Payment           paymentDoc       `json:"payment"`
+	V            int        `json:"v"`
+	ID           string     `json:"id"`
+	AccountID    string     `json:"account_id"`
+	QuoteID      string     `json:"quote_id"`
+	FromPlan     string     `json:"from_plan"`
+	ToPlan       string     `json:"to_plan"`
+	Status       string     `json:"status"`
+	PausedReason string     `json:"paused_reason,omitempty"`
+	CurrentStep  string     `json:"current_step,omitempty"`
+	Progress     int        `json:"progress"`
+	NewPeriod    periodDoc  `json:"new_period"`
+	Payment      paymentDoc `json:"payment"`
+	// Node is the first of Nodes, also written for readers from before
+	// there were several; a document with Node alone has that one.
 	Node              *nodeDoc         `json:"node,omitempty"`
+	Nodes             []nodeDoc        `json:"nodes,omitempty"`
 	Zone              string           `json:"zone,omitempty"`
 	Workloads         []workloadDoc    `json:"workloads"`
 	Steps             []stepDoc        `json:"steps"`
@@ -88,6 +91,7 @@ type workloadDoc struct {
 	Name         string   `json:"name"`
 	Replicas     int      `json:"replicas"`
 	Node         string   `json:"node"`
+	Nodes        []string `json:"nodes,omitempty"` // absent before several dedicated nodes
 	State        string   `json:"state"`
 	MinAvailable *int     `json:"min_available,omitempty"`
 	Notes        []string `json:"notes"`
@@ -167,7 +171,7 @@ func mapPtr[S, T any](in *S, f func(S) T) *T {
 
 func toUpgradeDoc(u *tierup.Upgrade) upgradeDoc {
 	p := u.Payment
-	return upgradeDoc{
+	d := upgradeDoc{
 		V: upgradeDocVersion, ID: u.ID, AccountID: u.AccountID, QuoteID: u.QuoteID, FromPlan: u.FromPlan, ToPlan: u.ToPlan,
 		Status: string(u.Status), PausedReason: u.PausedReason, CurrentStep: string(u.CurrentStep), Progress: u.Progress,
 		NewPeriod: periodDoc{Start: u.NewPeriod.Start, End: u.NewPeriod.End},
@@ -177,11 +181,11 @@ func toUpgradeDoc(u *tierup.Upgrade) upgradeDoc {
 			Intent: p.Intent, ActionExpiresAt: p.ActionExpiresAt, NextAction: mapPtr(p.NextAction, func(a tierup.NextAction) nextActionDoc {
 				return nextActionDoc{Type: a.Type, URL: a.URL, ClientSecret: a.ClientSecret}
 			})},
-		Node: mapPtr(u.Node, func(n tierup.Node) nodeDoc {
+		Nodes: mapSlice(u.Nodes, func(n tierup.Node) nodeDoc {
 			return nodeDoc{Name: n.Name, AccountID: n.AccountID, Pool: n.Pool, Ready: n.Ready}
 		}),
 		Workloads: mapSlice(u.Workloads, func(w tierup.WorkloadMigration) workloadDoc {
-			return workloadDoc{Kind: w.Kind, Name: w.Name, Replicas: w.Replicas, Node: w.Node, State: string(w.State),
+			return workloadDoc{Kind: w.Kind, Name: w.Name, Replicas: w.Replicas, Node: w.Node, Nodes: w.Nodes, State: string(w.State),
 				MinAvailable: w.MinAvailable, Notes: w.Notes}
 		}),
 		Steps: mapSlice(u.Steps, func(s tierup.Step) stepDoc {
@@ -195,10 +199,18 @@ func toUpgradeDoc(u *tierup.Upgrade) upgradeDoc {
 		CancelRequestedAt: u.CancelRequestedAt, CompensateRun: u.CompensateRun,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, CompletedAt: u.CompletedAt, Version: u.Version,
 	}
+	if len(d.Nodes) > 0 {
+		d.Node = &d.Nodes[0]
+	}
+	return d
 }
 
 func (d upgradeDoc) upgrade() *tierup.Upgrade {
 	p := d.Payment
+	nodes := d.Nodes
+	if nodes == nil && d.Node != nil {
+		nodes = []nodeDoc{*d.Node} // written when an upgrade had one node
+	}
 	return &tierup.Upgrade{
 		ID: d.ID, AccountID: d.AccountID, QuoteID: d.QuoteID, FromPlan: d.FromPlan, ToPlan: d.ToPlan,
 		Status: tierup.UpgradeStatus(d.Status), PausedReason: d.PausedReason, CurrentStep: tierup.StepName(d.CurrentStep),
@@ -209,11 +221,11 @@ func (d upgradeDoc) upgrade() *tierup.Upgrade {
 			Intent: p.Intent, ActionExpiresAt: p.ActionExpiresAt, NextAction: mapPtr(p.NextAction, func(a nextActionDoc) tierup.NextAction {
 				return tierup.NextAction{Type: a.Type, URL: a.URL, ClientSecret: a.ClientSecret}
 			})},
-		Node: mapPtr(d.Node, func(n nodeDoc) tierup.Node {
+		Nodes: mapSlice(nodes, func(n nodeDoc) tierup.Node {
 			return tierup.Node{Name: n.Name, AccountID: n.AccountID, Pool: n.Pool, Ready: n.Ready}
 		}),
 		Workloads: mapSlice(d.Workloads, func(w workloadDoc) tierup.WorkloadMigration {
-			return tierup.WorkloadMigration{Workload: tierup.Workload{Kind: w.Kind, Name: w.Name, Replicas: w.Replicas, Node: w.Node},
+			return tierup.WorkloadMigration{Workload: tierup.Workload{Kind: w.Kind, Name: w.Name, Replicas: w.Replicas, Node: w.Node, Nodes: w.Nodes},
 				State: tierup.WorkloadState(w.State), MinAvailable: w.MinAvailable, Notes: w.Notes}
 		}),
 		Steps: mapSlice(d.Steps, func(s stepDoc) tierup.Step {

@@ -23,8 +23,10 @@ func fullUpgrade() *tierup.Upgrade {
 			DeclineCode: "insufficient_funds", FailureCode: "card_declined", Message: "declined once",
 			Intent: "pi_1", NextAction: &tierup.NextAction{Type: tierup.NextActionStripeSDK, URL: "https://bank.example/3ds", ClientSecret: "pi_1_secret"},
 			ActionExpiresAt: ptr(at.Add(30 * time.Minute))},
-		Node: &tierup.Node{Name: "node-1", AccountID: "acct_1", Pool: "dedicated", Ready: true},
-		Workloads: []tierup.WorkloadMigration{{Workload: tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 3, Node: "node-1"},
+		Nodes: []tierup.Node{{Name: "node-1", AccountID: "acct_1", Pool: "dedicated", Ready: true},
+			{Name: "node-1-1", AccountID: "acct_1", Pool: "dedicated", Ready: true}, {Name: "node-1-2", AccountID: "acct_1", Pool: "dedicated", Ready: true}},
+		Workloads: []tierup.WorkloadMigration{{Workload: tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 3, Node: "node-1",
+			Nodes: []string{"node-1", "node-1-1", "node-1-2"}},
 			State: tierup.WorkloadMigrated, MinAvailable: &two, Notes: []string{"moved", "pdb respected"}}},
 		Steps: []tierup.Step{{Name: tierup.StepMigrateWorkloads, Status: tierup.StepRetrying, Attempts: 3,
 			StartedAt: ptr(at), FinishedAt: ptr(at.Add(time.Second)), Error: &tierup.StepError{Code: "resource_shortage", Message: "no capacity"},
@@ -123,6 +125,9 @@ func TestDecodeV0(t *testing.T) {
 	want.Payment.Intent, want.Payment.NextAction, want.Payment.ActionExpiresAt = "", nil, nil
 	want.Previous.Value = tierup.Money{}
 	want.Zone = "" // so did the pre-flight's zone
+	// And several dedicated nodes: the one node is the first.
+	want.Nodes = want.Nodes[:1]
+	want.Workloads[0].Nodes = nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("v0:\n got %+v\nwant %+v", got, want)
 	}
@@ -131,6 +136,38 @@ func TestDecodeV0(t *testing.T) {
 	var v struct{ V int }
 	if err := json.Unmarshal([]byte(state), &v); err != nil || v.V != 1 {
 		t.Errorf("re-encoded: v = %d, %v", v.V, err)
+	}
+}
+
+// A version 1 document written when an upgrade had one node carries it as
+// "node" alone; it decodes into Nodes. Newer documents keep "node" (the
+// first) for the readers of that time.
+func TestDecodeSingleNode(t *testing.T) {
+	state, err := encodeUpgrade(fullUpgrade())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(state), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := doc["node"].(map[string]any); n["name"] != "node-1" {
+		t.Errorf("node is not the first of nodes: %v", doc["node"])
+	}
+	delete(doc, "nodes")
+	for _, w := range doc["workloads"].([]any) {
+		delete(w.(map[string]any), "nodes")
+	}
+	old, _ := json.Marshal(doc)
+	got, err := decodeUpgrade(string(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fullUpgrade()
+	want.Nodes = want.Nodes[:1]
+	want.Workloads[0].Nodes = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("single node:\n got %+v\nwant %+v", got.Nodes, want.Nodes)
 	}
 }
 

@@ -48,6 +48,7 @@ func funcs() template.FuncMap {
 		"deref2":   func(m *tierup.Money) tierup.Money { return *m },
 		"list":     func(xs ...int) []int { return xs },
 		"pdf":      tierup.ReceiptPDFPath,
+		"join":     strings.Join,
 	}
 }
 

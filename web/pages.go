@@ -33,10 +33,13 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	var active *tierup.Upgrade
+	var nodes []tierup.Node // the dedicated nodes of the last completed upgrade
 	for _, u := range ups {
-		if u.Status.Active() {
+		if u.Status.Active() && active == nil {
 			active = u
-			break
+		}
+		if u.Status == tierup.UpgradeCompleted && nodes == nil && a.Entitlements.NodePool == "dedicated" {
+			nodes = u.Nodes
 		}
 	}
 	notes, err := s.app.Notifications(ctx, a.ID)
@@ -58,7 +61,7 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	v.Title = "Plan"
-	v.Data = map[string]any{"Plan": plan, "Meters": meters, "Active": active, "Notifications": notes,
+	v.Data = map[string]any{"Plan": plan, "Meters": meters, "Active": active, "Nodes": nodes, "Notifications": notes,
 		"Upgradable": app.CanUpgrade(opts)}
 	s.render(w, r, http.StatusOK, "plan", v)
 }
@@ -274,7 +277,7 @@ func stepLabel(s tierup.StepName) string {
 	case tierup.StepActivatePlan:
 		return "Switch plan"
 	case tierup.StepProvisionNode:
-		return "Dedicated node"
+		return "Dedicated nodes"
 	case tierup.StepMigrateWorkloads:
 		return "Move workloads"
 	case tierup.StepEnableFeatures:

@@ -86,9 +86,15 @@ func (e *Engine) undoRest(ctx context.Context, u *tierup.Upgrade) error {
 			return err
 		}
 	}
-	// A node that never became ready (a shortage) is released too.
-	if u.Node != nil || u.Step(tierup.StepProvisionNode).Attempts > 0 {
-		return e.Cluster.ReleaseNode(ctx, nodeRequest(u, nil))
+	// Every node is released, those that never became ready (a shortage)
+	// too: as many as the plan has, or the upgrade got if more.
+	if len(u.Nodes) > 0 || u.Step(tierup.StepProvisionNode).Attempts > 0 {
+		plan, _ := e.Catalog.Plan(u.ToPlan) // a plan gone from the catalog: the nodes the upgrade has
+		for _, req := range nodeRequests(u, plan) {
+			if err := e.Cluster.ReleaseNode(ctx, req); err != nil {
+				return fmt.Errorf("releasing dedicated node %d: %w", req.Index+1, err)
+			}
+		}
 	}
 	return nil
 }

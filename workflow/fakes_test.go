@@ -73,7 +73,7 @@ func clonePtr[T any](p *T) *T {
 
 func cloneUpgrade(u *tierup.Upgrade) *tierup.Upgrade {
 	c := *u
-	c.Node, c.Previous = clonePtr(u.Node), clonePtr(u.Previous)
+	c.Nodes, c.Previous = slices.Clone(u.Nodes), clonePtr(u.Previous)
 	c.CancelRequestedAt, c.CompletedAt = clonePtr(u.CancelRequestedAt), clonePtr(u.CompletedAt)
 	c.Steps = slices.Clone(u.Steps)
 	for i, st := range c.Steps {
@@ -83,6 +83,7 @@ func cloneUpgrade(u *tierup.Upgrade) *tierup.Upgrade {
 	c.Workloads = slices.Clone(u.Workloads)
 	for i, w := range c.Workloads {
 		c.Workloads[i].Notes, c.Workloads[i].MinAvailable = slices.Clone(w.Notes), clonePtr(w.MinAvailable)
+		c.Workloads[i].Nodes = slices.Clone(w.Nodes)
 	}
 	return &c
 }
@@ -370,9 +371,17 @@ func (g *fakeGateway) Refund(_ context.Context, r tierup.RefundRequest) (*tierup
 	return &tierup.Refund{ID: "re_1", ChargeID: r.ChargeID, Amount: r.Amount}, nil
 }
 
-// fakeCluster has two workloads and records what is done to them.
+// fakeCluster has two workloads and records what is done to them. Its
+// nodes are named node-1, node-2, … by index; it is safe for the parallel
+// provisioning of several.
 type fakeCluster struct {
-	provisionErrs []error
+	mu sync.Mutex
+	// provisionErrs are the next answers of each node index's provisioning:
+	// a node whose provisioning fails is still made (it is not ready yet),
+	// as a real cluster's would be.
+	provisionErrs map[int][]error
+	nodes         map[string]tierup.Node // made and not released, by node key
+	made          int                    // nodes ever made
 	calls         []string
 	preflight     *tierup.Preflight // what Preflight finds; nil: nothing in the way
 	preflightErrs []error
@@ -380,21 +389,35 @@ type fakeCluster struct {
 }
 
 func (c *fakeCluster) record(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.calls = append(c.calls, fmt.Sprintf(format, args...))
 }
 
 func (c *fakeCluster) ProvisionNode(_ context.Context, r tierup.NodeRequest) (*tierup.Node, error) {
 	if r.Zone != "" {
-		c.record("provision %s zone %s", r.Key, r.Zone)
+		c.record("provision %s zone %s", r.NodeKey(), r.Zone)
 	} else {
-		c.record("provision %s", r.Key)
+		c.record("provision %s", r.NodeKey())
 	}
-	if len(c.provisionErrs) > 0 {
-		err := c.provisionErrs[0]
-		c.provisionErrs = c.provisionErrs[1:]
-		return nil, err
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.nodes[r.NodeKey()]
+	if !ok {
+		if c.nodes == nil {
+			c.nodes = map[string]tierup.Node{}
+		}
+		n = tierup.Node{Name: fmt.Sprintf("node-%d", r.Index+1), AccountID: r.AccountID, Pool: "dedicated"}
+		c.nodes[r.NodeKey()] = n
+		c.made++
 	}
-	return &tierup.Node{Name: "node-1", AccountID: r.AccountID, Pool: "dedicated", Ready: true}, nil
+	if errs := c.provisionErrs[r.Index]; len(errs) > 0 {
+		c.provisionErrs[r.Index] = errs[1:]
+		return nil, errs[0]
+	}
+	n.Ready = true
+	c.nodes[r.NodeKey()] = n
+	return &n, nil
 }
 
 func (c *fakeCluster) Workloads(context.Context, string) ([]tierup.Workload, error) {
@@ -405,9 +428,13 @@ func (c *fakeCluster) PlanMigration(context.Context, string) ([]tierup.PlannedMo
 	return nil, nil
 }
 
-func (c *fakeCluster) MigrateWorkload(_ context.Context, _ string, w tierup.Workload, n *tierup.Node) (*tierup.MigrationReport, error) {
-	c.record("migrate %s", w.Name)
-	w.Node = n.Name
+// MigrateWorkload spreads the replicas over the nodes, one each in turn.
+func (c *fakeCluster) MigrateWorkload(_ context.Context, _ string, w tierup.Workload, nodes []tierup.Node) (*tierup.MigrationReport, error) {
+	c.record("migrate %s to %d nodes", w.Name, len(nodes))
+	w.Node, w.Nodes = nodes[0].Name, nil
+	for i := range min(w.Replicas, len(nodes)) {
+		w.Nodes = append(w.Nodes, nodes[i].Name)
+	}
 	return &tierup.MigrationReport{Workload: w, MinAvailable: w.Replicas}, nil
 }
 
@@ -435,7 +462,10 @@ func (c *fakeCluster) Preflight(context.Context, string, *tierup.Plan) (*tierup.
 }
 
 func (c *fakeCluster) ReleaseNode(_ context.Context, r tierup.NodeRequest) error {
-	c.record("release %s", r.Key)
+	c.record("release %s", r.NodeKey())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.nodes, r.NodeKey())
 	return nil
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -225,26 +227,79 @@ func (e *Engine) activate(ctx context.Context, u *tierup.Upgrade) result {
 		}}
 }
 
+// provision asks for each of the plan's dedicated nodes at once and
+// succeeds when all are ready. Each request's key and index name its node,
+// so a retry after a shortage on one finds the others instead of making
+// more. The step's job timeout bounds the whole.
 func (e *Engine) provision(ctx context.Context, u *tierup.Upgrade) result {
 	plan, err := e.Catalog.Plan(u.ToPlan)
 	if err != nil {
 		return result{err: err}
 	}
-	node, err := e.Cluster.ProvisionNode(ctx, nodeRequest(u, plan))
-	if err != nil {
+	reqs := nodeRequests(u, plan)
+	nodes := make([]tierup.Node, len(reqs))
+	errs := make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for i, req := range reqs {
+		wg.Go(func() {
+			n, err := e.Cluster.ProvisionNode(ctx, req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			nodes[i] = *n
+		})
+	}
+	wg.Wait()
+	if err := nodesError(errs); err != nil {
 		return result{err: err}
 	}
-	return result{msg: "dedicated node " + node.Name + " is ready", apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
-		u.Node = node
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+	}
+	msg := "dedicated node " + names[0] + " is ready"
+	if len(names) > 1 {
+		msg = fmt.Sprintf("%d dedicated nodes are ready: %s", len(names), strings.Join(names, ", "))
+	}
+	return result{msg: msg, apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+		u.Nodes = nodes
 		return nil
 	}}
 }
 
-// nodeRequest asks for the upgrade's dedicated node; its key, derived from
-// the upgrade, makes a retried, resumed or compensated step find the same
-// node.
-func nodeRequest(u *tierup.Upgrade, plan *tierup.Plan) tierup.NodeRequest {
-	return tierup.NodeRequest{Key: u.ID + ":node", AccountID: u.AccountID, Plan: plan, Zone: u.Zone}
+// nodesError is the step's error when some nodes failed: an unreachable
+// cluster pauses the upgrade whatever the others said, otherwise the first
+// failure (a shortage, say) decides, and the message counts them.
+func nodesError(errs []error) error {
+	var first error
+	failed := 0
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		failed++
+		err = fmt.Errorf("node %d of %d: %w", i+1, len(errs), err)
+		if first == nil || errors.Is(err, tierup.ErrClusterUnreachable) && !errors.Is(first, tierup.ErrClusterUnreachable) {
+			first = err
+		}
+	}
+	if failed > 1 {
+		return fmt.Errorf("%d of %d dedicated nodes are not ready; %w", failed, len(errs), first)
+	}
+	return first
+}
+
+// nodeRequests asks for the upgrade's dedicated nodes: the plan's count,
+// and never fewer than the upgrade already has (a cancel releases every
+// one). Their key, derived from the upgrade, and their index make a
+// retried, resumed or compensated step find the same nodes.
+func nodeRequests(u *tierup.Upgrade, plan *tierup.Plan) []tierup.NodeRequest {
+	reqs := make([]tierup.NodeRequest, u.NodeCount(plan))
+	for i := range reqs {
+		reqs[i] = tierup.NodeRequest{Key: u.ID + ":node", Index: i, AccountID: u.AccountID, Plan: plan, Zone: u.Zone}
+	}
+	return reqs
 }
 
 // migrate moves one workload per job, so that each job stays short and the
@@ -262,7 +317,7 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 			apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
 				for _, w := range ws {
 					state := tierup.WorkloadPending
-					if w.Node == u.Node.Name {
+					if slices.Contains(u.NodeNames(), w.Node) {
 						state = tierup.WorkloadMigrated
 					}
 					u.Workloads = append(u.Workloads, tierup.WorkloadMigration{Workload: w, State: state})
@@ -275,7 +330,7 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 		return result{msg: "every workload runs on the dedicated node"}
 	}
 	w := u.Workloads[i]
-	report, err := e.Cluster.MigrateWorkload(ctx, u.AccountID, w.Workload, u.Node)
+	report, err := e.Cluster.MigrateWorkload(ctx, u.AccountID, w.Workload, u.Nodes)
 	if err != nil {
 		if errors.Is(err, tierup.ErrMigrationFailed) {
 			return result{err: err, apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
@@ -286,7 +341,11 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 		}
 		return result{err: err}
 	}
-	return result{more: nextWorkloadAfter(u, i) >= 0, msg: fmt.Sprintf("%s %s moved to %s", w.Kind, w.Name, u.Node.Name),
+	to := report.Workload.Nodes
+	if len(to) == 0 {
+		to = u.NodeNames()
+	}
+	return result{more: nextWorkloadAfter(u, i) >= 0, msg: fmt.Sprintf("%s %s moved to %s", w.Kind, w.Name, strings.Join(to, ", ")),
 		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
 			minAvail := report.MinAvailable
 			u.Workloads[i].Workload = report.Workload
@@ -353,8 +412,13 @@ func completionText(acct *tierup.Account, plan *tierup.Plan, u *tierup.Upgrade) 
 	var b strings.Builder
 	fmt.Fprintf(&b, "Your account is now on %s, from %s to %s.\n\n", plan.Name,
 		u.NewPeriod.Start.In(loc).Format("2 Jan 2006 15:04 MST"), u.NewPeriod.End.In(loc).Format("2 Jan 2006 15:04 MST"))
-	if u.Node != nil {
-		fmt.Fprintf(&b, "Your workloads now run on your dedicated node %s.\n\n", u.Node.Name)
+	switch names := u.NodeNames(); len(names) {
+	case 0:
+	case 1:
+		fmt.Fprintf(&b, "Your workloads now run on your dedicated node %s.\n\n", names[0])
+	default:
+		fmt.Fprintf(&b, "Your workloads now run on your %d dedicated nodes, their replicas spread over them: %s.\n\n",
+			len(names), strings.Join(names, ", "))
 	}
 	b.WriteString("What changed:\n")
 	for _, f := range plan.Features {

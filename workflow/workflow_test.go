@@ -172,7 +172,7 @@ func TestFinishFailsAtomically(t *testing.T) {
 func TestWholeUpgrade(t *testing.T) {
 	r := newRig(t)
 	r.create(t)
-	r.cluster.provisionErrs = []error{tierup.Errorf(tierup.CodeResourceShortage, "no capacity")}
+	r.cluster.provisionErrs = map[int][]error{0: {tierup.Errorf(tierup.CodeResourceShortage, "no capacity")}}
 	r.drain(t, 50)
 	u := r.upgrade(t)
 	if u.Status != tierup.UpgradeCompleted || u.Progress != 100 || u.Payment.Status != tierup.PaymentSucceeded {
@@ -184,7 +184,7 @@ func TestWholeUpgrade(t *testing.T) {
 	if !slices.Equal(r.gateway.chargedCustomers, []string{"cus_1"}) {
 		t.Errorf("charged on behalf of %q, want the card's customer cus_1", r.gateway.chargedCustomers)
 	}
-	want := []string{"provision upg_1:node", "provision upg_1:node", "migrate web", "migrate nightly", "features pro-1m"}
+	want := []string{"provision upg_1:node", "provision upg_1:node", "migrate web to 1 nodes", "migrate nightly to 1 nodes", "features pro-1m"}
 	if !slices.Equal(r.cluster.calls, want) {
 		t.Errorf("cluster calls %v, want %v", r.cluster.calls, want)
 	}
@@ -222,7 +222,7 @@ func TestCompensate(t *testing.T) {
 	if !slices.Equal(r.gateway.refunds, []string{"upg_1:refund", "upg_1:refund"}) {
 		t.Errorf("refunds %v: the retry must reuse the key", r.gateway.refunds)
 	}
-	calls := r.cluster.calls[slices.Index(r.cluster.calls, "migrate nightly")+1:]
+	calls := r.cluster.calls[slices.Index(r.cluster.calls, "migrate nightly to 1 nodes")+1:]
 	want := []string{"return web", "return nightly", "release upg_1:node"}
 	if !slices.Equal(calls, want) {
 		t.Errorf("compensation calls %v, want %v", calls, want)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/tierup/tierup"
@@ -21,7 +22,8 @@ func newMigratePlanCommand(o *options) *cobra.Command {
 		Long: `List, in migration order, the account's workloads that an upgrade's migration
 would move to a dedicated node if it ran now, and what would be changed on
 each (PodDisruptionBudget, node selector, toleration, relaxed spreading rules,
-rollout). Workloads already on a dedicated node are not listed. Then the
+the spread over the account's dedicated nodes, rollout), and those nodes once
+they exist. Workloads already on a dedicated node are not listed. Then the
 pre-flight: what would stop the move (an upgrade is refused before any
 charge), and the zone a volume pins the dedicated nodes to. It reads the
 cluster named by --cluster (default sim, the simulated cluster in the
@@ -55,7 +57,7 @@ in it; the upgrade workflow is not started.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&account, "account", "", "account ID (acct_…)")
-	f.BoolVar(&asJSON, "json", false, "print the plan as JSON (a list of {workload, changes})")
+	f.BoolVar(&asJSON, "json", false, "print the plan as JSON (a list of {workload, changes, nodes})")
 	clusterFlags(f, o)
 	_ = cmd.MarkFlagRequired("account")
 	return cmd
@@ -66,7 +68,15 @@ func printMigrationPlan(w io.Writer, account string, moves []tierup.PlannedMove)
 		fmt.Fprintf(w, "%s: nothing to move: no workload of the account runs on the shared pool.\n", account)
 		return
 	}
-	fmt.Fprintf(w, "%s: %s would move to a dedicated node, in this order (dry run: nothing was changed).\n\n", account, plural(len(moves), "workload"))
+	to := "a dedicated node"
+	switch nodes := moves[0].Nodes; len(nodes) {
+	case 0: // not provisioned yet
+	case 1:
+		to = "the account's dedicated node " + nodes[0]
+	default:
+		to = fmt.Sprintf("the account's %d dedicated nodes (%s), spread over them", len(nodes), strings.Join(nodes, ", "))
+	}
+	fmt.Fprintf(w, "%s: %s would move to %s, in this order (dry run: nothing was changed).\n\n", account, plural(len(moves), "workload"), to)
 	for i, m := range moves {
 		fmt.Fprintf(w, "%d. %s %s (%s)\n", i+1, m.Workload.Kind, m.Workload.Name, plural(m.Workload.Replicas, "replica"))
 		for _, c := range m.Changes {

@@ -31,6 +31,7 @@ func TestMigratePlan(t *testing.T) {
 	ctx := context.Background()
 	dsn := dbtest.SQLite(t)
 	var acct string
+	var nodeNames []string
 	withStack(t, dsn, func(st *stack.Stack) {
 		a, _, err := st.App.CreateAccount(ctx, app.NewAccount{Email: "plan@example.com"})
 		if err != nil {
@@ -45,7 +46,7 @@ func TestMigratePlan(t *testing.T) {
 	}
 	want := []string{
 		acct + ": 6 workloads would move to a dedicated node",
-		"1. Deployment web (2 replicas)\n   - pod template: node selector tierup.dev/pool=dedicated, tierup.dev/account=" + acct + "\n   - toleration tierup.dev/dedicated=" + acct + ":NoSchedule\n   - rolling update with maxSurge 1, maxUnavailable 0",
+		"1. Deployment web (2 replicas)\n   - pod template: node selector tierup.dev/pool=dedicated, tierup.dev/account=" + acct + "\n   - toleration tierup.dev/dedicated=" + acct + ":NoSchedule\n   - topology spread over the account's dedicated nodes by kubernetes.io/hostname: maxSkew 1, DoNotSchedule, its own pods\n   - rolling update with maxSurge 1, maxUnavailable 0",
 		"2. Deployment api (2 replicas)\n",
 		"3. Deployment worker (1 replica)\n",
 		"4. CronJob nightly-report (1 replica)\n",
@@ -68,16 +69,27 @@ func TestMigratePlan(t *testing.T) {
 		if _, _, err := st.Store.Record(ctx, "sim:account", acct); tierup.ErrorCode(err) != tierup.CodeNotFound {
 			t.Errorf("migrate-plan wrote the account's cluster state: %v", err)
 		}
-		// Move web as a migration would; the plan no longer lists it.
+		// Move web as a Team upgrade's migration would, onto three nodes;
+		// the plan no longer lists it.
 		c := sim.New(st.Store, st.Faults, sim.Config{})
-		node, err := c.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_cli:node", AccountID: acct})
-		if err != nil {
+		var nodes []tierup.Node
+		for i := range 3 {
+			node, err := c.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_cli:node", Index: i, AccountID: acct})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes = append(nodes, *node)
+		}
+		if _, err := c.MigrateWorkload(ctx, acct, tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, nodes); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.MigrateWorkload(ctx, acct, tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, node); err != nil {
-			t.Fatal(err)
-		}
+		nodeNames = []string{nodes[0].Name, nodes[1].Name, nodes[2].Name}
 	})
+
+	out, stderr, code = runCmd(t, "migrate-plan", "--db", dsn, "--account", acct)
+	if want := acct + ": 5 workloads would move to the account's 3 dedicated nodes (" + strings.Join(nodeNames, ", ") + "), spread over them"; code != 0 || !strings.Contains(out, want) {
+		t.Errorf("migrate-plan after provisioning: exit %d, want %q in:\n%s%s", code, want, out, stderr)
+	}
 
 	out, stderr, code = runCmd(t, "migrate-plan", "--db", dsn, "--account", acct, "--json")
 	if code != 0 {
@@ -90,6 +102,9 @@ func TestMigratePlan(t *testing.T) {
 	var names []string
 	for _, m := range moves {
 		names = append(names, m.Workload.Name)
+		if strings.Join(m.Nodes, ",") != strings.Join(nodeNames, ",") {
+			t.Errorf("%s planned onto %v, want %v", m.Workload.Name, m.Nodes, nodeNames)
+		}
 		if len(m.Changes) == 0 {
 			t.Errorf("%s has no changes", m.Workload.Name)
 		}
