@@ -290,6 +290,7 @@ type MigrationPlan struct {
 	AccountID string               `json:"account"`
 	Status    tierup.UpgradeStatus `json:"status" enum:"processing,payment_action_required,payment_failed,paused,needs_support,completed,canceled" doc:"The upgrade's status when the plan was made."`
 	Moves     []tierup.PlannedMove `json:"moves" doc:"In migration order; empty when every workload already runs on a dedicated node."`
+	Warnings  []string             `json:"warnings,omitempty" doc:"What the cluster cannot do for the upgrade, e.g. keep workloads deployed after the move on the dedicated node (Kubernetes before 1.36)."`
 }
 
 // MigrationPlan returns what the migration of an upgrade's workloads would
@@ -309,7 +310,21 @@ func (a *App) MigrationPlan(ctx context.Context, p Principal, upgradeID string) 
 	if err != nil {
 		return nil, err
 	}
-	return &MigrationPlan{UpgradeID: u.ID, AccountID: u.AccountID, Status: u.Status, Moves: moves}, nil
+	warnings, err := a.ClusterWarnings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &MigrationPlan{UpgradeID: u.ID, AccountID: u.AccountID, Status: u.Status, Moves: moves, Warnings: warnings}, nil
+}
+
+// ClusterWarnings says what the cluster cannot do for an upgrade; none for
+// a cluster without limits (the simulated one).
+// Errors: CodeClusterUnreachable.
+func (a *App) ClusterWarnings(ctx context.Context) ([]string, error) {
+	if w, ok := a.deps.Cluster.(tierup.ClusterWarnings); ok {
+		return w.Warnings(ctx)
+	}
+	return nil, nil
 }
 
 // AccountMigrationPlan returns, in migration order, the account's

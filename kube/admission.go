@@ -69,6 +69,8 @@ func (c *Cluster) admissionPolicies(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
+var _ tierup.ClusterWarnings = (*Cluster)(nil)
+
 // Warnings implements tierup.ClusterWarnings: what an upgrade on this
 // cluster cannot do.
 func (c *Cluster) Warnings(ctx context.Context) ([]string, error) {

@@ -2,9 +2,14 @@ package kube_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/internal/kubetest"
@@ -285,4 +291,57 @@ func countTolerations(p corev1.Pod) int {
 		}
 	}
 	return n
+}
+
+// TestAdmissionPoliciesAbsent: against API servers that lack the
+// MutatingAdmissionPolicy API (before 1.36: the group version without the
+// resource, or no such group version at all), tierup says so.
+func TestAdmissionPoliciesAbsent(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		resources []string // served in admissionregistration.k8s.io/v1; nil: the group version is not served
+		warn      bool
+	}{
+		{"1.35", []string{"validatingadmissionpolicies", "validatingadmissionpolicybindings", "mutatingwebhookconfigurations"}, true},
+		{"no group version", nil, true},
+		{"1.36", []string{"mutatingadmissionpolicies", "mutatingadmissionpolicybindings"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(fakeDiscovery(t, tc.resources))
+			defer srv.Close()
+			c, err := kube.New(&rest.Config{Host: srv.URL}, kube.Config{}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			warn, err := c.Warnings(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(warn) == 1 && strings.Contains(warn[0], "Kubernetes 1.36"); got != tc.warn || !tc.warn && len(warn) != 0 {
+				t.Errorf("Warnings = %q, want a warning: %v", warn, tc.warn)
+			}
+		})
+	}
+}
+
+// fakeDiscovery answers discovery for admissionregistration.k8s.io/v1 with
+// resources, and every other request 404.
+func fakeDiscovery(t *testing.T, resources []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/apis/admissionregistration.k8s.io/v1" || resources == nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_ = json.NewEncoder(w).Encode(metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+				Status: metav1.StatusFailure, Reason: metav1.StatusReasonNotFound, Code: http.StatusNotFound})
+			return
+		}
+		list := metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: "admissionregistration.k8s.io/v1"}
+		for _, name := range resources {
+			list.APIResources = append(list.APIResources, metav1.APIResource{Name: name, Verbs: metav1.Verbs{"get", "list", "create"}})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(list); err != nil {
+			t.Error(err)
+		}
+	})
 }

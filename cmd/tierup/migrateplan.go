@@ -21,7 +21,10 @@ func newMigratePlanCommand(o *options) *cobra.Command {
 		Long: `List, in migration order, the account's workloads that an upgrade's migration
 would move to a dedicated node if it ran now, and what would be changed on
 each (PodDisruptionBudget, node selector, toleration, relaxed spreading rules,
-rollout). Workloads already on a dedicated node are not listed. It reads the
+rollout). Workloads already on a dedicated node are not listed. What the
+cluster cannot do for an upgrade (Kubernetes before 1.36: keep workloads
+deployed after the move on the dedicated node) is printed as a warning, on
+stderr with --json. It reads the
 cluster named by --cluster (default sim, the simulated cluster in the
 database; --cluster kube --kubeconfig FILE for Kubernetes) and changes nothing
 in it; the upgrade workflow is not started.`,
@@ -37,12 +40,19 @@ in it; the upgrade workflow is not started.`,
 			if err != nil {
 				return err
 			}
+			warnings, err := st.App.ClusterWarnings(ctx)
+			if err != nil {
+				return err
+			}
 			if asJSON {
+				// The list stays the whole of stdout; warnings go beside it.
+				printWarnings(o.stderr, warnings)
 				enc := json.NewEncoder(o.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(moves)
 			}
 			printMigrationPlan(o.stdout, account, moves)
+			printWarnings(o.stdout, warnings)
 			return nil
 		},
 	}
@@ -65,6 +75,12 @@ func printMigrationPlan(w io.Writer, account string, moves []tierup.PlannedMove)
 		for _, c := range m.Changes {
 			fmt.Fprintf(w, "   - %s\n", c)
 		}
+	}
+}
+
+func printWarnings(w io.Writer, warnings []string) {
+	for _, s := range warnings {
+		fmt.Fprintf(w, "\nwarning: %s.\n", s)
 	}
 }
 
