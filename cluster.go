@@ -112,6 +112,16 @@ type Cluster interface {
 	Preflight(ctx context.Context, accountID string, plan *Plan) (*Preflight, error)
 }
 
+// ClusterWarnings is implemented by a cluster that can say what an
+// upgrade on it cannot do (the Kubernetes cluster before 1.36 cannot keep
+// workloads deployed after the move on the dedicated node). It is apart
+// from Cluster so that a cluster without such limits need not implement it.
+type ClusterWarnings interface {
+	// Warnings says, in words, what the cluster cannot do; none when it
+	// can do everything. Errors: ErrClusterUnreachable.
+	Warnings(ctx context.Context) ([]string, error)
+}
+
 // Email is one message to a person.
 type Email struct {
 	To      string

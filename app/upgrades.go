@@ -306,6 +306,7 @@ type MigrationPlan struct {
 	// Nodes those it has, once all are ready.
 	DedicatedNodes int      `json:"dedicated_nodes" doc:"How many dedicated nodes the upgrade's plan provisions; the workloads are spread over them."`
 	Nodes          []string `json:"nodes" doc:"The upgrade's dedicated nodes, by name, once all are ready; empty before."`
+	Warnings       []string `json:"warnings,omitempty" doc:"What the cluster cannot do for the upgrade, e.g. keep workloads deployed after the move on the dedicated node (Kubernetes before 1.36)."`
 }
 
 // MigrationPlan returns what the migration of an upgrade's workloads would
@@ -325,6 +326,10 @@ func (a *App) MigrationPlan(ctx context.Context, p Principal, upgradeID string) 
 	if err != nil {
 		return nil, err
 	}
+	warnings, err := a.ClusterWarnings(ctx)
+	if err != nil {
+		return nil, err
+	}
 	plan, _ := a.Catalog().Plan(u.ToPlan) // gone from the catalog: the nodes it has, and no pre-flight
 	var pf *tierup.Preflight
 	if plan != nil {
@@ -333,7 +338,17 @@ func (a *App) MigrationPlan(ctx context.Context, p Principal, upgradeID string) 
 		}
 	}
 	return &MigrationPlan{UpgradeID: u.ID, AccountID: u.AccountID, Status: u.Status, Moves: moves, Preflight: pf,
-		DedicatedNodes: u.NodeCount(plan), Nodes: u.NodeNames()}, nil
+		DedicatedNodes: u.NodeCount(plan), Nodes: u.NodeNames(), Warnings: warnings}, nil
+}
+
+// ClusterWarnings says what the cluster cannot do for an upgrade; none for
+// a cluster without limits (the simulated one).
+// Errors: CodeClusterUnreachable.
+func (a *App) ClusterWarnings(ctx context.Context) ([]string, error) {
+	if w, ok := a.deps.Cluster.(tierup.ClusterWarnings); ok {
+		return w.Warnings(ctx)
+	}
+	return nil, nil
 }
 
 // AccountMigrationPlan returns, in migration order, the account's

@@ -33,8 +33,8 @@ const (
 
 var veleroScheduleGVR = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "schedules"}
 
-// EnableFeatures implements tierup.Cluster: the namespace's quota, backups
-// and labels follow the plan. Each part is written whole, so a repeat
+// EnableFeatures implements tierup.Cluster: the namespace's quota, backups,
+// labels and placement policy follow the plan. Each part is written whole, so a repeat
 // changes nothing and a plan with fewer rights takes them away.
 func (c *Cluster) EnableFeatures(ctx context.Context, accountID string, plan *tierup.Plan) error {
 	ns, err := c.namespace(ctx, accountID)
@@ -47,7 +47,12 @@ func (c *Cluster) EnableFeatures(ctx context.Context, accountID string, plan *ti
 	if err := c.applyQuota(ctx, ns, accountID, plan); err != nil {
 		return err
 	}
-	return c.applyBackups(ctx, ns, accountID, plan)
+	if err := c.applyBackups(ctx, ns, accountID, plan); err != nil {
+		return err
+	}
+	// Last: the workloads are on the dedicated node by now (the step runs
+	// after the migration), and from here on so are the account's new pods.
+	return c.applyPlacement(ctx, ns, accountID, plan)
 }
 
 // ensureNamespace makes the account's namespace when it has deployed

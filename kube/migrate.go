@@ -510,6 +510,11 @@ func (c *Cluster) ReturnWorkload(ctx context.Context, accountID string, w tierup
 	if err != nil {
 		return err
 	}
+	// New pods must follow the workload back: the placement policy would
+	// put the returning rollout's pods on the dedicated node again.
+	if err := c.removePlacement(ctx, ns, accountID); err != nil {
+		return err
+	}
 	o, err := c.get(ctx, ns, w)
 	if errors.Is(err, tierup.ErrNotFound) {
 		return nil

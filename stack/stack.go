@@ -169,6 +169,13 @@ func (s *Stack) StartWorkflow(ctx context.Context) error {
 			s.opts.Log.Warn("the cluster's API server does not answer yet; upgrades that need it pause until it does", "err", err)
 		} else {
 			s.opts.Log.Info("cluster reachable", "kubernetes", version, "provisioner", s.Kube.Config().Provisioner)
+			warnings, err := s.Kube.Warnings(ctx)
+			if err != nil {
+				s.opts.Log.Warn("could not tell what the cluster supports", "err", err)
+			}
+			for _, w := range warnings {
+				s.opts.Log.Warn("cluster limitation", "kubernetes", version, "warning", w)
+			}
 		}
 	}
 	if err := s.Engine.Start(ctx); err != nil {

@@ -25,7 +25,10 @@ each (PodDisruptionBudget, node selector, toleration, relaxed spreading rules,
 the spread over the account's dedicated nodes, rollout), and those nodes once
 they exist. Workloads already on a dedicated node are not listed. Then the
 pre-flight: what would stop the move (an upgrade is refused before any
-charge), and the zone a volume pins the dedicated nodes to. It reads the
+charge), and the zone a volume pins the dedicated nodes to. What the cluster
+cannot do for an upgrade (Kubernetes before 1.36: keep workloads deployed
+after the move on the dedicated node) is printed as a warning, on stderr with
+--json. It reads the
 cluster named by --cluster (default sim, the simulated cluster in the
 database; --cluster kube --kubeconfig FILE for Kubernetes) and changes nothing
 in it; the upgrade workflow is not started.`,
@@ -41,7 +44,13 @@ in it; the upgrade workflow is not started.`,
 			if err != nil {
 				return err
 			}
+			warnings, err := st.App.ClusterWarnings(ctx)
+			if err != nil {
+				return err
+			}
 			if asJSON {
+				// The list stays the whole of stdout; warnings go beside it.
+				printWarnings(o.stderr, warnings)
 				enc := json.NewEncoder(o.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(moves)
@@ -52,6 +61,7 @@ in it; the upgrade workflow is not started.`,
 				return err
 			}
 			printPreflight(o.stdout, pf)
+			printWarnings(o.stdout, warnings)
 			return nil
 		},
 	}
@@ -98,6 +108,12 @@ func printPreflight(w io.Writer, pf *tierup.Preflight) {
 	}
 	if pf.Zone != "" {
 		fmt.Fprintf(w, "Dedicated nodes would be in zone %s, where a volume is pinned.\n", pf.Zone)
+	}
+}
+
+func printWarnings(w io.Writer, warnings []string) {
+	for _, s := range warnings {
+		fmt.Fprintf(w, "\nwarning: %s.\n", s)
 	}
 }
 
