@@ -375,6 +375,16 @@ func KarpenterCRDs(t testing.TB) string {
 	return env(t, "TIERUP_TEST_KARPENTER_CRDS", "Karpenter's CRD manifests")
 }
 
+// KarpenterNodeClass returns the node class, as group/kind/name, of the
+// Karpenter controller that scripts/k8s-testenv.sh up runs with its kwok
+// cloud provider (TIERUP_TEST_KARPENTER_NODECLASS): a NodePool naming it gets
+// real NodeClaims and nodes. Unset, the test is skipped, or fails under CI.
+func KarpenterNodeClass(t testing.TB) string {
+	t.Helper()
+	env(t, "TIERUP_TEST_KARPENTER", "Karpenter's controller runs in the control plane")
+	return env(t, "TIERUP_TEST_KARPENTER_NODECLASS", "the KWOKNodeClass of Karpenter's kwok provider")
+}
+
 // VeleroCRDs returns the directory holding Velero's Schedule CRD
 // (TIERUP_TEST_VELERO_CRDS).
 func VeleroCRDs(t testing.TB) string {
