@@ -31,6 +31,9 @@ type MigrationReport struct {
 type PlannedMove struct {
 	Workload Workload `json:"workload"`
 	Changes  []string `json:"changes" doc:"What will be changed on the workload, in words."`
+	// Interruption, when set, says why and for how long the workload will
+	// be unavailable during its move; empty means it keeps serving.
+	Interruption string `json:"interruption,omitempty" doc:"Why and for about how long the workload will be unavailable while it moves; absent when it keeps serving throughout."`
 }
 
 // NodeRequest asks for an account's dedicated node. Key is derived from the

@@ -185,7 +185,8 @@ func (c *Cluster) PlanMigration(ctx context.Context, accountID string) ([]tierup
 		if err != nil {
 			return nil, err
 		}
-		moves = append(moves, tierup.PlannedMove{Workload: w, Changes: append(pdb, c.apply(o, orig, accountID)...)})
+		changes := append(pdb, c.apply(o, orig, accountID)...)
+		moves = append(moves, tierup.PlannedMove{Workload: w, Changes: changes, Interruption: interruption(o, orig)})
 	}
 	return moves, nil
 }

@@ -549,15 +549,42 @@ func mustJSON(t testing.TB, b []byte, v any) {
 // ended early fails the test, since it may have missed a dip.
 func WatchAvailability(t testing.TB, kc kubernetes.Interface, ns string) func() map[string]int32 {
 	t.Helper()
+	stop := WatchOutages(t, kc, ns)
+	return func() map[string]int32 {
+		out := map[string]int32{}
+		for name, a := range stop() {
+			out[name] = a.Min
+		}
+		return out
+	}
+}
+
+// Availability is what a watch saw of one workload.
+type Availability struct {
+	Min     int32 // the fewest available replicas
+	Outages int   // the intervals during which no replica was available
+}
+
+// WatchOutages is WatchAvailability that also counts, for each workload,
+// the intervals its status showed no available replica: each drop to 0
+// from above is one. It observes events, not time.
+func WatchOutages(t testing.TB, kc kubernetes.Interface, ns string) func() map[string]Availability {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
-	mins := map[string]int32{}
+	seen := map[string]Availability{}
+	last := map[string]int32{}
 	record := func(name string, n int32) {
 		mu.Lock()
 		defer mu.Unlock()
-		if m, ok := mins[name]; !ok || n < m {
-			mins[name] = n
+		a, ok := seen[name]
+		if !ok || n < a.Min {
+			a.Min = n
 		}
+		if prev, had := last[name]; n == 0 && (!had || prev > 0) {
+			a.Outages++
+		}
+		last[name], seen[name] = n, a
 	}
 	deps, err := kc.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -605,7 +632,7 @@ func WatchAvailability(t testing.TB, kc kubernetes.Interface, ns string) func() 
 	wg.Add(2)
 	go consume(dw, "Deployments")
 	go consume(sw, "StatefulSets")
-	return func() map[string]int32 {
+	return func() map[string]Availability {
 		cancel()
 		dw.Stop()
 		sw.Stop()
@@ -615,8 +642,8 @@ func WatchAvailability(t testing.TB, kc kubernetes.Interface, ns string) func() 
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		out := make(map[string]int32, len(mins))
-		for k, v := range mins {
+		out := make(map[string]Availability, len(seen))
+		for k, v := range seen {
 			out[k] = v
 		}
 		return out
