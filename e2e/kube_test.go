@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"html"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -450,4 +452,52 @@ func TestKubeCancelRevertsFeatures(t *testing.T) {
 	if nodes := accountNodes(t, kc, acct); len(nodes) != 0 {
 		t.Errorf("nodes after cancel: %v", nodes)
 	}
+}
+
+// TestKubeOneReplicaStatefulSet: a StatefulSet of one replica with volumes
+// cannot move without a brief interruption, and tierup says so before the
+// user pays — on the dashboard's review page and in the upgrade's
+// migration plan — and why. The move then shows exactly that one interval
+// at 0 available, seen from outside, and completes on the dedicated node.
+func TestKubeOneReplicaStatefulSet(t *testing.T) {
+	kubeconfig := kubetest.Kubeconfig(t)
+	kc := kubetest.Client(t)
+	h := start(t, dbtest.SQLite(t), onKube(kubeconfig, kube.Config{}), func(o *stack.Options) {
+		o.SandboxLatency = 400 * time.Millisecond // time to read the plan before anything moves
+	})
+	kubetest.EnsureSharedNodes(t, kc)
+	acct, token := hobby(h, "kube-one@example.com")
+	ns := kubetest.Namespace(t, kc, acct)
+	kubetest.OneReplicaStatefulSet(t, kc, ns, "db", true)
+	want := "StatefulSet db has 1 replica: it is unavailable for about the time its pod takes to restart on the dedicated node"
+
+	c, _ := dashboard(t, h, acct)
+	res, err := c.Get(h.BaseURL + "/plan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = c.PostForm(h.BaseURL+"/quote", url.Values{"plan": {"pro-1m"}, "_csrf": {csrfOf(body(t, res))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if review := body(t, res); !strings.Contains(review, `data-test="interruptions"`) || !strings.Contains(review, html.EscapeString(want)) {
+		t.Errorf("the review page does not warn of db's interruption:\n%s", review)
+	}
+
+	stop := kubetest.WatchOutages(t, kc, ns)
+	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
+	plan := h.Do("GET", "/v1/upgrades/"+id+"/migration-plan", token, nil)
+	h.Expect(plan, 200, "")
+	if moves := plan.List("moves"); len(moves) != 1 || !strings.HasPrefix(apitest.Dig(moves[0], "interruption").(string), want) {
+		t.Errorf("migration plan: %s", plan.Raw)
+	}
+	u := h.waitStatus(token, id, "completed")
+	if seen := stop()["db"]; seen.Outages != 1 {
+		t.Errorf("db had %d intervals at 0 available, want the one announced", seen.Outages)
+	}
+	ws := u.List("workloads")
+	if len(ws) != 1 || apitest.Dig(ws[0], "state") != "migrated" || apitest.Dig(ws[0], "node") != u.Str("node.name") || apitest.Dig(ws[0], "min_available") != 0.0 {
+		t.Errorf("workloads: %v", ws)
+	}
+	accountNodes(t, kc, acct)
 }

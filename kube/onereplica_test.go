@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -39,10 +38,12 @@ func TestOneReplica(t *testing.T) {
 	}{
 		{"Deployment with minAvailable 1", oneDeployment, false},
 		{"StatefulSet without volumes", func(t *testing.T, kc kubernetes.Interface, ns string) tierup.Workload {
-			return oneStatefulSet(t, kc, ns, false)
+			kubetest.OneReplicaStatefulSet(t, kc, ns, "solo", false)
+			return tierup.Workload{Kind: "StatefulSet", Name: "solo", Replicas: 1}
 		}, false},
 		{"StatefulSet with volumes", func(t *testing.T, kc kubernetes.Interface, ns string) tierup.Workload {
-			return oneStatefulSet(t, kc, ns, true)
+			kubetest.OneReplicaStatefulSet(t, kc, ns, "solo", true)
+			return tierup.Workload{Kind: "StatefulSet", Name: "solo", Replicas: 1}
 		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,43 +146,4 @@ func oneDeployment(t *testing.T, kc kubernetes.Interface, ns string) tierup.Work
 		return err == nil && d.Status.AvailableReplicas == 1, err
 	})
 	return tierup.Workload{Kind: "Deployment", Name: "solo", Replicas: 1}
-}
-
-// oneStatefulSet makes a StatefulSet of one replica, with a volume claim
-// template bound to a volume made for it when volumes is set.
-func oneStatefulSet(t *testing.T, kc kubernetes.Interface, ns string, volumes bool) tierup.Workload {
-	t.Helper()
-	ctx := context.Background()
-	one := int32(1)
-	s := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "solo", Namespace: ns},
-		Spec: appsv1.StatefulSetSpec{Replicas: &one, ServiceName: "solo", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "solo"}},
-			Template: onePod("solo")}}
-	if volumes {
-		// A volume of its own for the claim (the test control plane has no
-		// provisioner): its storage class names nothing else.
-		class := ns
-		gi := resource.MustParse("1Gi")
-		pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: ns + "-data"},
-			Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: gi}, StorageClassName: class,
-				AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/" + ns}}}}
-		if _, err := kc.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = kc.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
-		})
-		s.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"},
-			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: &class, AccessModes: pv.Spec.AccessModes,
-				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: gi}}}}}
-		s.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
-	}
-	if _, err := kc.AppsV1().StatefulSets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	kubetest.Eventually(t, time.Minute, "solo to be available", func() (bool, error) {
-		s, err := kc.AppsV1().StatefulSets(ns).Get(ctx, "solo", metav1.GetOptions{})
-		return err == nil && s.Status.AvailableReplicas == 1, err
-	})
-	return tierup.Workload{Kind: "StatefulSet", Name: "solo", Replicas: 1}
 }

@@ -21,7 +21,8 @@ func newMigratePlanCommand(o *options) *cobra.Command {
 		Long: `List, in migration order, the account's workloads that an upgrade's migration
 would move to a dedicated node if it ran now, and what would be changed on
 each (PodDisruptionBudget, node selector, toleration, relaxed spreading rules,
-rollout). Workloads already on a dedicated node are not listed. It reads the
+rollout), and, marked with "!", any workload that cannot move without a brief
+interruption, and why (a StatefulSet of one replica with volumes). Workloads already on a dedicated node are not listed. It reads the
 cluster named by --cluster (default sim, the simulated cluster in the
 database; --cluster kube --kubeconfig FILE for Kubernetes) and changes nothing
 in it; the upgrade workflow is not started.`,
@@ -62,6 +63,9 @@ func printMigrationPlan(w io.Writer, account string, moves []tierup.PlannedMove)
 	fmt.Fprintf(w, "%s: %s would move to a dedicated node, in this order (dry run: nothing was changed).\n\n", account, plural(len(moves), "workload"))
 	for i, m := range moves {
 		fmt.Fprintf(w, "%d. %s %s (%s)\n", i+1, m.Workload.Kind, m.Workload.Name, plural(m.Workload.Replicas, "replica"))
+		if m.Interruption != "" {
+			fmt.Fprintf(w, "   ! not without interruption: %s\n", m.Interruption)
+		}
 		for _, c := range m.Changes {
 			fmt.Fprintf(w, "   - %s\n", c)
 		}

@@ -649,3 +649,43 @@ func WatchOutages(t testing.TB, kc kubernetes.Interface, ns string) func() map[s
 		return out
 	}
 }
+
+// OneReplicaStatefulSet makes the StatefulSet name of one replica on the
+// shared pool, with a volume claim template bound to a volume made for it
+// when volumes is set, and waits until it is available.
+func OneReplicaStatefulSet(t testing.TB, kc kubernetes.Interface, ns, name string, volumes bool) {
+	t.Helper()
+	ctx := context.Background()
+	one := int32(1)
+	s := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.StatefulSetSpec{Replicas: &one, ServiceName: name, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+				Spec: corev1.PodSpec{NodeSelector: map[string]string{"tierup.dev/pool": "shared"}, Containers: []corev1.Container{{Name: name, Image: "registry.example/" + name + ":1"}}}}}}
+	if volumes {
+		// A volume of its own for the claim (the test control plane has no
+		// provisioner): its storage class names nothing else.
+		class := ns
+		gi := resource.MustParse("1Gi")
+		pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: ns + "-" + name},
+			Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: gi}, StorageClassName: class,
+				AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/" + ns}}}}
+		if _, err := kc.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = kc.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
+		})
+		s.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"},
+			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: &class, AccessModes: pv.Spec.AccessModes,
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: gi}}}}}
+		s.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	}
+	if _, err := kc.AppsV1().StatefulSets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, time.Minute, name+" to be available", func() (bool, error) {
+		s, err := kc.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
+		return err == nil && s.Status.AvailableReplicas == 1, err
+	})
+}
