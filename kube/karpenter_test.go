@@ -103,12 +103,12 @@ func TestKarpenterProvisioner(t *testing.T) {
 	if len(claims) != 1 {
 		t.Fatalf("%d NodeClaims for the NodePool, want the one Karpenter launched", len(claims))
 	}
-	if got, _, _ := unstructured.NestedString(claims[0].Object, "status", "nodeName"); got != node.Name {
-		t.Errorf("NodeClaim's node = %q, want %s", got, node.Name)
-	}
 	n, err := kc.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, _, _ := unstructured.NestedString(claims[0].Object, "status", "providerID"); got == "" || got != n.Spec.ProviderID {
+		t.Errorf("NodeClaim's provider ID = %q, want the node's %q", got, n.Spec.ProviderID)
 	}
 	// Karpenter's node: the NodePool's labels, the chosen instance type, the
 	// account's taint (and no more karpenter.sh/unregistered), run by kwok.

@@ -258,10 +258,10 @@ func (k *karpenter) provision(ctx context.Context, req tierup.NodeRequest) (*tie
 	if err != nil {
 		return nil, err
 	}
-	// Events older than this attempt are an earlier attempt's: Karpenter
-	// keeps quiet about a failure it already reported (for up to 5 minutes),
-	// so a retry that finds no fresh one waits the provision timeout.
-	since := time.Now().Truncate(time.Second)
+	// Karpenter reports a failure once and then keeps quiet about it for
+	// its dedupe window, so a retry must believe what was reported shortly
+	// before it began.
+	since := time.Now().Add(-karpenterEventWindow).Truncate(time.Second)
 	// Initialized: Karpenter has registered the node, removed its
 	// karpenter.sh/unregistered taint and put the NodePool's taints on it,
 	// so the account's pods can land there and nothing else can.
@@ -311,6 +311,14 @@ const (
 	karpenterInitialized = "karpenter.sh/initialized"
 )
 
+// karpenterEventWindow is the longest Karpenter (v1) stays silent about a
+// failure it has reported: it publishes the same event again only after
+// its dedupe timeout (5 minutes for a pod's FailedScheduling, 2 by
+// default, 1 for NoCompatibleInstanceTypes).
+const karpenterEventWindow = 5 * time.Minute
+
+var nodeClaimGVR = schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodeclaims"}
+
 // launchFailure turns what Karpenter records when it cannot give the
 // NodePool a node into a shortage straight away. Karpenter (v1) writes no
 // failed condition for it; it leaves Warning events:
@@ -322,9 +330,20 @@ const (
 //     cloud refused to launch it, and Karpenter deleted the NodeClaim.
 //
 // Events of cluster-scoped objects are kept in the default namespace. Only
-// events seen since the wait began count.
+// events seen since since count, and none while a NodeClaim of the
+// NodePool is alive: Karpenter is launching (again), so what it reported
+// before is over.
 func (k *karpenter) launchFailure(ctx context.Context, pool, ns string, since time.Time) error {
 	c := k.c
+	claims, err := c.dyn.Resource(nodeClaimGVR).List(ctx, metav1.ListOptions{LabelSelector: karpenterNodePool + "=" + pool})
+	if err != nil {
+		return c.wrap(ctx, err, "read the NodePool's NodeClaims")
+	}
+	for _, claim := range claims.Items {
+		if claim.GetDeletionTimestamp() == nil {
+			return nil
+		}
+	}
 	fresh := func(e *corev1.Event) bool { return eventTime(e).After(since) || eventTime(e).Equal(since) }
 	list := func(ns, selector string) ([]corev1.Event, error) {
 		l, err := c.kc.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: selector})
