@@ -5,7 +5,7 @@
 # kwok cloud provider (which launches NodeClaims as kwok nodes), all built from
 # the Go module proxy.
 #
-#   scripts/k8s-testenv.sh install   # build once into the cache (14-32 min cold, 0 s warm)
+#   scripts/k8s-testenv.sh install   # build once into the cache (16-35 min cold, 0 s warm)
 #   scripts/k8s-testenv.sh up        # start; prints the kubeconfig path
 #   scripts/k8s-testenv.sh down      # stop by PID
 #   scripts/k8s-testenv.sh status    # exit 0 when it is up and answering
