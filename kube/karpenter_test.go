@@ -175,9 +175,9 @@ func TestKarpenterProvisioner(t *testing.T) {
 }
 
 // TestKarpenterShortage: what the real controller does when it cannot give
-// the NodePool a node is a resource_shortage reported from Karpenter's own
-// events, well before the provision timeout; a retry finds the same
-// NodePool and reports the same.
+// the NodePool a node is a resource_shortage with Karpenter's own words,
+// from its events, well before the provision timeout, or from the
+// NodePool's status when it records no event.
 func TestKarpenterShortage(t *testing.T) {
 	rc := kubetest.Config(t)
 	kc := kubetest.Client(t)
@@ -194,6 +194,12 @@ func TestKarpenterShortage(t *testing.T) {
 		{"limits reached", func(c *kube.Config) {
 			c.Karpenter.Limits = map[string]string{"cpu": "2"} // below the only instance type's 4 CPUs
 		}, "exceed limits"},
+		// Karpenter ignores a NodePool whose node class is missing and says
+		// so only in its status: the timeout's shortage gives the reason.
+		{"node class missing", func(c *kube.Config) {
+			c.Karpenter.NodeClassRef = "karpenter.kwok.sh/KWOKNodeClass/missing"
+			c.ProvisionTimeout = 5 * time.Second
+		}, "Karpenter does not use NodePool"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -252,6 +258,7 @@ func TestKarpenterInsufficientCapacity(t *testing.T) {
 	if tierup.ErrorCode(err) != tierup.CodeResourceShortage || !strings.Contains(err.Error(), "no Ready node") {
 		t.Fatalf("ProvisionNode with nothing launching = %v, want the timeout's resource_shortage", err)
 	}
+	t.Log(err)
 	dyn, err := dynamic.NewForConfig(rc)
 	if err != nil {
 		t.Fatal(err)

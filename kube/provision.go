@@ -265,8 +265,32 @@ func (k *karpenter) provision(ctx context.Context, req tierup.NodeRequest) (*tie
 	// Initialized: Karpenter has registered the node, removed its
 	// karpenter.sh/unregistered taint and put the NodePool's taints on it,
 	// so the account's pods can land there and nothing else can.
-	return c.waitNode(ctx, req.AccountID, karpenterNodePool+"="+pool.GetName()+","+c.cfg.AccountLabel+"="+labelValue(req.AccountID)+","+karpenterInitialized+"=true",
+	n, err := c.waitNode(ctx, req.AccountID, karpenterNodePool+"="+pool.GetName()+","+c.cfg.AccountLabel+"="+labelValue(req.AccountID)+","+karpenterInitialized+"=true",
 		"NodePool "+pool.GetName(), func(ctx context.Context) error { return k.launchFailure(ctx, pool.GetName(), ns, since) })
+	if tierup.ErrorCode(err) == tierup.CodeResourceShortage {
+		if why := k.notReady(ctx, pool.GetName()); why != "" {
+			return nil, fmt.Errorf("%w; %s", err, why)
+		}
+	}
+	return n, err
+}
+
+// notReady says why Karpenter does not use the NodePool, from its status
+// (e.g. its node class does not exist): Karpenter then records no event at
+// all, and support would otherwise see only the timeout.
+func (k *karpenter) notReady(ctx context.Context, pool string) string {
+	p, err := k.c.dyn.Resource(nodePoolGVR).Get(ctx, pool, metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	conds, _, _ := unstructured.NestedSlice(p.Object, "status", "conditions")
+	for _, raw := range conds {
+		cond, _ := raw.(map[string]any)
+		if cond["type"] == "Ready" && cond["status"] != "True" {
+			return fmt.Sprintf("Karpenter does not use NodePool %s: %v (%v)", pool, cond["message"], cond["reason"])
+		}
+	}
+	return ""
 }
 
 // placeholder makes the Deployment whose one small pod asks for a node of
