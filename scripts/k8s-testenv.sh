@@ -51,6 +51,9 @@ die() {
 
 export CGO_ENABLED=0
 
+# go_minor is the running Go's language version (1.26), for wrapper modules.
+go_minor() { go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/'; }
+
 installed() {
   [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/kube-scheduler" &&
     -x "$BIN/etcd" && -x "$BIN/kwok" && -x "$BIN/karpenter-kwok" && -f "$CACHE/stages/.done" && -f "$CACHE/crds/.done" &&
@@ -68,7 +71,7 @@ build_kubernetes() {
   {
     echo "module tierup.dev/k8s-testenv/kubernetes"
     echo
-    echo "go $(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')"
+    echo "go $(go_minor)"
     echo
     echo "require k8s.io/kubernetes $K8S_VERSION"
     echo
@@ -164,7 +167,7 @@ build_karpenter() {
   cat >"$dir/go.mod" <<EOF
 module tierup.dev/k8s-testenv/karpenter
 
-go $(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')
+go $(go_minor)
 
 require sigs.k8s.io/karpenter $KARPENTER_VERSION
 EOF
