@@ -40,6 +40,9 @@ type PlannedMove struct {
 	// Nodes are the account's dedicated nodes its replicas will be spread
 	// over, once they exist.
 	Nodes []string `json:"nodes,omitempty" doc:"The account's dedicated nodes its replicas will be spread over; absent before they are provisioned."`
+	// Interruption, when set, says why and for how long the workload will
+	// be unavailable during its move; empty means it keeps serving.
+	Interruption string `json:"interruption,omitempty" doc:"Why and for about how long the workload will be unavailable while it moves; absent when it keeps serving throughout."`
 }
 
 // NodeRequest asks for one of an upgrade's dedicated nodes. Key is derived

@@ -2,12 +2,16 @@ package e2e
 
 import (
 	"context"
+	"html"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tierup/tierup/internal/apitest"
@@ -61,101 +65,197 @@ func accountNodes(t *testing.T, kc kubernetes.Interface, acct string) []string {
 // controller-manager. The dry-run plan fetched before the move matches
 // what the move reports.
 func TestKubeUpgrade(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) { kubeUpgrade(t, dsn, kube.Config{}) })
+}
+
+// TestKubeUpgradeKarpenter is the same acceptance run with the karpenter
+// provisioner (--kube-provisioner karpenter) on Karpenter's own controller
+// (kwok cloud provider): the dedicated node is the one Karpenter launched
+// for the account's NodePool.
+func TestKubeUpgradeKarpenter(t *testing.T) {
+	node := kubeUpgrade(t, dbtest.SQLite(t), karpenterConfig(t))
+	n, err := kubetest.Client(t).CoreV1().Nodes().Get(context.Background(), node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(n.Labels["karpenter.sh/nodepool"], "tierup-") || !strings.HasPrefix(n.Spec.ProviderID, "kwok://") {
+		t.Errorf("dedicated node %s: labels %v, provider ID %q; want Karpenter's", node, n.Labels, n.Spec.ProviderID)
+	}
+}
+
+// karpenterConfig points the karpenter provisioner at the test env's
+// Karpenter and its 4-CPU on-demand kwok instance type.
+func karpenterConfig(t *testing.T) kube.Config {
+	return kube.Config{Provisioner: "karpenter", Karpenter: kube.KarpenterConfig{
+		NodeClassRef: kubetest.KarpenterNodeClass(t),
+		Requirements: []kube.Requirement{
+			{Key: "karpenter.sh/capacity-type", Operator: "In", Values: []string{"on-demand"}},
+			{Key: "node.kubernetes.io/instance-type", Operator: "In", Values: []string{"c-4x-amd64-linux"}},
+		},
+	}}
+}
+
+// accountNodePools deletes, when the test ends, the NodePools made for the
+// account, and returns their names.
+func accountNodePools(t *testing.T, acct string) []string {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(kubetest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvr := schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodepools"}
+	list, err := dyn.Resource(gvr).List(context.Background(), metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range list.Items {
+		name := p.GetName()
+		names = append(names, name)
+		t.Cleanup(func() { _ = dyn.Resource(gvr).Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	}
+	return names
+}
+
+// kubeUpgrade runs the acceptance upgrade with cfg and returns the
+// dedicated node's name.
+func kubeUpgrade(t *testing.T, dsn string, cfg kube.Config) string {
 	kubeconfig := kubetest.Kubeconfig(t)
 	kc := kubetest.Client(t)
-	dbtest.Each(t, func(t *testing.T, dsn string) {
-		h := start(t, dsn, onKube(kubeconfig, kube.Config{}), func(o *stack.Options) {
-			o.SandboxLatency = 400 * time.Millisecond // time to read the plan before anything moves
-		})
-		acct, token, ns := kubeAccount(t, h, kc, "kube@example.com")
-		stopWatching := kubetest.WatchAvailability(t, kc, ns)
-		id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
-
-		plan := h.Do("GET", "/v1/upgrades/"+id+"/migration-plan", token, nil)
-		h.Expect(plan, 200, "")
-		planned := map[string][]string{}
-		var order []string
-		for _, m := range plan.List("moves") {
-			key := apitest.Dig(m, "workload.kind").(string) + "/" + apitest.Dig(m, "workload.name").(string)
-			order = append(order, key)
-			for _, c := range apitest.Dig(m, "changes").([]any) {
-				planned[key] = append(planned[key], c.(string))
-			}
-		}
-		want := []string{"Deployment/api", "Deployment/web", "Deployment/worker", "Function/thumbnailer", "StatefulSet/db", "CronJob/cleanup", "CronJob/nightly-report"}
-		if !slices.Equal(order, want) {
-			t.Fatalf("plan order %v, want %v (%s)", order, want, plan.Raw)
-		}
-
-		u := h.waitStatus(token, id, "completed")
-		node := u.Str("node.name")
-		// The API server's own record agrees with the report: no workload
-		// ever had fewer available replicas than it wants.
-		seen := stopWatching()
-		for name, want := range map[string]int32{"api": 2, "web": 2, "worker": 1, "thumbnailer": 1, "db": 2} {
-			if got, ok := seen[name]; !ok || got < want {
-				t.Errorf("%s: %d available at the lowest (seen: %v), want at least %d", name, got, ok, want)
-			}
-		}
-		if nodes := accountNodes(t, kc, acct); !slices.Equal(nodes, []string{node}) {
-			t.Fatalf("account's nodes = %v, want only %s", nodes, node)
-		}
-		var moved []string
-		for _, w := range u.List("workloads") {
-			key := apitest.Dig(w, "kind").(string) + "/" + apitest.Dig(w, "name").(string)
-			moved = append(moved, key)
-			if apitest.Dig(w, "state") != "migrated" || apitest.Dig(w, "node") != node {
-				t.Errorf("workload %v", w)
-			}
-			if minAvail, replicas := apitest.Dig(w, "min_available").(float64), apitest.Dig(w, "replicas").(float64); minAvail < replicas {
-				t.Errorf("%s: %v available at the lowest, want at least %v", key, minAvail, replicas)
-			}
-			var notes []string
-			for _, n := range apitest.Dig(w, "notes").([]any) {
-				notes = append(notes, n.(string))
-			}
-			if !slices.Equal(notes, planned[key]) {
-				t.Errorf("%s: moved with %q, the plan said %q", key, notes, planned[key])
-			}
-		}
-		if !slices.Equal(moved, want) {
-			t.Errorf("moved %v, want %v", moved, want)
-		}
-
-		ctx := context.Background()
-		pods, err := kc.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pods.Items {
-			if p.DeletionTimestamp == nil && p.Spec.NodeName != node {
-				t.Errorf("pod %s runs on %s, not the dedicated node", p.Name, p.Spec.NodeName)
-			}
-		}
-		q, err := kc.CoreV1().ResourceQuotas(ns).Get(ctx, kube.QuotaName, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s := q.Spec.Hard["ssd.storageclass.storage.k8s.io/requests.storage"]; s.String() != "100Gi" {
-			t.Errorf("quota %v", q.Spec.Hard)
-		}
-		if _, err := kc.BatchV1().CronJobs(ns).Get(ctx, kube.BackupName, metav1.GetOptions{}); err != nil {
-			t.Errorf("backup CronJob: %v", err)
-		}
-		n, err := kc.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n.Labels[kube.PlanLabel] != "pro-1m" || n.Labels[kube.AIOpsPrefix+"anomaly-detection"] != "enabled" {
-			t.Errorf("namespace labels %v", n.Labels)
-		}
-		// Nothing is left to move.
-		after := h.Do("GET", "/v1/upgrades/"+id+"/migration-plan", token, nil)
-		h.Expect(after, 200, "")
-		if len(after.List("moves")) != 0 {
-			t.Errorf("plan after completion: %s", after.Raw)
-		}
+	h := start(t, dsn, onKube(kubeconfig, cfg), func(o *stack.Options) {
+		o.SandboxLatency = 400 * time.Millisecond // time to read the plan before anything moves
 	})
+	acct, token, ns := kubeAccount(t, h, kc, "kube@example.com")
+	if cfg.Provisioner == "karpenter" {
+		t.Cleanup(func() { accountNodePools(t, acct) })
+	}
+	stopWatching := kubetest.WatchAvailability(t, kc, ns)
+	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
+
+	plan := h.Do("GET", "/v1/upgrades/"+id+"/migration-plan", token, nil)
+	h.Expect(plan, 200, "")
+	planned := map[string][]string{}
+	var order []string
+	for _, m := range plan.List("moves") {
+		key := apitest.Dig(m, "workload.kind").(string) + "/" + apitest.Dig(m, "workload.name").(string)
+		order = append(order, key)
+		for _, c := range apitest.Dig(m, "changes").([]any) {
+			planned[key] = append(planned[key], c.(string))
+		}
+	}
+	want := []string{"Deployment/api", "Deployment/web", "Deployment/worker", "Function/thumbnailer", "StatefulSet/db", "CronJob/cleanup", "CronJob/nightly-report"}
+	if !slices.Equal(order, want) {
+		t.Fatalf("plan order %v, want %v (%s)", order, want, plan.Raw)
+	}
+
+	u := h.waitStatus(token, id, "completed")
+	node := u.Str("node.name")
+	// The API server's own record agrees with the report: no workload
+	// ever had fewer available replicas than it wants.
+	seen := stopWatching()
+	for name, want := range map[string]int32{"api": 2, "web": 2, "worker": 1, "thumbnailer": 1, "db": 2} {
+		if got, ok := seen[name]; !ok || got < want {
+			t.Errorf("%s: %d available at the lowest (seen: %v), want at least %d", name, got, ok, want)
+		}
+	}
+	if nodes := accountNodes(t, kc, acct); !slices.Equal(nodes, []string{node}) {
+		t.Fatalf("account's nodes = %v, want only %s", nodes, node)
+	}
+	var moved []string
+	for _, w := range u.List("workloads") {
+		key := apitest.Dig(w, "kind").(string) + "/" + apitest.Dig(w, "name").(string)
+		moved = append(moved, key)
+		if apitest.Dig(w, "state") != "migrated" || apitest.Dig(w, "node") != node {
+			t.Errorf("workload %v", w)
+		}
+		if minAvail, replicas := apitest.Dig(w, "min_available").(float64), apitest.Dig(w, "replicas").(float64); minAvail < replicas {
+			t.Errorf("%s: %v available at the lowest, want at least %v", key, minAvail, replicas)
+		}
+		var notes []string
+		for _, n := range apitest.Dig(w, "notes").([]any) {
+			notes = append(notes, n.(string))
+		}
+		if !slices.Equal(notes, planned[key]) {
+			t.Errorf("%s: moved with %q, the plan said %q", key, notes, planned[key])
+		}
+	}
+	if !slices.Equal(moved, want) {
+		t.Errorf("moved %v, want %v", moved, want)
+	}
+
+	ctx := context.Background()
+	pods, err := kc.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && p.Spec.NodeName != node {
+			t.Errorf("pod %s runs on %s, not the dedicated node", p.Name, p.Spec.NodeName)
+		}
+	}
+	q, err := kc.CoreV1().ResourceQuotas(ns).Get(ctx, kube.QuotaName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := q.Spec.Hard["ssd.storageclass.storage.k8s.io/requests.storage"]; s.String() != "100Gi" {
+		t.Errorf("quota %v", q.Spec.Hard)
+	}
+	if _, err := kc.BatchV1().CronJobs(ns).Get(ctx, kube.BackupName, metav1.GetOptions{}); err != nil {
+		t.Errorf("backup CronJob: %v", err)
+	}
+	n, err := kc.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Labels[kube.PlanLabel] != "pro-1m" || n.Labels[kube.AIOpsPrefix+"anomaly-detection"] != "enabled" {
+		t.Errorf("namespace labels %v", n.Labels)
+	}
+	// Nothing is left to move.
+	after := h.Do("GET", "/v1/upgrades/"+id+"/migration-plan", token, nil)
+	h.Expect(after, 200, "")
+	if len(after.List("moves")) != 0 {
+		t.Errorf("plan after completion: %s", after.Raw)
+	}
+	return node
+}
+
+// TestKubeKarpenterShortage is the "no capacity" flow on Karpenter's own
+// controller: the account's NodePool asks for an instance type the cloud
+// does not have, Karpenter says so (NoCompatibleInstanceTypes) and launches
+// nothing, provisioning reports resource_shortage, is retried automatically
+// and then goes to support. Canceling refunds the charge and deletes the
+// NodePool.
+func TestKubeKarpenterShortage(t *testing.T) {
+	kubeconfig := kubetest.Kubeconfig(t)
+	kc := kubetest.Client(t)
+	cfg := karpenterConfig(t)
+	cfg.Karpenter.Requirements[1].Values = []string{"no-such-instance-type"}
+	h := start(t, dbtest.SQLite(t), onKube(kubeconfig, cfg), func(o *stack.Options) { o.Workflow.MaxAttempts = 3 })
+	acct, token, _ := kubeAccount(t, h, kc, "kube-karpenter-short@example.com")
+	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
+	u := h.waitStatus(token, id, "needs_support")
+	s := step(u, "provision_node")
+	if u.Str("current_step") != "provision_node" || apitest.Dig(s, "error.code") != "resource_shortage" ||
+		!strings.Contains(apitest.Dig(s, "error.message").(string), "filtered out all compatible available instance types") {
+		t.Fatalf("needs support: %s", u.Raw)
+	}
+	if acts := h.actions(token, id); count(acts, "step_retry_scheduled") != 2 {
+		t.Errorf("audit: %v, want two automatic retries", acts)
+	}
+	if pools := accountNodePools(t, acct); len(pools) != 1 {
+		t.Fatalf("NodePools during the shortage: %v, want one, however many attempts", pools)
+	}
+	if nodes := accountNodes(t, kc, acct); len(nodes) != 0 {
+		t.Errorf("nodes: %v, want none", nodes)
+	}
+	h.Expect(h.Do("POST", "/v1/upgrades/"+id+"/cancel", admin, nil), 202, "")
+	u = h.waitStatus(token, id, "canceled")
+	if u.Str("payment.status") != "refunded" {
+		t.Errorf("payment: %s", u.Raw)
+	}
+	if pools := accountNodePools(t, acct); len(pools) != 0 {
+		t.Errorf("NodePools after cancel: %v, want none", pools)
+	}
 }
 
 // TestKubeShortageThenSuccess: the dedicated node never becomes Ready (no
@@ -352,4 +452,52 @@ func TestKubeCancelRevertsFeatures(t *testing.T) {
 	if nodes := accountNodes(t, kc, acct); len(nodes) != 0 {
 		t.Errorf("nodes after cancel: %v", nodes)
 	}
+}
+
+// TestKubeOneReplicaStatefulSet: a StatefulSet of one replica with volumes
+// cannot move without a brief interruption, and tierup says so before the
+// user pays — on the dashboard's review page and in the upgrade's
+// migration plan — and why. The move then shows exactly that one interval
+// at 0 available, seen from outside, and completes on the dedicated node.
+func TestKubeOneReplicaStatefulSet(t *testing.T) {
+	kubeconfig := kubetest.Kubeconfig(t)
+	kc := kubetest.Client(t)
+	h := start(t, dbtest.SQLite(t), onKube(kubeconfig, kube.Config{}), func(o *stack.Options) {
+		o.SandboxLatency = 400 * time.Millisecond // time to read the plan before anything moves
+	})
+	kubetest.EnsureSharedNodes(t, kc)
+	acct, token := hobby(h, "kube-one@example.com")
+	ns := kubetest.Namespace(t, kc, acct)
+	kubetest.OneReplicaStatefulSet(t, kc, ns, "db", true)
+	want := "StatefulSet db has 1 replica: it is unavailable for about the time its pod takes to restart on the dedicated node"
+
+	c, _ := dashboard(t, h, acct)
+	res, err := c.Get(h.BaseURL + "/plan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = c.PostForm(h.BaseURL+"/quote", url.Values{"plan": {"pro-1m"}, "_csrf": {csrfOf(body(t, res))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if review := body(t, res); !strings.Contains(review, `data-test="interruptions"`) || !strings.Contains(review, html.EscapeString(want)) {
+		t.Errorf("the review page does not warn of db's interruption:\n%s", review)
+	}
+
+	stop := kubetest.WatchOutages(t, kc, ns)
+	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
+	plan := h.Do("GET", "/v1/upgrades/"+id+"/migration-plan", token, nil)
+	h.Expect(plan, 200, "")
+	if moves := plan.List("moves"); len(moves) != 1 || !strings.HasPrefix(apitest.Dig(moves[0], "interruption").(string), want) {
+		t.Errorf("migration plan: %s", plan.Raw)
+	}
+	u := h.waitStatus(token, id, "completed")
+	if seen := stop()["db"]; seen.Outages != 1 {
+		t.Errorf("db had %d intervals at 0 available, want the one announced", seen.Outages)
+	}
+	ws := u.List("workloads")
+	if len(ws) != 1 || apitest.Dig(ws[0], "state") != "migrated" || apitest.Dig(ws[0], "node") != u.Str("node.name") || apitest.Dig(ws[0], "min_available") != 0.0 {
+		t.Errorf("workloads: %v", ws)
+	}
+	accountNodes(t, kc, acct)
 }

@@ -101,6 +101,10 @@ type KarpenterConfig struct {
 	// NodeSelectorRequirements: key, operator, values. Default: on-demand
 	// amd64 capacity.
 	Requirements []Requirement
+	// Limits caps each account's NodePool beyond its one node, as
+	// Karpenter's NodePool limits, e.g. {"cpu": "16"}: Karpenter then
+	// launches no instance type larger than that. None by default.
+	Limits map[string]string
 }
 
 // Requirement is one instance requirement of a Karpenter NodePool.
@@ -171,6 +175,11 @@ func (c Config) Validate() error {
 	for name, q := range c.Kwok.Capacity {
 		if _, err := resource.ParseQuantity(q); err != nil {
 			return fmt.Errorf("kube: kwok capacity %s=%q: %v", name, q, err)
+		}
+	}
+	for name, q := range c.Karpenter.Limits {
+		if _, err := resource.ParseQuantity(q); err != nil || name == "nodes" {
+			return fmt.Errorf("kube: karpenter limit %s=%q: want a resource quantity (nodes is always 1)", name, q)
 		}
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
@@ -472,109 +471,6 @@ func TestRolloutFailureRollsBack(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestKarpenterProvisioner runs the karpenter provisioner against the API
-// server with Karpenter's own CRDs installed (from the sigs.k8s.io/karpenter
-// module). No Karpenter controller runs here: first nothing launches a node
-// (a shortage), then the test plays the controller: it reads the NodePool
-// tierup made and launches the node Karpenter would, as a kwok node with
-// the NodePool's labels and taints.
-func TestKarpenterProvisioner(t *testing.T) {
-	rc := kubetest.Config(t)
-	kc := kubetest.Client(t)
-	dyn := kubetest.InstallCRDs(t, rc, kubetest.KarpenterCRDs(t))
-	ctx := context.Background()
-	acct := kubetest.AccountID()
-	pools := dyn.Resource(schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodepools"})
-	req := tierup.NodeRequest{Key: "upg_karp:node", AccountID: acct, Plan: proPlan(t)}
-	cfg := kube.Config{Provisioner: "karpenter", ProvisionTimeout: time.Second, Karpenter: kube.KarpenterConfig{
-		NodeClassRef: "karpenter.k8s.aws/EC2NodeClass/tierup",
-		Requirements: []kube.Requirement{{Key: "node.kubernetes.io/instance-type", Operator: "In", Values: []string{"m7i.xlarge"}}},
-	}}
-	sa := kubetest.ServiceAccountConfig(t, rc, "../deploy/rbac.yaml")
-	_, err := newCluster(t, sa, cfg).ProvisionNode(ctx, req)
-	if tierup.ErrorCode(err) != tierup.CodeResourceShortage {
-		t.Fatalf("ProvisionNode with no controller = %v, want resource_shortage", err)
-	}
-	list, err := pools.List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct})
-	if err != nil || len(list.Items) != 1 {
-		t.Fatalf("NodePools of the account = %d (%v), want 1", len(list.Items), err)
-	}
-	pool := list.Items[0]
-	t.Cleanup(func() { _ = pools.Delete(context.Background(), pool.GetName(), metav1.DeleteOptions{}) })
-	spec := pool.Object["spec"].(map[string]any)
-	tpl := spec["template"].(map[string]any)
-	labels := tpl["metadata"].(map[string]any)["labels"].(map[string]any)
-	podSpec := tpl["spec"].(map[string]any)
-	if labels["tierup.dev/pool"] != "dedicated" || labels["tierup.dev/account"] != acct {
-		t.Errorf("template labels = %v", labels)
-	}
-	taints := podSpec["taints"].([]any)
-	if len(taints) != 1 || taints[0].(map[string]any)["key"] != "tierup.dev/dedicated" || taints[0].(map[string]any)["value"] != acct {
-		t.Errorf("template taints = %v", taints)
-	}
-	if spec["limits"].(map[string]any)["nodes"] != "1" {
-		t.Errorf("limits = %v, want one node", spec["limits"])
-	}
-	ref := podSpec["nodeClassRef"].(map[string]any)
-	if ref["group"] != "karpenter.k8s.aws" || ref["kind"] != "EC2NodeClass" || ref["name"] != "tierup" {
-		t.Errorf("nodeClassRef = %v", ref)
-	}
-	if reqs := podSpec["requirements"].([]any); len(reqs) != 1 || reqs[0].(map[string]any)["key"] != "node.kubernetes.io/instance-type" {
-		t.Errorf("requirements = %v", reqs)
-	}
-
-	// What Karpenter reacts to: a pod that only a node of this NodePool can
-	// take, waiting unscheduled.
-	holder, err := kc.CoreV1().Pods("tierup-"+strings.ReplaceAll(acct, "_", "-")).List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct})
-	if err != nil || len(holder.Items) != 1 || holder.Items[0].Spec.NodeName != "" ||
-		holder.Items[0].Spec.NodeSelector["karpenter.sh/nodepool"] != pool.GetName() {
-		t.Fatalf("placeholder pods %+v (%v), want one pending pod for the NodePool", holder.Items, err)
-	}
-	t.Cleanup(func() {
-		_ = kc.CoreV1().Namespaces().Delete(context.Background(), holder.Items[0].Namespace, metav1.DeleteOptions{})
-	})
-
-	// Playing Karpenter: launch the node the NodePool describes.
-	name := pool.GetName() + "-x7k2p"
-	nodeLabels := map[string]string{"karpenter.sh/nodepool": pool.GetName(), corev1.LabelHostname: name}
-	for k, v := range labels {
-		nodeLabels[k] = v.(string)
-	}
-	capacity := corev1.ResourceList{"cpu": resource.MustParse("4"), "memory": resource.MustParse("16Gi"), "pods": resource.MustParse("110")}
-	_, err = kc.CoreV1().Nodes().Create(ctx, &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: nodeLabels, Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}},
-		Spec:       corev1.NodeSpec{Taints: []corev1.Taint{{Key: "tierup.dev/dedicated", Value: acct, Effect: corev1.TaintEffectNoSchedule}}},
-		Status:     corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = kc.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
-
-	cfg.ProvisionTimeout = 30 * time.Second
-	c := newCluster(t, sa, cfg)
-	node, err := c.ProvisionNode(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if node.Name != name || !node.Ready {
-		t.Fatalf("ProvisionNode = %+v, want the Ready node %s", node, name)
-	}
-	if list, _ := pools.List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct}); len(list.Items) != 1 {
-		t.Fatalf("%d NodePools after the retry, want still 1", len(list.Items))
-	}
-	kubetest.Eventually(t, time.Minute, "the placeholder pod to run on the new node", func() (bool, error) {
-		p, err := kc.CoreV1().Pods(holder.Items[0].Namespace).List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acct})
-		return err == nil && len(p.Items) == 1 && p.Items[0].Spec.NodeName == name, err
-	})
-	if err := c.ReleaseNode(ctx, req); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pools.Get(ctx, pool.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Fatalf("NodePool after release: %v, want it deleted", err)
 	}
 }
 

@@ -233,7 +233,8 @@ func (c *Cluster) PlanMigration(ctx context.Context, accountID string) ([]tierup
 		if err != nil {
 			return nil, err
 		}
-		moves = append(moves, tierup.PlannedMove{Workload: w, Changes: append(pdb, c.apply(o, orig, accountID)...), Nodes: nodes})
+		changes := append(pdb, c.apply(o, orig, accountID)...)
+		moves = append(moves, tierup.PlannedMove{Workload: w, Changes: changes, Nodes: nodes, Interruption: interruption(o, orig)})
 	}
 	return moves, nil
 }

@@ -228,6 +228,10 @@ func (k *karpenter) nodePool(req tierup.NodeRequest) (*unstructured.Unstructured
 		templateLabels[k] = v
 	}
 	t := c.taint(req.AccountID)
+	limits := map[string]any{"nodes": "1"}
+	for r, q := range c.cfg.Karpenter.Limits {
+		limits[r] = q
+	}
 	meta := map[string]any{}
 	for k, v := range c.managedLabels(req.AccountID) {
 		meta[k] = v
@@ -248,7 +252,7 @@ func (k *karpenter) nodePool(req tierup.NodeRequest) (*unstructured.Unstructured
 			// One node per NodePool, one NodePool per dedicated node of the
 			// account: Karpenter never launches a second for it, and never
 			// consolidates it away under the workloads.
-			"limits":     map[string]any{"nodes": "1"},
+			"limits":     limits,
 			"disruption": map[string]any{"consolidationPolicy": "WhenEmpty", "consolidateAfter": "Never"},
 		},
 	}}, nil
@@ -295,8 +299,43 @@ func (k *karpenter) provision(ctx context.Context, req tierup.NodeRequest) (*tie
 	if err := k.placeholder(ctx, req, pool.GetName()); err != nil {
 		return nil, err
 	}
-	return c.waitNode(ctx, req.AccountID, "karpenter.sh/nodepool="+pool.GetName()+","+c.cfg.AccountLabel+"="+labelValue(req.AccountID),
-		"NodePool "+pool.GetName(), func(ctx context.Context) error { return k.launchFailure(ctx, pool.GetName()) })
+	ns, err := c.namespace(ctx, req.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	// Karpenter reports a failure once and then keeps quiet about it for
+	// its dedupe window, so a retry must believe what was reported shortly
+	// before it began.
+	since := time.Now().Add(-karpenterEventWindow).Truncate(time.Second)
+	// Initialized: Karpenter has registered the node, removed its
+	// karpenter.sh/unregistered taint and put the NodePool's taints on it,
+	// so the account's pods can land there and nothing else can.
+	n, err := c.waitNode(ctx, req.AccountID, karpenterNodePool+"="+pool.GetName()+","+c.cfg.AccountLabel+"="+labelValue(req.AccountID)+","+karpenterInitialized+"=true",
+		"NodePool "+pool.GetName(), func(ctx context.Context) error { return k.launchFailure(ctx, pool.GetName(), ns, since) })
+	if tierup.ErrorCode(err) == tierup.CodeResourceShortage {
+		if why := k.notReady(ctx, pool.GetName()); why != "" {
+			return nil, fmt.Errorf("%w; %s", err, why)
+		}
+	}
+	return n, err
+}
+
+// notReady says why Karpenter does not use the NodePool, from its status
+// (e.g. its node class does not exist): Karpenter then records no event at
+// all, and support would otherwise see only the timeout.
+func (k *karpenter) notReady(ctx context.Context, pool string) string {
+	p, err := k.c.dyn.Resource(nodePoolGVR).Get(ctx, pool, metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	conds, _, _ := unstructured.NestedSlice(p.Object, "status", "conditions")
+	for _, raw := range conds {
+		cond, _ := raw.(map[string]any)
+		if cond["type"] == "Ready" && cond["status"] != "True" {
+			return fmt.Sprintf("Karpenter does not use NodePool %s: %v (%v)", pool, cond["message"], cond["reason"])
+		}
+	}
+	return ""
 }
 
 // placeholder makes the Deployment whose one small pod asks for a node of
@@ -318,7 +357,7 @@ func (k *karpenter) placeholder(ctx context.Context, req tierup.NodeRequest, poo
 				corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}}}},
 	}
 	c.place(&pod, req.AccountID)
-	pod.NodeSelector["karpenter.sh/nodepool"] = pool
+	pod.NodeSelector[karpenterNodePool] = pool
 	one := int32(1)
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: pool, Namespace: ns, Labels: labels},
@@ -335,33 +374,103 @@ func (k *karpenter) placeholder(ctx context.Context, req tierup.NodeRequest, poo
 	return nil
 }
 
-// launchFailure turns a NodeClaim that Karpenter could not launch for lack
-// of capacity into a shortage straight away.
-func (k *karpenter) launchFailure(ctx context.Context, pool string) error {
-	claims, err := k.c.dyn.Resource(schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodeclaims"}).
-		List(ctx, metav1.ListOptions{LabelSelector: "karpenter.sh/nodepool=" + pool})
+// Labels Karpenter puts on the nodes it launches.
+const (
+	karpenterNodePool    = "karpenter.sh/nodepool"
+	karpenterInitialized = "karpenter.sh/initialized"
+)
+
+// karpenterEventWindow is the longest Karpenter (v1) stays silent about a
+// failure it has reported: it publishes the same event again only after
+// its dedupe timeout (5 minutes for a pod's FailedScheduling, 2 by
+// default, 1 for NoCompatibleInstanceTypes).
+const karpenterEventWindow = 5 * time.Minute
+
+var nodeClaimGVR = schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodeclaims"}
+
+// launchFailure turns what Karpenter records when it cannot give the
+// NodePool a node into a shortage straight away. Karpenter (v1) writes no
+// failed condition for it; it leaves Warning events:
+//   - NoCompatibleInstanceTypes on the NodePool: its requirements rule out
+//     every instance type the cloud offers, so no NodeClaim is ever made;
+//   - FailedScheduling on the placeholder pod, naming the NodePool: no
+//     instance type fits the pod, or the NodePool's limits are reached;
+//   - InsufficientCapacityError (or NodeClassNotReady) on a NodeClaim: the
+//     cloud refused to launch it, and Karpenter deleted the NodeClaim.
+//
+// Events of cluster-scoped objects are kept in the default namespace. Only
+// events seen since since count, and none while a NodeClaim of the
+// NodePool is alive: Karpenter is launching (again), so what it reported
+// before is over.
+func (k *karpenter) launchFailure(ctx context.Context, pool, ns string, since time.Time) error {
+	c := k.c
+	claims, err := c.dyn.Resource(nodeClaimGVR).List(ctx, metav1.ListOptions{LabelSelector: karpenterNodePool + "=" + pool})
 	if err != nil {
-		if apierrors.IsNotFound(err) || isNoMatch(err) {
-			return nil
-		}
-		return k.c.wrap(ctx, err, "read the NodePool's NodeClaims")
+		return c.wrap(ctx, err, "read the NodePool's NodeClaims")
 	}
 	for _, claim := range claims.Items {
-		conds, _, _ := unstructured.NestedSlice(claim.Object, "status", "conditions")
-		for _, raw := range conds {
-			cond, _ := raw.(map[string]any)
-			if cond["type"] == "Launched" && cond["status"] == "False" && cond["reason"] == "InsufficientCapacity" {
-				return tierup.Errorf(tierup.CodeResourceShortage, "the cloud has no capacity for NodePool %s: %v", pool, cond["message"])
-			}
+		if claim.GetDeletionTimestamp() == nil {
+			return nil
+		}
+	}
+	fresh := func(e *corev1.Event) bool { return eventTime(e).After(since) || eventTime(e).Equal(since) }
+	list := func(ns, selector string) ([]corev1.Event, error) {
+		l, err := c.kc.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: selector})
+		if err != nil {
+			return nil, c.wrap(ctx, err, "read Karpenter's events for NodePool "+pool)
+		}
+		return l.Items, nil
+	}
+	evs, err := list(metav1.NamespaceDefault, "involvedObject.kind=NodePool,involvedObject.name="+pool+",reason=NoCompatibleInstanceTypes")
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		if fresh(&evs[i]) {
+			return tierup.Errorf(tierup.CodeResourceShortage, "Karpenter cannot launch a node for NodePool %s: %s", pool, evs[i].Message)
+		}
+	}
+	evs, err = list(metav1.NamespaceDefault, "involvedObject.kind=NodeClaim,type=Warning")
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		e := &evs[i]
+		if fresh(e) && strings.HasPrefix(e.InvolvedObject.Name, pool+"-") && (e.Reason == "InsufficientCapacityError" || e.Reason == "NodeClassNotReady") {
+			return tierup.Errorf(tierup.CodeResourceShortage, "the cloud has no capacity for NodePool %s: %s", pool, e.Message)
+		}
+	}
+	evs, err = list(ns, "involvedObject.kind=Pod,reason=FailedScheduling")
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		e := &evs[i]
+		// The placeholder's pods are named after the NodePool; the
+		// scheduler's own FailedScheduling (no node yet) is expected.
+		if fresh(e) && e.Source.Component == "karpenter" && strings.HasPrefix(e.InvolvedObject.Name, pool+"-") && strings.Contains(e.Message, pool) {
+			return tierup.Errorf(tierup.CodeResourceShortage, "Karpenter cannot launch a node for NodePool %s: %s", pool, e.Message)
 		}
 	}
 	return nil
 }
 
+// eventTime is when an event was last seen, whichever API wrote it.
+func eventTime(e *corev1.Event) time.Time {
+	t := e.LastTimestamp.Time
+	if e.Series != nil && e.Series.LastObservedTime.After(t) {
+		t = e.Series.LastObservedTime.Time
+	}
+	if e.EventTime.After(t) {
+		t = e.EventTime.Time
+	}
+	return t
+}
+
 func (k *karpenter) release(ctx context.Context, req tierup.NodeRequest) error {
 	c := k.c
 	pool := dedicatedName(req)
-	nodes, err := c.kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "karpenter.sh/nodepool=" + pool})
+	nodes, err := c.kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: karpenterNodePool + "=" + pool})
 	if err != nil {
 		return c.wrap(ctx, err, "find the NodePool's nodes")
 	}

@@ -244,11 +244,19 @@ func (w *statefulSet) settle(o original) {
 }
 func (w *statefulSet) surge() []string {
 	n := w.desired()
-	notes := []string{fmt.Sprintf("one extra replica during the move (%d, then back to %d), pods replaced one at a time", n+1, n)}
+	var notes []string
+	if w.inPlace() {
+		notes = []string{"its one pod is replaced in place, without an extra replica: a second one would start on empty volumes of its own and serve as if it were " + w.s.Name}
+	} else {
+		notes = []string{fmt.Sprintf("one extra replica during the move (%d, then back to %d), pods replaced one at a time", n+1, n)}
+	}
 	old := w.s.Spec.UpdateStrategy
 	w.s.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType}
 	if old.Type == appsv1.OnDeleteStatefulSetStrategyType || (old.RollingUpdate != nil && (old.RollingUpdate.Partition != nil && *old.RollingUpdate.Partition > 0 || old.RollingUpdate.MaxUnavailable != nil)) {
 		notes = append(notes, "its own update strategy is restored afterwards; a template change it held back rolls out with the move")
+	}
+	if w.inPlace() {
+		return notes
 	}
 	n1 := n + 1
 	w.s.Spec.Replicas = &n1
@@ -256,6 +264,29 @@ func (w *statefulSet) surge() []string {
 		notes = append(notes, fmt.Sprintf("the extra replica's volume claims (ordinal %d) are kept by the StatefulSet's retention policy", n))
 	}
 	return notes
+}
+
+// inPlace reports whether the StatefulSet moves without an extra replica:
+// with one replica and volume claim templates, its data is on that pod's
+// own volumes, so an extra pod (ordinal 1) would be a second, empty
+// instance taking traffic rather than a copy of the first. Its pod is
+// restarted on the dedicated node instead, a brief interruption the plan
+// announces. With two or more replicas the set is a cluster that lets a
+// member join, and without volume claims every pod is alike: both move
+// through one extra replica and keep serving.
+func (w *statefulSet) inPlace() bool {
+	return w.desired() == 1 && len(w.s.Spec.VolumeClaimTemplates) > 0
+}
+
+// interruption says why, and for about how long, o is unavailable while it
+// moves; "" when it keeps serving. orig is its size before the move.
+func interruption(o object, orig original) string {
+	s, ok := o.(*statefulSet)
+	if !ok || orig.Replicas == nil || *orig.Replicas != 1 || len(s.s.Spec.VolumeClaimTemplates) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("StatefulSet %s has 1 replica: it is unavailable for about the time its pod takes to restart on the dedicated node "+
+		"(a StatefulSet cannot surge: its pod's name and volumes are its own, and an extra replica would start without its data)", s.s.Name)
 }
 
 // retreat rolls back at the StatefulSet's own size: an extra replica that

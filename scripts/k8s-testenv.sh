@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on loopback for tierup's kube tests:
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
-# (which plays the kubelet for fake nodes), all built from the Go module proxy.
+# (which plays the kubelet for fake nodes), and Karpenter's controller with its
+# kwok cloud provider (which launches NodeClaims as kwok nodes), all built from
+# the Go module proxy.
 #
-#   scripts/k8s-testenv.sh install   # build once into the cache (14-32 min cold, 0 s warm)
+#   scripts/k8s-testenv.sh install   # build once into the cache (16-35 min cold, 0 s warm)
 #   scripts/k8s-testenv.sh up        # start; prints the kubeconfig path
 #   scripts/k8s-testenv.sh down      # stop by PID
 #   scripts/k8s-testenv.sh status    # exit 0 when it is up and answering
 #   scripts/k8s-testenv.sh env       # the TIERUP_TEST_* variables the tests read, as NAME=value lines
+#                                    # (TIERUP_TEST_KARPENTER=1 when Karpenter's controller answers)
 #
 # TIERUP_K8S_CACHE (default $HOME/.cache/tierup-k8s) holds binaries and sources;
 # TIERUP_K8S_RUN (default $TIERUP_K8S_CACHE/run) holds certificates, data, logs
 # and PIDs of the running control plane. TIERUP_K8S_PORT (default 16443) is the
-# API server's port; etcd takes the two ports after it.
+# API server's port; etcd takes the two ports after it, Karpenter's metrics and
+# health probes the two after those.
 set -euo pipefail
 
 K8S_VERSION=v1.37.1
@@ -28,6 +32,12 @@ BIN="$CACHE/bin"
 PORT="${TIERUP_K8S_PORT:-16443}"
 ETCD_PORT=$((PORT + 1))
 ETCD_PEER_PORT=$((PORT + 2))
+KARPENTER_METRICS_PORT=$((PORT + 3))
+KARPENTER_HEALTH_PORT=$((PORT + 4))
+# Karpenter's own namespace (SYSTEM_NAMESPACE) and the KWOKNodeClass the test
+# NodePools point at.
+KARPENTER_NAMESPACE=karpenter
+KARPENTER_NODECLASS=default
 TOKEN="tierup-test-token"
 
 say() { printf '==> k8s-testenv: %s\n' "$*" >&2; }
@@ -41,9 +51,13 @@ die() {
 
 export CGO_ENABLED=0
 
+# go_minor is the running Go's language version (1.26), for wrapper modules.
+go_minor() { go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/'; }
+
 installed() {
   [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/kube-scheduler" &&
-    -x "$BIN/etcd" && -x "$BIN/kwok" && -f "$CACHE/stages/.done" && -f "$CACHE/crds/.done" && -f "$CACHE/velero-crds/.done" ]]
+    -x "$BIN/etcd" && -x "$BIN/kwok" && -x "$BIN/karpenter-kwok" && -f "$CACHE/stages/.done" && -f "$CACHE/crds/.done" &&
+    -f "$CACHE/karpenter-kwok-crds/.done" && -f "$CACHE/velero-crds/.done" ]]
 }
 
 build_kubernetes() {
@@ -57,7 +71,7 @@ build_kubernetes() {
   {
     echo "module tierup.dev/k8s-testenv/kubernetes"
     echo
-    echo "go $(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')"
+    echo "go $(go_minor)"
     echo
     echo "require k8s.io/kubernetes $K8S_VERSION"
     echo
@@ -137,6 +151,29 @@ build_kwok() {
 
 fetch_karpenter_crds() {
   copy_from_module "$CACHE/crds" "sigs.k8s.io/karpenter@$KARPENTER_VERSION" 'pkg/apis/crds/*.yaml'
+  copy_from_module "$CACHE/karpenter-kwok-crds" "sigs.k8s.io/karpenter@$KARPENTER_VERSION" 'kwok/apis/crds/*.yaml'
+}
+
+# build_karpenter builds Karpenter's controller with its kwok cloud provider
+# (sigs.k8s.io/karpenter/kwok): it launches each NodeClaim as a Node annotated
+# kwok.x-k8s.io/node=fake, which the kwok that `up` starts then runs.
+build_karpenter() {
+  [[ -x "$BIN/karpenter-kwok" ]] && return 0
+  local dir="$CACHE/src/karpenter"
+  mkdir -p "$dir" "$BIN"
+  say "building Karpenter $KARPENTER_VERSION with its kwok cloud provider (cold: 2-5 min)"
+  # A wrapper module, as for etcd, pinned to the version: a bare
+  # `go build sigs.k8s.io/karpenter/kwok` would resolve the newest one.
+  cat >"$dir/go.mod" <<EOF
+module tierup.dev/k8s-testenv/karpenter
+
+go $(go_minor)
+
+require sigs.k8s.io/karpenter $KARPENTER_VERSION
+EOF
+  (cd "$dir" && go build -mod=mod -trimpath -ldflags "-s -w" -o "$BIN/karpenter-kwok.tmp" sigs.k8s.io/karpenter/kwok) ||
+    die "building Karpenter's kwok controller failed"
+  mv "$BIN/karpenter-kwok.tmp" "$BIN/karpenter-kwok"
 }
 
 fetch_velero_crds() {
@@ -156,6 +193,7 @@ install() {
   fetch_karpenter_crds
   fetch_velero_crds
   build_kwok
+  build_karpenter
   build_etcd
   build_kubernetes
   installed || die "install incomplete"
@@ -246,6 +284,41 @@ wait_for() {
 }
 
 api_ready() { curl -fsk -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT/readyz"; }
+served() { curl -fsk -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT$1"; }
+karpenter_healthy() { curl -fs "http://127.0.0.1:$KARPENTER_HEALTH_PORT/healthz"; }
+
+# create PATH: POSTs the YAML object on stdin to the API server (there is no
+# kubectl here); one that exists already is kept.
+create() {
+  local code
+  code=$(curl -sk -o "$RUN/logs/create.out" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/yaml' --data-binary @- "https://127.0.0.1:$PORT$1") || true
+  [[ $code == 201 || $code == 409 ]] || die "creating $1: HTTP $code: $(head -c 300 "$RUN/logs/create.out")"
+}
+
+# start_karpenter applies Karpenter's CRDs (NodePool, NodeClaim, NodeOverlay
+# and the kwok provider's KWOKNodeClass), its namespace and the KWOKNodeClass
+# the tests' NodePools name, then runs the controller out of cluster. Its
+# instance types are the kwok provider's built-in ones (kwok/cloudprovider/
+# instance_types.json: c-, m- and s- families, 1 to 256 CPUs, amd64 and arm64,
+# on-demand and spot, zones test-zone-a to -d).
+start_karpenter() {
+  local f
+  for f in "$CACHE/crds"/*.yaml "$CACHE/karpenter-kwok-crds"/*.yaml; do
+    create /apis/apiextensions.k8s.io/v1/customresourcedefinitions <"$f"
+  done
+  wait_for "Karpenter's CRDs" 30 served /apis/karpenter.sh/v1/nodeclaims
+  wait_for "the KWOKNodeClass CRD" 30 served /apis/karpenter.kwok.sh/v1alpha1/kwoknodeclasses
+  printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$KARPENTER_NAMESPACE" | create /api/v1/namespaces
+  printf 'apiVersion: karpenter.kwok.sh/v1alpha1\nkind: KWOKNodeClass\nmetadata:\n  name: %s\n' "$KARPENTER_NODECLASS" |
+    create /apis/karpenter.kwok.sh/v1alpha1/kwoknodeclasses
+  # Leader election off (one replica, and its Lease would need the in-cluster
+  # namespace); metrics and health probes on ports of this control plane's own.
+  start karpenter env KUBECONFIG="$RUN/kubeconfig" SYSTEM_NAMESPACE="$KARPENTER_NAMESPACE" DISABLE_LEADER_ELECTION=true \
+    METRICS_PORT="$KARPENTER_METRICS_PORT" HEALTH_PROBE_PORT="$KARPENTER_HEALTH_PORT" LOG_LEVEL=info \
+    "$BIN/karpenter-kwok"
+  wait_for karpenter 60 karpenter_healthy
+}
 
 up() {
   installed || die "not installed: run '$0 install' first"
@@ -256,7 +329,7 @@ up() {
   fi
   down
   local p
-  for p in "$PORT" "$ETCD_PORT" "$ETCD_PEER_PORT"; do
+  for p in "$PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "$KARPENTER_METRICS_PORT" "$KARPENTER_HEALTH_PORT"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       die "port $p is in use: another control plane? (set TIERUP_K8S_PORT)"
     fi
@@ -299,6 +372,7 @@ up() {
     --config "$CACHE/stages/node-initialize.yaml" --config "$CACHE/stages/node-heartbeat-with-lease.yaml" \
     --config "$CACHE/stages/pod-ready.yaml" --config "$CACHE/stages/pod-complete.yaml" \
     --config "$CACHE/stages/pod-delete.yaml"
+  start_karpenter
   sleep 1
   running || die "a component exited at start (logs: $RUN/logs)"
   STARTING=
@@ -313,6 +387,7 @@ down) down ;;
 status)
   if running && api_ready >/dev/null 2>&1; then
     echo "running: KUBECONFIG=$RUN/kubeconfig"
+    karpenter_healthy >/dev/null 2>&1 || echo "Karpenter's controller is not answering (logs: $RUN/logs/karpenter.log)"
   else
     echo "not running"
     exit 1
@@ -324,6 +399,13 @@ env)
   echo "TIERUP_TEST_VELERO_CRDS=$CACHE/velero-crds"
   echo "TIERUP_TEST_K8S_BIN=$BIN"
   echo "TIERUP_TEST_KWOK_STAGES=$CACHE/stages"
+  # Only when Karpenter's controller answers (a control plane started by an
+  # older version of this script has none): its tests need it, and fail
+  # under CI without it.
+  if grep -q ' karpenter$' "$RUN/pids" 2>/dev/null && karpenter_healthy >/dev/null 2>&1; then
+    echo "TIERUP_TEST_KARPENTER=1"
+    echo "TIERUP_TEST_KARPENTER_NODECLASS=karpenter.kwok.sh/KWOKNodeClass/$KARPENTER_NODECLASS"
+  fi
   ;;
 *)
   echo "usage: $0 install|up|down|status|env" >&2

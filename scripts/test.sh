@@ -82,7 +82,7 @@ if command -v pdftotext >/dev/null; then
 fi
 
 # Kubernetes: a real control plane (etcd, kube-apiserver, controller-manager,
-# scheduler, kwok) built from the Go module proxy into ~/.cache (14-32 min the
+# scheduler, kwok, Karpenter with its kwok cloud provider) built from the Go module proxy into ~/.cache (14-32 min the
 # first time, nothing after) and started on loopback for the kube tests.
 if [[ "${TIERUP_TEST_SKIP_KUBE:-}" == 1 && -z "${CI:-}" ]]; then
   say "skipping the Kubernetes control plane (TIERUP_TEST_SKIP_KUBE=1)"
@@ -97,6 +97,11 @@ else
     trap './scripts/k8s-testenv.sh down 2>/dev/null' EXIT
   fi
   while IFS= read -r kv; do export "${kv?}"; done < <(./scripts/k8s-testenv.sh env)
+  # The karpenter provisioner's tests drive Karpenter's own controller; a
+  # control plane without it (started by an older k8s-testenv.sh) would
+  # fail them one by one.
+  [[ "${TIERUP_TEST_KARPENTER:-}" == 1 ]] ||
+    die "Karpenter's controller is not running in the test control plane: scripts/k8s-testenv.sh down, then run this again"
   export TIERUP_TEST_REQUIRE_KUBE=1
 fi
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -189,8 +190,30 @@ func (s *Server) showReview(w http.ResponseWriter, r *http.Request, v *view, for
 	version, _ := s.app.Terms()
 	v.Title = "Review and pay"
 	v.Data = map[string]any{"Quote": q, "To": to, "From": from, "Form": form, "TermsVersion": version,
-		"Years": years(v.Account.Now), "Cards": s.savedCards(ctx, v)}
+		"Years": years(v.Account.Now), "Cards": s.savedCards(ctx, v), "Interruptions": s.interruptions(ctx, v.Account.ID, to)}
 	s.render(w, r, status, "review", v)
+}
+
+// interruptions are the workloads the upgrade's move to a dedicated node
+// cannot keep serving, each with why, from the migration's dry run: said
+// before the user pays. A cluster that cannot be read now leaves them out
+// (the move checks again, and the plan stays available from the API).
+func (s *Server) interruptions(ctx context.Context, accountID string, to *tierup.Plan) []string {
+	if to == nil || to.Entitlements.NodePool != "dedicated" {
+		return nil
+	}
+	moves, err := s.app.AccountMigrationPlan(ctx, accountID)
+	if err != nil {
+		s.log.WarnContext(ctx, "review: no migration plan", "account", accountID, "err", err)
+		return nil
+	}
+	var out []string
+	for _, m := range moves {
+		if m.Interruption != "" {
+			out = append(out, m.Interruption)
+		}
+	}
+	return out
 }
 
 func years(now time.Time) []int {

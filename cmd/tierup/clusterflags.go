@@ -21,6 +21,23 @@ func kubeCapacity(c map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
+// quantities reads a flag of name=quantity pairs separated by commas; an
+// empty flag keeps def.
+func quantities(flag, value string, def map[string]string) (map[string]string, error) {
+	if value == "" {
+		return def, nil
+	}
+	out := map[string]string{}
+	for _, kv := range strings.Split(value, ",") {
+		name, q, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || name == "" || q == "" {
+			return nil, fmt.Errorf("--%s %q: want name=quantity pairs separated by commas, e.g. cpu=4,memory=16Gi", flag, value)
+		}
+		out[name] = q
+	}
+	return out, nil
+}
+
 // clusterFlags are the flags of the cluster tierup drives, shared by the
 // server and migrate-plan.
 func clusterFlags(fs *pflag.FlagSet, o *options) {
@@ -51,20 +68,18 @@ func clusterFlags(fs *pflag.FlagSet, o *options) {
 	fs.StringVar(&o.kwokCapacity, "kwok-capacity", kubeCapacity(kd.Kwok.Capacity), "kube, kwok provisioner: capacity of a dedicated node")
 	fs.StringVar(&k.Karpenter.NodeClassRef, "karpenter-nodeclass", kd.Karpenter.NodeClassRef, "kube, karpenter provisioner: group/kind/name of the NodePool's node class")
 	fs.StringVar(&k.Karpenter.PlaceholderImage, "karpenter-placeholder-image", kd.Karpenter.PlaceholderImage, "kube, karpenter provisioner: image of the small pod that makes Karpenter launch the account's node")
+	fs.StringVar(&o.karpenterLimits, "karpenter-limits", "", "kube, karpenter provisioner: resource limits of each account's NodePool besides its one node, e.g. cpu=16,memory=64Gi; none by default")
 	fs.StringVar(&o.karpenterReqs, "karpenter-requirements", "", `kube, karpenter provisioner: instance requirements as JSON, e.g. [{"key":"node.kubernetes.io/instance-type","operator":"In","values":["m7i.xlarge"]}]; default on-demand amd64`)
 }
 
 // parseKube reads the kube flags that are not plain strings.
 func (o *options) parseKube(k *kube.Config) error {
-	if o.kwokCapacity != "" {
-		k.Kwok.Capacity = map[string]string{}
-		for _, kv := range strings.Split(o.kwokCapacity, ",") {
-			name, q, ok := strings.Cut(strings.TrimSpace(kv), "=")
-			if !ok || name == "" || q == "" {
-				return fmt.Errorf("--kwok-capacity %q: want name=quantity pairs separated by commas, e.g. cpu=4,memory=16Gi", o.kwokCapacity)
-			}
-			k.Kwok.Capacity[name] = q
-		}
+	var err error
+	if k.Kwok.Capacity, err = quantities("kwok-capacity", o.kwokCapacity, k.Kwok.Capacity); err != nil {
+		return err
+	}
+	if k.Karpenter.Limits, err = quantities("karpenter-limits", o.karpenterLimits, k.Karpenter.Limits); err != nil {
+		return err
 	}
 	if o.karpenterReqs != "" {
 		if err := json.Unmarshal([]byte(o.karpenterReqs), &k.Karpenter.Requirements); err != nil {

@@ -53,6 +53,7 @@ type options struct {
 	kube                kube.Config
 	kwokCapacity        string
 	karpenterReqs       string
+	karpenterLimits     string
 	smtpAddr            string
 	smtpFrom            string
 	smtpUsername        string

@@ -23,12 +23,13 @@ func newMigratePlanCommand(o *options) *cobra.Command {
 would move to a dedicated node if it ran now, and what would be changed on
 each (PodDisruptionBudget, node selector, toleration, relaxed spreading rules,
 the spread over the account's dedicated nodes, rollout), and those nodes once
-they exist. Workloads already on a dedicated node are not listed. Then the
-pre-flight: what would stop the move (an upgrade is refused before any
-charge), and the zone a volume pins the dedicated nodes to. What the cluster
-cannot do for an upgrade (Kubernetes before 1.36: keep workloads deployed
-after the move on the dedicated node) is printed as a warning, on stderr with
---json. It reads the
+they exist; marked with "!", any workload that cannot move without a brief
+interruption, and why (a StatefulSet of one replica with volumes). Workloads
+already on a dedicated node are not listed. Then the pre-flight: what would
+stop the move (an upgrade is refused before any charge), and the zone a
+volume pins the dedicated nodes to. What the cluster cannot do for an upgrade
+(Kubernetes before 1.36: keep workloads deployed after the move on the
+dedicated node) is printed as a warning, on stderr with --json. It reads the
 cluster named by --cluster (default sim, the simulated cluster in the
 database; --cluster kube --kubeconfig FILE for Kubernetes) and changes nothing
 in it; the upgrade workflow is not started.`,
@@ -89,6 +90,9 @@ func printMigrationPlan(w io.Writer, account string, moves []tierup.PlannedMove)
 	fmt.Fprintf(w, "%s: %s would move to %s, in this order (dry run: nothing was changed).\n\n", account, plural(len(moves), "workload"), to)
 	for i, m := range moves {
 		fmt.Fprintf(w, "%d. %s %s (%s)\n", i+1, m.Workload.Kind, m.Workload.Name, plural(m.Workload.Replicas, "replica"))
+		if m.Interruption != "" {
+			fmt.Fprintf(w, "   ! not without interruption: %s\n", m.Interruption)
+		}
 		for _, c := range m.Changes {
 			fmt.Fprintf(w, "   - %s\n", c)
 		}

@@ -123,3 +123,19 @@ func TestMigratePlan(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintMigrationPlanInterruption: a move that cannot keep its workload
+// serving is marked, with the reason, under the workload it concerns.
+func TestPrintMigrationPlanInterruption(t *testing.T) {
+	var b strings.Builder
+	printMigrationPlan(&b, "acct_1", []tierup.PlannedMove{
+		{Workload: tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 2}, Changes: []string{"rolling update"}},
+		{Workload: tierup.Workload{Kind: "StatefulSet", Name: "db", Replicas: 1}, Changes: []string{"in place"},
+			Interruption: "StatefulSet db has 1 replica: it is unavailable for about the time its pod takes to restart on the dedicated node"},
+	})
+	want := "1. Deployment web (2 replicas)\n   - rolling update\n" +
+		"2. StatefulSet db (1 replica)\n   ! not without interruption: StatefulSet db has 1 replica: it is unavailable for about the time its pod takes to restart on the dedicated node\n   - in place\n"
+	if !strings.HasSuffix(b.String(), want) {
+		t.Errorf("printed:\n%s\nwant it to end:\n%s", b.String(), want)
+	}
+}

@@ -375,6 +375,16 @@ func KarpenterCRDs(t testing.TB) string {
 	return env(t, "TIERUP_TEST_KARPENTER_CRDS", "Karpenter's CRD manifests")
 }
 
+// KarpenterNodeClass returns the node class, as group/kind/name, of the
+// Karpenter controller that scripts/k8s-testenv.sh up runs with its kwok
+// cloud provider (TIERUP_TEST_KARPENTER_NODECLASS): a NodePool naming it gets
+// real NodeClaims and nodes. Unset, the test is skipped, or fails under CI.
+func KarpenterNodeClass(t testing.TB) string {
+	t.Helper()
+	env(t, "TIERUP_TEST_KARPENTER", "Karpenter's controller runs in the control plane")
+	return env(t, "TIERUP_TEST_KARPENTER_NODECLASS", "the KWOKNodeClass of Karpenter's kwok provider")
+}
+
 // VeleroCRDs returns the directory holding Velero's Schedule CRD
 // (TIERUP_TEST_VELERO_CRDS).
 func VeleroCRDs(t testing.TB) string {
@@ -539,15 +549,42 @@ func mustJSON(t testing.TB, b []byte, v any) {
 // ended early fails the test, since it may have missed a dip.
 func WatchAvailability(t testing.TB, kc kubernetes.Interface, ns string) func() map[string]int32 {
 	t.Helper()
+	stop := WatchOutages(t, kc, ns)
+	return func() map[string]int32 {
+		out := map[string]int32{}
+		for name, a := range stop() {
+			out[name] = a.Min
+		}
+		return out
+	}
+}
+
+// Availability is what a watch saw of one workload.
+type Availability struct {
+	Min     int32 // the fewest available replicas
+	Outages int   // the intervals during which no replica was available
+}
+
+// WatchOutages is WatchAvailability that also counts, for each workload,
+// the intervals its status showed no available replica: each drop to 0
+// from above is one. It observes events, not time.
+func WatchOutages(t testing.TB, kc kubernetes.Interface, ns string) func() map[string]Availability {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
-	mins := map[string]int32{}
+	seen := map[string]Availability{}
+	last := map[string]int32{}
 	record := func(name string, n int32) {
 		mu.Lock()
 		defer mu.Unlock()
-		if m, ok := mins[name]; !ok || n < m {
-			mins[name] = n
+		a, ok := seen[name]
+		if !ok || n < a.Min {
+			a.Min = n
 		}
+		if prev, had := last[name]; n == 0 && (!had || prev > 0) {
+			a.Outages++
+		}
+		last[name], seen[name] = n, a
 	}
 	deps, err := kc.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -595,7 +632,7 @@ func WatchAvailability(t testing.TB, kc kubernetes.Interface, ns string) func() 
 	wg.Add(2)
 	go consume(dw, "Deployments")
 	go consume(sw, "StatefulSets")
-	return func() map[string]int32 {
+	return func() map[string]Availability {
 		cancel()
 		dw.Stop()
 		sw.Stop()
@@ -605,10 +642,50 @@ func WatchAvailability(t testing.TB, kc kubernetes.Interface, ns string) func() 
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		out := make(map[string]int32, len(mins))
-		for k, v := range mins {
+		out := make(map[string]Availability, len(seen))
+		for k, v := range seen {
 			out[k] = v
 		}
 		return out
 	}
+}
+
+// OneReplicaStatefulSet makes the StatefulSet name of one replica on the
+// shared pool, with a volume claim template bound to a volume made for it
+// when volumes is set, and waits until it is available.
+func OneReplicaStatefulSet(t testing.TB, kc kubernetes.Interface, ns, name string, volumes bool) {
+	t.Helper()
+	ctx := context.Background()
+	one := int32(1)
+	s := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.StatefulSetSpec{Replicas: &one, ServiceName: name, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+				Spec: corev1.PodSpec{NodeSelector: map[string]string{"tierup.dev/pool": "shared"}, Containers: []corev1.Container{{Name: name, Image: "registry.example/" + name + ":1"}}}}}}
+	if volumes {
+		// A volume of its own for the claim (the test control plane has no
+		// provisioner): its storage class names nothing else.
+		class := ns
+		gi := resource.MustParse("1Gi")
+		pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: ns + "-" + name},
+			Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: gi}, StorageClassName: class,
+				AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/" + ns}}}}
+		if _, err := kc.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = kc.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
+		})
+		s.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"},
+			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: &class, AccessModes: pv.Spec.AccessModes,
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: gi}}}}}
+		s.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	}
+	if _, err := kc.AppsV1().StatefulSets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, time.Minute, name+" to be available", func() (bool, error) {
+		s, err := kc.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
+		return err == nil && s.Status.AvailableReplicas == 1, err
+	})
 }
