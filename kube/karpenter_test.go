@@ -174,6 +174,39 @@ func TestKarpenterProvisioner(t *testing.T) {
 	})
 }
 
+// TestKarpenterZone: a zone the pre-flight found (a volume pinned there)
+// becomes a requirement of the NodePool, and the real controller launches
+// the node in that zone.
+func TestKarpenterZone(t *testing.T) {
+	rc := kubetest.Config(t)
+	kc := kubetest.Client(t)
+	cfg := karpenterConfig(t)
+	dyn := kubetest.InstallCRDs(t, rc, kubetest.KarpenterCRDs(t))
+	ctx := context.Background()
+	acct, _ := accountNamespace(t, kc)
+	c := newCluster(t, kubetest.ServiceAccountConfig(t, rc, "../deploy/rbac.yaml"), cfg)
+	req := tierup.NodeRequest{Key: "upg_karpzone:" + acct + ":node", AccountID: acct, Plan: proPlan(t), Zone: "test-zone-c"}
+	node, err := c.ProvisionNode(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := kc.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+	if err != nil || n.Labels[corev1.LabelTopologyZone] != "test-zone-c" {
+		t.Errorf("node %s: zone %q, %v; want test-zone-c", node.Name, n.Labels[corev1.LabelTopologyZone], err)
+	}
+	pools := accountPools(t, dyn, acct)
+	if len(pools) != 1 || !strings.Contains(fmt.Sprint(pools[0].Object["spec"]), "test-zone-c") {
+		t.Errorf("NodePools %v lack the zone requirement", pools)
+	}
+	if err := c.ReleaseNode(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	kubetest.Eventually(t, 2*time.Minute, "Karpenter to remove the zoned node", func() (bool, error) {
+		_, nerr := kc.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+		return apierrors.IsNotFound(nerr), nil
+	})
+}
+
 // TestKarpenterShortage: what the real controller does when it cannot give
 // the NodePool a node is a resource_shortage with Karpenter's own words,
 // from its events, well before the provision timeout, or from the
