@@ -245,9 +245,9 @@ type Store interface {
 	// ErrNotFound when there is none, or it expired at or before now.
 	IdempotencyKey(ctx context.Context, accountID, key string, now time.Time) (*IdempotencyKey, error)
 	// DeleteExpired deletes the sessions, login links and idempotency keys
-	// whose expiry is before now, and the webhook events received more than
-	// WebhookEventRetention before now, and counts them.
-	DeleteExpired(ctx context.Context, now time.Time) (Swept, error)
+	// that expired more than r.Expired before now, and the webhook events
+	// received more than r.WebhookEvents before now, and counts them.
+	DeleteExpired(ctx context.Context, now time.Time, r Retention) (Swept, error)
 
 	// RecordWebhookEvent notes that the gateway's event eventID was received
 	// at receivedAt and reports whether it was the first time, in one

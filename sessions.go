@@ -40,5 +40,5 @@ type Swept struct {
 	Sessions        int
 	LoginLinks      int
 	IdempotencyKeys int
-	WebhookEvents   int // IDs of events received more than WebhookEventRetention ago
+	WebhookEvents   int // IDs of events received more than Retention.WebhookEvents ago
 }

@@ -30,6 +30,10 @@ type Config struct {
 	SessionTTL     time.Duration // how long a dashboard session lasts; 7 days when zero
 	IdempotencyTTL time.Duration // how long an Idempotency-Key replays its first answer; 24 hours when zero (like Stripe)
 	SweepEvery     time.Duration // how often RunSweeper deletes what expired; 1 minute when zero
+	// Retention is how long expired sessions, sign-in links, idempotency
+	// keys and webhook event IDs are kept (tierup.DefaultRetention for
+	// unset fields).
+	Retention tierup.Retention
 }
 
 // DefaultConfig returns the defaults of Config's unset fields; the CLI
@@ -53,6 +57,7 @@ func (c Config) withDefaults() Config {
 	if c.Policy == "" {
 		c.Policy = d.Policy
 	}
+	c.Retention = c.Retention.WithDefaults()
 	return c
 }
 

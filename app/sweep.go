@@ -7,11 +7,13 @@ import (
 	"github.com/tierup/tierup"
 )
 
-// Sweep deletes the sessions, login links and idempotency keys that
-// expired before the clock's now, and the webhook event IDs older than
-// tierup.WebhookEventRetention, and counts them.
+// Sweep deletes, by the clock's now, the sessions, login links and
+// idempotency keys expired longer than Config.Retention.Expired and the
+// webhook event IDs older than Config.Retention.WebhookEvents, and counts
+// them. Upgrades, their audit events, quotes, receipts and the credit
+// ledger are never swept.
 func (a *App) Sweep(ctx context.Context) (tierup.Swept, error) {
-	return a.store.DeleteExpired(ctx, a.clock.Now().UTC())
+	return a.store.DeleteExpired(ctx, a.clock.Now().UTC(), a.cfg.Retention)
 }
 
 // RunSweeper sweeps at once and then every Config.SweepEvery (1 minute by

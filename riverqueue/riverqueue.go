@@ -37,10 +37,16 @@ type Config struct {
 	// rescued by River, for a process that died. Required: the workflow's
 	// job timeout plus its margin.
 	RescueAfter time.Duration
+	// FinishedJobRetention is how long the jobs of finished steps are kept
+	// (default tierup.DefaultRetention().FinishedJobs, 24h); River keeps
+	// the few jobs that failed for good 7 days.
+	FinishedJobRetention time.Duration
 }
 
 // DefaultConfig returns the defaults of the optional fields.
-func DefaultConfig() Config { return Config{Workers: 10, PollInterval: 200 * time.Millisecond} }
+func DefaultConfig() Config {
+	return Config{Workers: 10, PollInterval: 200 * time.Millisecond, FinishedJobRetention: tierup.DefaultRetention().FinishedJobs}
+}
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
@@ -49,6 +55,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = d.PollInterval
+	}
+	if c.FinishedJobRetention <= 0 {
+		c.FinishedJobRetention = d.FinishedJobRetention
 	}
 	return c
 }
@@ -113,7 +122,11 @@ func build[TTx any, TDriver riverdriver.Driver[TTx]](ctx context.Context, driver
 		FetchCooldown:        20 * time.Millisecond,
 		FetchPollInterval:    cfg.PollInterval, // SQLite has no LISTEN/NOTIFY
 		MaxAttempts:          1000,             // River retries only unexpected errors (a database hiccup); steps retry themselves
-		Logger:               log,
+		// Jobs are the queue's, not the record: the upgrade and its audit
+		// events say what happened.
+		CompletedJobRetentionPeriod: cfg.FinishedJobRetention,
+		CancelledJobRetentionPeriod: cfg.FinishedJobRetention,
+		Logger:                      log,
 	})
 	return q, err
 }

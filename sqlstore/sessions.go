@@ -116,13 +116,14 @@ func decodeResponse(s string) (*tierup.Upgrade, error) {
 
 // DeleteExpired implements tierup.Store. Each table is swept by its own
 // statement: a partial sweep is harmless, the next one finishes it.
-func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (tierup.Swept, error) {
+func (db *DB) DeleteExpired(ctx context.Context, now time.Time, r tierup.Retention) (tierup.Swept, error) {
+	r = r.WithDefaults()
 	var s tierup.Swept
 	for _, t := range []struct {
 		table string
 		n     *int
 	}{{"sessions", &s.Sessions}, {"login_links", &s.LoginLinks}, {"idempotency_keys", &s.IdempotencyKeys}} {
-		n, err := db.q.exec(ctx, `DELETE FROM `+t.table+` WHERE expires_at < $1`, now.UTC())
+		n, err := db.q.exec(ctx, `DELETE FROM `+t.table+` WHERE expires_at < $1`, now.Add(-r.Expired).UTC())
 		if err != nil {
 			return s, err
 		}
@@ -130,7 +131,7 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (tierup.Swept, e
 	}
 	// Webhook events have no expiry of their own: they are kept a fixed
 	// time after they arrived.
-	n, err := db.q.exec(ctx, `DELETE FROM webhook_events WHERE received_at < $1`, now.Add(-tierup.WebhookEventRetention).UTC())
+	n, err := db.q.exec(ctx, `DELETE FROM webhook_events WHERE received_at < $1`, now.Add(-r.WebhookEvents).UTC())
 	if err != nil {
 		return s, err
 	}

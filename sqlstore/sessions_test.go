@@ -189,7 +189,7 @@ func TestDeleteExpired(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got, err := db.DeleteExpired(ctx, now)
+		got, err := db.DeleteExpired(ctx, now, tierup.Retention{})
 		if err != nil || got != (tierup.Swept{Sessions: 1, LoginLinks: 1, IdempotencyKeys: 1, WebhookEvents: 1}) {
 			t.Fatalf("swept %+v, %v", got, err)
 		}
@@ -210,7 +210,7 @@ func TestDeleteExpired(t *testing.T) {
 		if _, err := db.IdempotencyKey(ctx, u.AccountID, "kept", now); err != nil {
 			t.Errorf("live key: %v", err)
 		}
-		if got, err := db.DeleteExpired(ctx, now); err != nil || got != (tierup.Swept{}) {
+		if got, err := db.DeleteExpired(ctx, now, tierup.Retention{}); err != nil || got != (tierup.Swept{}) {
 			t.Errorf("second sweep: %+v, %v", got, err)
 		}
 	})
@@ -267,7 +267,7 @@ func TestMigrationMovesIdempotencyKeys(t *testing.T) {
 			k.UpgradeID != u.ID || k.BodyHash != "h1" || !k.CreatedAt.Equal(written) || !k.ExpiresAt.Equal(written.Add(24*time.Hour)) {
 			t.Errorf("moved key %+v (%+v)", k, k.Upgrade)
 		}
-		if got, err := db.DeleteExpired(ctx, written.Add(24*time.Hour+time.Second)); err != nil || got.IdempotencyKeys != 1 {
+		if got, err := db.DeleteExpired(ctx, written.Add(24*time.Hour+time.Second), tierup.Retention{}); err != nil || got.IdempotencyKeys != 1 {
 			t.Errorf("the moved key does not expire by its time: %+v, %v", got, err)
 		}
 		for _, scope := range []string{"idempotency:" + u.AccountID, "web:session", "web:login"} {

@@ -30,7 +30,7 @@ func TestRecordWebhookEvent(t *testing.T) {
 			}
 			for _, st := range steps {
 				if !st.sweep.IsZero() {
-					if _, err := db.DeleteExpired(ctx, st.sweep); err != nil {
+					if _, err := db.DeleteExpired(ctx, st.sweep, tierup.Retention{}); err != nil {
 						t.Fatal(err)
 					}
 				}

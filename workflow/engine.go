@@ -22,13 +22,16 @@ import (
 
 // Config tunes retries and the job timeout.
 type Config struct {
-	MaxAttempts  int           // automatic attempts of a failing step before support takes over (default 5)
-	BaseDelay    time.Duration // first retry delay; doubles each attempt, with jitter (default 2s)
-	MaxDelay     time.Duration // cap of the retry delay (default 1m)
-	PauseProbe   time.Duration // how often a paused upgrade checks whether the dependency is back (default 2s)
-	JobTimeout   time.Duration // longest a step may run (default 30s)
-	RescueMargin time.Duration // a step still running this long after its timeout is resumed elsewhere (default 5s)
-	SupportEmail string        // receives needs_support alerts (default support@tierup.dev)
+	MaxAttempts int           // automatic attempts of a failing step before support takes over (default 5)
+	BaseDelay   time.Duration // first retry delay; doubles each attempt, with jitter (default 2s)
+	MaxDelay    time.Duration // cap of the retry delay (default 1m)
+	PauseProbe  time.Duration // how often a paused upgrade checks whether the dependency is back (default 2s)
+	JobTimeout  time.Duration // longest a step may run (default 30s)
+	// HeartbeatRetention is how long a stopped process's heartbeat is kept
+	// (default tierup.DefaultRetention().Heartbeats, 1h).
+	HeartbeatRetention time.Duration
+	RescueMargin       time.Duration // a step still running this long after its timeout is resumed elsewhere (default 5s)
+	SupportEmail       string        // receives needs_support alerts (default support@tierup.dev)
 	// AuthenticationTimeout is how long a payment waits for the customer's
 	// 3-D Secure authentication before it is abandoned and fails (default
 	// 30m).
@@ -49,7 +52,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{MaxAttempts: 5, BaseDelay: 2 * time.Second, MaxDelay: time.Minute, PauseProbe: 2 * time.Second,
 		JobTimeout: 30 * time.Second, RescueMargin: 5 * time.Second, SupportEmail: "support@tierup.dev",
-		AuthenticationTimeout: 30 * time.Minute, AuthenticationCheck: 15 * time.Second, Receipts: tierup.DefaultReceiptConfig()}
+		AuthenticationTimeout: 30 * time.Minute, AuthenticationCheck: 15 * time.Second, HeartbeatRetention: tierup.DefaultRetention().Heartbeats, Receipts: tierup.DefaultReceiptConfig()}
 }
 
 // WithDefaults fills the unset fields from DefaultConfig.
@@ -70,6 +73,7 @@ func (c Config) WithDefaults() Config {
 	set(&c.RescueMargin, d.RescueMargin)
 	set(&c.AuthenticationTimeout, d.AuthenticationTimeout)
 	set(&c.AuthenticationCheck, d.AuthenticationCheck)
+	set(&c.HeartbeatRetention, d.HeartbeatRetention)
 	if c.SupportEmail == "" {
 		c.SupportEmail = d.SupportEmail
 	}

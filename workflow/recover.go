@@ -23,10 +23,7 @@ const (
 	heartbeatInterval = time.Second
 	// A process is presumed dead after this long without a heartbeat.
 	heartbeatTimeout = 5 * time.Second
-	// A dead process's heartbeat is kept this long for the operators, then
-	// swept.
-	heartbeatRetention = time.Hour
-	sweepInterval      = time.Minute
+	sweepInterval    = time.Minute
 )
 
 // stallAfter is how long past its due time a moving upgrade that no job
@@ -89,7 +86,7 @@ func (e *Engine) beat(ctx context.Context) error { return e.Store.Heartbeat(ctx,
 
 // sweepProcesses deletes the heartbeats of processes dead for long.
 func (e *Engine) sweepProcesses(ctx context.Context) error {
-	n, err := e.Store.SweepProcesses(ctx, heartbeatRetention)
+	n, err := e.Store.SweepProcesses(ctx, e.cfg.HeartbeatRetention)
 	if n > 0 {
 		e.Log.InfoContext(ctx, "swept dead processes' heartbeats", "processes", n)
 	}

@@ -29,6 +29,7 @@ import (
 // options are the flags shared by every command; each has an environment
 // twin TIERUP_<NAME> used when the flag is not given.
 type options struct {
+	retention  tierup.Retention
 	addr       string
 	db         string
 	adminToken string
@@ -127,6 +128,12 @@ Hobby, and prints their tokens once.`,
 		fs.DurationVar(&o.flow.AuthenticationTimeout, "authentication-timeout", fd.AuthenticationTimeout, "how long a payment waits for the customer's 3-D Secure authentication before it fails")
 		fs.DurationVar(&o.flow.AuthenticationCheck, "authentication-check", fd.AuthenticationCheck, "how often a payment awaiting 3-D Secure reads the charge again (webhooks and the challenge page check at once)")
 		receiptFlags(fs, o, fd.Receipts)
+		rd := tierup.DefaultRetention()
+		o.retention = rd
+		fs.DurationVar(&o.retention.Expired, "retention-expired", rd.Expired, "how long expired dashboard sessions, sign-in links and idempotency keys are kept before they are purged")
+		fs.DurationVar(&o.retention.WebhookEvents, "retention-webhook-events", rd.WebhookEvents, "how long processed webhook event IDs are remembered (at least 72h: Stripe retries for 3 days)")
+		fs.DurationVar(&o.retention.Heartbeats, "retention-heartbeats", rd.Heartbeats, "how long a stopped process's heartbeat is kept")
+		fs.DurationVar(&o.retention.FinishedJobs, "retention-finished-jobs", rd.FinishedJobs, "how long the job queue keeps the jobs of finished steps (upgrades and their audit log are kept for good)")
 	}
 
 	var quoteAccount, quotePlan string
@@ -268,6 +275,13 @@ func (o *options) stackOptions() (stack.Options, error) {
 	if so.Workflow.Receipts, err = o.receipts(); err != nil {
 		return stack.Options{}, err
 	}
+	// Commands other than serve have no retention flags: the defaults.
+	ret := o.retention.WithDefaults()
+	if err := ret.Check(); err != nil {
+		return stack.Options{}, fmt.Errorf("--retention-*: %w", err)
+	}
+	so.App.Retention = ret
+	so.Workflow.HeartbeatRetention, so.Queue.FinishedJobRetention = ret.Heartbeats, ret.FinishedJobs
 	if o.smtpAddr != "" {
 		so.Mailer = smtpmail.New(smtpmail.Config{Addr: o.smtpAddr, From: o.smtpFrom, Username: o.smtpUsername, Password: o.smtpPassword})
 	}
