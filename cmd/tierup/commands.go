@@ -185,21 +185,7 @@ needed) and stores the quote, exactly as POST /v1/quotes does.`,
 				return nil
 			},
 		},
-		&cobra.Command{
-			Use:   "login-link ACCOUNT_ID",
-			Short: "Make a one-time dashboard sign-in link for an account",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return withApp(cmd.Context(), o, func(a *app.App) error {
-					token, expires, err := a.NewLoginLink(cmd.Context(), args[0])
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(o.stdout, "/login?token=%s\n(append to the dashboard's address, e.g. http://127.0.0.1:8080; works once, until %s)\n", token, expires.Format(time.RFC3339))
-					return nil
-				})
-			},
-		},
+		newLoginLinkCommand(o),
 		&cobra.Command{
 			Use:   "token ACCOUNT_ID",
 			Short: "Issue a new API token for an account (the old one stops working)",
@@ -218,6 +204,29 @@ needed) and stores the quote, exactly as POST /v1/quotes does.`,
 	)
 	root.AddCommand(newMigratePlanCommand(o))
 	return root
+}
+
+// newLoginLinkCommand is `tierup login-link`: a whole sign-in link for the
+// dashboard at --base-url.
+func newLoginLinkCommand(o *options) *cobra.Command {
+	var base string
+	cmd := &cobra.Command{
+		Use:   "login-link ACCOUNT_ID",
+		Short: "Make a one-time dashboard sign-in link for an account",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd.Context(), o, func(a *app.App) error {
+				token, expires, err := a.NewLoginLink(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(o.stdout, "%s/login?token=%s\n(works once, until %s)\n", strings.TrimRight(base, "/"), token, expires.Format(time.RFC3339))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&base, "base-url", "http://127.0.0.1:8080", "the dashboard's address, as served (--addr) or public (--base-url of serve)")
+	return cmd
 }
 
 // applyEnv fills every flag not given on the command line from its
@@ -351,7 +360,8 @@ func serve(ctx context.Context, o *options) error {
 				ln.Close()
 				return err
 			}
-			fmt.Fprintf(o.stdout, "dashboard: open %s/login?token=%s (works once; `tierup login-link %s` makes another)\n", base, link, demo.ID)
+			fmt.Fprintf(o.stdout, "dashboard: open %s/login?token=%s (works once; `go run ./cmd/tierup login-link %s --base-url %s`, or `tierup login-link …` with a built binary, makes another)\n",
+				base, link, demo.ID, base)
 		}
 	}
 	fmt.Fprintf(o.stdout, "tierup listening on %s (database %s, proration policy %s, sandbox %v, gateway %s, cluster %s)\n",
