@@ -68,25 +68,25 @@ type upgradesOutput struct {
 	}
 }
 
-// pageInput is the paging every listing takes.
-type pageInput struct {
-	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Items per page."`
-	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page. Pages never skip or repeat an item, even while new ones are created."`
-}
-
 type listUpgradesInput struct {
 	Status        string `query:"status" enum:"processing,payment_failed,payment_action_required,paused,needs_support,completed,canceled" doc:"Only upgrades in this status."`
 	Account       string `query:"account" maxLength:"64" doc:"Only this account's upgrades (admin; an account token always lists its own)."`
 	CreatedAfter  string `query:"created_after" maxLength:"64" doc:"RFC 3339; only upgrades created after it (exclusive)."`
 	CreatedBefore string `query:"created_before" maxLength:"64" doc:"RFC 3339; only upgrades created before it (exclusive)."`
-	pageInput
+	// Paging, as in every listing. (Spelled out: huma binds no parameter
+	// of an embedded struct of an unexported type.)
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Items per page."`
+	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page. Pages never skip or repeat an item, even while new ones are created."`
 }
 
 type listTicketsInput struct {
 	Status  string `query:"status" enum:"open,resolved" doc:"Only tickets in this status."`
 	Account string `query:"account" maxLength:"64" doc:"Only this account's tickets."`
 	Upgrade string `query:"upgrade" maxLength:"64" doc:"Only this upgrade's tickets."`
-	pageInput
+	// Paging, as in every listing. (Spelled out: huma binds no parameter
+	// of an embedded struct of an unexported type.)
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Items per page."`
+	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page. Pages never skip or repeat an item, even while new ones are created."`
 }
 
 type migrationPlanOutput struct {
