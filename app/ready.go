@@ -24,8 +24,8 @@ const (
 	CheckQueue      = "queue"
 )
 
-// checkOK is a passing check's value in Readiness.Checks.
-const checkOK = "ok"
+// CheckOK is a passing check's value in Readiness.Checks.
+const CheckOK = "ok"
 
 // Readiness is whether the process should get traffic, and each check's
 // result: "ok" or why it failed.
@@ -47,7 +47,7 @@ func (a *App) Readiness(ctx context.Context) Readiness {
 	r := Readiness{Ready: true, Checks: map[string]string{}}
 	set := func(name, failure string) {
 		if failure == "" {
-			r.Checks[name] = checkOK
+			r.Checks[name] = CheckOK
 			return
 		}
 		r.Checks[name], r.Ready = failure, false

@@ -111,7 +111,7 @@ func (s *Server) routes() {
 			if !r.Ready {
 				var failed []string
 				for _, name := range []string{app.CheckDatabase, app.CheckMigrations, app.CheckQueue} {
-					if v, ok := r.Checks[name]; ok && v != "ok" {
+					if v, ok := r.Checks[name]; ok && v != app.CheckOK {
 						failed = append(failed, name+": "+v)
 					}
 				}
