@@ -174,6 +174,9 @@ type Store interface {
 	UpdateUpgrade(ctx context.Context, u *Upgrade) error
 	// Upgrades lists an account's upgrades, newest first.
 	Upgrades(ctx context.Context, accountID string) ([]*Upgrade, error)
+	// ListUpgrades lists the upgrades f matches, of every account, newest
+	// first by (CreatedAt, ID).
+	ListUpgrades(ctx context.Context, f UpgradeFilter) ([]*Upgrade, error)
 	// ActiveUpgrades lists every upgrade in an active status.
 	ActiveUpgrades(ctx context.Context) ([]*Upgrade, error)
 	// AppendEvent records an event and sets its Seq.
@@ -208,6 +211,9 @@ type Store interface {
 	CreateSupportTicket(ctx context.Context, t *SupportTicket) error
 	// SupportTickets lists every ticket, newest first.
 	SupportTickets(ctx context.Context) ([]*SupportTicket, error)
+	// ListSupportTickets lists the tickets f matches, newest first by
+	// (CreatedAt, ID).
+	ListSupportTickets(ctx context.Context, f SupportTicketFilter) ([]*SupportTicket, error)
 
 	// Record returns a small JSON document that an adapter keeps (the
 	// sandbox gateway's ledger, the simulated cluster's state) and its

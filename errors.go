@@ -43,6 +43,9 @@ const (
 	CodeMigrationFailed           Code = "migration_failed"
 	CodePaymentMethodInUse        Code = "payment_method_in_use"
 	CodeMigrationNotPossible      Code = "migration_not_possible"
+	// CodeNotReady: a readiness check failed (the database, its schema or
+	// the job queue); the process should get no traffic for now.
+	CodeNotReady Code = "not_ready"
 )
 
 // Error is a domain error: a code for machines, a message for people and,
@@ -132,6 +135,7 @@ var (
 	ErrMigrationFailed           = &Error{Code: CodeMigrationFailed}
 	ErrMigrationNotPossible      = &Error{Code: CodeMigrationNotPossible}
 	ErrPaymentMethodInUse        = &Error{Code: CodePaymentMethodInUse}
+	ErrNotReady                  = &Error{Code: CodeNotReady}
 )
 
 // MissingDeps returns an error naming, in order, the dependencies of

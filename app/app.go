@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -102,6 +103,11 @@ type Deps struct {
 	// Webhooks verifies the gateway's webhooks; without it they answer
 	// not_found.
 	Webhooks tierup.WebhookVerifier
+	// Schema and Worker are what readiness checks besides the store:
+	// without one, its check fails, so that a half-wired process never
+	// reports ready.
+	Schema Schema
+	Worker Worker
 }
 
 func (d Deps) check() error {
@@ -118,6 +124,9 @@ type App struct {
 	log       *slog.Logger
 	cfg       Config
 	adminHash []byte
+	// draining is set by Drain: the process is shutting down, and says so
+	// to readiness probes before it stops taking requests.
+	draining atomic.Bool
 }
 
 // Bootstrap reports what New created on an empty database.

@@ -28,6 +28,7 @@ type env struct {
 	// store is the server's, for what the API does not show (the gateway
 	// customer a card is attached to, receipts' numbering).
 	store *sqlstore.DB
+	stack *stack.Stack
 }
 
 type envOptions struct {
@@ -37,6 +38,8 @@ type envOptions struct {
 	// wired but not started: upgrades can be created and read, but none
 	// of their steps runs.
 	upgrades bool
+	// workflow starts the workflow engine (the job queue), as serve does.
+	workflow bool
 }
 
 func newEnv(t *testing.T, dsn string, o envOptions) *env {
@@ -51,7 +54,12 @@ func newEnv(t *testing.T, dsn string, o envOptions) *env {
 	if _, err := st.App.EnsureAdminToken(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: st.Store}
+	if o.workflow {
+		if err := st.StartWorkflow(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := &env{t: t, store: st.Store, stack: st}
 	if o.upgrades {
 		e.sim = st.Sim
 	}

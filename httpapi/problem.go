@@ -22,6 +22,8 @@ type Problem struct {
 	// Problems lists why a move to dedicated nodes cannot succeed
 	// (migration_not_possible).
 	Problems []tierup.PreflightProblem `json:"problems,omitempty" doc:"With migration_not_possible: each workload that cannot move, and why."`
+	// Checks is every readiness check's result (not_ready).
+	Checks map[string]string `json:"checks,omitempty" doc:"With not_ready: each readiness check and its result, ok or why it failed."`
 }
 
 // ProblemField names one invalid field. It never echoes the value, which

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -13,6 +14,13 @@ import (
 type healthOutput struct {
 	Body struct {
 		Status string `json:"status" enum:"ok"`
+	}
+}
+
+type readyOutput struct {
+	Body struct {
+		Status string            `json:"status" enum:"ok"`
+		Checks map[string]string `json:"checks" doc:"Each check (database, migrations, queue) and its result."`
 	}
 }
 
@@ -92,6 +100,27 @@ func (s *Server) routes() {
 			}
 			out := &healthOutput{}
 			out.Body.Status = "ok"
+			return out, nil
+		})
+
+	register(s, huma.Operation{OperationID: "ready", Method: http.MethodGet, Path: "/readyz", Summary: "Readiness check",
+		Description: "200 when the process should get traffic: the database answers, its schema is at this binary's newest migration and the job queue runs. 503 not_ready otherwise, also while the process drains for a shutdown; checks says which failed.",
+		Tags:        []string{"Operations"}},
+		authNone, func(ctx context.Context, _ *struct{}) (*readyOutput, error) {
+			r := s.app.Readiness(ctx)
+			if !r.Ready {
+				var failed []string
+				for _, name := range []string{app.CheckDatabase, app.CheckMigrations, app.CheckQueue} {
+					if v, ok := r.Checks[name]; ok && v != app.CheckOK {
+						failed = append(failed, name+": "+v)
+					}
+				}
+				p := newProblem(http.StatusServiceUnavailable, tierup.CodeNotReady, "not ready: "+strings.Join(failed, "; "))
+				p.Checks = r.Checks
+				return nil, p
+			}
+			out := &readyOutput{}
+			out.Body.Status, out.Body.Checks = "ok", r.Checks
 			return out, nil
 		})
 

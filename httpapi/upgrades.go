@@ -63,8 +63,30 @@ type upgradeOutput struct {
 
 type upgradesOutput struct {
 	Body struct {
-		Data []*upgrade `json:"data"`
+		Data       []*upgrade `json:"data"`
+		NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 	}
+}
+
+type listUpgradesInput struct {
+	Status        string `query:"status" enum:"processing,payment_failed,payment_action_required,paused,needs_support,completed,canceled" doc:"Only upgrades in this status."`
+	Account       string `query:"account" maxLength:"64" doc:"Only this account's upgrades (admin; an account token always lists its own)."`
+	CreatedAfter  string `query:"created_after" maxLength:"64" doc:"RFC 3339; only upgrades created after it (exclusive)."`
+	CreatedBefore string `query:"created_before" maxLength:"64" doc:"RFC 3339; only upgrades created before it (exclusive)."`
+	// Paging, as in every listing. (Spelled out: huma binds no parameter
+	// of an embedded struct of an unexported type.)
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Items per page."`
+	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page. Pages never skip or repeat an item, even while new ones are created."`
+}
+
+type listTicketsInput struct {
+	Status  string `query:"status" enum:"open,resolved" doc:"Only tickets in this status."`
+	Account string `query:"account" maxLength:"64" doc:"Only this account's tickets."`
+	Upgrade string `query:"upgrade" maxLength:"64" doc:"Only this upgrade's tickets."`
+	// Paging, as in every listing. (Spelled out: huma binds no parameter
+	// of an embedded struct of an unexported type.)
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Items per page."`
+	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page. Pages never skip or repeat an item, even while new ones are created."`
 }
 
 type migrationPlanOutput struct {
@@ -101,7 +123,8 @@ type notificationsOutput struct {
 
 type ticketsOutput struct {
 	Body struct {
-		Data []*tierup.SupportTicket `json:"data"`
+		Data       []*tierup.SupportTicket `json:"data"`
+		NextCursor string                  `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 	}
 }
 
@@ -182,14 +205,23 @@ func (s *Server) upgradeRoutes() {
 			return &upgradeOutput{Body: upgradeOf(u)}, nil
 		})
 
-	register(s, huma.Operation{OperationID: "list-upgrades", Method: http.MethodGet, Path: "/v1/upgrades", Summary: "The calling account's upgrades, newest first", Tags: tags},
-		authAccount, func(ctx context.Context, _ *struct{}) (*upgradesOutput, error) {
-			us, err := s.app.Upgrades(ctx, principal(ctx).Account.ID)
+	register(s, huma.Operation{OperationID: "list-upgrades", Method: http.MethodGet, Path: "/v1/upgrades", Summary: "List upgrades, newest first",
+		Description: "The admin lists every account's upgrades; an account token lists its own. Filter by status, account and creation time; page with limit and cursor.",
+		Tags:        tags},
+		authAny, func(ctx context.Context, in *listUpgradesInput) (*upgradesOutput, error) {
+			var bad []tierup.FieldError
+			after, bad := queryTime("created_after", in.CreatedAfter, bad)
+			before, bad := queryTime("created_before", in.CreatedBefore, bad)
+			if len(bad) > 0 {
+				return nil, s.fail(ctx, tierup.Invalid(bad...))
+			}
+			page, err := s.app.ListUpgrades(ctx, principal(ctx), app.UpgradeQuery{Account: in.Account, Status: in.Status,
+				CreatedAfter: after, CreatedBefore: before, Limit: in.Limit, Cursor: in.Cursor})
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
 			out := &upgradesOutput{}
-			out.Body.Data = upgradesOf(us)
+			out.Body.Data, out.Body.NextCursor = upgradesOf(page.Data), page.NextCursor
 			return out, nil
 		})
 
@@ -274,14 +306,16 @@ func (s *Server) upgradeRoutes() {
 			return out, nil
 		})
 
-	register(s, huma.Operation{OperationID: "list-support-tickets", Method: http.MethodGet, Path: "/v1/support-tickets", Summary: "Upgrades handed to support (admin)", Tags: []string{"Operations"}},
-		authAdmin, func(ctx context.Context, _ *struct{}) (*ticketsOutput, error) {
-			ts, err := s.app.SupportTickets(ctx)
+	register(s, huma.Operation{OperationID: "list-support-tickets", Method: http.MethodGet, Path: "/v1/support-tickets", Summary: "Upgrades handed to support, newest first (admin)",
+		Description: "Filter by status, account and upgrade; page with limit and cursor.", Tags: []string{"Operations"}},
+		authAdmin, func(ctx context.Context, in *listTicketsInput) (*ticketsOutput, error) {
+			page, err := s.app.ListSupportTickets(ctx, app.TicketQuery{Account: in.Account, Upgrade: in.Upgrade, Status: in.Status,
+				Limit: in.Limit, Cursor: in.Cursor})
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
 			out := &ticketsOutput{}
-			out.Body.Data = ts
+			out.Body.Data, out.Body.NextCursor = page.Data, page.NextCursor
 			return out, nil
 		})
 
@@ -335,6 +369,19 @@ func (s *Server) upgradeRoutes() {
 			}
 			return &clusterOutput{Body: snapshotOf(c)}, nil
 		})
+}
+
+// queryTime parses an optional RFC 3339 query parameter, adding a field
+// error to bad when it is not one.
+func queryTime(name, v string, bad []tierup.FieldError) (time.Time, []tierup.FieldError) {
+	if v == "" {
+		return time.Time{}, bad
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, append(bad, tierup.FieldError{Location: "query." + name, Message: name + " must be an RFC 3339 time such as 2026-03-01T00:00:00Z"})
+	}
+	return t, bad
 }
 
 func (s *Server) failIf(ctx context.Context, err error) error {

@@ -124,6 +124,23 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// SchemaVersion returns the database's migration version and the newest
+// migration this binary embeds: the schema is current when they are equal.
+func (db *DB) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
+	p, err := db.migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	if current, err = p.GetDBVersion(ctx); err != nil {
+		return 0, 0, fmt.Errorf("schema version: %w", err)
+	}
+	srcs := p.ListSources()
+	if len(srcs) > 0 {
+		latest = srcs[len(srcs)-1].Version
+	}
+	return current, latest, nil
+}
+
 // migrations is the dialect's migration provider.
 func (db *DB) migrations() (*goose.Provider, error) {
 	dialect, dir := goose.DialectSQLite3, "migrations/sqlite"

@@ -212,22 +212,19 @@ func (db *DB) CreateSupportTicket(ctx context.Context, t *tierup.SupportTicket) 
 
 // SupportTickets implements tierup.Store.
 func (db *DB) SupportTickets(ctx context.Context) ([]*tierup.SupportTicket, error) {
-	rs, err := db.q.query(ctx, `SELECT id, upgrade_id, account_id, step, error, status, created_at FROM support_tickets ORDER BY created_at DESC, id DESC LIMIT 500`)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []*tierup.SupportTicket
-	for rs.Next() {
+	return db.tickets(ctx, `SELECT id, upgrade_id, account_id, step, error, status, created_at FROM support_tickets ORDER BY created_at DESC, id DESC LIMIT 500`)
+}
+
+func (db *DB) tickets(ctx context.Context, query string, args ...any) ([]*tierup.SupportTicket, error) {
+	return collect(ctx, db.q, func(r rows) (*tierup.SupportTicket, error) {
 		var t tierup.SupportTicket
 		var step string
-		if err := rs.Scan(&t.ID, &t.UpgradeID, &t.AccountID, &step, &t.Error, &t.Status, &t.CreatedAt); err != nil {
+		if err := r.Scan(&t.ID, &t.UpgradeID, &t.AccountID, &step, &t.Error, &t.Status, &t.CreatedAt); err != nil {
 			return nil, err
 		}
 		t.Step, t.CreatedAt = tierup.StepName(step), t.CreatedAt.UTC()
-		out = append(out, &t)
-	}
-	return out, rs.Err()
+		return &t, nil
+	}, query, args...)
 }
 
 // Record implements tierup.Store.

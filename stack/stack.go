@@ -157,7 +157,7 @@ func (s *Stack) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	deps.Keys, deps.Engine = keys, s.Engine
+	deps.Keys, deps.Engine, deps.Worker, deps.Schema = keys, s.Engine, s.Engine, s.Store
 	s.App, err = app.New(deps, o.App)
 	return err
 }
@@ -227,6 +227,11 @@ func (s *Stack) Handler() (http.Handler, error) {
 	mux.Handle("/", api.Mux())
 	return api.Logged(mux), nil
 }
+
+// Drain makes readiness fail (/readyz answers 503) while the process keeps
+// serving: the first thing a shutdown does, so that load balancers stop
+// sending requests before the server stops taking them.
+func (s *Stack) Drain() { s.App.Drain() }
 
 // Close stops the workflow (finishing running steps) and closes the store.
 func (s *Stack) Close(ctx context.Context) error {

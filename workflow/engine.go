@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -109,6 +110,9 @@ type Engine struct {
 	process string // this process's ID, with a heartbeat in the store
 	stop    context.CancelFunc
 	done    chan struct{}
+	// running is set from a successful Start until Stop begins: readiness
+	// reports it.
+	running atomic.Bool
 }
 
 // New builds the engine. Call Start to begin working. Errors: a missing
@@ -135,13 +139,18 @@ func (e *Engine) Start(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.stop, e.done = cancel, make(chan struct{})
 	go e.watch(rctx)
+	e.running.Store(true)
 	return nil
 }
+
+// Running reports whether the engine works jobs: started and not stopping.
+func (e *Engine) Running() bool { return e.running.Load() }
 
 // Stop finishes the running steps and stops.
 func (e *Engine) Stop(ctx context.Context) error {
 	// The heartbeat stops last: while steps finish, other processes must
 	// not take them for orphans.
+	e.running.Store(false)
 	err := e.Queue.Stop(ctx)
 	if e.stop != nil {
 		e.stop()

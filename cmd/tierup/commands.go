@@ -390,6 +390,7 @@ func serve(ctx context.Context, o *options) error {
 		return err
 	case <-ctx.Done():
 	}
+	st.Drain() // readiness fails first; the shutdown itself is unchanged
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -26,7 +26,7 @@ func Status(code tierup.Code) int {
 		return http.StatusConflict
 	case tierup.CodeTooManyPaymentAttempts:
 		return http.StatusTooManyRequests
-	case tierup.CodeGatewayUnavailable, tierup.CodeClusterUnreachable:
+	case tierup.CodeGatewayUnavailable, tierup.CodeClusterUnreachable, tierup.CodeNotReady:
 		return http.StatusServiceUnavailable
 	case tierup.CodeNotFound, tierup.CodeSandboxDisabled:
 		return http.StatusNotFound

@@ -43,6 +43,7 @@ var statuses = map[tierup.Code]int{
 	tierup.CodeInvalidState:              http.StatusConflict,
 	tierup.CodeMigrationFailed:           http.StatusInternalServerError,
 	tierup.CodeMigrationNotPossible:      http.StatusUnprocessableEntity,
+	tierup.CodeNotReady:                  http.StatusServiceUnavailable,
 	tierup.CodePaymentMethodInUse:        http.StatusConflict,
 }
 
