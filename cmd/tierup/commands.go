@@ -85,6 +85,10 @@ TIERUP_ADMIN_TOKEN, and so on. Without a subcommand, tierup serves.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	// cobra adds --version when Version is set; the template drops its
+	// "tierup version" prefix because buildVersion already names the binary.
+	root.Version = buildVersion()
+	root.SetVersionTemplate("{{.Version}}\n")
 	f := root.PersistentFlags()
 	f.StringVar(&o.db, "db", "sqlite:tierup-data/tierup.db", "database: sqlite:PATH or a postgres:// URL")
 	f.StringVar(&o.policy, "proration-policy", string(app.DefaultConfig().Policy), "what happens to the time left on the current plan: carryover, value or credit")
@@ -202,7 +206,7 @@ needed) and stores the quote, exactly as POST /v1/quotes does.`,
 			},
 		},
 	)
-	root.AddCommand(newMigratePlanCommand(o))
+	root.AddCommand(newMigratePlanCommand(o), newVersionCommand(o))
 	return root
 }
 
