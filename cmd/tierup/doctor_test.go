@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,10 +17,12 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/tierup/tierup/deploy"
 	"github.com/tierup/tierup/internal/dbtest"
 	"github.com/tierup/tierup/internal/kubetest"
 	"github.com/tierup/tierup/internal/smtptest"
 	"github.com/tierup/tierup/internal/stripemock"
+	"github.com/tierup/tierup/kube"
 )
 
 // doctorLine returns doctor's line for the check name.
@@ -184,4 +187,25 @@ func kubeconfigFor(t *testing.T, rc *rest.Config) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestRequiredAccessFromManifest: the list doctor checks is the embedded
+// deploy/rbac.yaml's, rule by rule.
+func TestRequiredAccessFromManifest(t *testing.T) {
+	need, err := kube.RequiredAccess(deploy.RBAC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []kube.Access{{Group: "", Resource: "nodes", Verb: "create"}, {Group: "apps", Resource: "statefulsets", Verb: "watch"},
+		{Group: "admissionregistration.k8s.io", Resource: "mutatingadmissionpolicybindings", Verb: "delete"}} {
+		if !slices.Contains(need, want) {
+			t.Errorf("%v is not in the manifest's list %v", want, need)
+		}
+	}
+	if slices.Contains(need, kube.Access{Group: "", Resource: "secrets", Verb: "get"}) {
+		t.Error("the list holds a permission the manifest does not grant")
+	}
+	if _, err := kube.RequiredAccess([]byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n")); err == nil {
+		t.Error("a manifest without a ClusterRole was taken")
+	}
 }

@@ -189,6 +189,11 @@ func TestUpgradesCommandNeedsServerAndToken(t *testing.T) {
 	if _, stderr, code := runCmd(t, "tickets", "--server", "127.0.0.1:8080", "--admin-token", "x"); code == 0 || !strings.Contains(stderr, "--server") {
 		t.Errorf("a server without scheme: exit %d %s", code, stderr)
 	}
+	t.Setenv("TIERUP_SERVER", "ftp://tierup.internal") // the environment twin of --server
+	if _, stderr, code := runCmd(t, "upgrades", "list", "--admin-token", "x"); code == 0 || !strings.Contains(stderr, "ftp://tierup.internal") {
+		t.Errorf("TIERUP_SERVER was not used: exit %d %s", code, stderr)
+	}
+	t.Setenv("TIERUP_SERVER", "")
 	// An unreachable server is an error naming the request, not a hang.
 	if _, stderr, code := runCmd(t, "upgrades", "show", "upg_x", "--server", "http://127.0.0.1:1", "--admin-token", "x"); code == 0 || !strings.Contains(stderr, "GET /v1/upgrades/upg_x") {
 		t.Errorf("unreachable: exit %d %s", code, stderr)
