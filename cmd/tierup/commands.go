@@ -107,7 +107,9 @@ token (unless --admin-token is given) and, with --demo, a demo account on
 Hobby, and prints their tokens once.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), o) },
 	}
-	for _, c := range []*cobra.Command{root, serveCmd} {
+	// doctor takes serve's flags, to check the configuration serve runs with.
+	doctorCmd := newDoctorCommand(o)
+	for _, c := range []*cobra.Command{root, serveCmd, doctorCmd} {
 		fs := c.Flags()
 		fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
 		fs.BoolVar(&o.demo, "demo", true, "seed a demo account on an empty database")
@@ -206,7 +208,7 @@ needed) and stores the quote, exactly as POST /v1/quotes does.`,
 			},
 		},
 	)
-	root.AddCommand(newMigratePlanCommand(o), newVersionCommand(o))
+	root.AddCommand(newMigratePlanCommand(o), newVersionCommand(o), newUpgradesCommand(o), newTicketsCommand(o), doctorCmd)
 	return root
 }
 

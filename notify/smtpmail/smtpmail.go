@@ -106,6 +106,24 @@ func (ml *Mailer) Send(ctx context.Context, m tierup.Email) error {
 	return nil
 }
 
+// Check connects to the relay, says EHLO, starts TLS when offered and logs
+// in when a username is configured, then quits without sending: what an
+// operator's `tierup doctor` runs to find a wrong address, certificate or
+// password before the first customer's email fails.
+func (ml *Mailer) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, ml.cfg.Timeout,
+		fmt.Errorf("smtpmail: no answer from the relay within %s: %w", ml.cfg.Timeout, context.DeadlineExceeded))
+	defer cancel()
+	if err := ml.send(ctx, "", "", nil); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("smtpmail: relay %s: %w: %w", ml.cfg.Addr, context.Cause(ctx), err)
+		}
+		return fmt.Errorf("smtpmail: relay %s: %w", ml.cfg.Addr, err)
+	}
+	return nil
+}
+
+// send delivers msg; a nil msg only opens the session (see Check).
 func (ml *Mailer) send(ctx context.Context, from, to string, msg []byte) error {
 	host, _, err := net.SplitHostPort(ml.cfg.Addr)
 	if err != nil {
@@ -145,6 +163,9 @@ func (ml *Mailer) send(ctx context.Context, from, to string, msg []byte) error {
 		if err := ml.auth(c, conn.RemoteAddr()); err != nil {
 			return err
 		}
+	}
+	if msg == nil {
+		return c.Quit()
 	}
 	if err := c.SendMail(from, []string{to}, bytes.NewReader(msg)); err != nil {
 		return err
