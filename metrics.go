@@ -6,9 +6,10 @@ import "time"
 // calls it after each outcome is committed, so that a rolled-back
 // transaction is never counted. Label values passed in are bounded sets
 // (steps, outcomes, operation names, codes): never IDs. The adapter is
-// package metrics (Prometheus); NoMetrics is the default.
+// package metrics (Prometheus); NoMetrics is the default. HTTP requests
+// and event streams are measured by the adapter's middleware.
 type Metrics interface {
-	// UpgradeStarted counts an upgrade whose first step is scheduled.
+	// UpgradeStarted counts an upgrade whose first step began to run.
 	UpgradeStarted()
 	// UpgradeFinished counts an upgrade that ended: completed or canceled.
 	UpgradeFinished(outcome string)
@@ -28,25 +29,16 @@ type Metrics interface {
 	// operation: outcome is ok or error.
 	GatewayCall(op, outcome string, d time.Duration)
 	ClusterCall(op, outcome string, d time.Duration)
-	// HTTPRequest times a request by its route template (never the raw
-	// path, which carries IDs).
-	HTTPRequest(method, route string, status int, d time.Duration)
-	// StreamOpened and StreamClosed track open event streams.
-	StreamOpened()
-	StreamClosed()
 }
 
 // NoMetrics observes nothing.
 type NoMetrics struct{}
 
-func (NoMetrics) UpgradeStarted()                                {}
-func (NoMetrics) UpgradeFinished(string)                         {}
-func (NoMetrics) StepFinished(StepName, string, time.Duration)   {}
-func (NoMetrics) PaymentAttempt(string, string)                  {}
-func (NoMetrics) Paused(string)                                  {}
-func (NoMetrics) NeedsSupport(StepName)                          {}
-func (NoMetrics) GatewayCall(string, string, time.Duration)      {}
-func (NoMetrics) ClusterCall(string, string, time.Duration)      {}
-func (NoMetrics) HTTPRequest(string, string, int, time.Duration) {}
-func (NoMetrics) StreamOpened()                                  {}
-func (NoMetrics) StreamClosed()                                  {}
+func (NoMetrics) UpgradeStarted()                              {}
+func (NoMetrics) UpgradeFinished(string)                       {}
+func (NoMetrics) StepFinished(StepName, string, time.Duration) {}
+func (NoMetrics) PaymentAttempt(string, string)                {}
+func (NoMetrics) Paused(string)                                {}
+func (NoMetrics) NeedsSupport(StepName)                        {}
+func (NoMetrics) GatewayCall(string, string, time.Duration)    {}
+func (NoMetrics) ClusterCall(string, string, time.Duration)    {}
