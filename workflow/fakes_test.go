@@ -488,9 +488,11 @@ func (m *fakeMetrics) UpgradeFinished(outcome string) { m.add("finished %s", out
 func (m *fakeMetrics) StepFinished(s tierup.StepName, outcome string, _ time.Duration) {
 	m.add("step %s %s", s, outcome)
 }
-func (m *fakeMetrics) PaymentAttempt(outcome, decline string) { m.add("payment %s %s", outcome, decline) }
-func (m *fakeMetrics) Paused(code string)                     { m.add("paused %s", code) }
-func (m *fakeMetrics) NeedsSupport(s tierup.StepName)         { m.add("support %s", s) }
+func (m *fakeMetrics) PaymentAttempt(outcome, decline string) {
+	m.add("payment %s %s", outcome, decline)
+}
+func (m *fakeMetrics) Paused(code string)             { m.add("paused %s", code) }
+func (m *fakeMetrics) NeedsSupport(s tierup.StepName) { m.add("support %s", s) }
 
 type fakeMailer struct{ sent []tierup.Email }
 
