@@ -192,3 +192,30 @@ func register[I, O any](s *Server, op huma.Operation, auth string, h func(contex
 	}
 	huma.Register(s.api, op, h)
 }
+
+// AdminOnly serves h to the admin token alone, as the API's admin routes
+// are: for handlers outside huma, such as /metrics (Prometheus sends the
+// token with its bearer authorization).
+func (s *Server) AdminOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			writeProblem(w, newProblem(http.StatusUnauthorized, tierup.CodeUnauthenticated, `send the admin token as "Authorization: Bearer <token>"`))
+			return
+		}
+		p, err := s.app.Authenticate(r.Context(), token)
+		if err != nil {
+			p := problemOf(err)
+			if p.Status == http.StatusInternalServerError {
+				s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
+			}
+			writeProblem(w, p)
+			return
+		}
+		if !p.Admin {
+			writeProblem(w, newProblem(http.StatusForbidden, tierup.CodeForbidden, "this endpoint needs the admin token"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

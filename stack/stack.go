@@ -17,6 +17,7 @@ import (
 	"github.com/tierup/tierup/gateway/stripegw"
 	"github.com/tierup/tierup/httpapi"
 	"github.com/tierup/tierup/kube"
+	"github.com/tierup/tierup/metrics"
 	"github.com/tierup/tierup/notify/smtpmail"
 	"github.com/tierup/tierup/riverqueue"
 	"github.com/tierup/tierup/sandbox"
@@ -64,6 +65,8 @@ type Stack struct {
 	Sim     *sim.Cluster
 	Kube    *kube.Cluster
 	Cluster tierup.Cluster
+	// Metrics is the service's Prometheus registry, served at /metrics.
+	Metrics *metrics.Metrics
 	opts    Options
 	started bool
 	// The sweeper deletes expired sessions, login links and idempotency
@@ -88,7 +91,8 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{Store: db, opts: o, Faults: &sandbox.Faults{Store: db, Clock: o.Clock}}
+	s := &Stack{Store: db, opts: o, Faults: &sandbox.Faults{Store: db, Clock: o.Clock}, Metrics: metrics.New(o.Log)}
+	s.Metrics.WatchStore(db)
 	if err := s.wire(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -120,7 +124,11 @@ func (s *Stack) wire(ctx context.Context) error {
 	if err := s.buildCluster(); err != nil {
 		return err
 	}
-	deps.Cluster = s.Cluster
+	// The use cases and the workflow call the gateway and the cluster
+	// through timing decorators; s.Cluster and the sandbox parts stay bare
+	// for the tests' and commands' direct use.
+	deps.Gateway = s.Metrics.Gateway(deps.Gateway)
+	deps.Cluster = s.Metrics.Cluster(s.Cluster)
 	if s.Sim != nil {
 		deps.Sim = s.Sim
 	}
@@ -153,7 +161,7 @@ func (s *Stack) wire(ctx context.Context) error {
 		return err
 	}
 	s.Engine, err = workflow.New(workflow.Deps{Store: s.Store, Queue: queue, Catalog: o.Catalog, Clock: o.Clock,
-		Gateway: deps.Gateway, Cluster: s.Cluster, Mailer: mailer, Log: o.Log, QuoteValid: keys.VerifyQuote}, flow)
+		Gateway: deps.Gateway, Cluster: deps.Cluster, Mailer: mailer, Log: o.Log, QuoteValid: keys.VerifyQuote, Metrics: s.Metrics}, flow)
 	if err != nil {
 		return err
 	}
@@ -215,7 +223,8 @@ func (s *Stack) buildCluster() error {
 	return nil
 }
 
-// Handler serves the dashboard and, behind it, the API.
+// Handler serves the dashboard and, behind it, the API, and /metrics to
+// the admin token. Every request is timed by its route template.
 func (s *Stack) Handler() (http.Handler, error) {
 	api := httpapi.New(s.App, s.opts.Log)
 	dash, err := web.New(s.App, s.opts.Log)
@@ -224,8 +233,9 @@ func (s *Stack) Handler() (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	dash.Register(mux)
+	mux.Handle("GET /metrics", api.AdminOnly(s.Metrics.Handler()))
 	mux.Handle("/", api.Mux())
-	return api.Logged(mux), nil
+	return api.Logged(s.Metrics.HTTP(mux)), nil
 }
 
 // Drain makes readiness fail (/readyz answers 503) while the process keeps

@@ -94,6 +94,8 @@ type Deps struct {
 	Log     *slog.Logger
 	// QuoteValid re-checks a quote's signature before money moves.
 	QuoteValid func(*tierup.Quote) bool
+	// Metrics observes outcomes; optional (nil: tierup.NoMetrics).
+	Metrics tierup.Metrics
 }
 
 func (d Deps) check() error {
@@ -120,6 +122,9 @@ type Engine struct {
 func New(d Deps, cfg Config) (*Engine, error) {
 	if err := d.check(); err != nil {
 		return nil, err
+	}
+	if d.Metrics == nil {
+		d.Metrics = tierup.NoMetrics{}
 	}
 	return &Engine{Deps: d, cfg: cfg.WithDefaults(), hub: newHub(), process: tierup.NewID("proc")}, nil
 }

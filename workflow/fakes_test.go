@@ -469,6 +469,31 @@ func (c *fakeCluster) ReleaseNode(_ context.Context, r tierup.NodeRequest) error
 	return nil
 }
 
+// fakeMetrics records what the engine reports, one line each (durations
+// left out: tests never assert wall-clock times).
+type fakeMetrics struct {
+	tierup.NoMetrics
+	mu   sync.Mutex
+	seen []string
+}
+
+func (m *fakeMetrics) add(format string, args ...any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seen = append(m.seen, fmt.Sprintf(format, args...))
+}
+
+func (m *fakeMetrics) UpgradeStarted()                { m.add("started") }
+func (m *fakeMetrics) UpgradeFinished(outcome string) { m.add("finished %s", outcome) }
+func (m *fakeMetrics) StepFinished(s tierup.StepName, outcome string, _ time.Duration) {
+	m.add("step %s %s", s, outcome)
+}
+func (m *fakeMetrics) PaymentAttempt(outcome, decline string) {
+	m.add("payment %s %s", outcome, decline)
+}
+func (m *fakeMetrics) Paused(code string)             { m.add("paused %s", code) }
+func (m *fakeMetrics) NeedsSupport(s tierup.StepName) { m.add("support %s", s) }
+
 type fakeMailer struct{ sent []tierup.Email }
 
 func (m *fakeMailer) Send(_ context.Context, e tierup.Email) error {
@@ -484,16 +509,18 @@ type rig struct {
 	gateway *fakeGateway
 	cluster *fakeCluster
 	mailer  *fakeMailer
+	metrics *fakeMetrics
 }
 
 var start = time.Date(2026, 3, 22, 10, 0, 0, 0, time.UTC)
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{store: newFakeStore(), clock: &fakeClock{now: start}, gateway: &fakeGateway{}, cluster: &fakeCluster{}, mailer: &fakeMailer{}}
+	r := &rig{store: newFakeStore(), clock: &fakeClock{now: start}, gateway: &fakeGateway{}, cluster: &fakeCluster{}, mailer: &fakeMailer{},
+		metrics: &fakeMetrics{}}
 	e, err := New(Deps{Store: r.store, Queue: fakeQueue{r.clock}, Catalog: tierup.DefaultCatalog(), Clock: r.clock, Gateway: r.gateway,
 		Cluster: r.cluster, Mailer: r.mailer, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		QuoteValid: func(*tierup.Quote) bool { return true }},
+		QuoteValid: func(*tierup.Quote) bool { return true }, Metrics: r.metrics},
 		Config{MaxAttempts: 3, BaseDelay: time.Second, MaxDelay: 4 * time.Second, PauseProbe: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,10 @@ func classify(err error) (kind failure, code, msg string) {
 
 // finish records a step's outcome in tx and schedules what comes next. It
 // returns work to do after the commit (the support email), or nil.
-func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, res result) (func(), error) {
+//
+// ob collects what happened for the metrics, which work reports only once
+// the transaction committed.
+func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, res result, ob *observed) (func(), error) {
 	now := e.Clock.Now().UTC()
 	if res.apply != nil {
 		if err := res.apply(ctx, tx, u); err != nil {
@@ -57,13 +60,15 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 	}
 	if u.CancelRequestedAt != nil {
 		if done, err := e.concludeForCancel(ctx, tx, u, step, res, now); done || err != nil {
+			ob.outcome = "canceled"
 			return nil, err
 		}
 	}
 	if res.err != nil {
-		return e.fail(ctx, tx, u, step, res.err, now)
+		return e.fail(ctx, tx, u, step, res.err, now, ob)
 	}
 	if res.await != nil {
+		ob.outcome = "awaiting_customer"
 		return nil, e.awaitCustomer(ctx, tx, u, res.await, now)
 	}
 	if u.Status == tierup.UpgradePaused {
@@ -74,13 +79,14 @@ func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 			return nil, err
 		}
 	}
-	return nil, e.succeed(ctx, tx, u, step, res, now)
+	return nil, e.succeed(ctx, tx, u, step, res, now, ob)
 }
 
 // succeed records a step that did its work (or a part of it: res.more) and
 // schedules the next job.
-func (e *Engine) succeed(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, res result, now time.Time) error {
+func (e *Engine) succeed(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, res result, now time.Time, ob *observed) error {
 	if res.more {
+		ob.outcome = "progress"
 		if err := u.StepProgressed(step); err != nil {
 			return err
 		}
@@ -93,7 +99,15 @@ func (e *Engine) succeed(ctx context.Context, tx tierup.Store, u *tierup.Upgrade
 	if err != nil {
 		return err
 	}
+	ob.outcome = "succeeded"
+	if res.skipped {
+		ob.outcome = "skipped"
+	}
+	if step == tierup.StepPayment && !res.skipped {
+		ob.payment = "succeeded"
+	}
 	if next == "" {
+		ob.finished = "completed"
 		return e.save(ctx, tx, u, "system", tierup.ActionCompleted, "upgrade to "+u.ToPlan+" completed: "+res.msg)
 	}
 	if err := e.schedule(ctx, tx, u, next, now); err != nil {
@@ -104,8 +118,11 @@ func (e *Engine) succeed(ctx context.Context, tx tierup.Store, u *tierup.Upgrade
 
 // fail records a step's failure by its kind: a pause, a decline, a retry
 // later, or a hand-off to support.
-func (e *Engine) fail(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, cause error, now time.Time) (func(), error) {
+func (e *Engine) fail(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, cause error, now time.Time, ob *observed) (func(), error) {
 	kind, code, msg := classify(cause)
+	if step == tierup.StepPayment {
+		ob.payment = "error" // a decline says so below
+	}
 	se := tierup.StepError{Code: code, Message: msg}
 	switch {
 	case kind == failRetry && u.Step(step).Attempts >= e.cfg.MaxAttempts:
@@ -115,7 +132,8 @@ func (e *Engine) fail(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, s
 	}
 	switch kind {
 	case failUnreachable:
-		return nil, e.pause(ctx, tx, u, step, se, now)
+		ob.outcome = "paused"
+		return nil, e.pause(ctx, tx, u, step, se, now, ob)
 	case failDeclined:
 		// Only a refusal waits for another card. A payment whose transient
 		// errors ran out may have gone through: a new card would mean a new
@@ -124,12 +142,14 @@ func (e *Engine) fail(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, s
 		if pe := (*tierup.PaymentError)(nil); errors.As(cause, &pe) {
 			decline = pe.DeclineCode
 		}
+		ob.outcome, ob.payment, ob.decline = "declined", "declined", decline
 		if err := u.PaymentDeclined(se, decline, now); err != nil {
 			return nil, err
 		}
 		return nil, e.save(ctx, tx, u, "system", tierup.ActionPaymentFailed,
 			fmt.Sprintf("payment attempt %d failed (%s): %s", u.Payment.Attempt, code, msg))
 	case failRetry:
+		ob.outcome = "retry"
 		st := u.Step(step)
 		next := now.Add(e.backoff(st.Attempts))
 		if err := u.StepFailed(step, se, next); err != nil {
@@ -141,16 +161,20 @@ func (e *Engine) fail(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, s
 		return nil, e.save(ctx, tx, u, "system", tierup.ActionStepRetryScheduled,
 			fmt.Sprintf("%s failed (%s: %s); attempt %d of %d at %s", step, code, msg, st.Attempts+1, e.cfg.MaxAttempts, next.Format(time.RFC3339)))
 	}
+	ob.outcome, ob.support = "needs_support", true
 	return e.handToSupport(ctx, tx, u, step, se, now)
 }
 
 // pause waits for an unreachable dependency: the step probes again soon,
 // and only the first failed probe is an event.
-func (e *Engine) pause(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, se tierup.StepError, now time.Time) error {
+func (e *Engine) pause(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, se tierup.StepError, now time.Time, ob *observed) error {
 	probe := now.Add(e.cfg.PauseProbe)
 	already, err := u.Pause(step, se, probe)
 	if err != nil {
 		return err
+	}
+	if !already {
+		ob.pausedBy = se.Code // a pause counts once, not every probe
 	}
 	if err := e.schedule(ctx, tx, u, step, probe); err != nil {
 		return err
@@ -225,7 +249,7 @@ func (e *Engine) concludeForCancel(ctx context.Context, tx tierup.Store, u *tier
 
 // finishCompensation records one part of the cancel's compensation and
 // schedules the next; compensation retries until it has undone everything.
-func (e *Engine) finishCompensation(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, res result) error {
+func (e *Engine) finishCompensation(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, res result, ob *observed) error {
 	now := e.Clock.Now().UTC()
 	if res.err != nil {
 		kind, code, msg := classify(res.err)
@@ -250,6 +274,7 @@ func (e *Engine) finishCompensation(ctx context.Context, tx tierup.Store, u *tie
 	if err := u.Canceled(); err != nil {
 		return err
 	}
+	ob.finished = "canceled"
 	return e.save(ctx, tx, u, "system", tierup.ActionCanceled, res.msg)
 }
 
@@ -258,4 +283,35 @@ func (e *Engine) saveQuiet(ctx context.Context, tx tierup.Store, u *tierup.Upgra
 	u.UpdatedAt = e.Clock.Now().UTC()
 	u.UpdateProgress()
 	return tx.UpdateUpgrade(ctx, u)
+}
+
+// observed is what one job's commit did, for tierup.Metrics. It is
+// reported after the commit, so that a rolled-back outcome is not counted.
+type observed struct {
+	outcome  string // the step's: see tierup.Metrics.StepFinished
+	payment  string // a payment step's final outcome: succeeded, declined or error
+	decline  string // the gateway's decline code
+	pausedBy string // the code of a new pause
+	finished string // completed or canceled: the upgrade ended
+	support  bool   // handed to support
+}
+
+// report tells Metrics what a committed job did.
+func (e *Engine) report(step tierup.StepName, ob *observed, took time.Duration) {
+	m := e.Metrics
+	if ob.outcome != "" && step != stepCompensate {
+		m.StepFinished(step, ob.outcome, took)
+	}
+	if ob.payment != "" {
+		m.PaymentAttempt(ob.payment, ob.decline)
+	}
+	if ob.pausedBy != "" {
+		m.Paused(ob.pausedBy)
+	}
+	if ob.support {
+		m.NeedsSupport(step)
+	}
+	if ob.finished != "" {
+		m.UpgradeFinished(ob.finished)
+	}
 }

@@ -80,7 +80,7 @@ func TestReceiptNumberRollsBack(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if _, err := r.e.finish(context.Background(), tx, fresh, tierup.StepPayment, r.e.withReceipt(charged)); err != nil {
+			if _, err := r.e.finish(context.Background(), tx, fresh, tierup.StepPayment, r.e.withReceipt(charged), &observed{}); err != nil {
 				return err
 			}
 			return fail

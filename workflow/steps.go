@@ -61,14 +61,20 @@ func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 		return err
 	}
 	e.Publish(u.ID)
+	if st := u.Step(j.Step); j.Step == tierup.StepPayment && j.Run == 1 && st.Attempts == 1 {
+		e.Metrics.UpgradeStarted() // its first step's first run: committed, so counted once
+	}
 
+	began := time.Now() // real time, not the (perhaps simulated) Clock
 	res := e.act(ctx, u, j.Step)
+	took := time.Since(began)
 
 	// The outcome is committed even when the job's time ran out during the
 	// action: otherwise a slow step could never record its failure.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	var after func()
+	var ob observed
 	err = e.Store.InTx(cctx, func(tx tierup.Store) error {
 		ctx := cctx
 		fresh, err := tx.Upgrade(ctx, j.UpgradeID)
@@ -78,10 +84,11 @@ func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 		if !current(fresh, j) {
 			return errStale
 		}
+		ob = observed{} // a retried transaction starts over
 		if j.Step == stepCompensate {
-			err = e.finishCompensation(ctx, tx, fresh, res)
+			err = e.finishCompensation(ctx, tx, fresh, res, &ob)
 		} else {
-			after, err = e.finish(ctx, tx, fresh, j.Step, res)
+			after, err = e.finish(ctx, tx, fresh, j.Step, res, &ob)
 		}
 		if err != nil {
 			return err
@@ -95,6 +102,7 @@ func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 		return err // the queue retries the job; the action repeats idempotently
 	}
 	e.Publish(u.ID)
+	e.report(j.Step, &ob, took)
 	if after != nil {
 		after()
 	}

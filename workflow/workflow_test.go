@@ -113,7 +113,7 @@ func TestFinish(t *testing.T) {
 			var after func()
 			err := r.store.InTx(context.Background(), func(tx tierup.Store) error {
 				var err error
-				after, err = r.e.finish(context.Background(), tx, u, tierup.StepPayment, tt.res)
+				after, err = r.e.finish(context.Background(), tx, u, tierup.StepPayment, tt.res, &observed{})
 				return err
 			})
 			if err != nil {
@@ -156,7 +156,7 @@ func TestFinishFailsAtomically(t *testing.T) {
 	before := len(r.store.st.events)
 	boom := errors.New("disk full")
 	err := r.store.InTx(context.Background(), func(tx tierup.Store) error {
-		_, err := r.e.finish(context.Background(), tx, u, tierup.StepPayment, result{msg: "x", apply: func(context.Context, tierup.Store, *tierup.Upgrade) error { return boom }})
+		_, err := r.e.finish(context.Background(), tx, u, tierup.StepPayment, result{msg: "x", apply: func(context.Context, tierup.Store, *tierup.Upgrade) error { return boom }}, &observed{})
 		return err
 	})
 	if !errors.Is(err, boom) {
