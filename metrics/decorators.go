@@ -23,45 +23,26 @@ type timedGateway struct {
 	m *Metrics
 }
 
-// time observes one call; err is the call's error.
-func (t timedGateway) time(op string, start time.Time, err error) {
-	t.m.GatewayCall(op, outcomeOf(err), time.Since(start))
-}
-
 func (t timedGateway) Name() string { return t.g.Name() }
 
 func (t timedGateway) TokenizeCard(ctx context.Context, card tierup.Card) (string, error) {
-	start := time.Now()
-	ref, err := t.g.TokenizeCard(ctx, card)
-	t.time("tokenize_card", start, err)
-	return ref, err
+	return timed(t.m.GatewayCall, "tokenize_card", func() (string, error) { return t.g.TokenizeCard(ctx, card) })
 }
 
 func (t timedGateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup.Charge, error) {
-	start := time.Now()
-	c, err := t.g.Charge(ctx, req)
-	t.time("charge", start, err)
-	return c, err
+	return timed(t.m.GatewayCall, "charge", func() (*tierup.Charge, error) { return t.g.Charge(ctx, req) })
 }
 
 func (t timedGateway) LookupCharge(ctx context.Context, id string) (*tierup.Charge, error) {
-	start := time.Now()
-	c, err := t.g.LookupCharge(ctx, id)
-	t.time("lookup_charge", start, err)
-	return c, err
+	return timed(t.m.GatewayCall, "lookup_charge", func() (*tierup.Charge, error) { return t.g.LookupCharge(ctx, id) })
 }
 
 func (t timedGateway) CancelCharge(ctx context.Context, id string) (*tierup.Charge, error) {
-	start := time.Now()
-	c, err := t.g.CancelCharge(ctx, id)
-	t.time("cancel_charge", start, err)
-	return c, err
+	return timed(t.m.GatewayCall, "cancel_charge", func() (*tierup.Charge, error) { return t.g.CancelCharge(ctx, id) })
 }
 
 func (t timedGateway) Refund(ctx context.Context, req tierup.RefundRequest) (*tierup.Refund, error) {
-	start := time.Now()
-	r, err := t.g.Refund(ctx, req)
-	t.time("refund", start, err)
+	r, err := timed(t.m.GatewayCall, "refund", func() (*tierup.Refund, error) { return t.g.Refund(ctx, req) })
 	if err == nil {
 		// A retried refund (same idempotency key) after a crash counts
 		// again: rare, and the gateway's ledger is the exact record.
@@ -71,24 +52,15 @@ func (t timedGateway) Refund(ctx context.Context, req tierup.RefundRequest) (*ti
 }
 
 func (t timedGateway) EnsureCustomer(ctx context.Context, req tierup.CustomerRequest) (string, error) {
-	start := time.Now()
-	ref, err := t.g.EnsureCustomer(ctx, req)
-	t.time("ensure_customer", start, err)
-	return ref, err
+	return timed(t.m.GatewayCall, "ensure_customer", func() (string, error) { return t.g.EnsureCustomer(ctx, req) })
 }
 
 func (t timedGateway) AttachPaymentMethod(ctx context.Context, ref, customer string) error {
-	start := time.Now()
-	err := t.g.AttachPaymentMethod(ctx, ref, customer)
-	t.time("attach_payment_method", start, err)
-	return err
+	return timedErr(t.m.GatewayCall, "attach_payment_method", func() error { return t.g.AttachPaymentMethod(ctx, ref, customer) })
 }
 
 func (t timedGateway) DetachPaymentMethod(ctx context.Context, ref string) error {
-	start := time.Now()
-	err := t.g.DetachPaymentMethod(ctx, ref)
-	t.time("detach_payment_method", start, err)
-	return err
+	return timedErr(t.m.GatewayCall, "detach_payment_method", func() error { return t.g.DetachPaymentMethod(ctx, ref) })
 }
 
 type describingGateway struct {
@@ -97,10 +69,7 @@ type describingGateway struct {
 }
 
 func (t describingGateway) DescribeCard(ctx context.Context, ref string) (*tierup.PaymentMethod, error) {
-	start := time.Now()
-	pm, err := t.d.DescribeCard(ctx, ref)
-	t.time("describe_card", start, err)
-	return pm, err
+	return timed(t.m.GatewayCall, "describe_card", func() (*tierup.PaymentMethod, error) { return t.d.DescribeCard(ctx, ref) })
 }
 
 // Cluster times every call of c, by operation and outcome. The result
@@ -118,64 +87,36 @@ type timedCluster struct {
 	m *Metrics
 }
 
-func (t timedCluster) time(op string, start time.Time, err error) {
-	t.m.ClusterCall(op, outcomeOf(err), time.Since(start))
-}
-
 func (t timedCluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*tierup.Node, error) {
-	start := time.Now()
-	n, err := t.c.ProvisionNode(ctx, req)
-	t.time("provision_node", start, err)
-	return n, err
+	return timed(t.m.ClusterCall, "provision_node", func() (*tierup.Node, error) { return t.c.ProvisionNode(ctx, req) })
 }
 
 func (t timedCluster) Workloads(ctx context.Context, accountID string) ([]tierup.Workload, error) {
-	start := time.Now()
-	w, err := t.c.Workloads(ctx, accountID)
-	t.time("workloads", start, err)
-	return w, err
+	return timed(t.m.ClusterCall, "workloads", func() ([]tierup.Workload, error) { return t.c.Workloads(ctx, accountID) })
 }
 
 func (t timedCluster) PlanMigration(ctx context.Context, accountID string) ([]tierup.PlannedMove, error) {
-	start := time.Now()
-	p, err := t.c.PlanMigration(ctx, accountID)
-	t.time("plan_migration", start, err)
-	return p, err
+	return timed(t.m.ClusterCall, "plan_migration", func() ([]tierup.PlannedMove, error) { return t.c.PlanMigration(ctx, accountID) })
 }
 
 func (t timedCluster) MigrateWorkload(ctx context.Context, accountID string, w tierup.Workload, nodes []tierup.Node) (*tierup.MigrationReport, error) {
-	start := time.Now()
-	r, err := t.c.MigrateWorkload(ctx, accountID, w, nodes)
-	t.time("migrate_workload", start, err)
-	return r, err
+	return timed(t.m.ClusterCall, "migrate_workload", func() (*tierup.MigrationReport, error) { return t.c.MigrateWorkload(ctx, accountID, w, nodes) })
 }
 
 func (t timedCluster) ReturnWorkload(ctx context.Context, accountID string, w tierup.Workload) error {
-	start := time.Now()
-	err := t.c.ReturnWorkload(ctx, accountID, w)
-	t.time("return_workload", start, err)
-	return err
+	return timedErr(t.m.ClusterCall, "return_workload", func() error { return t.c.ReturnWorkload(ctx, accountID, w) })
 }
 
 func (t timedCluster) EnableFeatures(ctx context.Context, accountID string, plan *tierup.Plan) error {
-	start := time.Now()
-	err := t.c.EnableFeatures(ctx, accountID, plan)
-	t.time("enable_features", start, err)
-	return err
+	return timedErr(t.m.ClusterCall, "enable_features", func() error { return t.c.EnableFeatures(ctx, accountID, plan) })
 }
 
 func (t timedCluster) ReleaseNode(ctx context.Context, req tierup.NodeRequest) error {
-	start := time.Now()
-	err := t.c.ReleaseNode(ctx, req)
-	t.time("release_node", start, err)
-	return err
+	return timedErr(t.m.ClusterCall, "release_node", func() error { return t.c.ReleaseNode(ctx, req) })
 }
 
 func (t timedCluster) Preflight(ctx context.Context, accountID string, plan *tierup.Plan) (*tierup.Preflight, error) {
-	start := time.Now()
-	p, err := t.c.Preflight(ctx, accountID, plan)
-	t.time("preflight", start, err)
-	return p, err
+	return timed(t.m.ClusterCall, "preflight", func() (*tierup.Preflight, error) { return t.c.Preflight(ctx, accountID, plan) })
 }
 
 type warningCluster struct {
@@ -184,8 +125,19 @@ type warningCluster struct {
 }
 
 func (t warningCluster) Warnings(ctx context.Context) ([]string, error) {
+	return timed(t.m.ClusterCall, "warnings", func() ([]string, error) { return t.w.Warnings(ctx) })
+}
+
+// timed runs f and observes its duration and outcome under op.
+func timed[T any](observe func(op, outcome string, d time.Duration), op string, f func() (T, error)) (T, error) {
 	start := time.Now()
-	w, err := t.w.Warnings(ctx)
-	t.time("warnings", start, err)
-	return w, err
+	v, err := f()
+	observe(op, outcomeOf(err), time.Since(start))
+	return v, err
+}
+
+// timedErr is timed for calls that return only an error.
+func timedErr(observe func(op, outcome string, d time.Duration), op string, f func() error) error {
+	_, err := timed(observe, op, func() (struct{}, error) { return struct{}{}, f() })
+	return err
 }

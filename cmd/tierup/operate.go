@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -109,7 +110,7 @@ server's JSON with --json.`,
 			return r.list(cmd.Context(), o, "/v1/upgrades", q, all, printUpgrades)
 		},
 	}
-	list.Flags().StringVar(&status, "status", "", "only upgrades in this status: processing, payment_failed, payment_action_required, paused, needs_support, completed or canceled")
+	list.Flags().StringVar(&status, "status", "", "only upgrades in this status: "+oneOf(tierup.UpgradeStatuses()))
 	list.Flags().StringVar(&account, "account", "", "only this account's upgrades (acct_…)")
 	list.Flags().IntVar(&limit, "limit", 0, "upgrades per page (1–200; the server's default is 50)")
 	list.Flags().StringVar(&cursor, "cursor", "", "start at this page (the next_cursor of the previous one)")
@@ -164,7 +165,7 @@ func newTicketsCommand(o *options) *cobra.Command {
 		},
 	}
 	remoteFlags(cmd, r)
-	cmd.Flags().StringVar(&status, "status", "", "only tickets in this status: open or resolved")
+	cmd.Flags().StringVar(&status, "status", "", "only tickets in this status: "+oneOf(tierup.TicketStatuses()))
 	cmd.Flags().StringVar(&account, "account", "", "only this account's tickets")
 	cmd.Flags().StringVar(&upgrade, "upgrade", "", "only this upgrade's tickets")
 	cmd.Flags().IntVar(&limit, "limit", 0, "tickets per page (1–200; the server's default is 50)")
@@ -338,4 +339,16 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// oneOf lists a domain's statuses in words: "a, b or c".
+func oneOf[S ~string](ss []S) string {
+	words := make([]string, len(ss))
+	for i, s := range ss {
+		words[i] = string(s)
+	}
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
