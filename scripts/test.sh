@@ -4,7 +4,7 @@
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh -run Quote # extra arguments go to `go test`
 #
-# stripe-mock is installed with `go install`, Chromium and poppler-utils (pdftotext)
+# stripe-mock is installed with `go install`, Chromium, poppler-utils (pdftotext), jq, curl and openssl
 # with apt when missing;
 # the Kubernetes test control plane is built and started by scripts/k8s-testenv.sh
 # (outside CI, TIERUP_TEST_SKIP_KUBE=1 leaves the kube tests out).
@@ -80,6 +80,18 @@ fi
 if command -v pdftotext >/dev/null; then
   export TIERUP_TEST_REQUIRE_PDFTOTEXT=1
 fi
+
+# jq, curl and openssl: the README's curl session runs as written (cmd/tierup/readme_test.go).
+for tool in jq curl openssl; do
+  command -v "$tool" >/dev/null && continue
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "installing $tool (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null \
+      || die "could not install $tool"
+  elif [[ "${CI:-}" == true ]]; then
+    die "$tool is missing and cannot be installed: apt-get install $tool"
+  fi
+done
 
 # Kubernetes: a real control plane (etcd, kube-apiserver, controller-manager,
 # scheduler, kwok, Karpenter with its kwok cloud provider) built from the Go module proxy into ~/.cache (14-32 min the
