@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"slices"
@@ -63,7 +64,8 @@ func (a *App) ListUpgrades(ctx context.Context, p Principal, q UpgradeQuery) (*U
 		}
 		f.Status = tierup.UpgradeStatus(q.Status)
 	}
-	limit, after, bad := pageArgs(q.Limit, q.Cursor, bad)
+	filters := listingFilters(q.Status, q.Account, q.CreatedAfter.UTC().Format(time.RFC3339Nano), q.CreatedBefore.UTC().Format(time.RFC3339Nano))
+	limit, after, bad := pageArgs(q.Limit, q.Cursor, filters, bad)
 	if len(bad) > 0 {
 		return nil, tierup.Invalid(bad...)
 	}
@@ -86,7 +88,7 @@ func (a *App) ListUpgrades(ctx context.Context, p Principal, q UpgradeQuery) (*U
 	page := &UpgradePage{Data: us}
 	if len(us) > limit {
 		last := us[limit-1]
-		page.Data, page.NextCursor = us[:limit], encodeCursor(last.CreatedAt, last.ID)
+		page.Data, page.NextCursor = us[:limit], encodeCursor(last.CreatedAt, last.ID, filters)
 	}
 	if page.Data == nil {
 		page.Data = []*tierup.Upgrade{}
@@ -105,7 +107,8 @@ func (a *App) ListSupportTickets(ctx context.Context, q TicketQuery) (*TicketPag
 		}
 		f.Status = tierup.TicketStatus(q.Status)
 	}
-	limit, after, bad := pageArgs(q.Limit, q.Cursor, bad)
+	filters := listingFilters(q.Status, q.Account, q.Upgrade)
+	limit, after, bad := pageArgs(q.Limit, q.Cursor, filters, bad)
 	if len(bad) > 0 {
 		return nil, tierup.Invalid(bad...)
 	}
@@ -117,7 +120,7 @@ func (a *App) ListSupportTickets(ctx context.Context, q TicketQuery) (*TicketPag
 	page := &TicketPage{Data: ts}
 	if len(ts) > limit {
 		last := ts[limit-1]
-		page.Data, page.NextCursor = ts[:limit], encodeCursor(last.CreatedAt, last.ID)
+		page.Data, page.NextCursor = ts[:limit], encodeCursor(last.CreatedAt, last.ID, filters)
 	}
 	if page.Data == nil {
 		page.Data = []*tierup.SupportTicket{}
@@ -126,7 +129,9 @@ func (a *App) ListSupportTickets(ctx context.Context, q TicketQuery) (*TicketPag
 }
 
 // pageArgs checks a listing's limit and cursor, adding what is wrong to bad.
-func pageArgs(limit int, cursor string, bad []tierup.FieldError) (int, *tierup.PageKey, []tierup.FieldError) {
+// A cursor continues only the listing it came from: under other filters its
+// position would skip or repeat items silently, so it is refused.
+func pageArgs(limit int, cursor, filters string, bad []tierup.FieldError) (int, *tierup.PageKey, []tierup.FieldError) {
 	switch {
 	case limit == 0:
 		limit = DefaultPageSize
@@ -135,13 +140,23 @@ func pageArgs(limit int, cursor string, bad []tierup.FieldError) (int, *tierup.P
 	}
 	var after *tierup.PageKey
 	if cursor != "" {
-		k, ok := decodeCursor(cursor)
-		if !ok {
+		k, f, ok := decodeCursor(cursor)
+		switch {
+		case !ok:
 			bad = append(bad, tierup.FieldError{Location: "query.cursor", Message: "the cursor is not one this API returned; start again without it"})
+		case f != filters:
+			bad = append(bad, tierup.FieldError{Location: "query.cursor", Message: "the cursor belongs to a listing with other filters; keep the first page's filters, or start again without it"})
 		}
 		after = k
 	}
 	return limit, after, bad
+}
+
+// listingFilters names a listing's filters in one string that a cursor
+// carries (hashed), so that pageArgs can tell the listing it belongs to.
+func listingFilters(values ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(values, "\x00")))
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 
 // cursor is a page position as clients carry it: opaque to them (base64 of
@@ -149,23 +164,24 @@ func pageArgs(limit int, cursor string, bad []tierup.FieldError) (int, *tierup.P
 type cursor struct {
 	CreatedAt time.Time `json:"c"`
 	ID        string    `json:"i"`
+	Filters   string    `json:"f"` // listingFilters of the listing
 }
 
-func encodeCursor(createdAt time.Time, id string) string {
-	b, _ := json.Marshal(cursor{CreatedAt: createdAt.UTC(), ID: id}) // a time and a string always marshal
+func encodeCursor(createdAt time.Time, id, filters string) string {
+	b, _ := json.Marshal(cursor{CreatedAt: createdAt.UTC(), ID: id, Filters: filters}) // times and strings always marshal
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeCursor(s string) (*tierup.PageKey, bool) {
+func decodeCursor(s string) (key *tierup.PageKey, filters string, ok bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return nil, false
+		return nil, "", false
 	}
 	var c cursor
 	if err := json.Unmarshal(b, &c); err != nil || c.ID == "" || c.CreatedAt.IsZero() {
-		return nil, false
+		return nil, "", false
 	}
-	return &tierup.PageKey{CreatedAt: c.CreatedAt, ID: c.ID}, true
+	return &tierup.PageKey{CreatedAt: c.CreatedAt, ID: c.ID}, c.Filters, true
 }
 
 func joinStatuses[S ~string](ss []S) string {

@@ -162,6 +162,33 @@ func TestAdminListsUpgrades(t *testing.T) {
 			}
 		})
 
+		t.Run("a cursor continues only its own listing", func(t *testing.T) {
+			first := api(t).Do("GET", "/v1/upgrades?limit=2&status=completed", adminToken, nil)
+			api(t).Expect(first, 200, "")
+			next := url.QueryEscape(first.Str("next_cursor"))
+			for _, tc := range []struct {
+				query string
+				ok    bool
+			}{
+				{"limit=2&status=completed", true},
+				{"limit=5&status=completed", true}, // the page size may change
+				{"limit=2&status=canceled", false},
+				{"limit=2", false},
+				{"limit=2&status=completed&account=" + alice, false},
+				{"limit=2&status=completed&created_after=2026-03-01T00:00:00Z", false},
+			} {
+				r := api(t).Do("GET", "/v1/upgrades?"+tc.query+"&cursor="+next, adminToken, nil)
+				if tc.ok {
+					api(t).Expect(r, 200, "")
+					continue
+				}
+				api(t).Expect(r, 422, "validation_failed")
+				if loc := apitest.Dig(r.List("errors")[0], "location"); loc != "query.cursor" || !strings.Contains(r.Raw, "other filters") {
+					t.Errorf("%s: %s", tc.query, r.Raw)
+				}
+			}
+		})
+
 		t.Run("the default page is 50", func(t *testing.T) {
 			r := api(t).Do("GET", "/v1/upgrades", adminToken, nil)
 			api(t).Expect(r, 200, "")

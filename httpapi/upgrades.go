@@ -76,7 +76,7 @@ type listUpgradesInput struct {
 	// Paging, as in every listing. (Spelled out: huma binds no parameter
 	// of an embedded struct of an unexported type.)
 	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Items per page."`
-	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page. Pages never skip or repeat an item, even while new ones are created."`
+	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page, sent with the same filters (another filter refuses it). Pages never skip or repeat an item, even while new ones are created."`
 }
 
 type listTicketsInput struct {
@@ -86,7 +86,7 @@ type listTicketsInput struct {
 	// Paging, as in every listing. (Spelled out: huma binds no parameter
 	// of an embedded struct of an unexported type.)
 	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Items per page."`
-	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page. Pages never skip or repeat an item, even while new ones are created."`
+	Cursor string `query:"cursor" maxLength:"512" doc:"The next_cursor of the previous page, sent with the same filters (another filter refuses it). Pages never skip or repeat an item, even while new ones are created."`
 }
 
 type migrationPlanOutput struct {
