@@ -239,6 +239,8 @@ func ValidateCard(c Card, now time.Time, loc *time.Location) (brand string, err 
 
 	if utf8.RuneCountInString(c.Name) > MaxCardNameLength {
 		bad("name", fmt.Sprintf("The name on the card can have at most %d characters.", MaxCardNameLength))
+	} else if why := TextProblem(c.Name); why != "" {
+		bad("name", "The name on the card "+why+".")
 	}
 
 	if len(fields) > 0 {

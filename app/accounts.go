@@ -36,11 +36,15 @@ func (a *App) CreateAccount(ctx context.Context, in NewAccount) (*AccountView, s
 	}
 
 	email := strings.ToLower(strings.TrimSpace(in.Email))
-	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email || len(email) > 254 {
+	if why := tierup.TextProblem(email); why != "" {
+		field("email", "the email address %s", why)
+	} else if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email || len(email) > 254 {
 		field("email", "%q is not an email address like dev@example.com", in.Email)
 	}
 	if len(in.Name) > 200 {
 		field("name", "the name is longer than 200 characters")
+	} else if why := tierup.TextProblem(in.Name); why != "" {
+		field("name", "the name %s", why)
 	}
 	tz := in.TimeZone
 	if tz == "" {

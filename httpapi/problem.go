@@ -103,7 +103,11 @@ func problemTransformer(_ huma.Context, _ string, v any) (any, error) {
 		p.Detail = "something went wrong on our side; it has been logged"
 	}
 	for _, d := range em.Errors {
-		p.Errors = append(p.Errors, ProblemField{Location: d.Location, Message: d.Message})
+		loc, msg := apiWords(d.Location, d.Message)
+		if p.Status == http.StatusBadRequest && loc == "body" {
+			msg = "not valid JSON: " + msg
+		}
+		p.Errors = append(p.Errors, ProblemField{Location: loc, Message: msg})
 	}
 	switch {
 	case p.Status == http.StatusUnsupportedMediaType:

@@ -32,8 +32,7 @@ const (
 	authAccount = "account"
 )
 
-// maxBody bounds every request body; none of the API's needs more.
-const maxBody = 64 << 10
+const maxBody = httpx.MaxBody
 
 type principalKey struct{}
 
@@ -73,7 +72,7 @@ func New(a *app.App, log *slog.Logger) *Server {
 	})
 	root := http.NewServeMux()
 	root.Handle("GET /v1/receipts/{file}", s.receiptFile(mux))
-	root.Handle("/", mux)
+	root.Handle("/", checkBodies(mux))
 	s.root = root
 	return s
 }

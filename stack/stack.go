@@ -16,6 +16,7 @@ import (
 	"github.com/tierup/tierup/app"
 	"github.com/tierup/tierup/gateway/stripegw"
 	"github.com/tierup/tierup/httpapi"
+	"github.com/tierup/tierup/internal/httpx"
 	"github.com/tierup/tierup/kube"
 	"github.com/tierup/tierup/metrics"
 	"github.com/tierup/tierup/notify/smtpmail"
@@ -52,6 +53,11 @@ type Options struct {
 
 	Workflow workflow.Config
 	Queue    riverqueue.Config // JobTimeout and RescueAfter come from Workflow
+	// TrustProxy reads the client's address and scheme from the forwarding
+	// headers of the one reverse proxy every request comes through
+	// (httpx.BehindProxy). Off by default: without such a proxy, clients
+	// could claim any address.
+	TrustProxy bool
 }
 
 // Stack is a wired tierup.
@@ -235,7 +241,11 @@ func (s *Stack) Handler() (http.Handler, error) {
 	dash.Register(mux)
 	mux.Handle("GET /metrics", api.AdminOnly(s.Metrics.Handler()))
 	mux.Handle("/", api.Mux())
-	return api.Logged(s.Metrics.HTTP(mux)), nil
+	h := api.Logged(s.Metrics.HTTP(mux))
+	if s.opts.TrustProxy {
+		h = httpx.BehindProxy(h)
+	}
+	return h, nil
 }
 
 // Drain makes readiness fail (/readyz answers 503) while the process keeps

@@ -423,6 +423,9 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
 // answerChallenge records "Complete" or "Fail" and sends the customer back
 // to where the payment was started.
 func (s *Server) answerChallenge(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
 	ok := r.PostFormValue("outcome") == "complete"
 	c, err := s.app.AnswerPaymentChallenge(r.Context(), r.PathValue("id"), r.PostFormValue("secret"), ok)
 	if err != nil {

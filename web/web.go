@@ -13,6 +13,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
@@ -56,8 +58,7 @@ func New(a *app.App, log *slog.Logger) (*Server, error) {
 
 // Register adds the dashboard's routes to mux, in front of the API.
 func (s *Server) Register(mux *http.ServeMux) {
-	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", s.headers(http.StripPrefix("/static/", http.FileServerFS(static))))
+	mux.Handle("GET /static/", s.headers(staticFiles()))
 	page := func(pattern string, h func(http.ResponseWriter, *http.Request, *view)) {
 		mux.Handle(pattern, s.headers(s.signedIn(h)))
 	}
@@ -92,11 +93,50 @@ func (s *Server) headers(h http.Handler) http.Handler {
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if r.TLS != nil {
+		if httpx.Secure(r) {
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// staticFiles serves the embedded assets by their exact names. Anything
+// else, a directory (no listings) or a name that is not UTF-8 included, is
+// a plain 404.
+func staticFiles() http.Handler {
+	assets, _ := fs.Sub(staticFS, "static") // "static" is embedded: Sub cannot fail
+	files := http.FileServerFS(assets)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		info, err := fs.Stat(assets, name)
+		if !utf8.ValidString(name) || !fs.ValidPath(name) || err != nil || info.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path, r2.URL.RawPath = "/"+name, ""
+		files.ServeHTTP(w, r2)
+	})
+}
+
+// parseForm reads a posted form, answering a page that says what is wrong
+// when it cannot: 413 for a form over httpx.MaxBody, 400 for one that does
+// not parse. It reports whether the handler may go on.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	err := r.ParseForm()
+	if err == nil {
+		return true
+	}
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		s.render(w, r, http.StatusRequestEntityTooLarge, "signin", &view{Title: "Form too large",
+			Error: "This form sent far more than any of ours can hold, so nothing was saved. Go back, reload the page and try again."})
+		return false
+	}
+	s.render(w, r, http.StatusBadRequest, "signin", &view{Title: "Problem", Error: "This form could not be read. Go back, reload the page and try again."})
+	return false
 }
 
 // view is what every page template gets.
@@ -135,8 +175,7 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *view)) htt
 			return
 		}
 		if r.Method == http.MethodPost {
-			if err := r.ParseForm(); err != nil {
-				http.Error(w, "bad form", http.StatusBadRequest)
+			if !s.parseForm(w, r) {
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("_csrf")), []byte(sess.CSRF)) != 1 {
@@ -203,7 +242,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: r.TLS != nil, Expires: sess.Expires})
+		Secure: httpx.Secure(r), Expires: sess.Expires})
 	http.Redirect(w, r, "/plan", http.StatusSeeOther)
 }
 

@@ -62,6 +62,7 @@ type options struct {
 	secretKeyFile       string
 	taxRate             string
 	baseURL             string
+	trustProxy          bool
 	flow                workflow.Config
 	queue               riverqueue.Config
 }
@@ -112,6 +113,7 @@ Hobby, and prints their tokens once.`,
 	for _, c := range []*cobra.Command{root, serveCmd, doctorCmd} {
 		fs := c.Flags()
 		fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+		fs.BoolVar(&o.trustProxy, "trust-proxy", false, "every request comes through one reverse proxy (ingress, load balancer): take the client's address and https from its Forwarded or X-Forwarded-For/-Proto headers")
 		fs.BoolVar(&o.demo, "demo", true, "seed a demo account on an empty database")
 		fs.StringVar(&o.gateway, "payment-gateway", "sandbox", "payment gateway: sandbox (Stripe's test cards, ledger in the database) or stripe")
 		fs.DurationVar(&o.sandboxLatency, "sandbox-charge-latency", 0, "sandbox gateway: how long a charge takes to answer (to rehearse crashes mid-payment)")
@@ -282,7 +284,7 @@ func (o *options) stackOptions() (stack.Options, error) {
 	so := stack.Options{DB: o.db, Catalog: cat, App: app.Config{Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken}, Log: o.logger(),
 		Gateway: o.gateway, SandboxLatency: o.sandboxLatency, Stripe: stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret},
 		Cluster: o.cluster, Sim: sim.Config{ProvisionDelay: o.simProvisionDelay, MigrateDelay: o.simMigrateDelay, Capacity: o.simCapacity},
-		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue,
+		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue, TrustProxy: o.trustProxy,
 		SecretKey: os.Getenv("TIERUP_SECRET_KEY"), SecretKeyFile: o.secretKeyFile}
 	if err := o.parseKube(&so.Kube); err != nil {
 		return stack.Options{}, err

@@ -12,6 +12,10 @@ import (
 	"github.com/tierup/tierup"
 )
 
+// MaxBody bounds every request body, API call or dashboard form: none of
+// them needs more.
+const MaxBody = 64 << 10
+
 // Status maps a domain error code to its HTTP status; codes it does not
 // know, CodeInternal included, are 500.
 func Status(code tierup.Code) int {
@@ -47,8 +51,9 @@ func Status(code tierup.Code) int {
 func StatusOf(err error) int { return Status(tierup.ErrorCode(err)) }
 
 // ClientIP is the address a request came from, as both front ends record
-// it (terms acceptance, logs): the peer's host, without the port. No
-// forwarding header is trusted.
+// it (terms acceptance, logs): the peer's host, without the port. Headers
+// are never read here; BehindProxy, when configured, has already put the
+// proxy's client into the request's remote address.
 func ClientIP(remoteAddr string) string {
 	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
 		return host
