@@ -4,6 +4,12 @@ package deploy
 
 import "embed"
 
+// The Helm chart (helm/tierup) can read only files inside its own
+// directory, so it carries copies of the manifests it renders: the
+// ClusterRole's rules, the alert rules and the Grafana dashboard. The files
+// here are the sources; a test fails when a copy differs.
+//go:generate cp rbac.yaml prometheus/alerts.yaml grafana/tierup.json helm/tierup/files/
+
 //go:embed rbac.yaml
 var files embed.FS
 
