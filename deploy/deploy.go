@@ -1,5 +1,7 @@
-// Package deploy holds the manifests tierup ships, embedded so that the
-// binary checks a cluster against the very file operators apply.
+// Package deploy holds the manifests tierup ships — the RBAC, the alert
+// rules, the Grafana dashboard and the Helm chart (helm/tierup) — and embeds
+// rbac.yaml, so that the binary checks a cluster against the very file
+// operators apply and the chart renders.
 package deploy
 
 import "embed"
