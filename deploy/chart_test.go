@@ -145,7 +145,9 @@ type want struct {
 	// The monitoring objects: a ServiceMonitor, a PrometheusRule, the
 	// Grafana dashboard's ConfigMap.
 	serviceMonitor, prometheusRule, grafana bool
-	env                                     map[string]string // plain environment variables
+	// noRBAC: the simulated cluster, no ClusterRole and no token.
+	noRBAC bool
+	env    map[string]string // plain environment variables
 }
 
 func TestChart(t *testing.T) {
@@ -184,6 +186,8 @@ func TestChart(t *testing.T) {
 				secretEnv: map[string]string{"TIERUP_DB": "url", "TIERUP_ADMIN_TOKEN": "admin",
 					"TIERUP_STRIPE_SECRET_KEY": "stripe-secret-key", "TIERUP_STRIPE_WEBHOOK_SECRET": "stripe-webhook-secret"},
 				catalog: "tierup-plans", catalogKey: "plans.json", serviceMonitor: true}},
+		{name: "sqlite on the simulated cluster", release: "tierup", ns: "tierup-system", args: []string{"--set", "config.cluster=sim"},
+			want: want{replicas: 1, noRBAC: true, env: map[string]string{"TIERUP_CLUSTER": "sim"}}},
 		{name: "README: SQLite", release: readme.installs[0].release, ns: readme.installs[0].namespace, args: readme.installs[0].args,
 			want: want{replicas: 1}},
 		{name: "README: PostgreSQL", release: readme.installs[1].release, ns: readme.installs[1].namespace, args: readme.installs[1].args,
@@ -219,7 +223,6 @@ func TestChart(t *testing.T) {
 
 // checkChart asserts what every rendering holds, and what w says.
 func checkChart(t *testing.T, objs objects, release, ns string, w want) {
-	t.Helper()
 	name := release
 	if !strings.Contains(release, "tierup") {
 		name = release + "-tierup"
@@ -423,7 +426,13 @@ func checkChart(t *testing.T, objs objects, release, ns string, w want) {
 		t.Errorf("SQLite mode: %d PodDisruptionBudgets, want none (one replica)", len(pdbs))
 	}
 
-	checkRBAC(t, objs, name, ns, pod)
+	if w.noRBAC {
+		if n := len(objs.ofKind("ClusterRole")) + len(objs.ofKind("ClusterRoleBinding")); n != 0 || pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+			t.Errorf("the simulated cluster: %d RBAC objects, token mounted %v; want none", n, pod.AutomountServiceAccountToken)
+		}
+	} else {
+		checkRBAC(t, objs, name, ns, pod)
+	}
 	checkMonitoring(t, objs, w, env)
 }
 
