@@ -628,6 +628,8 @@ func TestChartRefuses(t *testing.T) {
 		{"a catalog twice", []string{"--set", "catalog.content=x", "--set", "catalog.existingConfigMap=plans"}, "not both"},
 		{"the database as a flag", []string{"--set", "config.db=sqlite:x.db"}, "/config/db"},
 		{"a secret as a flag", []string{"--set", "config.admin-token=x"}, "/config/admin-token"},
+		{"a misspelt flag", []string{"--set", "config.kube-provisoner=karpenter"}, "kube-provisoner"},
+		{"a flag of the wrong type", []string{"--set", "config.retry-attempts=many"}, "/config/retry-attempts"},
 		{"an unknown driver", []string{"--set", "database.driver=mysql"}, "/database/driver"},
 		{"an unknown value", []string{"--set", "replicas=3"}, "replicas"},
 	} {
