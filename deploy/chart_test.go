@@ -208,6 +208,7 @@ func TestChart(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkChart(t, objs, c.release, c.ns, c.want)
+			checkNotes(t, objs, c.release, c.ns, c.args)
 			if strings.HasPrefix(c.name, "README") && c.want.secret != "" {
 				// The Secret the README makes holds every key the chart reads.
 				for _, key := range secretKeysRead(objs, c.want.secret) {
@@ -434,6 +435,31 @@ func checkChart(t *testing.T, objs objects, release, ns string, w want) {
 		checkRBAC(t, objs, name, ns, pod)
 	}
 	checkMonitoring(t, objs, w, env)
+}
+
+// checkNotes renders the install's notes (helm template leaves them out):
+// they say how to run the doctor, and warn when nothing is charged.
+func checkNotes(t *testing.T, objs objects, release, ns string, args []string) {
+	t.Helper()
+	out, err := helm(t, append([]string{"install", "--dry-run=client", release, chartPath, "--namespace", ns}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, notes, ok := strings.Cut(out, "\nNOTES:\n")
+	if !ok {
+		t.Fatalf("no NOTES in:\n%s", out)
+	}
+	var d appsv1.Deployment
+	objs.one(t, "Deployment", &d)
+	sandbox := slices.ContainsFunc(d.Spec.Template.Spec.Containers[0].Env, func(e corev1.EnvVar) bool {
+		return e.Name == "TIERUP_PAYMENT_GATEWAY" && e.Value == "sandbox"
+	})
+	if !strings.Contains(notes, "exec deploy/"+d.Name+" -- /tierup doctor") {
+		t.Errorf("the notes do not say how to run tierup doctor:\n%s", notes)
+	}
+	if warned := strings.Contains(notes, "nothing is charged"); warned != sandbox {
+		t.Errorf("sandbox gateway %v, the notes warn that nothing is charged: %v", sandbox, warned)
+	}
 }
 
 func checkProbes(t *testing.T, c corev1.Container) {
