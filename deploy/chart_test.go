@@ -168,13 +168,13 @@ func TestChart(t *testing.T) {
 				"TIERUP_PAYMENT_GATEWAY": "sandbox", "TIERUP_LOG_FORMAT": "json", "TIERUP_SHUTDOWN_DELAY": "5s", "TIERUP_SHUTDOWN_TIMEOUT": "25s"}}},
 		{name: "sqlite with the chart's Secret and a catalog", release: "billing", ns: "payments",
 			args: []string{"-f", chartPath + "/ci/sqlite-secrets-values.yaml", "--set-file", "catalog.content=catalog.json"},
-			want: want{replicas: 1, secret: "billing-tierup", chartSecret: true, keyFile: "secretKey",
+			want: want{replicas: 1, secret: "billing-tierup", chartSecret: true, keyFile: "secret-key",
 				secretEnv: map[string]string{"TIERUP_ADMIN_TOKEN": "admin-token", "TIERUP_SMTP_PASSWORD": "smtp-password"},
 				catalog:   "billing-tierup-catalog", catalogKey: "catalog.json",
 				env: map[string]string{"TIERUP_SMTP_ADDR": "smtp.example.com:587", "TIERUP_SMTP_USERNAME": "tierup"}}},
 		{name: "postgres with the chart's Secret and monitoring", release: "tierup", ns: "tierup-system",
 			args: []string{"-f", chartPath + "/ci/postgres-values.yaml"},
-			want: want{postgres: true, replicas: 3, secret: "tierup", chartSecret: true, keyFile: "secretKey",
+			want: want{postgres: true, replicas: 3, secret: "tierup", chartSecret: true, keyFile: "secret-key",
 				secretEnv: map[string]string{"TIERUP_DB": "database-url", "TIERUP_ADMIN_TOKEN": "admin-token",
 					"TIERUP_STRIPE_SECRET_KEY": "stripe-secret-key", "TIERUP_STRIPE_WEBHOOK_SECRET": "stripe-webhook-secret"},
 				serviceMonitor: true, prometheusRule: true, grafana: true,
@@ -355,15 +355,11 @@ func checkChart(t *testing.T, objs objects, release, ns string, w want) {
 			t.Errorf("the master secret is mounted (%+v), want it made on the volume", keyMount)
 		}
 	} else {
-		wantKey := w.keyFile
-		if w.chartSecret {
-			wantKey = "secret-key"
-		}
 		sv := volumes[keyMount.Name].Secret
 		if env["TIERUP_SECRET_KEY_FILE"].Value != "/etc/tierup/secret/secret-key" || !keyMount.ReadOnly || sv == nil ||
-			sv.SecretName != w.secret || len(sv.Items) != 1 || sv.Items[0].Key != wantKey || sv.Items[0].Path != "secret-key" {
+			sv.SecretName != w.secret || len(sv.Items) != 1 || sv.Items[0].Key != w.keyFile || sv.Items[0].Path != "secret-key" {
 			t.Errorf("master secret file %q from %+v mounted %+v; want Secret %s key %s at /etc/tierup/secret/secret-key",
-				env["TIERUP_SECRET_KEY_FILE"].Value, sv, keyMount, w.secret, wantKey)
+				env["TIERUP_SECRET_KEY_FILE"].Value, sv, keyMount, w.secret, w.keyFile)
 		}
 	}
 
