@@ -161,7 +161,10 @@ func TestChart(t *testing.T) {
 		release string
 		ns      string
 		args    []string
-		want    want
+		// readme: the README's command, whose kubectl create secret must
+		// give every key the pods read.
+		readme bool
+		want   want
 	}{
 		{name: "sqlite defaults", release: "tierup", ns: "tierup-system",
 			want: want{replicas: 1, env: map[string]string{"TIERUP_SANDBOX": "false", "TIERUP_DEMO": "false", "TIERUP_CLUSTER": "kube",
@@ -188,9 +191,9 @@ func TestChart(t *testing.T) {
 				catalog: "tierup-plans", catalogKey: "plans.json", serviceMonitor: true}},
 		{name: "sqlite on the simulated cluster", release: "tierup", ns: "tierup-system", args: []string{"--set", "config.cluster=sim"},
 			want: want{replicas: 1, noRBAC: true, env: map[string]string{"TIERUP_CLUSTER": "sim"}}},
-		{name: "README: SQLite", release: readme.installs[0].release, ns: readme.installs[0].namespace, args: readme.installs[0].args,
+		{name: "README: SQLite", release: readme.installs[0].release, ns: readme.installs[0].namespace, args: readme.installs[0].args, readme: true,
 			want: want{replicas: 1}},
-		{name: "README: PostgreSQL", release: readme.installs[1].release, ns: readme.installs[1].namespace, args: readme.installs[1].args,
+		{name: "README: PostgreSQL", release: readme.installs[1].release, ns: readme.installs[1].namespace, args: readme.installs[1].args, readme: true,
 			want: want{postgres: true, replicas: 3, secret: "tierup", optional: true, keyFile: "secret-key",
 				secretEnv: map[string]string{"TIERUP_DB": "database-url", "TIERUP_ADMIN_TOKEN": "admin-token",
 					"TIERUP_STRIPE_SECRET_KEY": "stripe-secret-key", "TIERUP_STRIPE_WEBHOOK_SECRET": "stripe-webhook-secret",
@@ -209,8 +212,7 @@ func TestChart(t *testing.T) {
 			}
 			checkChart(t, objs, c.release, c.ns, c.want)
 			checkNotes(t, objs, c.release, c.ns, c.args)
-			if strings.HasPrefix(c.name, "README") && c.want.secret != "" {
-				// The Secret the README makes holds every key the chart reads.
+			if c.readme && c.want.secret != "" {
 				for _, key := range secretKeysRead(objs, c.want.secret) {
 					if !readmeSecret[key] {
 						t.Errorf("the pods read key %s of Secret %s, which the README's kubectl create secret does not give (it gives %v)", key, c.want.secret, readmeSecret)
