@@ -3,7 +3,9 @@
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
 # (which plays the kubelet for fake nodes), and Karpenter's controller with its
 # kwok cloud provider (which launches NodeClaims as kwok nodes), all built from
-# the Go module proxy.
+# the Go module proxy; and the CRDs tierup's objects need: Karpenter's,
+# Velero's Schedule, and prometheus-operator's ServiceMonitor and
+# PrometheusRule (for the Helm chart's).
 #
 #   scripts/k8s-testenv.sh install   # build once into the cache (16-35 min cold, 0 s warm)
 #   scripts/k8s-testenv.sh up        # start; prints the kubeconfig path
@@ -25,6 +27,7 @@ ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 KARPENTER_VERSION=v1.12.0
 VELERO_VERSION=v1.18.3
+PROMETHEUS_OPERATOR_VERSION=v0.94.1
 
 CACHE="${TIERUP_K8S_CACHE:-$HOME/.cache/tierup-k8s}"
 RUN="${TIERUP_K8S_RUN:-$CACHE/run}"
@@ -57,7 +60,7 @@ go_minor() { go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/'; }
 installed() {
   [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/kube-scheduler" &&
     -x "$BIN/etcd" && -x "$BIN/kwok" && -x "$BIN/karpenter-kwok" && -f "$CACHE/stages/.done" && -f "$CACHE/crds/.done" &&
-    -f "$CACHE/karpenter-kwok-crds/.done" && -f "$CACHE/velero-crds/.done" ]]
+    -f "$CACHE/karpenter-kwok-crds/.done" && -f "$CACHE/velero-crds/.done" && -f "$CACHE/prometheus-operator-crds/.done" ]]
 }
 
 build_kubernetes() {
@@ -180,6 +183,14 @@ fetch_velero_crds() {
   copy_from_module "$CACHE/velero-crds" "github.com/vmware-tanzu/velero@$VELERO_VERSION" config/crd/v1/bases/velero.io_schedules.yaml
 }
 
+# The Helm chart's ServiceMonitor and PrometheusRule; their CRDs come out of
+# the operator's module, as its example/prometheus-operator-crd has them.
+fetch_prometheus_operator_crds() {
+  copy_from_module "$CACHE/prometheus-operator-crds" "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
+    example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml \
+    example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml
+}
+
 install() {
   command -v go >/dev/null || die "Go is not installed"
   local tool missing=()
@@ -192,6 +203,7 @@ install() {
   command -v curl >/dev/null || die "curl is needed to probe the control plane (apt-get install curl)"
   fetch_karpenter_crds
   fetch_velero_crds
+  fetch_prometheus_operator_crds
   build_kwok
   build_karpenter
   build_etcd
@@ -373,6 +385,12 @@ up() {
     --config "$CACHE/stages/pod-ready.yaml" --config "$CACHE/stages/pod-complete.yaml" \
     --config "$CACHE/stages/pod-delete.yaml"
   start_karpenter
+  local f
+  for f in "$CACHE/prometheus-operator-crds"/*.yaml; do
+    create /apis/apiextensions.k8s.io/v1/customresourcedefinitions <"$f"
+  done
+  wait_for "the ServiceMonitor CRD" 30 served /apis/monitoring.coreos.com/v1/servicemonitors
+  wait_for "the PrometheusRule CRD" 30 served /apis/monitoring.coreos.com/v1/prometheusrules
   sleep 1
   running || die "a component exited at start (logs: $RUN/logs)"
   STARTING=
@@ -397,6 +415,7 @@ env)
   echo "TIERUP_TEST_KUBECONFIG=$RUN/kubeconfig"
   echo "TIERUP_TEST_KARPENTER_CRDS=$CACHE/crds"
   echo "TIERUP_TEST_VELERO_CRDS=$CACHE/velero-crds"
+  echo "TIERUP_TEST_PROMETHEUS_CRDS=$CACHE/prometheus-operator-crds"
   echo "TIERUP_TEST_K8S_BIN=$BIN"
   echo "TIERUP_TEST_KWOK_STAGES=$CACHE/stages"
   # Only when Karpenter's controller answers (a control plane started by an

@@ -4,7 +4,8 @@
 #   ./scripts/test.sh            # everything
 #   ./scripts/test.sh -run Quote # extra arguments go to `go test`
 #
-# stripe-mock is installed with `go install`, Chromium, poppler-utils (pdftotext), jq, curl and openssl
+# stripe-mock and helm are installed with `go install`; Chromium, poppler-utils (pdftotext),
+# jq, curl and openssl
 # with apt when missing;
 # the Kubernetes test control plane is built and started by scripts/k8s-testenv.sh
 # (outside CI, TIERUP_TEST_SKIP_KUBE=1 leaves the kube tests out).
@@ -52,6 +53,20 @@ if [[ ! -x "$stripe_mock" ]]; then
   stripe_mock="$(go env GOPATH)/bin/stripe-mock"
 fi
 export STRIPE_MOCK_BIN="$stripe_mock" TIERUP_TEST_REQUIRE_STRIPE_MOCK=1
+
+# helm: the chart's tests (deploy) lint and render deploy/helm/tierup with it.
+helm_bin="$(go env GOPATH)/bin/helm"
+if [[ -n "${HELM_BIN:-}" ]]; then
+  helm_bin="$HELM_BIN"
+elif command -v helm >/dev/null; then
+  helm_bin="$(command -v helm)"
+fi
+if [[ ! -x "$helm_bin" ]]; then
+  say "installing helm v4.3.1 (cold: a few minutes)"
+  go install helm.sh/helm/v4/cmd/helm@v4.3.1 || die "could not install helm"
+  helm_bin="$(go env GOPATH)/bin/helm"
+fi
+export HELM_BIN="$helm_bin" TIERUP_TEST_REQUIRE_HELM=1
 
 # Chromium: the dashboard's browser tests drive Debian's package headless.
 if ! command -v chromium >/dev/null && [[ -z "${CHROMIUM_BIN:-}" ]]; then

@@ -392,6 +392,14 @@ func VeleroCRDs(t testing.TB) string {
 	return env(t, "TIERUP_TEST_VELERO_CRDS", "Velero's Schedule CRD")
 }
 
+// PrometheusCRDs returns the directory holding prometheus-operator's
+// ServiceMonitor and PrometheusRule CRDs, which the Helm chart's monitoring
+// objects need (TIERUP_TEST_PROMETHEUS_CRDS).
+func PrometheusCRDs(t testing.TB) string {
+	t.Helper()
+	return env(t, "TIERUP_TEST_PROMETHEUS_CRDS", "prometheus-operator's CRDs")
+}
+
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // InstallCRDs creates the CRDs in dir's YAML files (kept when they exist)

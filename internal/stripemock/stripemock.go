@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tierup/tierup/internal/testbin"
 )
 
 // Version is the stripe-mock release the tests are written against.
@@ -130,59 +132,7 @@ func waitForConn(t testing.TB, addr string) {
 // find returns the stripe-mock binary or ends the test.
 func find(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("STRIPE_MOCK_BIN"); p != "" {
-		// Set on purpose, so a wrong path is an error, not a skip.
-		if !isExecutable(p) {
-			t.Fatalf("stripemock: STRIPE_MOCK_BIN=%s is not an executable file", p)
-		}
-		return p
-	}
-	if p, err := exec.LookPath("stripe-mock"); err == nil {
-		return p
-	}
-	for _, dir := range goBinDirs() {
-		p := filepath.Join(dir, "stripe-mock")
-		if isExecutable(p) {
-			return p
-		}
-	}
-	msg := "stripe-mock not found (looked at $STRIPE_MOCK_BIN, $PATH, $(go env GOBIN) and $(go env GOPATH)/bin); install it with: " + InstallHint
-	if os.Getenv("CI") != "" || os.Getenv("TIERUP_TEST_REQUIRE_STRIPE_MOCK") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// goBinDirs returns where `go install` puts binaries: GOBIN, else the bin
-// directory of each GOPATH entry.
-func goBinDirs() []string {
-	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
-	if err != nil {
-		home, herr := os.UserHomeDir()
-		if herr != nil {
-			return nil
-		}
-		return []string{filepath.Join(home, "go", "bin")}
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	var dirs []string
-	if len(lines) > 0 && strings.TrimSpace(lines[0]) != "" {
-		dirs = append(dirs, strings.TrimSpace(lines[0]))
-	}
-	if len(lines) > 1 {
-		for _, p := range filepath.SplitList(strings.TrimSpace(lines[1])) {
-			if p != "" {
-				dirs = append(dirs, filepath.Join(p, "bin"))
-			}
-		}
-	}
-	return dirs
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+	return testbin.Find(t, testbin.Tool{Name: "stripe-mock", Env: "STRIPE_MOCK_BIN", Require: "TIERUP_TEST_REQUIRE_STRIPE_MOCK", Hint: InstallHint})
 }
 
 func withoutEnv(env []string, name string) []string {
