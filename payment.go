@@ -244,6 +244,11 @@ type PaymentError struct {
 	Message     string // for the card holder, in plain words
 	Retryable   bool   // try again with the same idempotency key
 	Unavailable bool   // the gateway could not be reached
+	// OutcomeUnknown: the request may have been carried out although no
+	// answer says so (a time-out, a 5xx, a dropped connection): money may
+	// have moved. Only asking again with the same idempotency key tells, so
+	// such a payment is never given up as unpaid.
+	OutcomeUnknown bool
 }
 
 func (e *PaymentError) Error() string {

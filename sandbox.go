@@ -13,15 +13,30 @@ import (
 type Fault struct {
 	Kind      string     `json:"kind"`
 	Remaining int        `json:"remaining,omitempty" doc:"Calls left to fail (count faults)."`
-	Until     *time.Time `json:"until,omitempty" doc:"The fault lasts until then (time faults)."`
+	Until     *time.Time `json:"until,omitempty" doc:"The fault lasts until then (time faults; gateway_flaky when given seconds)."`
+	// Rate and Modes are gateway_flaky's: the share of gateway calls that
+	// fail, and the ways they fail.
+	Rate  float64  `json:"rate,omitempty" doc:"gateway_flaky: the share of the gateway's calls that fail."`
+	Modes []string `json:"modes,omitempty" doc:"gateway_flaky: how they fail."`
+}
+
+// FaultSpec is a fault to inject. Count-based kinds take Count, time-based
+// kinds Duration; gateway_flaky takes Rate, Modes (every mode when empty)
+// and an optional Duration (until cleared when zero).
+type FaultSpec struct {
+	Kind     string
+	Count    int
+	Duration time.Duration
+	Rate     float64
+	Modes    []string
 }
 
 // FaultInjector sets and lists the sandbox's faults.
 type FaultInjector interface {
-	// Inject sets a fault: count-based kinds take count, time-based kinds
-	// take a duration. Errors: CodeInvalid for an unknown kind or a bad
-	// count or duration.
-	Inject(ctx context.Context, kind string, count int, d time.Duration) (*Fault, error)
+	// Inject sets a fault, replacing one of the same kind. Errors:
+	// CodeInvalid for an unknown kind, or a count, duration, rate or mode
+	// the kind does not take.
+	Inject(ctx context.Context, spec FaultSpec) (*Fault, error)
 	// Clear removes the fault of that kind, if any.
 	Clear(ctx context.Context, kind string) error
 	// List returns the faults in force.

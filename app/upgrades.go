@@ -433,12 +433,13 @@ func (a *App) SupportTickets(ctx context.Context) ([]*tierup.SupportTicket, erro
 	return ts, err
 }
 
-// InjectFault sets a sandbox fault (admin, sandbox).
-func (a *App) InjectFault(ctx context.Context, kind string, count int, seconds int) (*tierup.Fault, error) {
+// InjectFault sets a sandbox fault (admin, sandbox). Errors:
+// CodeSandboxDisabled, and the FaultInjector's.
+func (a *App) InjectFault(ctx context.Context, spec tierup.FaultSpec) (*tierup.Fault, error) {
 	if err := a.requireFaults(); err != nil {
 		return nil, err
 	}
-	return a.deps.Faults.Inject(ctx, kind, count, time.Duration(seconds)*time.Second)
+	return a.deps.Faults.Inject(ctx, spec)
 }
 
 // ClearFaults removes every sandbox fault (admin, sandbox).

@@ -130,9 +130,11 @@ type ticketsOutput struct {
 
 type faultInput struct {
 	Body struct {
-		Kind    string `json:"kind" enum:"resource_shortage,cluster_unreachable,gateway_unreachable,gateway_timeout,migration_failure,migration_blocked"`
-		Count   int    `json:"count,omitempty" minimum:"0" maximum:"1000" doc:"For resource_shortage, gateway_timeout, migration_failure: how many calls fail."`
-		Seconds int    `json:"seconds,omitempty" minimum:"0" maximum:"86400" doc:"For cluster_unreachable, gateway_unreachable: how long it lasts."`
+		Kind    string   `json:"kind" enum:"resource_shortage,cluster_unreachable,gateway_unreachable,gateway_timeout,migration_failure,migration_blocked,gateway_flaky"`
+		Count   int      `json:"count,omitempty" minimum:"0" maximum:"1000" doc:"For resource_shortage, gateway_timeout, migration_failure: how many calls fail."`
+		Seconds int      `json:"seconds,omitempty" minimum:"0" maximum:"86400" doc:"For cluster_unreachable, gateway_unreachable, migration_blocked: how long it lasts; for gateway_flaky, optional (until cleared)."`
+		Rate    float64  `json:"rate,omitempty" minimum:"0" maximum:"1" doc:"For gateway_flaky: the share of the gateway's payment calls (charges, refunds, reads and cancels of a charge) that fail, e.g. 0.2."`
+		Modes   []string `json:"modes,omitempty" maxItems:"3" enum:"timeout,server_error,lost_response" doc:"For gateway_flaky: how a call fails, drawn at random among these (all three when absent): timeout (not carried out, no answer), server_error (not carried out, a 500), lost_response (carried out, the answer lost)."`
 	}
 }
 
@@ -327,10 +329,11 @@ func (s *Server) upgradeRoutes() {
 	}
 	sb := []string{"Sandbox"}
 	register(s, huma.Operation{OperationID: "inject-fault", Method: http.MethodPost, Path: "/v1/sandbox/faults", Summary: "Inject a fault (admin, sandbox)",
-		Description:   "resource_shortage {count}: the next node provisionings fail. cluster_unreachable / gateway_unreachable {seconds}: cut the cluster or the payment gateway off. gateway_timeout {count}: charges go through but their answer is lost. migration_failure {count}: workload moves fail and are rolled back.",
+		Description:   "resource_shortage {count}: the next node provisionings fail. cluster_unreachable / gateway_unreachable {seconds}: cut the cluster or the payment gateway off. gateway_timeout {count}: charges go through but their answer is lost. migration_failure {count}: workload moves fail and are rolled back. migration_blocked {seconds}: the pre-flight finds a workload that cannot move. gateway_flaky {rate, modes?, seconds?}: that share of payment calls fail by timing out, answering 500, or being carried out with the answer lost.",
 		DefaultStatus: http.StatusCreated, Tags: sb},
 		authAdmin, func(ctx context.Context, in *faultInput) (*faultOutput, error) {
-			f, err := s.app.InjectFault(ctx, in.Body.Kind, in.Body.Count, in.Body.Seconds)
+			f, err := s.app.InjectFault(ctx, tierup.FaultSpec{Kind: in.Body.Kind, Count: in.Body.Count,
+				Duration: time.Duration(in.Body.Seconds) * time.Second, Rate: in.Body.Rate, Modes: in.Body.Modes})
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}

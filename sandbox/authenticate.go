@@ -123,14 +123,20 @@ const msgAuthenticationFailed = "Your bank could not confirm that it was you, so
 
 // LookupCharge implements tierup.PaymentGateway.
 func (g *Gateway) LookupCharge(ctx context.Context, id string) (*tierup.Charge, error) {
-	if err := g.reachable(ctx); err != nil {
-		return nil, err
-	}
-	return chargeResult(g.intent(ctx, id))
+	return flaky(ctx, g, func() (*tierup.Charge, error) {
+		if err := g.reachable(ctx); err != nil {
+			return nil, err
+		}
+		return chargeResult(g.intent(ctx, id))
+	})
 }
 
 // CancelCharge implements tierup.PaymentGateway.
 func (g *Gateway) CancelCharge(ctx context.Context, id string) (*tierup.Charge, error) {
+	return flaky(ctx, g, func() (*tierup.Charge, error) { return g.cancelCharge(ctx, id) })
+}
+
+func (g *Gateway) cancelCharge(ctx context.Context, id string) (*tierup.Charge, error) {
 	if err := g.reachable(ctx); err != nil {
 		return nil, err
 	}

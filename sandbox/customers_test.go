@@ -103,7 +103,7 @@ func TestSavedCards(t *testing.T) {
 func TestCustomersUnreachable(t *testing.T) {
 	g, faults := newGateway(t, dbtest.SQLite(t))
 	ctx := context.Background()
-	if _, err := faults.Inject(ctx, sandbox.FaultGatewayUnreachable, 0, 60e9); err != nil {
+	if _, err := faults.Inject(ctx, tierup.FaultSpec{Kind: sandbox.FaultGatewayUnreachable, Duration: 60e9}); err != nil {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{

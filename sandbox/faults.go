@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -24,13 +26,26 @@ const (
 	FaultGatewayTimeout     = "gateway_timeout"     // the next Count charges go through but their answer is lost
 	FaultMigrationFailure   = "migration_failure"   // the next Count workload moves fail and are rolled back
 	FaultMigrationBlocked   = "migration_blocked"   // until Until, the pre-flight finds a workload that cannot move
+	FaultGatewayFlaky       = "gateway_flaky"       // a share (Rate) of the gateway's payment calls fail in one of Modes
 )
 
 // FaultKinds lists every kind, for validation and documentation.
 func FaultKinds() []string {
 	return []string{FaultResourceShortage, FaultClusterUnreachable, FaultGatewayUnreachable, FaultGatewayTimeout, FaultMigrationFailure,
-		FaultMigrationBlocked}
+		FaultMigrationBlocked, FaultGatewayFlaky}
 }
+
+// How a call fails under gateway_flaky. To the caller all three look
+// alike, an answer that did not come, as they do from a real gateway: only
+// the gateway knows whether the money moved.
+const (
+	FlakyTimeout      = "timeout"       // the request was never carried out; the answer times out
+	FlakyServerError  = "server_error"  // the gateway answered 500 without carrying it out
+	FlakyLostResponse = "lost_response" // carried out (the money moved), but the answer was lost
+)
+
+// FlakyModes lists gateway_flaky's modes.
+func FlakyModes() []string { return []string{FlakyTimeout, FlakyServerError, FlakyLostResponse} }
 
 const faultScope = "sandbox:fault"
 
@@ -48,24 +63,46 @@ type Faults struct {
 	Clock tierup.Clock
 }
 
-// Inject sets a fault: count-based kinds take count, time-based kinds take
-// a duration. It replaces an earlier fault of the same kind.
-func (f *Faults) Inject(ctx context.Context, kind string, count int, d time.Duration) (*Fault, error) {
-	flt := &Fault{Kind: kind}
-	switch kind {
+// Inject sets a fault (see tierup.FaultSpec). It replaces an earlier fault
+// of the same kind.
+func (f *Faults) Inject(ctx context.Context, spec tierup.FaultSpec) (*Fault, error) {
+	flt := &Fault{Kind: spec.Kind}
+	bad := func(loc, msg string) (*Fault, error) {
+		return nil, tierup.Invalid(tierup.FieldError{Location: "body." + loc, Message: msg})
+	}
+	until := func() *time.Time { u := f.Clock.Now().Add(spec.Duration).UTC(); return &u }
+	switch spec.Kind {
 	case FaultResourceShortage, FaultGatewayTimeout, FaultMigrationFailure:
-		if count < 1 {
-			return nil, tierup.Invalid(tierup.FieldError{Location: "body.count", Message: kind + " needs a count of at least 1"})
+		if spec.Count < 1 {
+			return bad("count", spec.Kind+" needs a count of at least 1")
 		}
-		flt.Remaining = count
+		flt.Remaining = spec.Count
 	case FaultClusterUnreachable, FaultGatewayUnreachable, FaultMigrationBlocked:
-		if d <= 0 {
-			return nil, tierup.Invalid(tierup.FieldError{Location: "body.seconds", Message: kind + " needs seconds of at least 1"})
+		if spec.Duration <= 0 {
+			return bad("seconds", spec.Kind+" needs seconds of at least 1")
 		}
-		until := f.Clock.Now().Add(d).UTC()
-		flt.Until = &until
+		flt.Until = until()
+	case FaultGatewayFlaky:
+		if !(spec.Rate > 0 && spec.Rate <= 1) {
+			return bad("rate", "gateway_flaky needs a rate above 0 and at most 1, the share of calls that fail (0.2 for one in five)")
+		}
+		flt.Rate, flt.Modes = spec.Rate, FlakyModes()
+		if len(spec.Modes) > 0 {
+			flt.Modes = nil
+			for _, m := range spec.Modes {
+				if !slices.Contains(FlakyModes(), m) {
+					return bad("modes", fmt.Sprintf("unknown mode %q; any of %v", m, FlakyModes()))
+				}
+				if !slices.Contains(flt.Modes, m) {
+					flt.Modes = append(flt.Modes, m)
+				}
+			}
+		}
+		if spec.Duration > 0 {
+			flt.Until = until()
+		}
 	default:
-		return nil, tierup.Invalid(tierup.FieldError{Location: "body.kind", Message: fmt.Sprintf("unknown fault %q; one of %v", kind, FaultKinds())})
+		return bad("kind", fmt.Sprintf("unknown fault %q; one of %v", spec.Kind, FaultKinds()))
 	}
 	return flt, f.put(ctx, flt)
 }
@@ -93,7 +130,23 @@ func (f *Faults) List(ctx context.Context) ([]Fault, error) {
 }
 
 func faultActive(flt *Fault, now time.Time) bool {
+	if flt.Rate > 0 {
+		return flt.Until == nil || now.Before(*flt.Until)
+	}
 	return flt.Remaining > 0 || (flt.Until != nil && now.Before(*flt.Until))
+}
+
+// Flake decides whether this call of the gateway fails under gateway_flaky,
+// and how: "" when it goes through. Each call draws anew.
+func (f *Faults) Flake(ctx context.Context) (mode string, err error) {
+	flt, err := tierup.GetRecord[Fault](ctx, f.Store, faultScope, FaultGatewayFlaky)
+	if errors.Is(err, tierup.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil || !faultActive(&flt, f.Clock.Now()) || len(flt.Modes) == 0 || rand.Float64() >= flt.Rate {
+		return "", err
+	}
+	return flt.Modes[rand.IntN(len(flt.Modes))], nil
 }
 
 // Active reports whether a time-based fault is in force now.

@@ -133,6 +133,38 @@ func (g *Gateway) reachable(ctx context.Context) error {
 // the same key and parameters give the first result without a new charge;
 // the same key with other parameters is refused.
 func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup.Charge, error) {
+	return flaky(ctx, g, func() (*tierup.Charge, error) { return g.charge(ctx, req) })
+}
+
+// errNoAnswer is what a caller gets when the gateway's answer did not come:
+// whether the call was carried out is unknown to it.
+func errNoAnswer() *tierup.PaymentError {
+	return &tierup.PaymentError{Code: tierup.PayCodeTimeout, Message: "The payment provider did not answer in time.", Retryable: true, OutcomeUnknown: true}
+}
+
+// flaky runs one payment call under the gateway_flaky fault: the call may
+// time out or answer 500 without being carried out, or be carried out and
+// its answer (result or error) lost.
+func flaky[T any](ctx context.Context, g *Gateway, call func() (T, error)) (T, error) {
+	var none T
+	mode, err := g.Faults.Flake(ctx)
+	switch {
+	case err != nil:
+		return none, err
+	case mode == FlakyTimeout:
+		return none, errNoAnswer()
+	case mode == FlakyServerError:
+		return none, &tierup.PaymentError{Code: tierup.PayCodeProcessingError, Message: "The payment provider had a temporary problem (HTTP 500).",
+			Retryable: true, OutcomeUnknown: true}
+	}
+	v, err := call()
+	if mode == FlakyLostResponse {
+		return none, errNoAnswer()
+	}
+	return v, err
+}
+
+func (g *Gateway) charge(ctx context.Context, req tierup.ChargeRequest) (*tierup.Charge, error) {
 	if err := g.reachable(ctx); err != nil {
 		return nil, err
 	}
@@ -182,7 +214,7 @@ func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 			return nil, err
 		}
 		if lost {
-			return nil, &tierup.PaymentError{Code: tierup.PayCodeTimeout, Message: "The payment provider did not answer in time.", Retryable: true}
+			return nil, errNoAnswer()
 		}
 	}
 	return chargeResult(e, nil)
@@ -207,6 +239,10 @@ func chargeResult(e *Entry, err error) (*tierup.Charge, error) {
 
 // Refund implements tierup.PaymentGateway.
 func (g *Gateway) Refund(ctx context.Context, req tierup.RefundRequest) (*tierup.Refund, error) {
+	return flaky(ctx, g, func() (*tierup.Refund, error) { return g.refund(ctx, req) })
+}
+
+func (g *Gateway) refund(ctx context.Context, req tierup.RefundRequest) (*tierup.Refund, error) {
 	if err := g.reachable(ctx); err != nil {
 		return nil, err
 	}

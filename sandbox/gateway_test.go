@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -190,7 +191,7 @@ func TestFaults(t *testing.T) {
 		g, faults := newGateway(t, dsn)
 		ctx := context.Background()
 		pm := card(t, g, "4242424242424242")
-		if _, err := faults.Inject(ctx, sandbox.FaultGatewayTimeout, 1, 0); err != nil {
+		if _, err := faults.Inject(ctx, tierup.FaultSpec{Kind: sandbox.FaultGatewayTimeout, Count: 1}); err != nil {
 			t.Fatal(err)
 		}
 		req := tierup.ChargeRequest{IdempotencyKey: "k", Amount: usd(100), PaymentMethod: pm}
@@ -205,7 +206,7 @@ func TestFaults(t *testing.T) {
 			t.Errorf("%d ledger entries, want the one charge", len(l))
 		}
 
-		if _, err := faults.Inject(ctx, sandbox.FaultGatewayUnreachable, 0, time.Minute); err != nil {
+		if _, err := faults.Inject(ctx, tierup.FaultSpec{Kind: sandbox.FaultGatewayUnreachable, Duration: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := g.Charge(ctx, tierup.ChargeRequest{IdempotencyKey: "k2", Amount: usd(100), PaymentMethod: pm}); !errors.As(err, &pe) || !pe.Unavailable {
@@ -221,16 +222,98 @@ func TestFaults(t *testing.T) {
 			t.Errorf("after clearing: %v", err)
 		}
 
-		for _, bad := range []struct {
-			kind  string
-			count int
-			d     time.Duration
-		}{{"meteor", 1, 0}, {sandbox.FaultResourceShortage, 0, 0}, {sandbox.FaultClusterUnreachable, 0, 0}} {
-			if _, err := faults.Inject(ctx, bad.kind, bad.count, bad.d); !errors.Is(err, tierup.ErrInvalid) {
+		for _, bad := range []tierup.FaultSpec{
+			{Kind: "meteor", Count: 1},
+			{Kind: sandbox.FaultResourceShortage},
+			{Kind: sandbox.FaultClusterUnreachable},
+			{Kind: sandbox.FaultGatewayFlaky},
+			{Kind: sandbox.FaultGatewayFlaky, Rate: 1.5},
+			{Kind: sandbox.FaultGatewayFlaky, Rate: 0.2, Modes: []string{"meteor"}},
+		} {
+			if _, err := faults.Inject(ctx, bad); !errors.Is(err, tierup.ErrInvalid) {
 				t.Errorf("%+v: %v", bad, err)
 			}
 		}
 	})
+}
+
+// TestGatewayFlaky: under gateway_flaky every mode looks the same to the
+// caller, an answer that did not come with an unknown outcome, but only a
+// lost response moved the money; asking again with the same key tells.
+func TestGatewayFlaky(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		for _, tc := range []struct {
+			mode  string
+			moved bool
+		}{{sandbox.FlakyTimeout, false}, {sandbox.FlakyServerError, false}, {sandbox.FlakyLostResponse, true}} {
+			t.Run(tc.mode, func(t *testing.T) {
+				g, faults := newGateway(t, dsn)
+				ctx := context.Background()
+				pm := card(t, g, "4242424242424242")
+				before := succeeded(t, g) // the subtests share the database
+				flt, err := faults.Inject(ctx, tierup.FaultSpec{Kind: sandbox.FaultGatewayFlaky, Rate: 1, Modes: []string{tc.mode}})
+				if err != nil || flt.Rate != 1 || len(flt.Modes) != 1 {
+					t.Fatalf("inject: %+v %v", flt, err)
+				}
+				req := tierup.ChargeRequest{IdempotencyKey: "k-" + tc.mode, Amount: usd(100), PaymentMethod: pm}
+				var pe *tierup.PaymentError
+				if _, err := g.Charge(ctx, req); !errors.As(err, &pe) || !pe.Retryable || !pe.OutcomeUnknown {
+					t.Fatalf("charge: %v", err)
+				}
+				if got := succeeded(t, g) - before; (got == 1) != tc.moved {
+					t.Errorf("%d charges in the ledger, money moved: %v", got, tc.moved)
+				}
+				if _, err := g.Refund(ctx, tierup.RefundRequest{IdempotencyKey: "r", ChargeID: "ch_x", Amount: usd(1)}); !errors.As(err, &pe) || !pe.OutcomeUnknown {
+					t.Errorf("refund: %v", err)
+				}
+				if err := faults.Clear(ctx, sandbox.FaultGatewayFlaky); err != nil {
+					t.Fatal(err)
+				}
+				c1, err := g.Charge(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c2, err := g.Charge(ctx, req)
+				if err != nil || c2.ID != c1.ID || succeeded(t, g)-before != 1 {
+					t.Errorf("asking again: %v %v, %d charges", c1, c2, succeeded(t, g)-before)
+				}
+			})
+		}
+
+		t.Run("a share of calls", func(t *testing.T) {
+			g, faults := newGateway(t, dsn)
+			ctx := context.Background()
+			pm := card(t, g, "4242424242424242")
+			if _, err := faults.Inject(ctx, tierup.FaultSpec{Kind: sandbox.FaultGatewayFlaky, Rate: 0.5}); err != nil {
+				t.Fatal(err)
+			}
+			failed := 0
+			for i := range 200 {
+				if _, err := g.Charge(ctx, tierup.ChargeRequest{IdempotencyKey: fmt.Sprint("s", i), Amount: usd(100), PaymentMethod: pm}); err != nil {
+					failed++
+				}
+			}
+			// Half of 200 on average; outside 40..160 is a 1-in-10^18 draw.
+			if failed < 40 || failed > 160 {
+				t.Errorf("%d of 200 calls failed at rate 0.5", failed)
+			}
+		})
+	})
+}
+
+func succeeded(t *testing.T, g *sandbox.Gateway) int {
+	t.Helper()
+	l, err := g.Ledger(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range l {
+		if e.Kind == "charge" && e.Succeeded() {
+			n++
+		}
+	}
+	return n
 }
 
 // TestREADMENamesTheTestCards keeps the README's list of test cards equal

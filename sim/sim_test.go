@@ -151,7 +151,7 @@ func TestPlanMigration(t *testing.T) {
 			t.Errorf("after the node's release: %d moves, %v", len(plan), err)
 		}
 
-		if _, err := faults.Inject(ctx, sandbox.FaultClusterUnreachable, 0, time.Minute); err != nil {
+		if _, err := faults.Inject(ctx, tierup.FaultSpec{Kind: sandbox.FaultClusterUnreachable, Duration: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.PlanMigration(ctx, acct); tierup.ErrorCode(err) != tierup.CodeClusterUnreachable {

@@ -46,6 +46,14 @@ func classify(err error) (kind failure, code, msg string) {
 	return failRetry, string(de.Code), err.Error()
 }
 
+// outcomeUnknown reports whether a failed payment may have gone through
+// all the same (tierup.PaymentError.OutcomeUnknown): only the gateway,
+// asked again with the same idempotency key, can tell.
+func outcomeUnknown(step tierup.StepName, err error) bool {
+	pe := (*tierup.PaymentError)(nil)
+	return step == tierup.StepPayment && errors.As(err, &pe) && pe.OutcomeUnknown
+}
+
 // finish records a step's outcome in tx and schedules what comes next. It
 // returns work to do after the commit (the support email), or nil.
 //
@@ -125,6 +133,11 @@ func (e *Engine) fail(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, s
 	}
 	se := tierup.StepError{Code: code, Message: msg}
 	switch {
+	case kind == failRetry && u.Step(step).Attempts >= e.cfg.MaxAttempts && outcomeUnknown(step, cause):
+		// Support could only guess whether the money moved, and a cancel
+		// would refund nothing: keep asking with the same key, paused.
+		kind = failUnreachable
+		se.Message = "the payment provider has not said whether the payment went through; asking it again until it does (" + msg + ")"
 	case kind == failRetry && u.Step(step).Attempts >= e.cfg.MaxAttempts:
 		kind = failFatal
 	case kind == failDeclined && step != tierup.StepPayment:
@@ -231,8 +244,8 @@ func (e *Engine) concludeForCancel(ctx context.Context, tx tierup.Store, u *tier
 	switch {
 	case res.err != nil:
 		kind, code, msg := classify(res.err)
-		if kind == failUnreachable || (kind == failRetry && u.Step(step).Attempts < e.cfg.MaxAttempts) {
-			return false, nil
+		if kind == failUnreachable || (kind == failRetry && (u.Step(step).Attempts < e.cfg.MaxAttempts || outcomeUnknown(step, res.err))) {
+			return false, nil // the step goes on: a cancel waits for its outcome
 		}
 		cause = &tierup.StepError{Code: code, Message: msg}
 	case res.more:

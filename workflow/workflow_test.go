@@ -63,6 +63,7 @@ func TestFinish(t *testing.T) {
 	declined := &tierup.PaymentError{Code: "card_declined", DeclineCode: "insufficient_funds", Message: "Your card has insufficient funds."}
 	retryable := &tierup.PaymentError{Code: "processing_error", Retryable: true, Message: "try again"}
 	down := &tierup.PaymentError{Code: "gateway_unavailable", Unavailable: true, Message: "the gateway does not answer"}
+	unknown := &tierup.PaymentError{Code: "timeout", Retryable: true, OutcomeUnknown: true, Message: "no answer in time"}
 	paused := func(u *tierup.Upgrade) { u.Status, u.PausedReason = tierup.UpgradePaused, "down" }
 	canceling := func(u *tierup.Upgrade) { u.CancelRequestedAt = &start }
 	attempts := func(n int) func(u *tierup.Upgrade) {
@@ -96,6 +97,12 @@ func TestFinish(t *testing.T) {
 			status: tierup.UpgradeProcessing, step: tierup.StepRetrying, actions: []tierup.Action{tierup.ActionStepRetryScheduled}, job: tierup.StepPayment, jobIn: time.Second},
 		{name: "retries exhausted go to support", prep: attempts(3), res: result{err: retryable},
 			status: tierup.UpgradeNeedsSupport, step: tierup.StepFailed, actions: []tierup.Action{tierup.ActionNeedsSupport}, mailToTeam: true},
+		{name: "an unknown outcome retries like any transient error", prep: attempts(1), res: result{err: unknown},
+			status: tierup.UpgradeProcessing, step: tierup.StepRetrying, actions: []tierup.Action{tierup.ActionStepRetryScheduled}, job: tierup.StepPayment, jobIn: time.Second},
+		{name: "an unknown outcome is never given up: retries exhausted, it pauses and asks again", prep: attempts(3), res: result{err: unknown},
+			status: tierup.UpgradePaused, step: tierup.StepRetrying, actions: []tierup.Action{tierup.ActionPaused}, job: tierup.StepPayment, jobIn: 2 * time.Second},
+		{name: "a cancel waits for an unknown outcome", prep: func(u *tierup.Upgrade) { canceling(u); attempts(3)(u) }, res: result{err: unknown},
+			status: tierup.UpgradePaused, step: tierup.StepRetrying, actions: []tierup.Action{tierup.ActionPaused}, job: tierup.StepPayment, jobIn: 2 * time.Second},
 		{name: "a reused idempotency key goes to support", res: result{err: &tierup.PaymentError{Code: "idempotency_key_reused"}},
 			status: tierup.UpgradeNeedsSupport, step: tierup.StepFailed, actions: []tierup.Action{tierup.ActionNeedsSupport}, mailToTeam: true},
 		{name: "a cancel concludes a success and compensates", prep: canceling, res: result{msg: "charged", apply: charged},

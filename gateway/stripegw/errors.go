@@ -29,10 +29,11 @@ const (
 	// result for unauthenticated requests.
 	CodeMisconfigured = tierup.PayCodeGatewayMisconfigured
 	// CodeTimeout: the request was sent (or may have been) but no answer
-	// came in time. Retryable.
+	// came in time. Retryable, OutcomeUnknown.
 	CodeTimeout = tierup.PayCodeTimeout
-	// CodeProcessingError: Stripe answered 5xx or something unreadable, or
-	// a card processing error. Retryable.
+	// CodeProcessingError: Stripe answered 5xx or something unreadable
+	// (Retryable, OutcomeUnknown), or a card processing error (Retryable:
+	// the card was not charged).
 	CodeProcessingError = tierup.PayCodeProcessingError
 	// CodeRateLimited: Stripe answered 429. Retryable.
 	CodeRateLimited = tierup.PayCodeRateLimited
@@ -40,7 +41,7 @@ const (
 	// parameters; Stripe did nothing.
 	CodeIdempotencyKeyReused = tierup.PayCodeIdempotencyKeyReused
 	// CodeIdempotencyKeyInUse: a request with the same key is still
-	// running. Retryable.
+	// running. Retryable, OutcomeUnknown.
 	CodeIdempotencyKeyInUse = tierup.PayCodeIdempotencyKeyInUse
 	// CodeInvalidRequest: Stripe refused the request without a more
 	// specific code; retrying the same request cannot help.
@@ -107,9 +108,10 @@ func fromStripeError(se *stripe.Error) *tierup.PaymentError {
 		}
 	case se.Code == stripe.ErrorCodeIdempotencyKeyInUse:
 		return &tierup.PaymentError{
-			Code:      CodeIdempotencyKeyInUse,
-			Message:   "This payment is already being processed. Please wait a moment.",
-			Retryable: true,
+			Code:           CodeIdempotencyKeyInUse,
+			Message:        "This payment is already being processed. Please wait a moment.",
+			Retryable:      true,
+			OutcomeUnknown: true,
 		}
 	case status == http.StatusTooManyRequests:
 		return &tierup.PaymentError{
@@ -118,10 +120,12 @@ func fromStripeError(se *stripe.Error) *tierup.PaymentError {
 			Retryable: true,
 		}
 	case status >= 500 || se.Type == stripe.ErrorTypeAPI:
+		// Stripe: a 500 may or may not have been carried out.
 		return &tierup.PaymentError{
-			Code:      CodeProcessingError,
-			Message:   "The payment service had a temporary problem. The payment will be tried again; you won't be charged twice.",
-			Retryable: true,
+			Code:           CodeProcessingError,
+			Message:        "The payment service had a temporary problem. The payment will be tried again; you won't be charged twice.",
+			Retryable:      true,
+			OutcomeUnknown: true,
 		}
 	case se.Type == stripe.ErrorTypeCard:
 		return cardError(tierup.PaymentCode(se.Code), string(se.DeclineCode))
@@ -171,17 +175,19 @@ func fromTransportError(err error) *tierup.PaymentError {
 		}
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return &tierup.PaymentError{
-			Code:      CodeTimeout,
-			Message:   "The payment service didn't answer in time. The payment will be tried again; you won't be charged twice.",
-			Retryable: true,
+			Code:           CodeTimeout,
+			Message:        "The payment service didn't answer in time. The payment will be tried again; you won't be charged twice.",
+			Retryable:      true,
+			OutcomeUnknown: true,
 		}
 	}
 	// A dropped connection, or an answer that was not Stripe's JSON (say a
 	// proxy's HTML 502).
 	return &tierup.PaymentError{
-		Code:      CodeProcessingError,
-		Message:   "The payment service had a temporary problem. The payment will be tried again; you won't be charged twice.",
-		Retryable: true,
+		Code:           CodeProcessingError,
+		Message:        "The payment service had a temporary problem. The payment will be tried again; you won't be charged twice.",
+		Retryable:      true,
+		OutcomeUnknown: true,
 	}
 }
 
@@ -198,9 +204,10 @@ func intentError(pi *stripe.PaymentIntent) *tierup.PaymentError {
 		return nil
 	case stripe.PaymentIntentStatusProcessing:
 		return &tierup.PaymentError{
-			Code:      CodePaymentPending,
-			Message:   "Your bank is still processing the payment. The upgrade continues as soon as it confirms.",
-			Retryable: true,
+			Code:           CodePaymentPending,
+			Message:        "Your bank is still processing the payment. The upgrade continues as soon as it confirms.",
+			Retryable:      true,
+			OutcomeUnknown: true,
 		}
 	case stripe.PaymentIntentStatusRequiresPaymentMethod:
 		if e := pi.LastPaymentError; e != nil && e.Type == stripe.ErrorTypeCard {
