@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"html"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,88 +14,35 @@ import (
 	"unicode/utf8"
 
 	"github.com/tierup/tierup"
-	"github.com/tierup/tierup/app"
-	"github.com/tierup/tierup/internal/dbtest"
-	"github.com/tierup/tierup/stack"
+	"github.com/tierup/tierup/internal/fuzzenv"
 	"github.com/tierup/tierup/web"
 )
 
-// dashboard is a signed-in account on the whole server (dashboard and API),
-// on SQLite with the sandbox, at a fixed instant: quotes and the session
-// never expire, whatever the fuzzer's pace.
+// dashboard is the fuzz environment's Declined account signed in to the
+// whole server (dashboard and API).
 type dashboard struct {
-	h          http.Handler
-	sid, csrf  string
-	now        time.Time
-	terms      string
-	quote      string // open, for the review form
-	upgrade    string // processing (nothing runs it), for the retry form
-	challenge  string // no such payment challenge
-	stack      *stack.Stack
-	accountLoc *time.Location
+	*fuzzenv.Env
+	h         http.Handler
+	sid, csrf string
 }
 
 func newDashboard(tb testing.TB) *dashboard {
 	tb.Helper()
+	e := fuzzenv.New(tb)
+	h, err := e.Stack.Handler()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	ctx := context.Background()
-	now := time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
-	st, err := stack.Open(ctx, stack.Options{DB: dbtest.SQLite(tb), App: app.Config{Sandbox: true}, Clock: tierup.FixedClock(now),
-		SecretKey: dbtest.SecretKey, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	token, _, err := e.Stack.App.NewLoginLink(ctx, e.Declined.ID)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { st.Close(context.WithoutCancel(ctx)) })
-	h, err := st.Handler()
+	sid, sess, err := e.Stack.App.UseLoginLink(ctx, token)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	must := func(err error) {
-		tb.Helper()
-		if err != nil {
-			tb.Fatal(err)
-		}
-	}
-	acct, _, err := st.App.CreateAccount(ctx, app.NewAccount{Email: "fuzz@example.com", Plan: "pro-1m"})
-	must(err)
-	review, err := st.App.CreateQuote(ctx, acct.ID, "pro-3m")
-	must(err)
-	other, err := st.App.CreateQuote(ctx, acct.ID, "team-3m")
-	must(err)
-	pm, err := st.App.CreatePaymentMethod(ctx, acct.ID, tierup.Card{Number: "4242424242424242", ExpMonth: 3, ExpYear: 2030, CVC: "123"})
-	must(err)
-	version, _ := st.App.Terms()
-	u, err := st.App.CreateUpgrade(ctx, acct.ID, app.NewUpgrade{Quote: other.ID, PaymentMethod: pm.ID, AcceptTerms: version})
-	must(err)
-	token, _, err := st.App.NewLoginLink(ctx, acct.ID)
-	must(err)
-	sid, sess, err := st.App.UseLoginLink(ctx, token)
-	must(err)
-	d := &dashboard{h: h, sid: sid, csrf: sess.CSRF, now: now, terms: version, quote: review.ID, upgrade: u.ID,
-		challenge: "ch_fuzz", stack: st, accountLoc: time.UTC}
-	d.declined(tb)
-	return d
-}
-
-// declined puts the upgrade back where the retry form is offered: its card
-// declined. A retry that went through made it processing.
-func (d *dashboard) declined(tb testing.TB) {
-	ctx := context.Background()
-	u, err := d.stack.Store.Upgrade(ctx, d.upgrade)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if u.Status == tierup.UpgradePaymentFailed {
-		return
-	}
-	if err := u.StartStep(tierup.StepPayment, "fuzz", d.now); err != nil {
-		tb.Fatal(err)
-	}
-	if err := u.PaymentDeclined(tierup.StepError{Code: string(tierup.PayCodeCardDeclined), Message: "Your card was declined."}, "generic_decline", d.now); err != nil {
-		tb.Fatal(err)
-	}
-	if err := d.stack.Store.UpdateUpgrade(ctx, u); err != nil {
-		tb.Fatal(err)
-	}
+	return &dashboard{Env: e, h: h, sid: sid, csrf: sess.CSRF}
 }
 
 // post sends a form body, the session's CSRF token first, as a browser
@@ -123,10 +68,10 @@ var dashboardForms = []struct {
 	terms  bool // and the terms must be accepted first
 	signed bool
 }{
-	{func(d *dashboard) string { return "/review/" + d.quote }, true, true, true},
-	{func(d *dashboard) string { return "/upgrades/" + d.upgrade + "/payment" }, true, false, true}, // declined first
+	{func(d *dashboard) string { return "/review/" + d.Declined.Quote }, true, true, true},
+	{func(d *dashboard) string { return "/upgrades/" + d.Declined.Upgrade + "/payment" }, true, false, true}, // declined first
 	{func(*dashboard) string { return "/quote" }, false, false, true},
-	{func(d *dashboard) string { return tierup.SandboxChallengePath + d.challenge }, false, false, false},
+	{func(*dashboard) string { return tierup.SandboxChallengePath + "ch_none" }, false, false, false},
 }
 
 // FuzzDashboardForms posts any body to each of the dashboard's forms, as the
@@ -140,9 +85,9 @@ var dashboardForms = []struct {
 // 3-D Secure challenge. Seeds: below and testdata/fuzz/FuzzDashboardForms.
 func FuzzDashboardForms(f *testing.F) {
 	d := newDashboard(f)
-	good := "number=4242+4242+4242+4242&exp_month=3&exp_year=2030&cvc=123&name=Ada+Lovelace&saved=new&terms=" + url.QueryEscape(d.terms)
+	good := "number=4242+4242+4242+4242&exp_month=3&exp_year=2030&cvc=123&name=Ada+Lovelace&saved=new&terms=" + url.QueryEscape(d.Terms)
 	f.Add(uint8(0), good)
-	f.Add(uint8(0), "number=4242424242424241&exp_month=13&exp_year=20&cvc=98765&name=%3Cscript%3E&saved=new&terms="+url.QueryEscape(d.terms))
+	f.Add(uint8(0), "number=4242424242424241&exp_month=13&exp_year=20&cvc=98765&name=%3Cscript%3E&saved=new&terms="+url.QueryEscape(d.Terms))
 	f.Add(uint8(1), good)
 	f.Add(uint8(1), "saved=pm_nope&number=1")
 	f.Add(uint8(2), "plan=team-12m")
@@ -153,7 +98,7 @@ func FuzzDashboardForms(f *testing.F) {
 		i := int(form) % len(dashboardForms)
 		fm := dashboardForms[i]
 		if i == 1 {
-			d.declined(t)
+			d.Decline(t)
 		}
 		w := d.post(fm.path(d), body, fm.signed)
 		page := w.Body.String()
@@ -189,12 +134,12 @@ func FuzzDashboardForms(f *testing.F) {
 			return
 		}
 		switch saved := values.Get("saved"); {
-		case fm.terms && values.Get("terms") != d.terms:
+		case fm.terms && values.Get("terms") != d.Terms:
 			if !strings.Contains(page, "Accept the terms of service") {
 				t.Fatalf("terms not accepted, not said: %.300s", page)
 			}
 		case saved == "" || saved == "new":
-			_, err := tierup.ValidateCard(card, d.now, d.accountLoc)
+			_, err := tierup.ValidateCard(card, d.Now, time.UTC) // the account's zone
 			var e *tierup.Error
 			if !errors.As(err, &e) {
 				return
