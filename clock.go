@@ -23,6 +23,19 @@ type FixedClock time.Time
 // Now returns the fixed instant.
 func (c FixedClock) Now() time.Time { return time.Time(c) }
 
+// TimeProblem says why t cannot be an instant a client sets (a test
+// clock's time, the start of a backdated period), or returns "". Such an
+// instant must lie from 1970 to 2199: well inside the years 0000–9999 that
+// RFC 3339 and JSON can write, so that every period and quote computed from
+// it (plans last at most MaxIntervalMonths) can be written too, and an
+// offset such as 9999-12-31T23:59:59-23:59 cannot carry it outside.
+func TimeProblem(t time.Time) string {
+	if t.Before(time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)) || !t.Before(time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		return "must be from 1970-01-01T00:00:00Z to 2199-12-31T23:59:59Z"
+	}
+	return ""
+}
+
 // AddMonths adds n calendar months to t as seen in loc: the same local time of
 // day, with the day clamped to the last day of the target month (Jan 31 + 1
 // month is Feb 28, or Feb 29 in a leap year). time.AddDate would normalise

@@ -73,6 +73,15 @@ func DefaultCatalog() *Catalog {
 	return c
 }
 
+// The bounds of a catalog's plans. Past them the quote engine's
+// arithmetic would overflow: a period's value, price plus the unused value
+// it takes over, is summed in 64 bits and a period's length in seconds must
+// fit a time.Duration.
+const (
+	MaxIntervalMonths = 120               // ten years
+	MaxPrice          = 1_000_000_000_000 // in the currency's minor unit: USD 10 000 000 000
+)
+
 // ParseCatalog reads and validates a catalog document:
 // {"tiers": ["hobby", "pro", …], "default_plan": "hobby", "plans": [Plan, …]}.
 // The default plan, which new accounts get, must be one of the plans and
@@ -103,8 +112,12 @@ func ParseCatalog(r io.Reader) (*Catalog, error) {
 			return nil, fmt.Errorf("catalog: plan %q has unknown tier %q", p.ID, p.Tier)
 		case p.IntervalMonths < 0:
 			return nil, fmt.Errorf("catalog: plan %q has a negative interval", p.ID)
+		case p.IntervalMonths > MaxIntervalMonths:
+			return nil, fmt.Errorf("catalog: plan %q has an interval of more than %d months", p.ID, MaxIntervalMonths)
 		case p.Price.Amount < 0:
 			return nil, fmt.Errorf("catalog: plan %q has a negative price", p.ID)
+		case p.Price.Amount > MaxPrice:
+			return nil, fmt.Errorf("catalog: plan %q has a price of more than %d minor units", p.ID, int64(MaxPrice))
 		case p.Free() && p.Price.Amount != 0:
 			return nil, fmt.Errorf("catalog: plan %q has no interval but a price", p.ID)
 		}

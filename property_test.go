@@ -3,7 +3,6 @@ package tierup_test
 import (
 	"errors"
 	"math/big"
-	"reflect"
 	"testing"
 	"time"
 
@@ -93,18 +92,10 @@ func TestQuoteProperties(t *testing.T) {
 	cat := tierup.DefaultCatalog()
 	plans := cat.Plans()
 	rapid.Check(t, func(t *rapid.T) {
-		loc, _ := time.LoadLocation(rapid.SampledFrom(zones).Draw(t, "zone"))
-		now := time.Unix(rapid.Int64Range(ts("2024-01-01T00:00:00Z").Unix(), ts("2032-01-01T00:00:00Z").Unix()).Draw(t, "now"), 0).UTC()
-		from := rapid.SampledFrom(plans).Draw(t, "from")
+		now, loc := drawNow(t)
+		from, current := drawSubscription(t, plans, now, loc)
 		to := rapid.SampledFrom(plans).Draw(t, "to")
 		policy := rapid.SampledFrom([]tierup.Policy{tierup.PolicyCarryover, tierup.PolicyValue, tierup.PolicyCredit}).Draw(t, "policy")
-		current := tierup.Subscription{PlanID: from.ID}
-		if !from.Free() {
-			// Started up to two periods ago: active or ended.
-			back := rapid.Int64Range(0, int64(from.IntervalMonths)*62*86400).Draw(t, "back")
-			start := now.Add(-time.Duration(back) * time.Second)
-			current.PeriodStart, current.PeriodEnd = start, tierup.AddMonths(start, from.IntervalMonths, loc)
-		}
 		in := tierup.QuoteInput{Now: now, Location: loc, Current: current, From: &from, To: &to, Policy: policy}
 		q, err := cat.PriceUpgrade(in)
 		if err != nil {
@@ -113,54 +104,8 @@ func TestQuoteProperties(t *testing.T) {
 			}
 			return
 		}
-		again, _ := cat.PriceUpgrade(in)
-		if !reflect.DeepEqual(q, again) {
-			t.Fatal("the same inputs gave different quotes")
-		}
-		if !q.NewPeriod.End.After(now) || !q.NewPeriod.Start.Equal(now) {
-			t.Fatalf("new period %v does not start now and end later", q.NewPeriod)
-		}
-		if q.AmountDue.Amount < 0 || q.AmountDue.Amount > to.Price.Amount {
-			t.Fatalf("amount due %d outside [0, %d]", q.AmountDue.Amount, to.Price.Amount)
-		}
-		if q.RemainingSeconds < 0 || q.RemainingSeconds != int64(current.Remaining(now)/time.Second) {
-			t.Fatalf("remaining %d", q.RemainingSeconds)
-		}
-		base := tierup.AddMonths(now, to.IntervalMonths, loc)
-		switch q.Adjustment.Kind {
-		case tierup.AdjustExtension:
-			if q.Adjustment.Seconds < 0 {
-				t.Fatal("negative extension")
-			}
-		case tierup.AdjustDeduction:
-			if q.Adjustment.Seconds > 0 {
-				t.Fatal("positive deduction")
-			}
-		case tierup.AdjustTimeCredit:
-			// Never more time than the money buys: s·p_new·len_old ≤ p_old·rem·len_new,
-			// and not a whole second less either.
-			oldLen := int64(current.PeriodEnd.Sub(current.PeriodStart) / time.Second)
-			newLen := int64(base.Sub(now) / time.Second)
-			lhs := new(big.Int).Mul(big.NewInt(q.Adjustment.Seconds), big.NewInt(to.Price.Amount*oldLen))
-			rhs := new(big.Int).Mul(big.NewInt(from.Price.Amount*q.RemainingSeconds), big.NewInt(newLen))
-			if lhs.Cmp(rhs) > 0 {
-				t.Fatalf("value policy gave %d s, more than the money buys", q.Adjustment.Seconds)
-			}
-			lhs.Add(lhs, big.NewInt(to.Price.Amount*oldLen))
-			if lhs.Cmp(rhs) <= 0 {
-				t.Fatalf("value policy gave %d s, a whole second short", q.Adjustment.Seconds)
-			}
-		case tierup.AdjustCredit:
-			if q.Adjustment.Amount == nil || q.Adjustment.Amount.Amount < 0 {
-				t.Fatal("credit without a non-negative amount")
-			}
-		case tierup.AdjustNone:
-			if q.RemainingSeconds != 0 {
-				t.Fatal("no adjustment with time remaining")
-			}
-		}
-		if want := base.Add(time.Duration(q.Adjustment.Seconds) * time.Second); !q.NewPeriod.End.Equal(want) {
-			t.Fatalf("end %s, want base %s + adjustment %d", q.NewPeriod.End, base, q.Adjustment.Seconds)
+		if err := quoteInvariants(cat, in, q); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -108,7 +109,9 @@ type QuoteInput struct {
 // returned quote has no ID, account, expiry or signature yet; see Seal.
 //
 // Errors: ErrSamePlan, ErrNotAnUpgrade, ErrPlanUnavailable,
-// ErrCurrencyMismatch, ErrRemainingExceedsNewPeriod.
+// ErrCurrencyMismatch, ErrRemainingExceedsNewPeriod, ErrOverflow (amounts or
+// times out of range, which a catalog within ParseCatalog's bounds only
+// reaches under the value policy with plans priced wildly apart).
 func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 	if err := c.CheckUpgrade(in.From, in.To); err != nil {
 		return nil, err
@@ -190,6 +193,12 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 		if in.To.Price.Amount > 0 { // a zero-priced plan's time is not bought
 			if secs, err = MulDivFloor(in.Current.ValueOn(in.From).Amount, remaining, newLen, oldLen, in.To.Price.Amount); err != nil {
 				return nil, err
+			}
+			// An expensive plan's value at a far cheaper plan's rate (a
+			// catalog can price a higher tier lower) can buy more time
+			// than a time.Duration holds.
+			if secs > math.MaxInt64/int64(time.Second) {
+				return nil, ErrOverflow
 			}
 		}
 		worth, err := unusedValue(in, remaining, oldLen)

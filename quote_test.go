@@ -262,6 +262,9 @@ func TestCatalogRejects(t *testing.T) {
 		"priced free plan": `{"tiers":["a"],"plans":[{"id":"x","tier":"a","interval_months":0,"price":{"amount":1,"currency":"USD"}}]}`,
 		"unknown field":    `{"tiers":["a"],"plans":[],"extra":1}`,
 		"no tiers":         `{"plans":[]}`,
+		// Found by FuzzParseCatalog: the quote engine's arithmetic overflowed.
+		"a thousand-year interval": `{"tiers":["a"],"plans":[{"id":"x","tier":"a","interval_months":12000,"price":{"amount":1,"currency":"USD"}}]}`,
+		"a price near 2^63":        `{"tiers":["a"],"plans":[{"id":"x","tier":"a","interval_months":1,"price":{"amount":9000000000000000000,"currency":"USD"}}]}`,
 	}
 	for name, doc := range tests {
 		if _, err := tierup.ParseCatalog(strings.NewReader(doc)); err == nil {

@@ -105,6 +105,9 @@ func (a *App) CreateAccount(ctx context.Context, in NewAccount) (*AccountView, s
 		start := now
 		if in.CurrentPeriodStart != nil {
 			start = in.CurrentPeriodStart.UTC().Truncate(time.Second)
+			if why := tierup.TimeProblem(start); why != "" {
+				return nil, "", tierup.Invalid(tierup.FieldError{Location: "body.current_period_start", Message: "the start " + why})
+			}
 			if start.After(now) {
 				return nil, "", tierup.Invalid(tierup.FieldError{Location: "body.current_period_start",
 					Message: fmt.Sprintf("the period cannot start in the future (now is %s)", now.Format(time.RFC3339))})

@@ -123,9 +123,12 @@ func (a *App) Preflight(ctx context.Context, accountID string, plan *tierup.Plan
 func (a *App) VerifyQuote(q *tierup.Quote) bool { return a.deps.Keys.VerifyQuote(q) }
 
 // CreateTestClock makes a sandbox test clock frozen at t.
-// Errors: CodeSandboxDisabled.
+// Errors: CodeInvalid, CodeSandboxDisabled.
 func (a *App) CreateTestClock(ctx context.Context, t time.Time) (*tierup.TestClock, error) {
 	if err := a.requireSandbox(); err != nil {
+		return nil, err
+	}
+	if err := frozenTime(t); err != nil {
 		return nil, err
 	}
 	c := &tierup.TestClock{ID: tierup.NewID("clock"), FrozenTime: t.UTC().Truncate(time.Second), CreatedAt: a.clock.Now().UTC().Truncate(time.Second)}
@@ -145,9 +148,12 @@ func (a *App) TestClock(ctx context.Context, id string) (*tierup.TestClock, erro
 }
 
 // AdvanceTestClock moves a test clock forward to t.
-// Errors: CodeNotFound, CodeClockNotForward, CodeSandboxDisabled.
+// Errors: CodeInvalid, CodeNotFound, CodeClockNotForward, CodeSandboxDisabled.
 func (a *App) AdvanceTestClock(ctx context.Context, id string, t time.Time) (*tierup.TestClock, error) {
 	if err := a.requireSandbox(); err != nil {
+		return nil, err
+	}
+	if err := frozenTime(t); err != nil {
 		return nil, err
 	}
 	c, err := a.store.AdvanceTestClock(ctx, id, t.UTC().Truncate(time.Second))
@@ -156,6 +162,14 @@ func (a *App) AdvanceTestClock(ctx context.Context, id string, t time.Time) (*ti
 	}
 	a.log.InfoContext(ctx, "test clock advanced", "test_clock", c.ID, "frozen_time", c.FrozenTime)
 	return c, nil
+}
+
+// frozenTime refuses a test clock's time outside tierup.TimeProblem's range.
+func frozenTime(t time.Time) error {
+	if why := tierup.TimeProblem(t); why != "" {
+		return tierup.Invalid(tierup.FieldError{Location: "body.frozen_time", Message: "the time " + why})
+	}
+	return nil
 }
 
 func (a *App) requireSandbox() error {

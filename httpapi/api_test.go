@@ -270,6 +270,12 @@ func TestAPI(t *testing.T) {
 			e.expect(e.do("POST", "/v1/test-clocks/"+clock+"/advance", adminToken, map[string]any{"frozen_time": "2026-05-01T12:00:00Z"}), 422, "clock_not_forward")
 			e.expect(e.do("POST", "/v1/test-clocks/clock_nope/advance", adminToken, map[string]any{"frozen_time": "2027-01-01T00:00:00Z"}), 404, "not_found")
 			e.expect(e.do("GET", "/v1/test-clocks/clock_nope", adminToken, nil), 404, "not_found")
+			// Times whose answers JSON could not write (found by FuzzAPIBodies).
+			for _, at := range []string{"0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-23:59", "1969-12-31T23:59:59Z"} {
+				e.expect(e.do("POST", "/v1/test-clocks", adminToken, map[string]any{"frozen_time": at}), 422, "validation_failed")
+				e.expect(e.do("POST", "/v1/test-clocks/"+clock+"/advance", adminToken, map[string]any{"frozen_time": at}), 422, "validation_failed")
+				e.expect(e.do("POST", "/v1/accounts", adminToken, map[string]any{"email": "early@example.com", "plan": "pro-1m", "current_period_start": at}), 422, "validation_failed")
+			}
 			r := e.do("POST", "/v1/test-clocks/"+clock+"/advance", adminToken, map[string]any{"frozen_time": "2026-06-01T12:00:00Z"})
 			e.expect(r, 200, "")
 			if got := e.do("GET", "/v1/test-clocks/"+clock, adminToken, nil); got.Str("frozen_time") != "2026-06-01T12:00:00Z" {

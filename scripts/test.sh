@@ -141,3 +141,31 @@ go vet ./...
 
 say "go test"
 go test -count=1 -race "$@" ./...
+
+# Fuzzing: `go test` above ran every fuzz target's seeds (f.Add and the
+# committed testdata/fuzz/<target>/ corpus) as regression tests; here each
+# target fuzzes for a bounded time, one per invocation (go test -fuzz takes
+# one). A failure leaves its input in <package>/testdata/fuzz/<target>/:
+# fix the bug and commit the input, which then runs with every `go test`.
+# TIERUP_FUZZTIME sets the time per target (10s; outside CI 0 skips).
+fuzz_targets=(
+  .:FuzzCard
+  .:FuzzTextProblem
+  .:FuzzQuote
+  .:FuzzParseCatalog
+  eventstream:FuzzLastEventID
+  internal/httpx:FuzzForwarded
+  httpapi:FuzzAPIBodies
+  web:FuzzDashboardForms
+)
+fuzztime="${TIERUP_FUZZTIME:-10s}"
+if [[ "$fuzztime" == 0 && "${CI:-}" != true ]]; then
+  say "skipping fuzzing (TIERUP_FUZZTIME=0)"
+else
+  for target in "${fuzz_targets[@]}"; do
+    pkg="${target%%:*}" name="${target##*:}"
+    say "fuzz $name ($pkg, $fuzztime)"
+    go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "./$pkg" ||
+      die "$name failed: its input is in $pkg/testdata/fuzz/$name/; fix the bug and commit the input as a regression test"
+  done
+fi

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -124,10 +125,12 @@ func staticFiles() http.Handler {
 
 // parseForm reads a posted form, answering a page that says what is wrong
 // when it cannot: 413 for a form over httpx.MaxBody, 400 for one that does
-// not parse. It reports whether the handler may go on.
+// not parse or is not UTF-8 (browsers send our forms in UTF-8; other bytes
+// would be stored, or shown back on the page, as they are). It reports
+// whether the handler may go on.
 func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	err := r.ParseForm()
-	if err == nil {
+	if err == nil && utf8Form(r.Form) {
 		return true
 	}
 	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
@@ -137,6 +140,21 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	}
 	s.render(w, r, http.StatusBadRequest, "signin", &view{Title: "Problem", Error: "This form could not be read. Go back, reload the page and try again."})
 	return false
+}
+
+// utf8Form reports whether every name and value of a form is UTF-8.
+func utf8Form(f url.Values) bool {
+	for k, vs := range f {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // view is what every page template gets.

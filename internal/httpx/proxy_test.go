@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/tierup/tierup/internal/httpx"
@@ -78,7 +79,10 @@ func TestBehindProxy(t *testing.T) {
 	}
 }
 
-// FuzzForwarded: any header gives no address or a real IP, and never panics.
+// FuzzForwarded: any header gives no address or a real IP, in the form
+// that the client IP recorded under BehindProxy reads back, and a
+// lower-case scheme; it never panics. Seeds: below and
+// testdata/fuzz/FuzzForwarded.
 func FuzzForwarded(f *testing.F) {
 	for _, s := range []string{`for=192.0.2.60;proto=https`, `for="[2001:db8::1]:4711"`, `for=_x, for=1.2.3.4`, `;;==,,`, `for="`, ""} {
 		f.Add(s, "198.51.100.7, 10.0.0.1", "https")
@@ -90,9 +94,15 @@ func FuzzForwarded(f *testing.F) {
 		}
 		h.Set("X-Forwarded-For", xff)
 		h.Set("X-Forwarded-Proto", xfp)
-		client, _ := httpx.Forwarded(h)
+		client, proto := httpx.Forwarded(h)
 		if client != "" && net.ParseIP(client) == nil {
 			t.Errorf("client %q is not an IP", client)
+		}
+		if client != "" && httpx.ClientIP(net.JoinHostPort(client, "0")) != client {
+			t.Errorf("client %q reads back as %q", client, httpx.ClientIP(net.JoinHostPort(client, "0")))
+		}
+		if proto != strings.ToLower(proto) {
+			t.Errorf("proto %q is not lower case", proto)
 		}
 	})
 }
