@@ -190,6 +190,9 @@ type Store interface {
 	// Heartbeat records that the workflow process is alive, at the
 	// database's time: leases never compare two hosts' clocks.
 	Heartbeat(ctx context.Context, process string) error
+	// DeleteHeartbeat removes the process's heartbeat when it stops
+	// cleanly, holding no step: the others need not wait for it to age.
+	DeleteHeartbeat(ctx context.Context, process string) error
 	// ResumeCandidates lists the active upgrades the workflow may have to
 	// resume: those whose current step runs in a process with no heartbeat
 	// within heartbeatTimeout (an unknown process counts as dead), and the

@@ -19,6 +19,7 @@ type Transition string
 const (
 	TransitionStartStep       Transition = "start_step"          // a job claims the current step
 	TransitionTakeOverStep    Transition = "take_over_step"      // a live process continues a dead one's running step
+	TransitionHandBackStep    Transition = "hand_back_step"      // a stopping process gives its running step back unfinished
 	TransitionStepProgressed  Transition = "step_progressed"     // the step did part of its work and goes on
 	TransitionStepSucceeded   Transition = "step_succeeded"      // the step is done; the next starts, or the upgrade completes
 	TransitionStepFailed      Transition = "step_failed"         // a transient failure: another attempt at a set time
@@ -101,7 +102,7 @@ func (t Transition) rule() rule {
 	switch t {
 	case TransitionStartStep:
 		return rule{from: moving, step: []StepStatus{StepPending, StepRetrying}}
-	case TransitionTakeOverStep, TransitionStepProgressed, TransitionStepSucceeded, TransitionStepFailed,
+	case TransitionTakeOverStep, TransitionHandBackStep, TransitionStepProgressed, TransitionStepSucceeded, TransitionStepFailed,
 		TransitionPause, TransitionNeedSupport:
 		return rule{from: moving, step: []StepStatus{StepRunning}}
 	case TransitionPaymentDeclined:
@@ -134,7 +135,7 @@ func (t Transition) rule() rule {
 
 // Transitions returns every transition (a new slice each time).
 func Transitions() []Transition {
-	return []Transition{TransitionStartStep, TransitionTakeOverStep, TransitionStepProgressed, TransitionStepSucceeded,
+	return []Transition{TransitionStartStep, TransitionTakeOverStep, TransitionHandBackStep, TransitionStepProgressed, TransitionStepSucceeded,
 		TransitionStepFailed, TransitionPause, TransitionResume, TransitionPaymentDeclined, TransitionNeedSupport,
 		TransitionRetry, TransitionRetryPayment, TransitionRequestCancel, TransitionConcludeStep, TransitionCanceled,
 		TransitionPaymentCharged, TransitionPaymentNotDue, TransitionRefunded, TransitionPaymentActionRequired, TransitionPaymentAbandoned}
@@ -220,6 +221,29 @@ func (u *Upgrade) TakeOverStep(step StepName, worker string) error {
 		return err
 	}
 	u.Step(step).Worker = worker
+	return nil
+}
+
+// HandBackStep gives the running step back unfinished, as it was before
+// the run now ending claimed it (before: the step as that claim read it),
+// because the process is shutting down: the run spends no attempt, and a
+// step that was already running before (a continuation, or one taken over)
+// stays running with no process, so that any process continues it at once.
+// Errors: a *TransitionError, or one saying before is another step.
+func (u *Upgrade) HandBackStep(step StepName, before Step) error {
+	if err := u.check(TransitionHandBackStep, step); err != nil {
+		return err
+	}
+	if before.Name != step {
+		return fmt.Errorf("handing back %s with the record of %s", step, before.Name)
+	}
+	st := u.Step(step)
+	run := st.Run
+	*st = before
+	st.Run = run
+	if st.Status == StepRunning {
+		st.Worker = ""
+	}
 	return nil
 }
 

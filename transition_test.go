@@ -40,6 +40,7 @@ func specs() map[tierup.Transition]spec {
 	return map[tierup.Transition]spec{
 		tierup.TransitionStartStep:       {from: moving, step: []tierup.StepStatus{tierup.StepPending, tierup.StepRetrying}},
 		tierup.TransitionTakeOverStep:    {from: moving, step: running},
+		tierup.TransitionHandBackStep:    {from: moving, step: running},
 		tierup.TransitionStepProgressed:  {from: moving, step: running},
 		tierup.TransitionStepSucceeded:   {from: moving, step: running},
 		tierup.TransitionStepFailed:      {from: moving, step: running},
@@ -77,6 +78,8 @@ func fire(u *tierup.Upgrade, t tierup.Transition) error {
 		return u.StartStep(step, "proc_b", t0)
 	case tierup.TransitionTakeOverStep:
 		return u.TakeOverStep(step, "proc_b")
+	case tierup.TransitionHandBackStep:
+		return u.HandBackStep(step, tierup.Step{Name: step, Status: tierup.StepPending})
 	case tierup.TransitionStepProgressed:
 		return u.StepProgressed(step)
 	case tierup.TransitionStepSucceeded:
@@ -182,6 +185,15 @@ func TestTransitionTable(t *testing.T) {
 	}
 }
 
+// inFlight is an upgrade whose payment step's run 3, its second attempt,
+// runs in proc_a.
+func inFlight() *tierup.Upgrade {
+	u := upgradeAt(tierup.UpgradeProcessing, false, tierup.StepRunning, tierup.PaymentPending)
+	st := u.Step(tierup.StepPayment)
+	st.Attempts, st.Run = 2, 3
+	return u
+}
+
 // TestTransitionEffects checks what each allowed transition does.
 func TestTransitionEffects(t *testing.T) {
 	p := tierup.StepPayment
@@ -203,6 +215,27 @@ func TestTransitionEffects(t *testing.T) {
 			func(u *tierup.Upgrade) error { return u.TakeOverStep(p, "proc_b") },
 			func(t *testing.T, u *tierup.Upgrade) {
 				if st := u.Step(p); st.Worker != "proc_b" || st.Status != tierup.StepRunning {
+					t.Errorf("step = %+v", st)
+				}
+			}},
+		{"hand back a started attempt: the step is as before it", inFlight(),
+			func(u *tierup.Upgrade) error {
+				return u.HandBackStep(p, tierup.Step{Name: p, Status: tierup.StepRetrying, Attempts: 1, Worker: "proc_old",
+					Error: &tierup.StepError{Code: "timeout"}, NextRetryAt: ptr(t0), StartedAt: ptr(t0.Add(-time.Hour)), Run: 2})
+			},
+			func(t *testing.T, u *tierup.Upgrade) {
+				st := u.Step(p)
+				if st.Status != tierup.StepRetrying || st.Attempts != 1 || st.Worker != "proc_old" || st.Error == nil || st.Error.Code != "timeout" ||
+					!st.NextRetryAt.Equal(t0) || !st.StartedAt.Equal(t0.Add(-time.Hour)) || st.Run != 3 {
+					t.Errorf("step = %+v", st)
+				}
+			}},
+		{"hand back a continuation: still running, by no process", inFlight(),
+			func(u *tierup.Upgrade) error {
+				return u.HandBackStep(p, tierup.Step{Name: p, Status: tierup.StepRunning, Attempts: 2, Worker: "proc_a", Run: 2})
+			},
+			func(t *testing.T, u *tierup.Upgrade) {
+				if st := u.Step(p); st.Status != tierup.StepRunning || st.Attempts != 2 || st.Worker != "" || st.Run != 3 || u.RunningWorker() != "" {
 					t.Errorf("step = %+v", st)
 				}
 			}},
@@ -383,6 +416,11 @@ func TestTransitionEffects(t *testing.T) {
 			}
 			tt.check(t, tt.from)
 		})
+	}
+	// Handing a step back with another step's record is refused.
+	u := inFlight()
+	if err := u.HandBackStep(p, tierup.Step{Name: tierup.StepActivatePlan, Status: tierup.StepPending}); err == nil || u.Step(p).Status != tierup.StepRunning {
+		t.Errorf("handed back with another step's record: %v, step %+v", err, u.Step(p))
 	}
 }
 

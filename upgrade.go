@@ -314,6 +314,7 @@ const (
 	ActionCreated                Action = "created"
 	ActionStepStarted            Action = "step_started"
 	ActionStepTakenOver          Action = "step_taken_over"
+	ActionStepHandedBack         Action = "step_handed_back"
 	ActionStepProgress           Action = "step_progress"
 	ActionStepSucceeded          Action = "step_succeeded"
 	ActionStepRetryScheduled     Action = "step_retry_scheduled"

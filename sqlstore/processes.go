@@ -18,6 +18,12 @@ func (db *DB) Heartbeat(ctx context.Context, process string) error {
 	return err
 }
 
+// DeleteHeartbeat implements tierup.Store.
+func (db *DB) DeleteHeartbeat(ctx context.Context, process string) error {
+	_, err := db.q.exec(ctx, `DELETE FROM processes WHERE id = $1`, process)
+	return err
+}
+
 // ResumeCandidates implements tierup.Store.
 // A running step is judged by its process's heartbeat only, never by how
 // long it has run: a live process's long step is not stalled.

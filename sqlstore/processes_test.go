@@ -116,13 +116,24 @@ func TestResumeCandidates(t *testing.T) {
 		if got, err := db.ResumeCandidates(ctx, time.Millisecond, stallAfter); err != nil || len(got) != len(want)+1 {
 			t.Errorf("with a 1ms timeout: %d candidates, %v; want %d", len(got), err, len(want)+1)
 		}
+		// A process that stopped cleanly deletes its heartbeat: its running
+		// step is a candidate at once, with no heartbeat to age.
+		if err := db.DeleteHeartbeat(ctx, "fresh"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.ResumeCandidates(ctx, time.Hour, stallAfter); err != nil || len(got) != len(want)+1 || got[0].ID != "upg_fresh" {
+			t.Errorf("after deleting fresh's heartbeat: %d candidates, %v; want %d, upg_fresh first", len(got), err, len(want)+1)
+		}
+		if n, err := db.SweepProcesses(ctx, 0); err != nil || n != 0 {
+			t.Errorf("swept %d, %v after the last heartbeat was deleted; want 0", n, err)
+		}
 	})
 }
 
 // TestLeasesReadNoGoClock checks the property the leases rest on: the
 // heartbeat methods and the SQL helpers they use never read the Go clock.
 func TestLeasesReadNoGoClock(t *testing.T) {
-	funcs := map[string]bool{"Heartbeat": false, "ResumeCandidates": false, "SweepProcesses": false, "nowSQL": false, "agoSQL": false, "laterSQL": false, "secondsArg": false}
+	funcs := map[string]bool{"Heartbeat": false, "DeleteHeartbeat": false, "ResumeCandidates": false, "SweepProcesses": false, "nowSQL": false, "agoSQL": false, "laterSQL": false, "secondsArg": false}
 	pkgs, err := parser.ParseDir(token.NewFileSet(), ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
 	if err != nil {
 		t.Fatal(err)
