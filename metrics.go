@@ -15,7 +15,7 @@ type Metrics interface {
 	UpgradeFinished(outcome string)
 	// StepFinished observes one run of a step: outcome is succeeded,
 	// skipped, progress, retry, paused, declined, needs_support,
-	// awaiting_customer or canceled.
+	// awaiting_customer, canceled, or handed_back (cut short by a shutdown).
 	StepFinished(step StepName, outcome string, d time.Duration)
 	// PaymentAttempt counts a payment step's outcome: succeeded, declined
 	// (with the gateway's decline code) or error.

@@ -56,7 +56,7 @@ func New(log *slog.Logger) *Metrics {
 		upgradesFinished: f.counterVec("tierup_upgrades_finished_total",
 			"Upgrades that ended, by outcome: completed or canceled.", "outcome"),
 		stepDuration: f.histogramVec("tierup_step_duration_seconds",
-			"How long a step's work took, by step and outcome (succeeded, skipped, progress, retry, paused, declined, needs_support, awaiting_customer, canceled).",
+			"How long a step's work took, by step and outcome (succeeded, skipped, progress, retry, paused, declined, needs_support, awaiting_customer, canceled, handed_back).",
 			stepBuckets, "step", "outcome"),
 		payments: f.counterVec("tierup_payment_attempts_total",
 			"Payment steps' final outcomes: succeeded, declined (with a bounded decline code) or error.", "outcome", "decline_code"),
@@ -127,7 +127,7 @@ func (m *Metrics) ClusterCall(op, outcome string, d time.Duration) {
 // The bounded label values. Anything else becomes "other".
 var (
 	stepOutcomes = []string{"succeeded", "skipped", "progress", "retry", "paused", "declined", "needs_support",
-		"awaiting_customer", "canceled"}
+		"awaiting_customer", "canceled", "handed_back"}
 	pauseReasons = []string{string(tierup.CodeClusterUnreachable), string(tierup.CodeGatewayUnavailable),
 		string(tierup.PayCodeTimeout), string(tierup.PayCodeRateLimited), string(tierup.PayCodeProcessingError)}
 	// declineCodes are the card networks' common reasons (Stripe's

@@ -158,7 +158,9 @@ func (q *queue[TTx, TDriver]) Enqueue(ctx context.Context, tx tierup.Store, job 
 // Start implements tierup.JobQueue.
 func (q *queue[TTx, TDriver]) Start(ctx context.Context, work func(ctx context.Context, d tierup.Delivery) error) error {
 	q.work = work
-	if err := q.client.Start(ctx); err != nil {
+	// River stops at once, cancelling the running jobs, when its start
+	// context ends: only Stop stops it, so that they may finish.
+	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

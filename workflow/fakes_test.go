@@ -220,6 +220,13 @@ func (f *fakeStore) Heartbeat(_ context.Context, process string) error {
 	return nil
 }
 
+func (f *fakeStore) DeleteHeartbeat(_ context.Context, process string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.st.beats, process)
+	return nil
+}
+
 func (f *fakeStore) ResumeCandidates(context.Context, time.Duration, time.Duration) ([]*tierup.Upgrade, error) {
 	return f.candidates, nil
 }
@@ -295,15 +302,23 @@ type fakeGateway struct {
 	returnURL string
 	lookups   int
 	cancels   []string
+	// during, when set, runs first in each charge; its error is the
+	// charge's.
+	during func(ctx context.Context) error
 }
 
 func (g *fakeGateway) Name() string { return "fake" }
 
 func (g *fakeGateway) TokenizeCard(context.Context, tierup.Card) (string, error) { return "tok", nil }
 
-func (g *fakeGateway) Charge(_ context.Context, r tierup.ChargeRequest) (*tierup.Charge, error) {
+func (g *fakeGateway) Charge(ctx context.Context, r tierup.ChargeRequest) (*tierup.Charge, error) {
 	g.charges = append(g.charges, r.IdempotencyKey)
 	g.chargedCustomers = append(g.chargedCustomers, r.Customer)
+	if g.during != nil {
+		if err := g.during(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if len(g.chargeErrs) > 0 {
 		err := g.chargeErrs[0]
 		g.chargeErrs = g.chargeErrs[1:]

@@ -47,10 +47,14 @@ func current(u *tierup.Upgrade, j tierup.Job) bool {
 func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 	j := d.Job()
 	var u *tierup.Upgrade
+	var before tierup.Step // the step as the claim found it, to hand it back
 	err := e.Store.InTx(ctx, func(tx tierup.Store) error {
 		var err error
 		if u, err = tx.Upgrade(ctx, j.UpgradeID); err != nil {
 			return err
+		}
+		if st := u.Step(j.Step); st != nil {
+			before = *st
 		}
 		return e.claim(ctx, tx, u, j)
 	})
@@ -66,17 +70,53 @@ func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 	}
 
 	began := time.Now() // real time, not the (perhaps simulated) Clock
-	res := e.act(ctx, u, j.Step)
+	actx, release := e.stepContext(ctx)
+	defer release()
+	if e.leaving.Err() != nil { // Stop came between the claim and now
+		return e.handBack(ctx, d, j, before, 0)
+	}
+	res := e.act(actx, u, j.Step)
 	took := time.Since(began)
+	if res.err != nil && errors.Is(context.Cause(actx), errHandBack) {
+		// Cut short by the shutdown. What it did outside is done again by
+		// the next run, idempotently (the same idempotency keys); a result
+		// that came through despite the cancel is recorded below.
+		return e.handBack(ctx, d, j, before, took)
+	}
 
-	// The outcome is committed even when the job's time ran out during the
-	// action: otherwise a slow step could never record its failure.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
 	var after func()
 	var ob observed
-	err = e.Store.InTx(cctx, func(tx tierup.Store) error {
-		ctx := cctx
+	committed, err := e.commit(ctx, d, func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error {
+		ob = observed{} // a retried transaction starts over
+		var err error
+		if j.Step == stepCompensate {
+			err = e.finishCompensation(ctx, tx, fresh, res, &ob)
+		} else {
+			after, err = e.finish(ctx, tx, fresh, j.Step, res, &ob)
+		}
+		return err
+	})
+	if err != nil || !committed {
+		return err // an error: the queue retries the job; the action repeats idempotently
+	}
+	e.Publish(u.ID)
+	e.report(j.Step, &ob, took)
+	if after != nil {
+		after()
+	}
+	return nil
+}
+
+// commit records a job's outcome in one transaction: record changes the
+// upgrade as read afresh, and the job completes, unless the job went stale
+// meanwhile (committed is false then). It is committed even when the job's
+// time ran out during the action: otherwise a slow step could never record
+// its failure.
+func (e *Engine) commit(ctx context.Context, d tierup.Delivery, record func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error) (committed bool, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	j := d.Job()
+	err = e.Store.InTx(ctx, func(tx tierup.Store) error {
 		fresh, err := tx.Upgrade(ctx, j.UpgradeID)
 		if err != nil {
 			return err
@@ -84,28 +124,48 @@ func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 		if !current(fresh, j) {
 			return errStale
 		}
-		ob = observed{} // a retried transaction starts over
-		if j.Step == stepCompensate {
-			err = e.finishCompensation(ctx, tx, fresh, res, &ob)
-		} else {
-			after, err = e.finish(ctx, tx, fresh, j.Step, res, &ob)
-		}
-		if err != nil {
+		if err := record(ctx, tx, fresh); err != nil {
 			return err
 		}
 		return d.Complete(ctx, tx)
 	})
 	if errors.Is(err, errStale) {
-		return nil
+		return false, nil
 	}
-	if err != nil {
-		return err // the queue retries the job; the action repeats idempotently
+	return err == nil, err
+}
+
+// stepContext is ctx, also cancelled (with cause errHandBack) when Stop
+// hands the running steps back.
+func (e *Engine) stepContext(ctx context.Context) (context.Context, func()) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(e.leaving, func() { cancel(errHandBack) })
+	return sctx, func() { stop(); cancel(nil) }
+}
+
+// handBack gives the job's step back unfinished because this process is
+// stopping: the step is as it was before the claim (no attempt spent, no
+// process holding it), its next run is due at once and this job completes,
+// in one transaction. Another process takes the step up at once; nothing
+// waits for a lease or the queue's rescuer.
+func (e *Engine) handBack(ctx context.Context, d tierup.Delivery, j tierup.Job, before tierup.Step, took time.Duration) error {
+	committed, err := e.commit(ctx, d, func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error {
+		if j.Step != stepCompensate { // a compensation claims nothing
+			if err := fresh.HandBackStep(j.Step, before); err != nil {
+				return err
+			}
+		}
+		if err := e.schedule(ctx, tx, fresh, j.Step, e.Clock.Now()); err != nil {
+			return err
+		}
+		return e.save(ctx, tx, fresh, "system", tierup.ActionStepHandedBack,
+			fmt.Sprintf("%s handed back unfinished: process %s is shutting down; another process continues it", j.Step, e.process))
+	})
+	if err != nil || !committed {
+		return err
 	}
-	e.Publish(u.ID)
-	e.report(j.Step, &ob, took)
-	if after != nil {
-		after()
-	}
+	e.Publish(j.UpgradeID)
+	e.report(j.Step, &observed{outcome: "handed_back"}, took)
 	return nil
 }
 

@@ -1,0 +1,127 @@
+package workflow
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/tierup/tierup"
+)
+
+// TestHandBack cuts a step short with a shutdown, mid-charge or between
+// the claim and the action: the step is handed back as it was before the
+// run (no attempt spent, no process holding it), its next run is due at
+// once and the job completes. Another process's engine then finishes the
+// upgrade with every step run once and one idempotency key for the charge.
+func TestHandBack(t *testing.T) {
+	retryable := &tierup.PaymentError{Code: "processing_error", Retryable: true, Message: "try again"}
+	midCharge := func(r *rig) {
+		r.gateway.during = func(ctx context.Context) error {
+			r.e.leave(errHandBack) // Stop gives up waiting while the charge is out
+			<-ctx.Done()
+			return ctx.Err()
+		}
+	}
+	tests := []struct {
+		name string
+		// prep brings the upgrade to the job the shutdown cuts short
+		// and arms the cut.
+		prep     func(t *testing.T, r *rig)
+		step     tierup.StepName
+		status   tierup.StepStatus
+		attempts int
+		errCode  string // the step's error kept from before
+		charges  int    // charge calls made before the hand-back
+		payments int    // the payment step's attempts in the end
+	}{
+		{"mid-charge, the first attempt", func(t *testing.T, r *rig) { midCharge(r) },
+			tierup.StepPayment, tierup.StepPending, 0, "", 1, 1},
+		{"mid-charge, after a failed attempt", func(t *testing.T, r *rig) {
+			r.gateway.chargeErrs = []error{retryable}
+			r.runOne(t)
+			midCharge(r)
+		}, tierup.StepPayment, tierup.StepRetrying, 1, "processing_error", 2, 2},
+		{"before the action of a migration's continuation", func(t *testing.T, r *rig) {
+			for {
+				u := r.upgrade(t)
+				if st := u.Step(tierup.StepMigrateWorkloads); st.Status == tierup.StepRunning && len(u.Workloads) > 0 {
+					break
+				}
+				r.runOne(t)
+			}
+			r.e.leave(errHandBack)
+		}, tierup.StepMigrateWorkloads, tierup.StepRunning, 1, "", 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t)
+			r.create(t)
+			tt.prep(t, r)
+			before := r.upgrade(t)
+			calls := len(r.cluster.calls)
+			r.runOne(t)
+
+			u := r.upgrade(t)
+			st, was := u.Step(tt.step), before.Step(tt.step)
+			worker := was.Worker // the last process that ran it, as before
+			if tt.status == tierup.StepRunning {
+				worker = "" // running, by no process
+			}
+			if u.CurrentStep != tt.step || st.Status != tt.status || st.Attempts != tt.attempts || st.Worker != worker ||
+				st.Run != was.Run+1 || u.RunningWorker() != "" {
+				t.Errorf("handed back: current %s, step %+v; want %s, attempts %d, worker %q, run %d",
+					u.CurrentStep, st, tt.status, tt.attempts, worker, was.Run+1)
+			}
+			var code string
+			if st.Error != nil {
+				code = st.Error.Code
+			}
+			if code != tt.errCode {
+				t.Errorf("step error %q, want %q", code, tt.errCode)
+			}
+			want := queued{tierup.Job{UpgradeID: u.ID, Step: tt.step, Run: st.Run}, r.clock.now}
+			if !slices.Equal(r.store.st.jobs, []queued{want}) {
+				t.Errorf("jobs %+v, want only %+v (due at once)", r.store.st.jobs, want)
+			}
+			if acts := r.actions(); acts[len(acts)-1] != tierup.ActionStepHandedBack {
+				t.Errorf("events %v, want step_handed_back last", acts)
+			}
+			if len(r.gateway.charges) != tt.charges || len(r.cluster.calls) != calls {
+				t.Errorf("%d charges (want %d), cluster calls %v after %d", len(r.gateway.charges), tt.charges, r.cluster.calls, calls)
+			}
+			if got := r.metrics.seen[len(r.metrics.seen)-1]; got != "step "+string(tt.step)+" handed_back" {
+				t.Errorf("last metric %q", got)
+			}
+
+			// Another process takes the step up.
+			r.gateway.during = nil
+			e, err := New(r.e.Deps, r.e.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.e = e
+			r.drain(t, 50)
+			u = r.upgrade(t)
+			if u.Status != tierup.UpgradeCompleted {
+				t.Fatalf("upgrade %s after the hand-back; events %v", u.Status, r.actions())
+			}
+			for _, s := range u.Steps {
+				want := 1
+				if s.Name == tierup.StepPayment {
+					want = tt.payments
+				}
+				if s.Attempts != want {
+					t.Errorf("step %s: %d attempts, want %d", s.Name, s.Attempts, want)
+				}
+			}
+			for _, k := range r.gateway.charges {
+				if k != r.gateway.charges[0] {
+					t.Errorf("charge idempotency keys %v, want one", r.gateway.charges)
+				}
+			}
+			if slices.Contains(r.actions(), tierup.ActionResumedAfterCrash) || slices.Contains(r.actions(), tierup.ActionNeedsSupport) {
+				t.Errorf("events %v", r.actions())
+			}
+		})
+	}
+}
