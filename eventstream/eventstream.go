@@ -23,6 +23,24 @@ import (
 // batch bounds the events read from the log at a time.
 const batch = 500
 
+// Reconnection delays the stream asks of EventSource clients: at start,
+// and when the server shuts down, when another replica answers at once.
+const (
+	retryDelay        = 2 * time.Second
+	restartRetryDelay = time.Second
+	restartingNotice  = "the server is shutting down; reconnect"
+)
+
+type shutdownKey struct{}
+
+// WithShutdown returns ctx carrying done: a stream served under it ends when
+// done closes, with a last message that tells the client to reconnect soon
+// (to another replica, behind a load balancer) instead of waiting. A server
+// makes it its requests' base context and closes done when it shuts down.
+func WithShutdown(ctx context.Context, done <-chan struct{}) context.Context {
+	return context.WithValue(ctx, shutdownKey{}, done)
+}
+
 // Stream is one upgrade's event stream. Events and Subscribe are required.
 type Stream struct {
 	// Events returns up to limit events after seq after, oldest first.
@@ -64,11 +82,13 @@ func LastEventID(r *http.Request) (int64, error) {
 	return after, nil
 }
 
-// Serve streams the events after seq after until the client goes away or
-// the log cannot be read (logged). The caller has checked that the client
-// may read the upgrade; Serve writes the status line itself.
+// Serve streams the events after seq after until the client goes away,
+// the log cannot be read (logged) or the server shuts down (WithShutdown).
+// The caller has checked that the client may read the upgrade; Serve
+// writes the status line itself.
 func (s Stream) Serve(w http.ResponseWriter, r *http.Request, after int64) {
 	ctx := r.Context()
+	shutdown, _ := ctx.Value(shutdownKey{}).(<-chan struct{}) // nil: never
 	payload := s.Payload
 	if payload == nil {
 		payload = func(e *tierup.UpgradeEvent) any {
@@ -85,7 +105,7 @@ func (s Stream) Serve(w http.ResponseWriter, r *http.Request, after int64) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 2000\n\n")
+	fmt.Fprintf(w, "retry: %d\n\n", retryDelay.Milliseconds())
 	_ = rc.Flush()
 
 	poll := time.NewTicker(orDefault(s.Poll, time.Second))
@@ -121,6 +141,13 @@ func (s Stream) Serve(w http.ResponseWriter, r *http.Request, after int64) {
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-shutdown:
+			// A comment and a retry field dispatch no event: clients need
+			// no new event type, and EventSource reconnects after the
+			// shorter delay with the Last-Event-ID it has.
+			fmt.Fprintf(w, ": %s\nretry: %d\n\n", restartingNotice, restartRetryDelay.Milliseconds())
+			_ = rc.Flush()
 			return
 		case <-wake:
 		case <-poll.C:

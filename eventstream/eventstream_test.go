@@ -168,3 +168,50 @@ func TestServeEndsWhenTheLogFails(t *testing.T) {
 		t.Errorf("%d %q", rec.Code, rec.Body.String())
 	}
 }
+
+// TestServeEnds: a stream ends when the server shuts down, with a last
+// message asking the client to reconnect after a second (another replica
+// answers) and dispatching no event, and when its client goes away, with
+// nothing more written.
+func TestServeEnds(t *testing.T) {
+	const notice = ": the server is shutting down; reconnect\nretry: 1000\n\n"
+	for _, tc := range []struct {
+		name     string
+		shutdown bool // else the client goes away
+	}{
+		{"the server shuts down", true},
+		{"the client goes away", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &eventLog{wake: make(chan struct{})}
+			l.add("created", false)
+			down := make(chan struct{})
+			ctx, gone := context.WithCancel(eventstream.WithShutdown(context.Background(), down))
+			defer gone()
+			rec := httptest.NewRecorder() // written only by Serve until it returns
+			done := make(chan struct{})
+			go func() {
+				l.stream(time.Hour).Serve(rec, httptest.NewRequest("GET", "/", nil).WithContext(ctx), 0)
+				close(done)
+			}()
+			l.add("charged", true) // received: the stream waits past both events
+			if tc.shutdown {
+				close(down)
+			} else {
+				gone()
+			}
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Serve did not return")
+			}
+			body := rec.Body.String()
+			if !strings.HasPrefix(body, "retry: 2000\n\n") || !strings.Contains(body, "id: 1\n") {
+				t.Errorf("stream lacks its start or events: %q", body)
+			}
+			if got := strings.HasSuffix(body, notice); got != tc.shutdown {
+				t.Errorf("ends with the reconnect notice = %v, want %v: %q", got, tc.shutdown, body)
+			}
+		})
+	}
+}
