@@ -54,6 +54,26 @@ type harness struct {
 // start runs a whole tierup on dsn with fast retries.
 func start(t *testing.T, dsn string, tune ...func(*stack.Options)) *harness {
 	t.Helper()
+	st, mail, logs := openStack(t, dsn, tune...)
+	handler, err := st.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
+	t.Cleanup(func() {
+		srv.CloseClientConnections() // live event streams never end by themselves
+		srv.Close()
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = st.Close(cctx)
+	})
+	return &harness{Client: apitest.Client{T: t, BaseURL: srv.URL}, st: st, smtp: mail, log: logs}
+}
+
+// openStack opens a whole tierup on dsn with fast retries and starts its
+// workflow; the caller serves it and closes it.
+func openStack(t *testing.T, dsn string, tune ...func(*stack.Options)) (*stack.Stack, *smtptest.Server, *syncBuffer) {
+	t.Helper()
 	ctx := context.Background()
 	mail := smtptest.Start(t)
 	logs := &syncBuffer{}
@@ -78,19 +98,7 @@ func start(t *testing.T, dsn string, tune ...func(*stack.Options)) *harness {
 	if err := st.StartWorkflow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	handler, err := st.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(handler)
-	t.Cleanup(func() {
-		srv.CloseClientConnections() // live event streams never end by themselves
-		srv.Close()
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = st.Close(cctx)
-	})
-	return &harness{Client: apitest.Client{T: t, BaseURL: srv.URL}, st: st, smtp: mail, log: logs}
+	return st, mail, logs
 }
 
 // account opens an account and returns its ID and token.

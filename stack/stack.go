@@ -58,6 +58,7 @@ type Options struct {
 	// (httpx.BehindProxy). Off by default: without such a proxy, clients
 	// could claim any address.
 	TrustProxy bool
+	Shutdown   Shutdown // how Serve shuts down; zero: no delay, the default timeout
 }
 
 // Stack is a wired tierup.
@@ -253,13 +254,20 @@ func (s *Stack) Handler() (http.Handler, error) {
 // sending requests before the server stops taking them.
 func (s *Stack) Drain() { s.App.Drain() }
 
-// Close stops the workflow (finishing running steps) and closes the store.
-func (s *Stack) Close(ctx context.Context) error {
-	var err error
-	if s.started {
-		s.stopSweeper()
-		<-s.sweeperDone
-		err = s.Engine.Stop(ctx)
+// StopWorkflow stops the sweeper and the workflow engine, which stops
+// taking steps, lets the running ones finish and hands back those still
+// running near ctx's deadline (workflow.Engine.Stop). Once is enough.
+func (s *Stack) StopWorkflow(ctx context.Context) error {
+	if !s.started {
+		return nil
 	}
-	return errors.Join(err, s.Store.Close())
+	s.started = false
+	s.stopSweeper()
+	<-s.sweeperDone
+	return s.Engine.Stop(ctx)
+}
+
+// Close stops the workflow, as StopWorkflow, and closes the store.
+func (s *Stack) Close(ctx context.Context) error {
+	return errors.Join(s.StopWorkflow(ctx), s.Store.Close())
 }

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -65,6 +63,7 @@ type options struct {
 	trustProxy          bool
 	flow                workflow.Config
 	queue               riverqueue.Config
+	shutdown            stack.Shutdown
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -136,6 +135,10 @@ Hobby, and prints their tokens once.`,
 		fs.DurationVar(&o.flow.AuthenticationTimeout, "authentication-timeout", fd.AuthenticationTimeout, "how long a payment waits for the customer's 3-D Secure authentication before it fails")
 		fs.DurationVar(&o.flow.AuthenticationCheck, "authentication-check", fd.AuthenticationCheck, "how often a payment awaiting 3-D Secure reads the charge again (webhooks and the challenge page check at once)")
 		receiptFlags(fs, o, fd.Receipts)
+		sd := stack.DefaultShutdown()
+		fs.DurationVar(&o.shutdown.Delay, "shutdown-delay", sd.Delay, "after SIGTERM, how long /readyz fails while requests are still served, so that load balancers stop sending them first (a second signal cuts it short)")
+		fs.DurationVar(&o.shutdown.Timeout, "shutdown-timeout", sd.Timeout, "bound of the shutdown after the delay: requests and steps finish, those still running near its end are handed back to other processes; "+
+			"keep delay + timeout within Kubernetes' terminationGracePeriodSeconds (30s by default)")
 		rd := tierup.DefaultRetention()
 		o.retention = rd
 		fs.DurationVar(&o.retention.Expired, "retention-expired", rd.Expired, "how long expired dashboard sessions, sign-in links and idempotency keys are kept before they are purged")
@@ -284,7 +287,7 @@ func (o *options) stackOptions() (stack.Options, error) {
 	so := stack.Options{DB: o.db, Catalog: cat, App: app.Config{Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken}, Log: o.logger(),
 		Gateway: o.gateway, SandboxLatency: o.sandboxLatency, Stripe: stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret},
 		Cluster: o.cluster, Sim: sim.Config{ProvisionDelay: o.simProvisionDelay, MigrateDelay: o.simMigrateDelay, Capacity: o.simCapacity},
-		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue, TrustProxy: o.trustProxy,
+		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue, TrustProxy: o.trustProxy, Shutdown: o.shutdown,
 		SecretKey: os.Getenv("TIERUP_SECRET_KEY"), SecretKeyFile: o.secretKeyFile}
 	if err := o.parseKube(&so.Kube); err != nil {
 		return stack.Options{}, err
@@ -298,6 +301,9 @@ func (o *options) stackOptions() (stack.Options, error) {
 		return stack.Options{}, fmt.Errorf("--retention-*: %w", err)
 	}
 	so.App.Retention = ret
+	if err := o.shutdown.Check(); err != nil {
+		return stack.Options{}, fmt.Errorf("--shutdown-delay, --shutdown-timeout: %w", err)
+	}
 	so.Workflow.HeartbeatRetention, so.Queue.FinishedJobRetention = ret.Heartbeats, ret.FinishedJobs
 	if o.smtpAddr != "" {
 		so.Mailer = smtpmail.New(smtpmail.Config{Addr: o.smtpAddr, From: o.smtpFrom, Username: o.smtpUsername, Password: o.smtpPassword})
@@ -375,39 +381,12 @@ func serve(ctx context.Context, o *options) error {
 	fmt.Fprintf(o.stdout, "tierup listening on %s (database %s, proration policy %s, sandbox %v, gateway %s, cluster %s)\n",
 		base, strings.SplitN(o.db, ":", 2)[0], o.policy, o.sandbox, o.gateway, o.cluster)
 
-	handler, err := st.Handler()
-	if err != nil {
-		ln.Close()
+	hurry, stopHurry := secondSignal(ctx)
+	defer stopHurry()
+	if err := st.Serve(ctx, ln, hurry); err != nil {
 		return err
 	}
-	// Requests live under a context that shutdown cancels, so that event
-	// streams end instead of holding the shutdown until its deadline.
-	streams, endStreams := context.WithCancel(context.WithoutCancel(ctx))
-	defer endStreams()
-	srv := &http.Server{
-		BaseContext:       func(net.Listener) context.Context { return streams },
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
-	srv.RegisterOnShutdown(endStreams)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	st.Drain() // readiness fails first; the shutdown itself is unchanged
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
+	log.Info("shutdown: closing the store")
 	return nil
 }
 

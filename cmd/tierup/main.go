@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
@@ -26,4 +27,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// secondSignal returns a channel closed when SIGINT or SIGTERM comes again
+// after ctx ended (the first one ends it, in main), to cut the shutdown
+// delay short; stop releases it.
+func secondSignal(ctx context.Context) (again <-chan struct{}, stop func()) {
+	ch, quit := make(chan struct{}), make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-quit:
+			return
+		}
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sig)
+		select {
+		case <-sig:
+			close(ch)
+		case <-quit:
+		}
+	}()
+	return ch, sync.OnceFunc(func() { close(quit) })
 }

@@ -58,6 +58,8 @@ func TestFlagErrors(t *testing.T) {
 		{"migrate", "--db", "mysql://x"},
 		{"quote", "--account", "acct_x"},
 		{"serve", "--proration-policy", "generous", "--db", "sqlite:" + t.TempDir() + "/x.db"},
+		{"serve", "--shutdown-timeout", "0", "--db", "sqlite:" + t.TempDir() + "/x.db"},
+		{"serve", "--shutdown-delay", "-1s", "--db", "sqlite:" + t.TempDir() + "/x.db"},
 		{"nosuchcommand"},
 	}
 	for _, args := range tests {
@@ -93,7 +95,7 @@ func TestServeAndQuote(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var out lockedBuffer
 		done := make(chan int)
-		go func() { done <- run(ctx, []string{"--db", dsn, "--addr", "127.0.0.1:0"}, &out, io.Discard) }()
+		go func() { done <- run(ctx, []string{"--db", dsn, "--addr", "127.0.0.1:0", "--shutdown-delay", "0"}, &out, io.Discard) }()
 		defer func() {
 			cancel()
 			if code := <-done; code != 0 {
@@ -167,7 +169,7 @@ func TestSecondStartPrintsNoSecrets(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var out lockedBuffer
 		done := make(chan int)
-		go func() { done <- run(ctx, []string{"--db", dsn, "--addr", "127.0.0.1:0"}, &out, io.Discard) }()
+		go func() { done <- run(ctx, []string{"--db", dsn, "--addr", "127.0.0.1:0", "--shutdown-delay", "0"}, &out, io.Discard) }()
 		for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "listening") && time.Now().Before(deadline); {
 			time.Sleep(20 * time.Millisecond)
 		}
