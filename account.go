@@ -193,6 +193,9 @@ type Store interface {
 	// DeleteHeartbeat removes the process's heartbeat when it stops
 	// cleanly, holding no step: the others need not wait for it to age.
 	DeleteHeartbeat(ctx context.Context, process string) error
+	// RunningIn lists the active upgrades whose current step is marked
+	// running in process (Upgrade.RunningWorker), oldest first.
+	RunningIn(ctx context.Context, process string) ([]*Upgrade, error)
 	// ResumeCandidates lists the active upgrades the workflow may have to
 	// resume: those whose current step runs in a process with no heartbeat
 	// within heartbeatTimeout (an unknown process counts as dead), and the

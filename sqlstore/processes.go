@@ -24,6 +24,11 @@ func (db *DB) DeleteHeartbeat(ctx context.Context, process string) error {
 	return err
 }
 
+// RunningIn implements tierup.Store.
+func (db *DB) RunningIn(ctx context.Context, process string) ([]*tierup.Upgrade, error) {
+	return db.listUpgrades(ctx, `SELECT state FROM upgrades WHERE active AND running_worker = $1 ORDER BY created_at, id`, process)
+}
+
 // ResumeCandidates implements tierup.Store.
 // A running step is judged by its process's heartbeat only, never by how
 // long it has run: a live process's long step is not stalled.

@@ -99,6 +99,19 @@ func TestResumeCandidates(t *testing.T) {
 			t.Errorf("candidates %v, want %v", ids, want)
 		}
 
+		// The steps marked running in one process, whatever its heartbeat;
+		// a finished upgrade's step is no longer running anywhere.
+		for process, want := range map[string][]string{"fresh": {"upg_fresh"}, "never": {"upg_never"}, "old": nil} {
+			got, err := db.RunningIn(ctx, process)
+			var ids []string
+			for _, u := range got {
+				ids = append(ids, u.ID)
+			}
+			if err != nil || !slices.Equal(ids, want) {
+				t.Errorf("RunningIn(%s) = %v, %v; want %v", process, ids, err, want)
+			}
+		}
+
 		n, err := db.SweepProcesses(ctx, time.Hour)
 		if err != nil || n != 1 {
 			t.Errorf("swept %d, %v; want 1 (old)", n, err)
@@ -133,7 +146,7 @@ func TestResumeCandidates(t *testing.T) {
 // TestLeasesReadNoGoClock checks the property the leases rest on: the
 // heartbeat methods and the SQL helpers they use never read the Go clock.
 func TestLeasesReadNoGoClock(t *testing.T) {
-	funcs := map[string]bool{"Heartbeat": false, "DeleteHeartbeat": false, "ResumeCandidates": false, "SweepProcesses": false, "nowSQL": false, "agoSQL": false, "laterSQL": false, "secondsArg": false}
+	funcs := map[string]bool{"Heartbeat": false, "DeleteHeartbeat": false, "RunningIn": false, "ResumeCandidates": false, "SweepProcesses": false, "nowSQL": false, "agoSQL": false, "laterSQL": false, "secondsArg": false}
 	pkgs, err := parser.ParseDir(token.NewFileSet(), ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
 	if err != nil {
 		t.Fatal(err)

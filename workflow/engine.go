@@ -156,50 +156,6 @@ func (e *Engine) Start(ctx context.Context) error {
 // Running reports whether the engine works jobs: started and not stopping.
 func (e *Engine) Running() bool { return e.running.Load() }
 
-// handBackReserve is the most of a stop's time kept for handing the
-// running steps back: a cancelled step returns and commits in far less.
-const handBackReserve = 5 * time.Second
-
-// Stop stops taking jobs and lets the running steps finish. It returns by
-// ctx's deadline: in its last fifth (at most handBackReserve), or as soon
-// as ctx is cancelled, the steps still running are cancelled and handed
-// back, each job made due again at once for another process, spending no
-// attempt. Last, the heartbeat stops and is deleted, so that no other
-// process waits for it to age before taking up what this one left.
-func (e *Engine) Stop(ctx context.Context) error {
-	e.running.Store(false)
-	handBack := func() { e.leave(errHandBack) }
-	// The queue is waited for beyond a cancelled ctx, for the hand-backs.
-	wait, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl)
-		t := time.AfterFunc(left-min(left/5, handBackReserve), handBack)
-		defer t.Stop()
-		wait, cancel = context.WithDeadline(wait, dl)
-		defer cancel()
-	}
-	defer context.AfterFunc(ctx, func() {
-		handBack()
-		time.AfterFunc(handBackReserve, cancel)
-	})()
-	e.Log.InfoContext(ctx, "workflow stopping: no new steps; running ones may finish", "process", e.process)
-	err := e.Queue.Stop(wait)
-	// The heartbeat stops last: while steps finish, other processes must
-	// not take them for orphans.
-	if e.stop != nil {
-		e.stop()
-		<-e.done
-	}
-	dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer dcancel()
-	if derr := e.Store.DeleteHeartbeat(dctx, e.process); derr != nil {
-		err = errors.Join(err, fmt.Errorf("deleting the heartbeat: %w", derr))
-	}
-	e.Log.InfoContext(ctx, "workflow stopped", "process", e.process, "err", err)
-	return err
-}
-
 // Subscribe returns a channel that receives a value whenever this process
 // changes the upgrade, and a function to unsubscribe. Changes made by other
 // processes are found by polling the event log.
@@ -309,7 +265,3 @@ func (h *hub) publish(id string) {
 func (e *Engine) Publish(upgradeID string) { e.hub.publish(upgradeID) }
 
 var errStale = errors.New("stale job")
-
-// errHandBack is the cause with which Stop cancels the steps still
-// running: they are handed back, not failed.
-var errHandBack = errors.New("the process is shutting down: the step is handed back")

@@ -227,6 +227,16 @@ func (f *fakeStore) DeleteHeartbeat(_ context.Context, process string) error {
 	return nil
 }
 
+func (f *fakeStore) RunningIn(_ context.Context, process string) ([]*tierup.Upgrade, error) {
+	var out []*tierup.Upgrade
+	for _, u := range f.st.upgrades {
+		if u.RunningWorker() == process {
+			out = append(out, cloneUpgrade(u))
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeStore) ResumeCandidates(context.Context, time.Duration, time.Duration) ([]*tierup.Upgrade, error) {
 	return f.candidates, nil
 }

@@ -125,3 +125,52 @@ func TestHandBack(t *testing.T) {
 		})
 	}
 }
+
+// TestStopReleasesSteps stops an engine while a migration's continuation
+// waits in the queue, its step marked running in this process: Stop hands
+// it back (running by no process, a new run due at once, which makes the
+// queued job stale) and deletes the heartbeat, so that no other process
+// waits for it to age. Another engine finishes the upgrade.
+func TestStopReleasesSteps(t *testing.T) {
+	r := newRig(t)
+	r.create(t)
+	for {
+		u := r.upgrade(t)
+		if st := u.Step(tierup.StepMigrateWorkloads); st.Status == tierup.StepRunning && len(u.Workloads) > 0 {
+			break
+		}
+		r.runOne(t)
+	}
+	if err := r.e.beat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stale := r.store.st.jobs[0].job
+	if err := r.e.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	u := r.upgrade(t)
+	st := u.Step(tierup.StepMigrateWorkloads)
+	if st.Status != tierup.StepRunning || st.Worker != "" || st.Attempts != 1 || st.Run != stale.Run+1 || u.RunningWorker() != "" {
+		t.Errorf("after Stop: step %+v", st)
+	}
+	if acts := r.actions(); acts[len(acts)-1] != tierup.ActionStepHandedBack {
+		t.Errorf("events %v", acts)
+	}
+	if r.store.st.beats[r.e.process] {
+		t.Error("the heartbeat is still there")
+	}
+	if len(r.store.st.jobs) != 2 || r.e.Running() {
+		t.Errorf("jobs %+v, running %v; want the stale one and the new run", r.store.st.jobs, r.e.Running())
+	}
+
+	e, err := New(r.e.Deps, r.e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.e = e
+	r.drain(t, 50)
+	if u := r.upgrade(t); u.Status != tierup.UpgradeCompleted || u.Step(tierup.StepMigrateWorkloads).Attempts != 1 ||
+		slices.Contains(r.actions(), tierup.ActionResumedAfterCrash) {
+		t.Errorf("upgrade %s, migration %+v, events %v", u.Status, u.Step(tierup.StepMigrateWorkloads), r.actions())
+	}
+}

@@ -135,40 +135,6 @@ func (e *Engine) commit(ctx context.Context, d tierup.Delivery, record func(ctx 
 	return err == nil, err
 }
 
-// stepContext is ctx, also cancelled (with cause errHandBack) when Stop
-// hands the running steps back.
-func (e *Engine) stepContext(ctx context.Context) (context.Context, func()) {
-	sctx, cancel := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(e.leaving, func() { cancel(errHandBack) })
-	return sctx, func() { stop(); cancel(nil) }
-}
-
-// handBack gives the job's step back unfinished because this process is
-// stopping: the step is as it was before the claim (no attempt spent, no
-// process holding it), its next run is due at once and this job completes,
-// in one transaction. Another process takes the step up at once; nothing
-// waits for a lease or the queue's rescuer.
-func (e *Engine) handBack(ctx context.Context, d tierup.Delivery, j tierup.Job, before tierup.Step, took time.Duration) error {
-	committed, err := e.commit(ctx, d, func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error {
-		if j.Step != stepCompensate { // a compensation claims nothing
-			if err := fresh.HandBackStep(j.Step, before); err != nil {
-				return err
-			}
-		}
-		if err := e.schedule(ctx, tx, fresh, j.Step, e.Clock.Now()); err != nil {
-			return err
-		}
-		return e.save(ctx, tx, fresh, "system", tierup.ActionStepHandedBack,
-			fmt.Sprintf("%s handed back unfinished: process %s is shutting down; another process continues it", j.Step, e.process))
-	})
-	if err != nil || !committed {
-		return err
-	}
-	e.Publish(j.UpgradeID)
-	e.report(j.Step, &observed{outcome: "handed_back"}, took)
-	return nil
-}
-
 // claim makes the job's step run in this process, in tx. It returns
 // errStale when the job may not act.
 func (e *Engine) claim(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, j tierup.Job) error {

@@ -130,7 +130,7 @@
     es.onmessage = refresh;
     ["created", "step_started", "step_succeeded", "step_progress", "step_retry_scheduled", "paused", "resumed", "payment_action_required",
      "payment_failed", "payment_retry", "needs_support", "admin_retry", "completed", "cancel_requested", "canceled",
-     "step_concluded_for_cancel", "resumed_after_crash", "step_taken_over"].forEach(function (k) { es.addEventListener(k, refresh); });
+     "step_concluded_for_cancel", "resumed_after_crash", "step_taken_over", "step_handed_back"].forEach(function (k) { es.addEventListener(k, refresh); });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
