@@ -108,20 +108,17 @@ func (e *Engine) releaseSteps(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, u := range ups {
-		err := e.Store.InTx(ctx, func(tx tierup.Store) error {
-			fresh, err := tx.Upgrade(ctx, u.ID)
-			if err != nil || fresh.RunningWorker() != e.process {
-				return err // another process took it up meanwhile
+		_, err := e.change(ctx, u.ID, func(tx tierup.Store, fresh *tierup.Upgrade) (bool, error) {
+			if fresh.RunningWorker() != e.process {
+				return false, nil // another process took it up meanwhile
 			}
-			return e.giveBack(ctx, tx, fresh, fresh.CurrentStep, *fresh.Step(fresh.CurrentStep))
+			return true, e.giveBack(ctx, tx, fresh, fresh.CurrentStep, *fresh.Step(fresh.CurrentStep))
 		})
-		if err != nil {
-			return err
-		}
-		e.Publish(u.ID)
+		errs = append(errs, err)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // giveBack hands step back in tx: as it was before this process's run

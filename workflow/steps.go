@@ -46,17 +46,12 @@ func current(u *tierup.Upgrade, j tierup.Job) bool {
 // crash anywhere repeats the job; every action is idempotent.
 func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 	j := d.Job()
-	var u *tierup.Upgrade
 	var before tierup.Step // the step as the claim found it, to hand it back
-	err := e.Store.InTx(ctx, func(tx tierup.Store) error {
-		var err error
-		if u, err = tx.Upgrade(ctx, j.UpgradeID); err != nil {
-			return err
-		}
+	u, err := e.change(ctx, j.UpgradeID, func(tx tierup.Store, u *tierup.Upgrade) (bool, error) {
 		if st := u.Step(j.Step); st != nil {
 			before = *st
 		}
-		return e.claim(ctx, tx, u, j)
+		return true, e.claim(ctx, tx, u, j)
 	})
 	if errors.Is(err, errStale) || errors.Is(err, tierup.ErrNotFound) {
 		return nil // superseded: nothing to do
@@ -64,7 +59,6 @@ func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 	if err != nil {
 		return err
 	}
-	e.Publish(u.ID)
 	if st := u.Step(j.Step); j.Step == tierup.StepPayment && j.Run == 1 && st.Attempts == 1 {
 		e.Metrics.UpgradeStarted() // its first step's first run: committed, so counted once
 	}

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,23 +11,13 @@ import (
 
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
+	"github.com/tierup/tierup/internal/servetest"
 )
 
-// buildBinary compiles this command once for the crash tests.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tierup")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("building tierup: %v", err)
-	}
-	return bin
-}
-
 type process struct {
-	cmd  *exec.Cmd
-	base string
+	cmd    *exec.Cmd
+	base   string
+	exited <-chan struct{}
 }
 
 // launch starts the real binary on dsn (with extra flags) and waits for its "listening" line.
@@ -41,39 +28,20 @@ func launch(t *testing.T, bin, dsn string, extra ...string) *process {
 		"--job-timeout", "10s", "--retry-base-delay", "50ms", "--pause-probe", "100ms", "--log-format", "json"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "TIERUP_SECRET_KEY="+dbtest.SecretKey) // the processes of one test share it
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	p := &process{cmd: cmd}
+	p.base, p.exited = servetest.Start(t, cmd)
 	t.Cleanup(func() { p.kill() })
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`listening on (http://\S+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case p.base = <-found:
-	case <-time.After(60 * time.Second):
-		t.Fatal("tierup did not start")
-	}
 	return p
 }
 
 // kill ends the process the hard way: no shutdown, no cleanup.
 func (p *process) kill() {
-	if p.cmd.ProcessState == nil {
+	select {
+	case <-p.exited:
+	default:
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		_ = p.cmd.Wait()
+		<-p.exited
 	}
 }
 
@@ -85,7 +53,7 @@ func TestCrashResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary several times")
 	}
-	bin := buildBinary(t)
+	bin := servetest.Build(t)
 	points := []struct {
 		name string
 		at   func(r apitest.Response) bool
@@ -188,7 +156,7 @@ func TestProcessesShareWork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary twice")
 	}
-	bin := buildBinary(t)
+	bin := servetest.Build(t)
 	db := dbtest.Postgres(t)
 	procs := []*process{launch(t, bin, db), launch(t, bin, db)}
 	type run struct{ token, id string }

@@ -11,6 +11,7 @@ import (
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
 	"github.com/tierup/tierup/internal/kubetest"
+	"github.com/tierup/tierup/internal/servetest"
 )
 
 // TestKubeCrashMidMove kills tierup with SIGKILL while a Deployment rolls
@@ -25,7 +26,7 @@ func TestKubeCrashMidMove(t *testing.T) {
 	kubeconfig := kubetest.Kubeconfig(t)
 	kc := kubetest.Client(t)
 	kubetest.EnsureSharedNodes(t, kc)
-	bin := buildBinary(t)
+	bin := servetest.Build(t)
 	db := dbtest.SQLite(t)
 	flags := []string{"--cluster", "kube", "--kubeconfig", kubeconfig, "--kube-backups", "cronjob"}
 	p := launch(t, bin, db, flags...)

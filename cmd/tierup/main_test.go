@@ -95,7 +95,9 @@ func TestServeAndQuote(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var out lockedBuffer
 		done := make(chan int)
-		go func() { done <- run(ctx, []string{"--db", dsn, "--addr", "127.0.0.1:0", "--shutdown-delay", "0"}, &out, io.Discard) }()
+		go func() {
+			done <- run(ctx, []string{"--db", dsn, "--addr", "127.0.0.1:0", "--shutdown-delay", "0"}, &out, io.Discard)
+		}()
 		defer func() {
 			cancel()
 			if code := <-done; code != 0 {
@@ -169,7 +171,9 @@ func TestSecondStartPrintsNoSecrets(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var out lockedBuffer
 		done := make(chan int)
-		go func() { done <- run(ctx, []string{"--db", dsn, "--addr", "127.0.0.1:0", "--shutdown-delay", "0"}, &out, io.Discard) }()
+		go func() {
+			done <- run(ctx, []string{"--db", dsn, "--addr", "127.0.0.1:0", "--shutdown-delay", "0"}, &out, io.Discard)
+		}()
 		for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "listening") && time.Now().Before(deadline); {
 			time.Sleep(20 * time.Millisecond)
 		}

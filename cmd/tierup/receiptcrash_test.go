@@ -8,6 +8,7 @@ import (
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
+	"github.com/tierup/tierup/internal/servetest"
 )
 
 // paying is the moment the charge is in flight: the payment step runs and
@@ -25,7 +26,7 @@ func TestCrashKeepsReceiptNumbersGapless(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary several times")
 	}
-	bin := buildBinary(t)
+	bin := servetest.Build(t)
 	kills := []struct {
 		name string
 		at   func(r apitest.Response) bool // nil: no crash
