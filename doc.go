@@ -39,5 +39,7 @@
 // Cancel and the user's RetryPayment; workflow/compensate.go undoes an
 // upgrade one part per job; workflow/recover.go beats the process's heartbeat
 // and resumes what a dead process left, both judged by the database's clock
-// (sqlstore/processes.go).
+// (sqlstore/processes.go); workflow/shutdown.go hands a stopping process's
+// steps back (HandBackStep) for another to continue at once, which
+// stack/serve.go's graceful shutdown ends with.
 package tierup

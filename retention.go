@@ -17,8 +17,9 @@ type Retention struct {
 	// remembered, so that a replay is acknowledged without being acted on
 	// (default WebhookEventRetention, 30 days).
 	WebhookEvents time.Duration
-	// Heartbeats is how long a stopped process's heartbeat is kept for the
-	// operators (default 1 hour).
+	// Heartbeats is how long the heartbeat of a process that died is kept
+	// for the operators (default 1 hour); one that shuts down deletes its
+	// own.
 	Heartbeats time.Duration
 	// FinishedJobs is how long the job queue keeps the jobs of steps that
 	// finished (default 24 hours); failed jobs are kept 7 days.

@@ -143,7 +143,7 @@ Hobby, and prints their tokens once.`,
 		o.retention = rd
 		fs.DurationVar(&o.retention.Expired, "retention-expired", rd.Expired, "how long expired dashboard sessions, sign-in links and idempotency keys are kept before they are purged")
 		fs.DurationVar(&o.retention.WebhookEvents, "retention-webhook-events", rd.WebhookEvents, "how long processed webhook event IDs are remembered (at least 72h: Stripe retries for 3 days)")
-		fs.DurationVar(&o.retention.Heartbeats, "retention-heartbeats", rd.Heartbeats, "how long a stopped process's heartbeat is kept")
+		fs.DurationVar(&o.retention.Heartbeats, "retention-heartbeats", rd.Heartbeats, "how long the heartbeat of a process that died is kept (a clean shutdown deletes its own)")
 		fs.DurationVar(&o.retention.FinishedJobs, "retention-finished-jobs", rd.FinishedJobs, "how long the job queue keeps the jobs of finished steps (upgrades and their audit log are kept for good)")
 	}
 
