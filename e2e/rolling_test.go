@@ -28,9 +28,10 @@ const (
 	rollDelay   = 500 * time.Millisecond // --shutdown-delay
 	rollTimeout = 2 * time.Second        // --shutdown-timeout
 	// rollGrace is the terminationGracePeriodSeconds the test plays the
-	// kubelet with: a process still running this long after its SIGTERM
-	// would be killed. It is a bound the shutdown promises, not a speed.
-	rollGrace = 3 * time.Second
+	// kubelet with, above delay + timeout as the README advises: a process
+	// still running this long after its SIGTERM would be killed. It is a
+	// bound the shutdown promises, not a speed.
+	rollGrace = 4 * time.Second
 )
 
 // TestRollingRestart runs two `tierup serve` processes on one PostgreSQL
