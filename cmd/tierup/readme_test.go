@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tierup/tierup/internal/servetest"
 )
 
 // readmeSession is the README section whose shell blocks make one session.
@@ -103,7 +105,7 @@ func TestREADMESession(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
 	cmd.Dir = dir
-	cmd.Env = append(environWithout("TIERUP_"), "TIERUP_TEST_BIN="+buildBinary(t), "TIERUP_ADDR="+addr)
+	cmd.Env = append(environWithout("TIERUP_"), "TIERUP_TEST_BIN="+servetest.Build(t), "TIERUP_ADDR="+addr)
 	// The session starts the server in the background; a failed run must
 	// not leave it behind, so the whole process group goes at the end.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
