@@ -119,6 +119,10 @@ type Engine struct {
 	// running steps: they are cancelled and handed back (handBack).
 	leaving context.Context
 	leave   context.CancelCauseFunc
+	// working counts, by upgrade, the jobs this process works now: Stop
+	// hands back at once only the steps it holds between two runs.
+	mu      sync.Mutex
+	working map[string]int
 }
 
 // New builds the engine. Call Start to begin working. Errors: a missing
@@ -131,7 +135,8 @@ func New(d Deps, cfg Config) (*Engine, error) {
 		d.Metrics = tierup.NoMetrics{}
 	}
 	leaving, leave := context.WithCancelCause(context.Background())
-	return &Engine{Deps: d, cfg: cfg.WithDefaults(), hub: newHub(), process: tierup.NewID("proc"), leaving: leaving, leave: leave}, nil
+	return &Engine{Deps: d, cfg: cfg.WithDefaults(), hub: newHub(), process: tierup.NewID("proc"), leaving: leaving, leave: leave,
+		working: map[string]int{}}, nil
 }
 
 // Config returns the engine's configuration, defaults filled in.

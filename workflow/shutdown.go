@@ -22,14 +22,22 @@ import (
 // running steps back: a cancelled step returns and commits in far less.
 const handBackReserve = 5 * time.Second
 
+// reserve is the part of the time left kept for handing steps back: a
+// fifth, but at least a second (a loaded database is slow to take the
+// hand-backs) and at most handBackReserve, and never more than half.
+func reserve(left time.Duration) time.Duration {
+	return min(max(left/5, time.Second), handBackReserve, left/2)
+}
+
 // errHandBack is the cause with which Stop cancels the steps still
 // running: they are handed back, not failed.
 var errHandBack = errors.New("the process is shutting down: the step is handed back")
 
 // Stop stops taking jobs and lets the running steps finish. It returns by
-// ctx's deadline: in its last fifth (at most handBackReserve), or as soon
-// as ctx is cancelled, the steps still running are cancelled and handed
-// back. Then the steps still marked running in this process (a
+// ctx's deadline (up to a second later only when the database was too slow
+// for the hand-backs): in its last fifth (at least a second, at most
+// handBackReserve), or as soon as ctx is cancelled, the steps still
+// running are cancelled and handed back. Then the steps still marked running in this process (a
 // continuation whose job it will not take) are handed back too, and last
 // the heartbeat stops and is deleted.
 func (e *Engine) Stop(ctx context.Context) error {
@@ -44,7 +52,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	defer cancel()
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)
-		defer time.AfterFunc(left-min(left/5, handBackReserve), handBack).Stop()
+		defer time.AfterFunc(left-reserve(left), handBack).Stop()
 		wait, cancel = context.WithDeadline(wait, dl)
 		defer cancel()
 	}
@@ -54,23 +62,37 @@ func (e *Engine) Stop(ctx context.Context) error {
 	})()
 
 	e.Log.InfoContext(ctx, "workflow stopping: no new steps; the running ones may finish", "process", e.process)
-	err := e.Queue.Stop(wait)
-	fin := wait
-	if wait.Err() != nil { // the wait took it all: a second for the rest
-		var cancel context.CancelFunc
-		fin, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.Queue.Stop(wait) }()
+	// The steps held between two runs go at once: this process no longer
+	// takes their jobs. (One it took just before is stale then, harmless.)
+	early := e.releaseSteps(wait, false)
+	err := <-stopped
+	// What follows is quick; when the wait took all the time, it gets a
+	// moment more, rather than leaving steps and a heartbeat to age.
+	rest := func() (context.Context, context.CancelFunc) {
+		if wait.Err() == nil {
+			return wait, func() {}
+		}
+		return context.WithTimeout(context.WithoutCancel(ctx), 500*time.Millisecond)
 	}
-	if rerr := e.releaseSteps(fin); rerr != nil {
+	rctx, rcancel := rest()
+	defer rcancel()
+	// Then those the running steps left between two runs, and any run that
+	// did not end in time.
+	if rerr := errors.Join(early, e.releaseSteps(rctx, true)); rerr != nil {
 		err = errors.Join(err, fmt.Errorf("handing back the steps marked running here: %w", rerr))
 	}
 	// The heartbeat stops last: while steps finish, other processes must
-	// not take them for orphans.
+	// not take them for orphans. Deleted even when some step could not be
+	// handed back: the others then resume it at once, as a dead process's.
 	if e.stop != nil {
 		e.stop()
 		<-e.done
 	}
-	if derr := e.Store.DeleteHeartbeat(fin, e.process); derr != nil {
+	dctx, dcancel := rest()
+	defer dcancel()
+	if derr := e.Store.DeleteHeartbeat(dctx, e.process); derr != nil {
 		err = errors.Join(err, fmt.Errorf("deleting the heartbeat: %w", derr))
 	}
 	e.Log.InfoContext(ctx, "workflow stopped", "process", e.process, "err", err)
@@ -99,11 +121,33 @@ func (e *Engine) handBack(ctx context.Context, d tierup.Delivery, j tierup.Job, 
 	return nil
 }
 
-// releaseSteps hands back the steps the store still marks running in this
-// process once its queue stopped: a continuation whose job another process
-// takes, or a run that did not end in time. Otherwise the others would
-// resume them only once this process's heartbeat is gone.
-func (e *Engine) releaseSteps(ctx context.Context) error {
+// track counts a job of the upgrade as worked in this process until the
+// returned function is called.
+func (e *Engine) track(upgradeID string) (done func()) {
+	e.mu.Lock()
+	e.working[upgradeID]++
+	e.mu.Unlock()
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.working[upgradeID]--; e.working[upgradeID] == 0 {
+			delete(e.working, upgradeID)
+		}
+	}
+}
+
+func (e *Engine) worksOn(upgradeID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.working[upgradeID] > 0
+}
+
+// releaseSteps hands back the steps the store marks running in this
+// process and that no job of it works (with evenWorked, those too: runs
+// that did not end in time): a continuation whose job another process
+// takes. Otherwise the others would resume them only once this process's
+// heartbeat is gone, as a dead one's.
+func (e *Engine) releaseSteps(ctx context.Context, evenWorked bool) error {
 	ups, err := e.Store.RunningIn(ctx, e.process)
 	if err != nil {
 		return err
@@ -111,8 +155,8 @@ func (e *Engine) releaseSteps(ctx context.Context) error {
 	var errs []error
 	for _, u := range ups {
 		_, err := e.change(ctx, u.ID, func(tx tierup.Store, fresh *tierup.Upgrade) (bool, error) {
-			if fresh.RunningWorker() != e.process {
-				return false, nil // another process took it up meanwhile
+			if fresh.RunningWorker() != e.process || !evenWorked && e.worksOn(fresh.ID) {
+				return false, nil // another process took it up meanwhile, or a run here
 			}
 			return true, e.giveBack(ctx, tx, fresh, fresh.CurrentStep, *fresh.Step(fresh.CurrentStep))
 		})

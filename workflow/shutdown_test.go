@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tierup/tierup"
 )
@@ -172,5 +173,20 @@ func TestStopReleasesSteps(t *testing.T) {
 	if u := r.upgrade(t); u.Status != tierup.UpgradeCompleted || u.Step(tierup.StepMigrateWorkloads).Attempts != 1 ||
 		slices.Contains(r.actions(), tierup.ActionResumedAfterCrash) {
 		t.Errorf("upgrade %s, migration %+v, events %v", u.Status, u.Step(tierup.StepMigrateWorkloads), r.actions())
+	}
+}
+
+func TestReserve(t *testing.T) {
+	for _, tt := range []struct{ left, want time.Duration }{
+		{25 * time.Second, 5 * time.Second}, // the default timeout
+		{time.Minute, 5 * time.Second},
+		{10 * time.Second, 2 * time.Second},
+		{2 * time.Second, time.Second},
+		{time.Second, 500 * time.Millisecond},
+		{0, 0},
+	} {
+		if got := reserve(tt.left); got != tt.want {
+			t.Errorf("reserve(%s) = %s, want %s", tt.left, got, tt.want)
+		}
 	}
 }

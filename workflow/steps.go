@@ -46,6 +46,7 @@ func current(u *tierup.Upgrade, j tierup.Job) bool {
 // crash anywhere repeats the job; every action is idempotent.
 func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 	j := d.Job()
+	defer e.track(j.UpgradeID)()
 	var before tierup.Step // the step as the claim found it, to hand it back
 	u, err := e.change(ctx, j.UpgradeID, func(tx tierup.Store, u *tierup.Upgrade) (bool, error) {
 		if st := u.Step(j.Step); st != nil {
