@@ -23,8 +23,9 @@ import (
 // batch bounds the events read from the log at a time.
 const batch = 500
 
-// Reconnection delays the stream asks of EventSource clients: at start,
-// and when the server shuts down, when another replica answers at once.
+// Reconnection delays asked of EventSource clients: retryDelay from the
+// stream's start, restartRetryDelay when the server shuts down (another
+// replica answers at once).
 const (
 	retryDelay        = 2 * time.Second
 	restartRetryDelay = time.Second

@@ -33,13 +33,14 @@ func reserve(left time.Duration) time.Duration {
 // running: they are handed back, not failed.
 var errHandBack = errors.New("the process is shutting down: the step is handed back")
 
-// Stop stops taking jobs and lets the running steps finish. It returns by
-// ctx's deadline (up to a second later only when the database was too slow
-// for the hand-backs): in its last fifth (at least a second, at most
-// handBackReserve), or as soon as ctx is cancelled, the steps still
-// running are cancelled and handed back. Then the steps still marked running in this process (a
-// continuation whose job it will not take) are handed back too, and last
-// the heartbeat stops and is deleted.
+// Stop stops taking jobs and lets the running steps finish. The steps this
+// process holds between two runs (a continuation whose job it no longer
+// takes) are handed back at once; in the last fifth of the time to ctx's
+// deadline (at least a second, at most handBackReserve), or as soon as ctx
+// is cancelled, the steps still running are cancelled and handed back too.
+// Last, the heartbeat stops and is deleted. Stop returns by ctx's deadline,
+// up to a second later only when the database is too slow for the
+// hand-backs.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.running.Store(false)
 	handBack := sync.OnceFunc(func() {
