@@ -140,7 +140,9 @@ say "go vet"
 go vet ./...
 
 say "go test"
-go test -count=1 -race "$@" ./...
+# Whole-system packages (e2e: soaks, rolling restarts, 200-upgrade fault runs)
+# run past go test's 10-minute default under the race detector on 2 cores.
+go test -count=1 -race -timeout 40m "$@" ./...
 
 # Fuzzing: `go test` above ran every fuzz target's seeds (f.Add and the
 # committed testdata/fuzz/<target>/ corpus) as regression tests; here each
