@@ -259,7 +259,9 @@ func (s *soak) kill(p int, began time.Time, at []time.Duration, done <-chan stru
 		s.procs[p].Kill()
 		s.kills[p]++
 		np, err := s.start(p)
-		s.procs[p] = np
+		if np != nil {
+			s.procs[p] = np
+		}
 		if err != nil {
 			s.t.Errorf("after kill %d: %v", s.kills[p], err)
 			return
