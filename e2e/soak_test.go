@@ -143,6 +143,7 @@ type soakClient struct {
 	status  string // the upgrade's last status seen
 	err     error  // why the client stopped short
 	lost    int    // requests that got no answer
+	resent  bool   // the upgrade's request was among them
 }
 
 func newSoak(t *testing.T, bin, dsn string, procs int, size soakSize, seed uint64) *soak {
@@ -234,16 +235,20 @@ func (s *soak) run() {
 			at[k] = time.Duration(rng.Int64N(int64(window)))
 		}
 		slices.Sort(at)
+		s.t.Logf("process %d is killed at %v", p, roundAll(at))
 		killers.Go(func() { s.kill(p, began, at, clientsDone) })
 	}
 	killers.Wait()
 	<-clientsDone
-	lost := 0
+	lost, resent := 0, 0
 	for _, c := range s.clients {
 		lost += c.lost
+		if c.resent {
+			resent++
+		}
 	}
-	s.t.Logf("%d upgrades in %s; kills by process %v (%d planned); %d requests got no answer and were sent again",
-		len(s.clients), time.Since(began).Round(time.Second), s.kills, s.size.kills, lost)
+	s.t.Logf("%d upgrades in %s; kills by process %v (%d planned); %d requests got no answer and were sent again, %d of them starting an upgrade",
+		len(s.clients), time.Since(began).Round(time.Second), s.kills, s.size.kills, lost, resent)
 }
 
 // kill SIGKILLs process p at the moments after began and starts it again
@@ -278,6 +283,15 @@ func (s *soak) start(p int) (*proctest.Process, error) {
 		err = fmt.Errorf("process %d: %w; its log ends:\n%s", p, err, b[max(0, len(b)-2000):])
 	}
 	return proc, err
+}
+
+// roundAll rounds the moments to tenths of a second, for the log.
+func roundAll(at []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(at))
+	for i, d := range at {
+		out[i] = d.Round(100 * time.Millisecond)
+	}
+	return out
 }
 
 // ended are the statuses an upgrade rests in.
@@ -343,6 +357,7 @@ func (c *soakClient) call(ctx context.Context, s *soak, method, path, token stri
 			return r, nil
 		}
 		c.lost++
+		c.resent = c.resent || method == "POST" && path == "/v1/upgrades"
 		c.proc = (c.proc + 1) % len(s.addrs)
 		select {
 		case <-ctx.Done():
@@ -473,6 +488,9 @@ var steps = []string{"payment", "activate_plan", "provision_node", "migrate_work
 //     twice), and one move per workload (each move commits its event with
 //     the workload's new state, so a workload moved again after its move
 //     committed would show a second);
+//   - the account has one upgrade: a request sent again after a lost
+//     connection got the first answer (its Idempotency-Key) rather than
+//     starting another;
 //   - one in-app notification (written in the notify step's commit);
 //   - at least one completion email and no more than the notify step's
 //     runs (its starts and takeovers): an email may go twice when a
@@ -563,6 +581,10 @@ func (c *soakClient) check(api apitest.Client, charges []int64, emails int) (res
 				bad("workload %v is %v, its move committed %d times", apitest.Dig(w, "name"), apitest.Dig(w, "state"), n)
 			}
 		}
+	}
+
+	if n := len(api.Do("GET", "/v1/upgrades", c.token, nil).List("data")); n != 1 {
+		bad("the account has %d upgrades: a resent request started another", n)
 	}
 
 	notes := 0
