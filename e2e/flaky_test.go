@@ -38,18 +38,12 @@ func TestGatewayFlaky(t *testing.T) {
 
 		captures := map[string]int{}
 		refunds := 0
-		ledger := h.Do("GET", "/v1/sandbox/ledger", admin, nil)
-		h.Expect(ledger, 200, "")
-		for _, e := range ledger.List("data") {
-			kind, _ := apitest.Dig(e, "kind").(string)
-			code, _ := apitest.Dig(e, "code").(string)
-			status, _ := apitest.Dig(e, "status").(string)
-			upgrade, _ := apitest.Dig(e, "metadata.upgrade").(string)
+		for _, e := range sandboxLedger(h.Client) {
 			switch {
-			case kind == "refund":
+			case e.kind == "refund":
 				refunds++
-			case code == "" && status == "":
-				captures[upgrade]++
+			case e.succeeded():
+				captures[e.upgrade]++
 			}
 		}
 		count := map[string]int{}

@@ -174,22 +174,44 @@ func (h *harness) waitRetrying(token, id, name string) apitest.Response {
 // charges counts the sandbox ledger's successful charges and refunds.
 func (h *harness) charges() (charges, declines, refunds int) {
 	h.T.Helper()
-	r := h.Do("GET", "/v1/sandbox/ledger", admin, nil)
-	h.Expect(r, 200, "")
-	for _, e := range r.List("data") {
-		kind, _ := apitest.Dig(e, "kind").(string)
-		code, _ := apitest.Dig(e, "code").(string)
-		status, _ := apitest.Dig(e, "status").(string) // a charge awaiting 3-D Secure, or abandoned
+	for _, e := range sandboxLedger(h.Client) {
 		switch {
-		case kind == "refund":
+		case e.kind == "refund":
 			refunds++
-		case code == "" && status == "":
+		case e.succeeded():
 			charges++
 		default:
 			declines++
 		}
 	}
 	return
+}
+
+// ledgerEntry is a line of the sandbox gateway's ledger.
+type ledgerEntry struct {
+	kind, code, status string
+	upgrade            string // the upgrade charged, from the metadata
+	amount             int64
+	raw                any
+}
+
+// succeeded reports whether the entry is a charge that went through: not
+// declined, not awaiting 3-D Secure nor abandoned.
+func (e ledgerEntry) succeeded() bool { return e.kind == "charge" && e.code == "" && e.status == "" }
+
+// sandboxLedger reads the sandbox gateway's ledger.
+func sandboxLedger(c apitest.Client) []ledgerEntry {
+	c.T.Helper()
+	r := c.Do("GET", "/v1/sandbox/ledger", admin, nil)
+	c.Expect(r, 200, "")
+	var out []ledgerEntry
+	for _, e := range r.List("data") {
+		str := func(path string) string { s, _ := apitest.Dig(e, path).(string); return s }
+		amount, _ := apitest.Dig(e, "amount").(float64)
+		out = append(out, ledgerEntry{kind: str("kind"), code: str("code"), status: str("status"), upgrade: str("metadata.upgrade"),
+			amount: int64(amount), raw: e})
+	}
+	return out
 }
 
 // step returns a step of the upgrade response.

@@ -18,7 +18,7 @@ import (
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
-	"github.com/tierup/tierup/internal/servetest"
+	"github.com/tierup/tierup/internal/proctest"
 )
 
 // The rolling restart's pacing. Steps are slow enough to be in flight when
@@ -53,7 +53,7 @@ func TestRollingRestart(t *testing.T) {
 	dsn := dbtest.Postgres(t) // two processes share the work only on PostgreSQL
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	bin := servetest.Build(t)
+	bin := proctest.Build(t)
 	migrate := exec.CommandContext(ctx, bin, "migrate", "--db", dsn)
 	migrate.Env = append(os.Environ(), "TIERUP_SECRET_KEY="+dbtest.SecretKey) // the processes of one test share it
 	if out, err := migrate.CombinedOutput(); err != nil {
@@ -345,9 +345,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // server is one `tierup serve` process, started again after each stop.
 type server struct {
 	name, bin, dsn string
-	cmd            *exec.Cmd
+	proc           *proctest.Process
 	base           string
-	exited         <-chan struct{}
 	logs           *syncBuffer
 	slowest        time.Duration // the longest a stop took, for the log
 }
@@ -356,13 +355,13 @@ type server struct {
 func (s *server) start(t *testing.T, lb *balancer) {
 	t.Helper()
 	s.logs = &syncBuffer{}
-	s.cmd = exec.Command(s.bin, "serve", "--db", s.dsn, "--addr", "127.0.0.1:0", "--admin-token", admin, "--demo=false",
-		"--sim-provision-delay", "300ms", "--sim-migrate-delay", "100ms", "--sandbox-charge-latency", "3s",
-		"--job-timeout", "10m", "--retry-base-delay", "50ms", "--pause-probe", "100ms", "--log-format", "json",
-		"--shutdown-delay", rollDelay.String(), "--shutdown-timeout", rollTimeout.String())
-	s.cmd.Env = append(os.Environ(), "TIERUP_SECRET_KEY="+dbtest.SecretKey) // the processes of one test share it
-	s.cmd.Stderr = s.logs
-	s.base, s.exited = servetest.Start(t, s.cmd)
+	s.proc = proctest.Start(t, proctest.Command{Bin: s.bin, Log: s.logs,
+		Args: []string{"serve", "--db", s.dsn, "--addr", "127.0.0.1:0", "--admin-token", admin, "--demo=false",
+			"--sim-provision-delay", "300ms", "--sim-migrate-delay", "100ms", "--sandbox-charge-latency", "3s",
+			"--job-timeout", "10m", "--retry-base-delay", "50ms", "--pause-probe", "100ms", "--log-format", "json",
+			"--shutdown-delay", rollDelay.String(), "--shutdown-timeout", rollTimeout.String()},
+		Env: []string{"TIERUP_SECRET_KEY=" + dbtest.SecretKey}}) // the processes of one test share it
+	s.base = s.proc.Base
 	lb.set(s.name, s.base)
 }
 
@@ -371,7 +370,7 @@ func (s *server) start(t *testing.T, lb *balancer) {
 // status 0 within the grace period; past it, the process is killed.
 func (s *server) stop(t *testing.T, lb *balancer) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.proc.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	sent := time.Now()
@@ -381,9 +380,9 @@ func (s *server) stop(t *testing.T, lb *balancer) {
 	defer probe.Stop()
 	for ready := true; ; {
 		select {
-		case <-s.exited:
+		case <-s.proc.Exited():
 			lb.set(s.name, "")
-			if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+			if code := s.proc.ExitCode(); code != 0 {
 				t.Errorf("tierup %s exited with status %d after SIGTERM; its log ends:\n%s", s.name, code, tail(s.logs.String(), 30))
 			}
 			s.slowest = max(s.slowest, time.Since(sent))
@@ -411,14 +410,8 @@ func (s *server) ready() bool {
 }
 
 func (s *server) kill() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.exited:
-	default:
-		_ = s.cmd.Process.Signal(syscall.SIGKILL)
-		<-s.exited
+	if s.proc != nil {
+		s.proc.Kill()
 	}
 }
 

@@ -1,48 +1,29 @@
 package main
 
 import (
-	"io"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
-	"github.com/tierup/tierup/internal/servetest"
+	"github.com/tierup/tierup/internal/proctest"
 )
 
-type process struct {
-	cmd    *exec.Cmd
-	base   string
-	exited <-chan struct{}
+// buildBinary compiles this command once for the crash tests.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	return proctest.Build(t)
 }
 
 // launch starts the real binary on dsn (with extra flags) and waits for its "listening" line.
-func launch(t *testing.T, bin, dsn string, extra ...string) *process {
+func launch(t *testing.T, bin, dsn string, extra ...string) *proctest.Process {
 	t.Helper()
 	args := append([]string{"serve", "--db", dsn, "--addr", "127.0.0.1:0", "--admin-token", "tu_admin_crash", "--demo=false",
 		"--sim-provision-delay", "1500ms", "--sim-migrate-delay", "300ms", "--sandbox-charge-latency", "1500ms",
 		"--job-timeout", "10s", "--retry-base-delay", "50ms", "--pause-probe", "100ms", "--log-format", "json"}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "TIERUP_SECRET_KEY="+dbtest.SecretKey) // the processes of one test share it
-	cmd.Stderr = io.Discard
-	p := &process{cmd: cmd}
-	p.base, p.exited = servetest.Start(t, cmd)
-	t.Cleanup(func() { p.kill() })
-	return p
-}
-
-// kill ends the process the hard way: no shutdown, no cleanup.
-func (p *process) kill() {
-	select {
-	case <-p.exited:
-	default:
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.exited
-	}
+	// The processes of one test share the master secret.
+	return proctest.Start(t, proctest.Command{Bin: bin, Args: args, Env: []string{"TIERUP_SECRET_KEY=" + dbtest.SecretKey}})
 }
 
 // TestCrashResumes kills tierup with SIGKILL in the middle of an upgrade —
@@ -53,7 +34,7 @@ func TestCrashResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary several times")
 	}
-	bin := servetest.Build(t)
+	bin := proctest.Build(t)
 	points := []struct {
 		name string
 		at   func(r apitest.Response) bool
@@ -76,15 +57,15 @@ func TestCrashResumes(t *testing.T) {
 					db = dbtest.Postgres(t)
 				}
 				p := launch(t, bin, db)
-				c := apitest.Client{T: t, BaseURL: p.base}
+				c := apitest.Client{T: t, BaseURL: p.Base}
 				acctID, token := newAccount(c, "crash@example.com")
 				id := startUpgrade(c, token)
 
 				poll(t, c, token, id, pt.name, pt.at)
-				p.kill()
+				p.Kill()
 
 				p2 := launch(t, bin, db)
-				c.BaseURL = p2.base
+				c.BaseURL = p2.Base
 				u := poll(t, c, token, id, "completed", func(r apitest.Response) bool { return r.Str("status") == "completed" })
 
 				ledger := c.Do("GET", "/v1/sandbox/ledger", "tu_admin_crash", nil)
@@ -101,7 +82,7 @@ func TestCrashResumes(t *testing.T) {
 					}
 				}
 				checkReceiptNumbers(t, c, []string{token}, 1)
-				p2.kill()
+				p2.Kill()
 			})
 		}
 	})
@@ -156,18 +137,18 @@ func TestProcessesShareWork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary twice")
 	}
-	bin := servetest.Build(t)
+	bin := proctest.Build(t)
 	db := dbtest.Postgres(t)
-	procs := []*process{launch(t, bin, db), launch(t, bin, db)}
+	procs := []*proctest.Process{launch(t, bin, db), launch(t, bin, db)}
 	type run struct{ token, id string }
 	var runs []run
 	for i := range 4 {
-		c := apitest.Client{T: t, BaseURL: procs[i%2].base}
+		c := apitest.Client{T: t, BaseURL: procs[i%2].Base}
 		_, token := newAccount(c, "share"+string(rune('a'+i))+"@example.com")
 		runs = append(runs, run{token, startUpgrade(c, token)})
 	}
 	workers := map[string]bool{}
-	c := apitest.Client{T: t, BaseURL: procs[0].base}
+	c := apitest.Client{T: t, BaseURL: procs[0].Base}
 	for _, r := range runs {
 		u := poll(t, c, r.token, r.id, "completed", func(r apitest.Response) bool { return r.Str("status") == "completed" })
 		for _, s := range u.List("steps") {

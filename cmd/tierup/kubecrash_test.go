@@ -11,7 +11,7 @@ import (
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
 	"github.com/tierup/tierup/internal/kubetest"
-	"github.com/tierup/tierup/internal/servetest"
+	"github.com/tierup/tierup/internal/proctest"
 )
 
 // TestKubeCrashMidMove kills tierup with SIGKILL while a Deployment rolls
@@ -26,11 +26,11 @@ func TestKubeCrashMidMove(t *testing.T) {
 	kubeconfig := kubetest.Kubeconfig(t)
 	kc := kubetest.Client(t)
 	kubetest.EnsureSharedNodes(t, kc)
-	bin := servetest.Build(t)
+	bin := proctest.Build(t)
 	db := dbtest.SQLite(t)
 	flags := []string{"--cluster", "kube", "--kubeconfig", kubeconfig, "--kube-backups", "cronjob"}
 	p := launch(t, bin, db, flags...)
-	c := apitest.Client{T: t, BaseURL: p.base}
+	c := apitest.Client{T: t, BaseURL: p.Base}
 	acctID, token := newAccount(c, "kube-crash@example.com")
 	ns := kubetest.Namespace(t, kc, acctID)
 	kubetest.Workloads(t, kc, ns)
@@ -50,10 +50,10 @@ func TestKubeCrashMidMove(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatal("web's move never started")
 	}
-	p.kill()
+	p.Kill()
 
 	p2 := launch(t, bin, db, flags...)
-	c.BaseURL = p2.base
+	c.BaseURL = p2.Base
 	u := poll(t, c, token, id, "completed", func(r apitest.Response) bool { return r.Str("status") == "completed" })
 	nodes, err := kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "tierup.dev/account=" + acctID})
 	if err != nil {
@@ -82,5 +82,5 @@ func TestKubeCrashMidMove(t *testing.T) {
 			t.Errorf("%s: %d available at the lowest across the crash (seen: %v), want at least %d", name, got, ok, want)
 		}
 	}
-	p2.kill()
+	p2.Kill()
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tierup/tierup/internal/servetest"
+	"github.com/tierup/tierup/internal/proctest"
 )
 
 // readmeSession is the README section whose shell blocks make one session.
@@ -85,7 +84,7 @@ func TestREADMESession(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := shellBlocks(t, string(readme), readmeSession)
-	addr := freeAddr(t)
+	addr := proctest.FreeAddr(t)
 
 	const marker = "@@ block "
 	var script strings.Builder
@@ -105,7 +104,7 @@ func TestREADMESession(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
 	cmd.Dir = dir
-	cmd.Env = append(environWithout("TIERUP_"), "TIERUP_TEST_BIN="+servetest.Build(t), "TIERUP_ADDR="+addr)
+	cmd.Env = append(environWithout("TIERUP_"), "TIERUP_TEST_BIN="+proctest.Build(t), "TIERUP_ADDR="+addr)
 	// The session starts the server in the background; a failed run must
 	// not leave it behind, so the whole process group goes at the end.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -134,17 +133,6 @@ func TestREADMESession(t *testing.T) {
 	if pdf, err := os.ReadFile(filepath.Join(dir, "TU-2026-000001.pdf")); err != nil || !strings.HasPrefix(string(pdf), "%PDF-") {
 		t.Errorf("the session's receipt PDF: %v (%d bytes)", err, len(pdf))
 	}
-}
-
-// freeAddr returns a loopback address with a port nobody listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // environWithout is the test's environment minus the variables with prefix,

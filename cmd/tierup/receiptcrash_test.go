@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 
-	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
-	"github.com/tierup/tierup/internal/servetest"
+	"github.com/tierup/tierup/internal/proctest"
 )
 
 // paying is the moment the charge is in flight: the payment step runs and
@@ -26,7 +24,7 @@ func TestCrashKeepsReceiptNumbersGapless(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary several times")
 	}
-	bin := servetest.Build(t)
+	bin := proctest.Build(t)
 	kills := []struct {
 		name string
 		at   func(r apitest.Response) bool // nil: no crash
@@ -40,19 +38,19 @@ func TestCrashKeepsReceiptNumbersGapless(t *testing.T) {
 		p := launch(t, bin, db)
 		var tokens []string
 		for i, k := range kills {
-			c := apitest.Client{T: t, BaseURL: p.base}
+			c := apitest.Client{T: t, BaseURL: p.Base}
 			_, token := newAccount(c, fmt.Sprintf("gapless%d@example.com", i))
 			tokens = append(tokens, token)
 			id := startUpgrade(c, token)
 			if k.at != nil {
 				poll(t, c, token, id, k.name, k.at)
-				p.kill()
+				p.Kill()
 				p = launch(t, bin, db)
-				c.BaseURL = p.base
+				c.BaseURL = p.Base
 			}
 			poll(t, c, token, id, "completed", func(r apitest.Response) bool { return r.Str("status") == "completed" })
 		}
-		c := apitest.Client{T: t, BaseURL: p.base}
+		c := apitest.Client{T: t, BaseURL: p.Base}
 		if n := len(c.Do("GET", "/v1/sandbox/ledger", "tu_admin_crash", nil).List("data")); n != len(kills) {
 			t.Errorf("%d ledger entries for %d upgrades", n, len(kills))
 		}
@@ -64,8 +62,7 @@ func TestCrashKeepsReceiptNumbersGapless(t *testing.T) {
 // there are want of them, one per account, numbered 1…want in one series.
 func checkReceiptNumbers(t *testing.T, c apitest.Client, tokens []string, want int) {
 	t.Helper()
-	var seqs []int64
-	series := map[string]bool{}
+	var numbers []string
 	for _, token := range tokens {
 		list := c.Do("GET", "/v1/receipts", token, nil)
 		c.Expect(list, 200, "")
@@ -74,22 +71,8 @@ func checkReceiptNumbers(t *testing.T, c apitest.Client, tokens []string, want i
 		}
 		for _, r := range list.List("data") {
 			number, _ := apitest.Dig(r, "number").(string)
-			s, seq, ok := tierup.ParseReceiptNumber(number)
-			if !ok {
-				t.Errorf("receipt number %q", number)
-				continue
-			}
-			series[s] = true
-			seqs = append(seqs, seq)
+			numbers = append(numbers, number)
 		}
 	}
-	slices.Sort(seqs)
-	for i, seq := range seqs {
-		if seq != int64(i+1) {
-			t.Fatalf("receipt numbers %v: want 1…%d with no gap and no duplicate", seqs, want)
-		}
-	}
-	if len(seqs) != want || len(series) != 1 {
-		t.Errorf("%d receipts in series %v, want %d in one", len(seqs), series, want)
-	}
+	apitest.CheckReceiptNumbers(t, numbers, want)
 }

@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tierup/tierup"
 )
 
 // Client calls one server.
@@ -51,8 +54,21 @@ func Dig(v any, path string) any {
 }
 
 // Do sends a request; body is JSON-encoded unless it is a string. Extra
-// headers come in pairs.
+// headers come in pairs. A request that gets no answer fails the test.
 func (c Client) Do(method, path, token string, body any, headers ...string) Response {
+	c.T.Helper()
+	r, err := c.Try(method, path, token, body, headers...)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	return r
+}
+
+// Try is Do for a server that may be down: it returns the error of a
+// request that got no answer (the connection refused or cut) instead of
+// failing the test, so that the caller can send it again. It may be called
+// from any goroutine.
+func (c Client) Try(method, path, token string, body any, headers ...string) (Response, error) {
 	c.T.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -65,7 +81,7 @@ func (c Client) Do(method, path, token string, body any, headers ...string) Resp
 	}
 	req, err := http.NewRequest(method, c.BaseURL+path, rd)
 	if err != nil {
-		c.T.Fatal(err)
+		return Response{}, err
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -78,10 +94,13 @@ func (c Client) Do(method, path, token string, body any, headers ...string) Resp
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.T.Fatal(err)
+		return Response{}, err
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return Response{}, err // cut off mid-answer
+	}
 	r := Response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
 	_ = json.Unmarshal(raw, &r.Body)
 	if res.StatusCode >= 400 {
@@ -92,7 +111,7 @@ func (c Client) Do(method, path, token string, body any, headers ...string) Resp
 			c.T.Errorf("%s %s: problem lacks code, detail or status: %s", method, path, raw)
 		}
 	}
-	return r
+	return r, nil
 }
 
 // Expect fails the test unless r has the status and, when given, the
@@ -101,5 +120,32 @@ func (c Client) Expect(r Response, status int, code string) {
 	c.T.Helper()
 	if r.Status != status || (code != "" && r.Str("code") != code) {
 		c.T.Fatalf("got %d %s, want %d %s: %s", r.Status, r.Str("code"), status, code, r.Raw)
+	}
+}
+
+// CheckReceiptNumbers checks that the receipt numbers are 1…want in one
+// series: none skipped nor used twice.
+func CheckReceiptNumbers(t testing.TB, numbers []string, want int) {
+	t.Helper()
+	var seqs []int64
+	series := map[string]bool{}
+	for _, number := range numbers {
+		s, seq, ok := tierup.ParseReceiptNumber(number)
+		if !ok {
+			t.Errorf("receipt number %q", number)
+			continue
+		}
+		series[s] = true
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	for i, seq := range seqs {
+		if seq != int64(i+1) {
+			t.Errorf("receipt numbers %v: want 1…%d with no gap and no duplicate", seqs, want)
+			break
+		}
+	}
+	if len(seqs) != want || len(series) != 1 {
+		t.Errorf("%d receipts in series %v, want %d in one", len(seqs), series, want)
 	}
 }
