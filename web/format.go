@@ -32,7 +32,7 @@ func (statuses) Expired() string                           { return tierup.Statu
 func funcs() template.FuncMap {
 	return template.FuncMap{
 		"is":       func() statuses { return statuses{} },
-		"money":    tierup.Money.Display,
+		"money":    tierup.Money.String,
 		"when":     when,
 		"date":     date,
 		"limit":    limitText,

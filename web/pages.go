@@ -182,7 +182,7 @@ func (s *Server) showReview(w http.ResponseWriter, r *http.Request, v *view, for
 		v.Notice = "Your previous quote expired after " + tierup.HumanDuration(int64(s.app.QuoteTTL()/time.Second)) +
 			", so this is a fresh one. Please check the figures again before paying."
 		if prev, err := s.app.Quote(ctx, v.Account.ID, old); err == nil && prev.AmountDue != q.AmountDue {
-			v.Notice += fmt.Sprintf(" The amount due changed from %s to %s.", prev.AmountDue.Display(), q.AmountDue.Display())
+			v.Notice += fmt.Sprintf(" The amount due changed from %s to %s.", prev.AmountDue.String(), q.AmountDue.String())
 		}
 	}
 	to, _ := s.app.Catalog().Plan(q.ToPlan)
