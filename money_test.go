@@ -8,7 +8,7 @@ import (
 
 func TestMoneyFormats(t *testing.T) {
 	for _, tc := range []struct {
-		m            tierup.Money
+		m    tierup.Money
 		want string
 	}{
 		{tierup.Money{Amount: 2900, Currency: "USD"}, "$29.00"},
