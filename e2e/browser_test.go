@@ -49,7 +49,8 @@ func browser(t *testing.T) context.Context {
 }
 
 // shots writes screenshots of each screen, wide and phone-sized, to the
-// folder the README names (screenshots/, or TIERUP_SCREENSHOTS).
+// folder the README names (screenshots/, or TIERUP_SCREENSHOTS), and checks
+// each with axe-core at both widths.
 type shots struct {
 	t   *testing.T
 	ctx context.Context
@@ -81,6 +82,7 @@ func (s *shots) take(name string) {
 		if err := os.WriteFile(filepath.Join(s.dir, name+"-"+strconv.FormatInt(size[0], 10)+".png"), buf, 0o644); err != nil {
 			s.t.Fatal(err)
 		}
+		s.axeCheck(name + " at " + strconv.FormatInt(size[0], 10) + " px")
 	}
 	if err := chromedp.Do(s.ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		s.t.Fatal(err)
