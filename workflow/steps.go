@@ -231,6 +231,12 @@ func (e *Engine) activate(ctx context.Context, u *tierup.Upgrade) result {
 				prev := acct.Subscription
 				u.Previous = &prev
 			}
+			// The features stay the old plan's until enable_features, also
+			// for an account whose entitlements never had a plan of their
+			// own (they follow the subscription then).
+			if err := tx.SetEntitlementsPlan(ctx, u.AccountID, acct.EntitlementsPlan); err != nil {
+				return err
+			}
 			return e.switchPlan(ctx, tx, u, q)
 		}}
 }
@@ -363,16 +369,9 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 		}}
 }
 
-func nextWorkload(u *tierup.Upgrade) int { return nextWorkloadAfter(u, -1) }
+func nextWorkload(u *tierup.Upgrade) int { return u.NextToMove(-1) }
 
-func nextWorkloadAfter(u *tierup.Upgrade, after int) int {
-	for i := after + 1; i < len(u.Workloads); i++ {
-		if u.Workloads[i].State != tierup.WorkloadMigrated {
-			return i
-		}
-	}
-	return -1
-}
+func nextWorkloadAfter(u *tierup.Upgrade, after int) int { return u.NextToMove(after) }
 
 func (e *Engine) enableFeatures(ctx context.Context, u *tierup.Upgrade) result {
 	plan, err := e.Catalog.Plan(u.ToPlan)
