@@ -84,9 +84,36 @@ func (s *shots) take(name string) {
 			s.t.Fatal(err)
 		}
 		s.axeCheck(name + " at " + strconv.FormatInt(size[0], 10) + " px")
+		if size[0] == 390 {
+			s.noOverflow(name)
+		}
 	}
 	if err := chromedp.Do(s.ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		s.t.Fatal(err)
+	}
+}
+
+// noOverflow fails when anything on the page, every folded detail opened,
+// is wider than a 390-px phone (the page would scroll sideways).
+func (s *shots) noOverflow(name string) {
+	s.t.Helper()
+	wide, err := chromedp.Run(s.ctx, chromedp.Evaluate[string](`(function(){
+		const closed = Array.from(document.querySelectorAll("details:not([open])"));
+		closed.forEach(function (d) { d.open = true; });
+		const out = [];
+		document.querySelectorAll("body *").forEach(function (el) {
+			const r = el.getBoundingClientRect();
+			if (r.width > 0 && r.right > document.documentElement.clientWidth + 0.5) out.push(el.tagName.toLowerCase() + (el.className ? "." + el.className : "") + " " + Math.round(r.right) + "px");
+		});
+		if (document.documentElement.scrollWidth > document.documentElement.clientWidth) out.push("page " + document.documentElement.scrollWidth + "px");
+		closed.forEach(function (d) { d.open = false; });
+		return out.slice(0, 8).join(", ");
+	})()`))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if wide != "" {
+		s.t.Errorf("%s overflows 390 px: %s", name, wide)
 	}
 }
 

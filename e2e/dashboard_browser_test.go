@@ -183,6 +183,10 @@ func TestBrowserFailureAndRefund(t *testing.T) {
 	if p.text("[data-test=upgrade-offer]") != "" {
 		t.Error("the Plan page offers another upgrade while one is active")
 	}
+	if main := p.text("main"); !strings.Contains(main, "Your upgrade stopped at “Dedicated node”: it could not finish after 3 attempts") ||
+		regexp.MustCompile(`provision_node|pro-6m|acct_|needs support`).MatchString(main) {
+		t.Errorf("the Plan page during support:\n%s", main)
+	}
 	s.take("3-plan-needs-support")
 
 	h.Expect(h.Do("POST", "/v1/upgrades/"+id+"/cancel", admin, nil), 202, "")
@@ -196,6 +200,11 @@ func TestBrowserFailureAndRefund(t *testing.T) {
 		t.Errorf("the canceled page shows steps or progress:\n%s", main)
 	}
 	s.take("4-canceled-refunded")
+	p.do(chromedp.Navigate(h.BaseURL + "/plan"))
+	p.visible("[data-test=plan-name]")
+	if main := p.text("main"); !strings.Contains(main, "Your upgrade to Pro (6 months) was canceled and Hobby is back. We refunded $156.00 to your Visa card ending in 4242") {
+		t.Errorf("the Plan page after the refund:\n%s", main)
+	}
 
 	p.do(chromedp.Navigate(h.BaseURL + "/history"))
 	p.visible("[data-test=entry]")

@@ -418,7 +418,7 @@ func completionText(acct *tierup.Account, plan *tierup.Plan, u *tierup.Upgrade) 
 	loc := acct.Location()
 	var b strings.Builder
 	fmt.Fprintf(&b, "Your account is now on %s, from %s to %s.\n\n", plan.Name,
-		u.NewPeriod.Start.In(loc).Format("2 Jan 2006 15:04 MST"), u.NewPeriod.End.In(loc).Format("2 Jan 2006 15:04 MST"))
+		tierup.DateWords(u.NewPeriod.Start, loc), tierup.DateWords(u.NewPeriod.End, loc))
 	switch names := u.NodeNames(); len(names) {
 	case 0:
 	case 1:
@@ -432,7 +432,8 @@ func completionText(acct *tierup.Account, plan *tierup.Plan, u *tierup.Upgrade) 
 		fmt.Fprintf(&b, "- %s\n", f)
 	}
 	if u.Payment.Status == tierup.PaymentSucceeded {
-		fmt.Fprintf(&b, "\nWe charged %s to your %s card ending in %s.\n", u.Payment.Amount, u.Payment.Brand, u.Payment.Last4)
+		fmt.Fprintf(&b, "\nWe charged %s to your %s card ending in %s, once: tierup does not renew plans and will not charge you again.\n",
+			u.Payment.Amount, tierup.BrandName(u.Payment.Brand), u.Payment.Last4)
 	}
 	return b.String()
 }
