@@ -85,6 +85,11 @@ type WorkloadView struct {
 	// OnNodes says which of several dedicated nodes its replicas run on:
 	// "nodes 1, 2 and 3".
 	OnNodes string
+	// Since is when its move began, At when it ended (moved), and Took
+	// how long it took: from the audit log, whose entries carry the
+	// upgrade as it was.
+	Since, At *time.Time
+	Took      string
 }
 
 // RefundView is a refund as the customer is told it.
@@ -157,10 +162,21 @@ func (a *App) UpgradeView(ctx context.Context, p Principal, id string) (*Upgrade
 		}
 	}
 	v.MovingIndex = u.MovingWorkload()
+	evs, err := a.store.Events(ctx, u.ID, 0, 1000)
+	if err != nil {
+		return nil, err
+	}
+	since, moved := moveTimes(evs, len(u.Workloads))
 	for i, w := range u.Workloads {
 		wv := workloadView(w, i, v.MovingIndex, len(u.Workloads))
 		if len(u.Nodes) > 1 {
 			wv.OnNodes = nodeNumbers(u.Nodes, w.Nodes)
+		}
+		if t, ok := moved[i]; ok && w.State == tierup.WorkloadMigrated {
+			wv.At, wv.Took = &t, tookWords(since[i], t)
+		} else if wv.Moving && !since[i].IsZero() {
+			t := since[i]
+			wv.Since = &t
 		}
 		v.Workloads = append(v.Workloads, wv)
 	}
@@ -213,10 +229,7 @@ func (a *App) stepView(st tierup.Step, nodes int) StepView {
 		}
 	}
 	if st.StartedAt != nil && st.FinishedAt != nil && st.Status.Done() {
-		sv.Took = tierup.HumanDuration(int64(st.FinishedAt.Sub(*st.StartedAt) / time.Second))
-		if st.FinishedAt.Sub(*st.StartedAt) < time.Second {
-			sv.Took = "under a second"
-		}
+		sv.Took = tookWords(*st.StartedAt, *st.FinishedAt)
 	}
 	return sv
 }
@@ -236,6 +249,42 @@ func workloadView(w tierup.WorkloadMigration, i, moving, total int) WorkloadView
 		v.State = "waiting"
 	}
 	return v
+}
+
+// moveTimes reads from the audit log when each of n workloads started and
+// finished moving: a move ends at the first entry whose upgrade shows the
+// workload moved, and starts at the entry before it (the previous move's
+// end, or the listing of the workloads); the one moving now started at the
+// last entry.
+func moveTimes(evs []*tierup.UpgradeEvent, n int) (since, moved map[int]time.Time) {
+	since, moved = map[int]time.Time{}, map[int]time.Time{}
+	var prev time.Time
+	for _, e := range evs {
+		if e.Upgrade == nil {
+			continue
+		}
+		for i, w := range e.Upgrade.Workloads {
+			if _, done := moved[i]; i < n && !done && w.State == tierup.WorkloadMigrated {
+				moved[i], since[i] = e.At, prev
+			}
+		}
+		prev = e.At
+	}
+	for i := range n {
+		if _, done := moved[i]; !done {
+			since[i] = prev
+		}
+	}
+	return since, moved
+}
+
+// tookWords says how long from start to end took: "3 seconds", "under a
+// second".
+func tookWords(start, end time.Time) string {
+	if start.IsZero() || end.Sub(start) < time.Second {
+		return "under a second"
+	}
+	return tierup.HumanDuration(int64(end.Sub(start) / time.Second))
 }
 
 // nodeNumbers names the dedicated nodes of names by their number among

@@ -353,6 +353,9 @@ func TestBrowserUpgrade(t *testing.T) {
 	if st := p.text("[data-test=workload][data-moving] [data-test=workload-state]"); !regexp.MustCompile(`^moving \([1-6] of 6\)$`).MatchString(st) {
 		t.Errorf("the workload being moved says %q", st)
 	}
+	if wt := p.text("[data-test=workload][data-moving] [data-test=workload-time]"); !regexp.MustCompile(`^since .* \d\d:\d\d:\d\d JST$`).MatchString(wt) {
+		t.Errorf("the workload being moved: %q", wt)
+	}
 	if p.text("[data-test=working]") == "" || !strings.Contains(p.text("[data-test=working]"), "You have been charged $29.00 on Visa •••• 4242") {
 		t.Errorf("while working: %q", p.text("[data-test=working]"))
 	}
@@ -363,6 +366,9 @@ func TestBrowserUpgrade(t *testing.T) {
 	}
 	if pr := p.text("[data-test=progress]"); pr != "100% done" {
 		t.Errorf("progress: %q", pr)
+	}
+	if wt := p.text("[data-test=workload][data-state=migrated] [data-test=workload-time]"); !regexp.MustCompile(`^\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d JST · took (under a second|\d+ seconds?)$`).MatchString(wt) {
+		t.Errorf("a moved workload's time: %q", wt)
 	}
 	if d := p.text("[data-test=done]"); !strings.Contains(d, "You are on Pro (1 month) until ") || !strings.Contains(d, "You paid $29.00 with Visa •••• 4242") {
 		t.Errorf("done: %q", d)
