@@ -29,7 +29,7 @@ func TestCreditBalance(t *testing.T) {
 	es := []tierup.CreditEntry{entry("upg_1", tierup.CreditGranted, 1441), entry("upg_2", tierup.CreditApplied, -1000),
 		{Kind: tierup.CreditGranted, Amount: tierup.Money{Amount: 500, Currency: "EUR"}}}
 	if b := tierup.CreditBalance(es, "USD"); b != usd(441) {
-		t.Errorf("USD balance %v, want USD 4.41", b)
+		t.Errorf("USD balance %v, want $4.41", b)
 	}
 	if b := tierup.CreditBalance(es, "EUR"); b != (tierup.Money{Amount: 500, Currency: "EUR"}) {
 		t.Errorf("EUR balance %v", b)
@@ -51,9 +51,9 @@ func TestActivationCredit(t *testing.T) {
 		err     error
 	}{
 		{name: "nothing to move"},
-		{name: "grants the excess", kept: usdp(14412), want: "granted USD 144.12"},
-		{name: "takes what the quote applies", ledger: []tierup.CreditEntry{granted}, applied: usdp(1441), want: "applied USD -14.41"},
-		{name: "takes part of the balance", ledger: []tierup.CreditEntry{granted}, applied: usdp(1000), want: "applied USD -10.00"},
+		{name: "grants the excess", kept: usdp(14412), want: "granted $144.12"},
+		{name: "takes what the quote applies", ledger: []tierup.CreditEntry{granted}, applied: usdp(1441), want: "applied -$14.41"},
+		{name: "takes part of the balance", ledger: []tierup.CreditEntry{granted}, applied: usdp(1000), want: "applied -$10.00"},
 		{name: "repeated: nothing twice", ledger: []tierup.CreditEntry{granted, entry("upg_1", tierup.CreditApplied, -1441)}, applied: usdp(1441)},
 		{name: "spent by another upgrade", ledger: []tierup.CreditEntry{granted, entry("upg_9", tierup.CreditApplied, -1000)},
 			applied: usdp(1441), err: tierup.ErrQuoteInvalid},
@@ -96,15 +96,15 @@ func TestCancelCredit(t *testing.T) {
 	}{
 		{name: "nothing taken or granted", ledger: []tierup.CreditEntry{other}},
 		{name: "applied credit comes back", ledger: []tierup.CreditEntry{other, entry("upg_1", tierup.CreditApplied, -1441)},
-			want: "returned USD 14.41"},
+			want: "returned $14.41"},
 		{name: "granted credit is taken back", ledger: []tierup.CreditEntry{entry("upg_1", tierup.CreditGranted, 14412)},
-			want: "revoked USD -144.12"},
+			want: "revoked -$144.12"},
 		{name: "already undone", ledger: []tierup.CreditEntry{other, entry("upg_1", tierup.CreditApplied, -1441),
 			entry("upg_1", tierup.CreditReturned, 1441)}},
 		// Cannot happen while the upgrade holds the account's slot; if it
 		// did, the balance would still not go negative.
 		{name: "a grant already spent is taken back as far as the balance goes", ledger: []tierup.CreditEntry{
-			entry("upg_1", tierup.CreditGranted, 1000), entry("upg_2", tierup.CreditApplied, -600)}, want: "revoked USD -4.00"},
+			entry("upg_1", tierup.CreditGranted, 1000), entry("upg_2", tierup.CreditApplied, -600)}, want: "revoked -$4.00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

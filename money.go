@@ -35,17 +35,12 @@ type Money struct {
 	Currency Currency `json:"currency" doc:"ISO 4217 currency code."`
 }
 
-// String formats the amount with its exponent, e.g. "USD 29.00",
-// "JPY 3000": the form of messages, logs and the CLI.
-func (m Money) String() string { return m.format(false) }
-
-// Display formats the amount for a page, with the currency's symbol when it
-// has a common one and grouped thousands, e.g. $1,290.00, ¥3,000,
-// KWD 1.500.
-func (m Money) Display() string { return m.format(true) }
-
-// format is the one implementation of String and Display.
-func (m Money) format(display bool) string {
+// String formats the amount the one way the product writes money — pages,
+// emails, notifications, explanations, receipts, logs and the CLI alike:
+// the currency's symbol when it has a common one, else its code, with
+// grouped thousands and the currency's exponent, e.g. $1,290.00, ¥3,000,
+// -£144.12, KWD 1.500.
+func (m Money) String() string {
 	exp, _ := m.Currency.Exponent()
 	a := m.Amount
 	sign := ""
@@ -57,27 +52,21 @@ func (m Money) format(display bool) string {
 		digits = strings.Repeat("0", exp-len(digits)+1) + digits
 	}
 	whole, frac := digits[:len(digits)-exp], digits[len(digits)-exp:]
-	if display {
-		var b strings.Builder
-		for i, d := range whole {
-			if i > 0 && (len(whole)-i)%3 == 0 {
-				b.WriteByte(',')
-			}
-			b.WriteRune(d)
+	var b strings.Builder
+	for i, d := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
 		}
-		whole = b.String()
+		b.WriteRune(d)
 	}
-	out := whole
+	out := b.String()
 	if exp > 0 {
 		out += "." + frac
 	}
-	switch sym := m.Currency.symbol(); {
-	case display && sym != "":
+	if sym := m.Currency.symbol(); sym != "" {
 		return sign + sym + out
-	case display:
-		return sign + string(m.Currency) + " " + out
 	}
-	return string(m.Currency) + " " + sign + out
+	return sign + string(m.Currency) + " " + out
 }
 
 // symbol is the currency's sign where one is common, else "".

@@ -192,17 +192,17 @@ func TestExplanationsSayWhatHappens(t *testing.T) {
 		want    []string
 	}{
 		{"extension", "2026-03-22T00:00:00Z", sub(cat, "pro-1m", ts("2026-03-01T00:00:00Z"), utc), "pro-3m", "",
-			[]string{"10 days left on Pro (1 month) are added to Pro (3 months)", "2 Jul 2026", "22 Jun 2026", "USD 81.00"}},
+			[]string{"10 days left on Pro (1 month) are added to Pro (3 months)", "2 Jul 2026", "22 Jun 2026", "$81.00"}},
 		{"deduction", "2026-06-11T00:00:00Z", sub(cat, "pro-6m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", "",
-			[]string{"20 days left on Pro (6 months)", "already used", "21 Jun 2026", "USD 99.00"}},
+			[]string{"20 days left on Pro (6 months)", "already used", "21 Jun 2026", "$99.00"}},
 		{"fresh start", "2026-03-10T12:00:00Z", sub(cat, "hobby", time.Time{}, utc), "pro-1m", "",
-			[]string{"Hobby has no paid time", "10 Apr 2026 12:00 UTC", "USD 29.00"}},
+			[]string{"Hobby has no paid time", "10 Apr 2026 12:00 UTC", "$29.00"}},
 		{"expired", "2026-03-05T00:00:00Z", sub(cat, "pro-1m", ts("2026-02-01T00:00:00Z"), utc), "pro-12m", "",
 			[]string{"ended on 1 Mar 2026", "5 Mar 2027"}},
 		{"credit excess", "2026-03-01T00:00:00Z", sub(cat, "pro-12m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", tierup.PolicyCredit,
-			[]string{"worth USD 243.12", "You pay USD 0.00", "USD 144.12 stays on your account"}},
+			[]string{"worth $243.12", "You pay $0.00", "$144.12 stays on your account"}},
 		{"value", "2026-06-11T00:00:00Z", sub(cat, "pro-6m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", tierup.PolicyValue,
-			[]string{"worth USD 17.24", "buys 5 days and 5 hours more"}},
+			[]string{"worth $17.24", "buys 5 days and 5 hours more"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,9 +247,9 @@ func TestPriceUpgradeJPY(t *testing.T) {
 		t.Fatal(err)
 	}
 	if q.AmountDue != (tierup.Money{Amount: 7032, Currency: "JPY"}) {
-		t.Errorf("due = %v, want JPY 7032", q.AmountDue)
+		t.Errorf("due = %v, want ¥7,032", q.AmountDue)
 	}
-	if !strings.Contains(q.Explanation, "JPY 968") || !strings.Contains(q.Explanation, "JPY 7032") {
+	if !strings.Contains(q.Explanation, "¥968") || !strings.Contains(q.Explanation, "¥7,032") {
 		t.Errorf("explanation = %q", q.Explanation)
 	}
 }
@@ -375,20 +375,20 @@ func TestPriceUpgradeAppliesAccountCredit(t *testing.T) {
 		kept    int64 // Quote.AccountCredit, 0 when none
 		says    string
 	}{
-		{"hobby to pro-1m with USD 10.00 of credit", "2026-03-10T12:00:00Z", sub(cat, "hobby", time.Time{}, utc), "pro-1m", "", usd(1000),
-			1900, 1000, 0, "USD 10.00 of your account credit is taken off. You pay USD 19.00 now."},
+		{"hobby to pro-1m with $10.00 of credit", "2026-03-10T12:00:00Z", sub(cat, "hobby", time.Time{}, utc), "pro-1m", "", usd(1000),
+			1900, 1000, 0, "$10.00 of your account credit is taken off. You pay $19.00 now."},
 		// 9900 − 1724 = 8176 (see TestPriceUpgrade), − 2000 of credit = 6176.
 		{"credit policy and credit", "2026-06-11T00:00:00Z", sub(cat, "pro-6m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", tierup.PolicyCredit, usd(2000),
-			6176, 2000, 0, "You pay USD 61.76 now."},
+			6176, 2000, 0, "You pay $61.76 now."},
 		// Only the 8176 due is taken; 100.00 − 81.76 = 18.24 stays on the account.
 		{"credit beyond the amount due", "2026-06-11T00:00:00Z", sub(cat, "pro-6m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", tierup.PolicyCredit, usd(10000),
-			0, 8176, 0, "USD 81.76 of your account credit is taken off. You pay USD 0.00 now."},
+			0, 8176, 0, "$81.76 of your account credit is taken off. You pay $0.00 now."},
 		{"nothing due: credit untouched, the excess kept", "2026-03-01T00:00:00Z", sub(cat, "pro-12m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", tierup.PolicyCredit, usd(500),
-			0, 0, 14412, "USD 144.12 stays on your account"},
+			0, 0, 14412, "$144.12 stays on your account"},
 		{"carryover extension and credit", "2026-03-22T00:00:00Z", sub(cat, "pro-1m", ts("2026-03-01T00:00:00Z"), utc), "pro-3m", "", usd(1),
-			8099, 1, 0, "You pay USD 80.99 now."},
+			8099, 1, 0, "You pay $80.99 now."},
 		{"credit in another currency", "2026-03-10T12:00:00Z", sub(cat, "hobby", time.Time{}, utc), "pro-1m", "", tierup.Money{Amount: 1000, Currency: "EUR"},
-			2900, 0, 0, "You pay USD 29.00 now."},
+			2900, 0, 0, "You pay $29.00 now."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -102,7 +102,7 @@ func TestNewReceipt(t *testing.T) {
 			"Deduction: the 1 day and 6 hours left on Pro (1 month) count as already used of the new period", 8250, 1650},
 		{"credit, no tax configured", tierup.Adjustment{Kind: tierup.AdjustCredit, Amount: &credit},
 			[]tierup.Line{{Description: "Team (1 month)", Amount: usd(9900)}, {Description: "Unused time on Pro (1 month)", Amount: usd(-967)}}, 8933,
-			tierup.ReceiptConfig{}, "Credit: the unused time on Pro (1 month), worth USD 9.67, was taken off the price", 8933, 0},
+			tierup.ReceiptConfig{}, "Credit: the unused time on Pro (1 month), worth $9.67, was taken off the price", 8933, 0},
 		{"none", tierup.Adjustment{Kind: tierup.AdjustNone}, []tierup.Line{{Description: "Pro (1 month)", Amount: usd(2900)}}, 2900, cfg,
 			"None: no time was left on Pro (1 month)", 2417, 483},
 	}

@@ -269,6 +269,28 @@ func (u *Upgrade) Step(name StepName) *Step {
 	return nil
 }
 
+// NextToMove is the index of the first workload after index after that is
+// not on the dedicated nodes yet, or -1: the migration moves them in this
+// order, one at a time.
+func (u *Upgrade) NextToMove(after int) int {
+	for i := after + 1; i < len(u.Workloads); i++ {
+		if u.Workloads[i].State != WorkloadMigrated {
+			return i
+		}
+	}
+	return -1
+}
+
+// MovingWorkload is the index of the workload being moved now — the next
+// to move while the migration step runs or waits to try again — or -1.
+func (u *Upgrade) MovingWorkload() int {
+	st := u.Step(StepMigrateWorkloads)
+	if st == nil || (st.Status != StepRunning && st.Status != StepRetrying) || !u.Moving() {
+		return -1
+	}
+	return u.NextToMove(-1)
+}
+
 // UpdateProgress recomputes Progress: each step weighs the same, and the
 // migration step advances with each workload moved.
 func (u *Upgrade) UpdateProgress() {

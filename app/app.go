@@ -31,6 +31,9 @@ type Config struct {
 	SessionTTL     time.Duration // how long a dashboard session lasts; 7 days when zero
 	IdempotencyTTL time.Duration // how long an Idempotency-Key replays its first answer; 24 hours when zero (like Stripe)
 	SweepEvery     time.Duration // how often RunSweeper deletes what expired; 1 minute when zero
+	// StepAttempts is how many automatic attempts a failing step gets
+	// (the workflow's), for "attempt 2 of 5"; 5 when zero.
+	StepAttempts int
 	// Retention is how long expired sessions, sign-in links, idempotency
 	// keys and webhook event IDs are kept (tierup.DefaultRetention for
 	// unset fields).
@@ -57,6 +60,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Policy == "" {
 		c.Policy = d.Policy
+	}
+	if c.StepAttempts <= 0 {
+		c.StepAttempts = 5
 	}
 	c.Retention = c.Retention.WithDefaults()
 	return c

@@ -17,6 +17,10 @@ type UpgradeOption struct {
 	// ErrSamePlan, ErrNotAnUpgrade, ErrPlanUnavailable,
 	// ErrCurrencyMismatch or ErrRemainingExceedsNewPeriod.
 	Reason error
+	// Price is what the upgrade would cost and give now, when Allowed: the
+	// quote it would get (unsigned, not stored), the account's credit
+	// taken off.
+	Price *tierup.Quote
 }
 
 // UpgradeOptions lists every plan of the catalog, retired ones included,
@@ -33,16 +37,20 @@ func (a *App) UpgradeOptions(ctx context.Context, accountID string) ([]UpgradeOp
 	if err != nil {
 		return nil, err
 	}
+	entries, err := a.store.CreditEntries(ctx, acct.ID)
+	if err != nil {
+		return nil, err
+	}
 	plans := a.catalog.Plans()
 	out := make([]UpgradeOption, 0, len(plans))
 	for _, p := range plans {
-		_, err := a.catalog.PriceUpgrade(tierup.QuoteInput{Now: now, Location: acct.Location(), Current: acct.Subscription,
-			From: from, To: &p, Policy: a.cfg.Policy})
+		q, err := a.catalog.PriceUpgrade(tierup.QuoteInput{Now: now, Location: acct.Location(), Current: acct.Subscription,
+			From: from, To: &p, Policy: a.cfg.Policy, Credit: tierup.CreditBalance(entries, p.Price.Currency)})
 		var refusal *tierup.Error
 		if err != nil && (!errors.As(err, &refusal) || errors.Is(err, tierup.ErrInternal)) {
 			return nil, err // arithmetic overflow and the like: not a reason to show
 		}
-		out = append(out, UpgradeOption{Plan: p, Current: p.ID == from.ID, Allowed: err == nil, Reason: err})
+		out = append(out, UpgradeOption{Plan: p, Current: p.ID == from.ID, Allowed: err == nil, Reason: err, Price: q})
 	}
 	return out, nil
 }
@@ -55,4 +63,27 @@ func CanUpgrade(opts []UpgradeOption) bool {
 		}
 	}
 	return false
+}
+
+// SuggestedTier is the tier the dashboard offers the account next: the
+// lowest tier above its plan's that it may upgrade to, else its own tier
+// when only a longer period of it is allowed, else "".
+func (a *App) SuggestedTier(opts []UpgradeOption) string {
+	cur := -1
+	for _, o := range opts {
+		if o.Current {
+			cur = a.catalog.TierRank(o.Plan.Tier)
+		}
+	}
+	best, bestRank := "", -1
+	for _, o := range opts {
+		r := a.catalog.TierRank(o.Plan.Tier)
+		if !o.Allowed || r < cur {
+			continue
+		}
+		if best == "" || (r > cur && (bestRank == cur || r < bestRank)) {
+			best, bestRank = o.Plan.Tier, r
+		}
+	}
+	return best
 }

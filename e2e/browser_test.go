@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,7 +50,8 @@ func browser(t *testing.T) context.Context {
 }
 
 // shots writes screenshots of each screen, wide and phone-sized, to the
-// folder the README names (screenshots/, or TIERUP_SCREENSHOTS).
+// folder the README names (screenshots/, or TIERUP_SCREENSHOTS), and checks
+// each with axe-core at both widths.
 type shots struct {
 	t   *testing.T
 	ctx context.Context
@@ -81,9 +83,37 @@ func (s *shots) take(name string) {
 		if err := os.WriteFile(filepath.Join(s.dir, name+"-"+strconv.FormatInt(size[0], 10)+".png"), buf, 0o644); err != nil {
 			s.t.Fatal(err)
 		}
+		s.axeCheck(name + " at " + strconv.FormatInt(size[0], 10) + " px")
+		if size[0] == 390 {
+			s.noOverflow(name)
+		}
 	}
 	if err := chromedp.Do(s.ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		s.t.Fatal(err)
+	}
+}
+
+// noOverflow fails when anything on the page, every folded detail opened,
+// is wider than a 390-px phone (the page would scroll sideways).
+func (s *shots) noOverflow(name string) {
+	s.t.Helper()
+	wide, err := chromedp.Run(s.ctx, chromedp.Evaluate[string](`(function(){
+		const closed = Array.from(document.querySelectorAll("details:not([open])"));
+		closed.forEach(function (d) { d.open = true; });
+		const out = [];
+		document.querySelectorAll("body *").forEach(function (el) {
+			const r = el.getBoundingClientRect();
+			if (r.width > 0 && r.right > document.documentElement.clientWidth + 0.5) out.push(el.tagName.toLowerCase() + (el.className ? "." + el.className : "") + " " + Math.round(r.right) + "px");
+		});
+		if (document.documentElement.scrollWidth > document.documentElement.clientWidth) out.push("page " + document.documentElement.scrollWidth + "px");
+		closed.forEach(function (d) { d.open = false; });
+		return out.slice(0, 8).join(", ");
+	})()`))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if wide != "" {
+		s.t.Errorf("%s overflows 390 px: %s", name, wide)
 	}
 }
 
@@ -139,6 +169,33 @@ func (p *page) signIn(accountID string) {
 	p.visible("[data-test=plan-name]")
 }
 
+// attr reads an attribute of the first element sel matches.
+func (p *page) attr(sel, name string) string {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(function(){ const el = document.querySelector(`+strconv.Quote(sel)+`); return el ? (el.getAttribute(`+strconv.Quote(name)+`) || "") : "" })()`))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return v
+}
+
+// number evaluates a numeric expression in the page.
+func (p *page) number(expr string) float64 {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[float64](expr))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return v
+}
+
+// size is the rendered width and height of the first element sel matches.
+func (p *page) size(sel string) (float64, float64) {
+	p.t.Helper()
+	q := `document.querySelector(` + strconv.Quote(sel) + `).getBoundingClientRect()`
+	return p.number(q + `.width`), p.number(q + `.height`)
+}
+
 func disabled(p *page, sel string) bool {
 	p.t.Helper()
 	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`document.querySelector("`+sel+`").disabled`))
@@ -173,33 +230,63 @@ func TestBrowserUpgrade(t *testing.T) {
 	}
 	s.take("1-plan")
 
-	// 3–4: the comparison, with durations and prices.
-	p.do(chromedp.Click(chromedp.CSS("[data-test=upgrade-to-pro]")))
+	// 3–4: the comparison, with durations, prices rounded once ($290 over
+	// 12 months is $24.17 a month) and what each plan costs now.
+	p.do(chromedp.Click(chromedp.CSS("[data-test=upgrade-offer]")))
 	p.visible("[data-test=col-pro]")
 	if col := p.text("[data-test=col-hobby]"); !strings.Contains(col, "Current plan") {
 		t.Errorf("hobby column: %q", col)
 	}
 	p.do(chromedp.Click(chromedp.CSS("[data-test=months-12]")))
 	p.visible("[data-test=start-pro-12m]")
-	if col := p.text("[data-test=col-pro]"); !strings.Contains(col, "$290.00") || !strings.Contains(col, "save") {
+	if col := p.text("[data-test=col-pro]"); !strings.Contains(col, "$290.00") || !strings.Contains(col, "$24.17 a month") || !strings.Contains(col, "save 17%") {
 		t.Errorf("pro 12 months: %q", col)
 	}
 	p.do(chromedp.Click(chromedp.CSS("[data-test=months-1]")))
 	p.visible("[data-test=start-pro-1m]")
+	if now := p.text("[data-test=now-pro-1m]"); !strings.Contains(now, "For you now: $29.00 today — Pro (1 month) until ") {
+		t.Errorf("what Pro costs now: %q", now)
+	}
 	s.take("2-compare")
 
-	// 5–9: the review shows the quote; the button waits for a valid card
-	// and the terms.
+	// 5–9: the review says what the price buys and that nothing renews;
+	// the button says what it pays, what is missing while disabled, and
+	// who processes the payment; the brand shows as the number is typed.
 	p.do(chromedp.Click(chromedp.CSS("[data-test=start-pro-1m]")))
-	p.visible("[data-test=explanation]")
+	p.visible("[data-test=price-line]")
 	if e := p.text("[data-test=explanation]"); !strings.Contains(e, "Hobby has no paid time") || !strings.Contains(e, "JST") {
 		t.Errorf("explanation: %q", e)
 	}
 	if a := p.text("[data-test=amount-due]"); a != "$29.00" {
 		t.Errorf("amount due: %q", a)
 	}
+	if pl := p.text("[data-test=price-line]"); !regexp.MustCompile(`^\$29\.00 today — Pro \(1 month\) until \d{1,2} [A-Z][a-z]{2} \d{4}$`).MatchString(pl) {
+		t.Errorf("price line: %q", pl)
+	}
+	if r := p.text("[data-test=renewal]"); !strings.Contains(r, "tierup does not renew plans and will not charge you again") {
+		t.Errorf("renewal: %q", r)
+	}
+	if b := p.text("#execute"); b != "Pay $29.00" {
+		t.Errorf("pay button: %q", b)
+	}
+	if pr := p.text("[data-test=processor]"); !strings.Contains(pr, "sandbox") || !strings.Contains(pr, "no real card is charged") {
+		t.Errorf("processor line: %q", pr)
+	}
 	if !disabled(p, "#execute") {
-		t.Error("Execute Upgrade is enabled before the form is filled")
+		t.Error("the pay button is enabled before the form is filled")
+	}
+	if d := p.attr("#execute", "aria-describedby"); d != "pay-hint" || !strings.Contains(p.text("#pay-hint"), "still needed: a valid card number, the expiry date, the security code, accepting the terms") {
+		t.Errorf("disabled button described by %q: %q", d, p.text("#pay-hint"))
+	}
+	if w, h := p.size("#terms"); w < 24 || h < 24 {
+		t.Errorf("terms checkbox is %v×%v px, want at least 24×24", w, h)
+	}
+	p.do(chromedp.SendKeys(chromedp.CSS("#number"), "5555 55"))
+	if b := p.text("[data-test=card-brand]"); b != "Mastercard" {
+		t.Errorf("brand while typing 5555 55: %q", b)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById("number").value = "", true)`)); err != nil {
+		t.Fatal(err)
 	}
 	p.do(chromedp.SendKeys(chromedp.CSS("#number"), "4242424242424241"), chromedp.Click(chromedp.CSS("#cvc")))
 	if msg := p.text("#number-err"); !strings.Contains(msg, "not valid") {
@@ -209,44 +296,90 @@ func TestBrowserUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.fillCard("4000 0000 0000 0002")
-	if !disabled(p, "#execute") {
-		t.Error("Execute Upgrade is enabled before the terms are accepted")
+	if b := p.text("[data-test=card-brand]"); b != "Visa" {
+		t.Errorf("brand of 4000…: %q", b)
+	}
+	if !disabled(p, "#execute") || !strings.Contains(p.text("#pay-hint"), "accepting the terms") {
+		t.Errorf("before the terms: disabled %v, hint %q", disabled(p, "#execute"), p.text("#pay-hint"))
 	}
 	p.do(chromedp.Click(chromedp.CSS("#terms")))
-	if disabled(p, "#execute") {
-		t.Fatal("Execute Upgrade stays disabled with a valid form")
+	if disabled(p, "#execute") || p.text("#pay-hint") != "" {
+		t.Fatalf("the pay button stays disabled with a valid form: %q", p.text("#pay-hint"))
 	}
 	s.take("3-review")
 
-	// 10–11a: the declined card says so in plain words; the number is gone.
-	p.do(chromedp.Click(chromedp.CSS("#execute")))
-	p.visible("[data-test=decline]")
-	if msg := p.text("[data-test=decline]"); !strings.Contains(msg, "declined") {
+	// 10–11a: a click makes the button busy at once (no second payment);
+	// the declined card keeps the customer in the Review and pay layout,
+	// the message once, next to the card, with the name and the expiry
+	// kept and the number and code cleared.
+	busy, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(function(){ const b = document.getElementById("execute"); b.click();
+		return [b.disabled, b.getAttribute("aria-busy"), b.textContent].join("|") })()`))
+	if err != nil || busy != "true|true|Paying…" {
+		t.Errorf("after the click the button is %q (%v), want disabled, busy and saying so", busy, err)
+	}
+	p.visible("[data-test=decline-message]")
+	if msg := p.text("[data-test=decline-message]"); !strings.Contains(msg, "declined") || !strings.Contains(msg, "You have not been charged") {
 		t.Errorf("decline message: %q", msg)
 	}
-	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#number"))); v != "" {
-		t.Errorf("the card number was kept in the form: %q", v)
+	if main := p.text("main"); strings.Count(main, "declined") != 1 || !strings.HasPrefix(main, "Review and pay") ||
+		!strings.Contains(main, "$29.00 today — Pro (1 month) until") || strings.Contains(main, "not started") || strings.Contains(main, "% done") {
+		t.Errorf("after a decline the page is not the checkout with one message:\n%s", main)
 	}
-	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#name"))); v != "" && v != "Ada Lovelace" {
-		t.Errorf("name field: %q", v)
+	for sel, want := range map[string]string{"#number": "", "#cvc": "", "#name": "Ada Lovelace", "#exp_month": "12", "#exp_year": "2030"} {
+		if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel))); v != want {
+			t.Errorf("after the decline %s = %q, want %q", sel, v, want)
+		}
+	}
+	if b := p.text("[data-test=retry-pay]"); b != "Pay $29.00" {
+		t.Errorf("retry button: %q", b)
 	}
 	s.take("4-payment-failed")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	if top := p.number(`document.getElementById("number").getBoundingClientRect().top + window.scrollY`); top > 600 {
+		t.Errorf("at 390 px the card number of the retry form is %v px down", top)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatal(err)
+	}
 
-	// 11c–15: a good card; the progress is live until completion.
+	// 11c–15: a good card; the progress is live until completion, each
+	// workload moving in turn ("moving (2 of 6)"), each step with its
+	// time to the second and how long it took.
 	p.fillCard("4242 4242 4242 4242")
 	p.do(chromedp.Click(chromedp.CSS("[data-test=retry-pay]")))
-	p.visible("[data-test=workload]")
+	p.visible("[data-test=workload][data-moving]")
+	if st := p.text("[data-test=workload][data-moving] [data-test=workload-state]"); !regexp.MustCompile(`^moving \([1-6] of 6\)$`).MatchString(st) {
+		t.Errorf("the workload being moved says %q", st)
+	}
+	if wt := p.text("[data-test=workload][data-moving] [data-test=workload-time]"); !regexp.MustCompile(`^since .* \d\d:\d\d:\d\d JST$`).MatchString(wt) {
+		t.Errorf("the workload being moved: %q", wt)
+	}
+	if p.text("[data-test=working]") == "" || !strings.Contains(p.text("[data-test=working]"), "You have been charged $29.00 on Visa •••• 4242") {
+		t.Errorf("while working: %q", p.text("[data-test=working]"))
+	}
 	s.take("5-progress")
 	p.visible("[data-test=done]")
-	if st := p.text("[data-test=step-notify]"); !strings.Contains(st, "succeeded") {
-		t.Errorf("notify step: %q", st)
+	if st := p.text("[data-test=step-payment]"); !regexp.MustCompile(`done\n\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d JST · took `).MatchString(st) {
+		t.Errorf("payment step: %q", st)
 	}
 	if pr := p.text("[data-test=progress]"); pr != "100% done" {
 		t.Errorf("progress: %q", pr)
 	}
+	if wt := p.text("[data-test=workload][data-state=migrated] [data-test=workload-time]"); !regexp.MustCompile(`^\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d JST · took (under a second|\d+ seconds?)$`).MatchString(wt) {
+		t.Errorf("a moved workload's time: %q", wt)
+	}
+	if d := p.text("[data-test=done]"); !strings.Contains(d, "You are on Pro (1 month) until ") || !strings.Contains(d, "You paid $29.00 with Visa •••• 4242") {
+		t.Errorf("done: %q", d)
+	}
+	if href := p.attr("[data-test=receipt-link]", "href"); !strings.HasPrefix(href, "/receipts/rcpt_") {
+		t.Errorf("receipt link %q", href)
+	}
 	s.take("6-complete")
 
-	// 16: the Plan page shows Pro and the new features.
+	// 16: the Plan page shows Pro, the new features, when it ends and that
+	// it does not renew, and offers Team.
 	p.do(chromedp.Navigate(h.BaseURL + "/plan"))
 	p.visible("[data-test=plan-name]")
 	if got := p.text("[data-test=plan-name]"); got != "Pro (1 month)" {
@@ -258,45 +391,25 @@ func TestBrowserUpgrade(t *testing.T) {
 			t.Errorf("features lack %q: %q", want, f)
 		}
 	}
-	// The pool, the plan's count of nodes and the node itself, by name.
-	if n := p.text("[data-test=node-pool]"); !strings.HasPrefix(n, "Dedicated (1)") || !strings.Contains(p.text("[data-test=dedicated-nodes]"), "dedicated-acct_") {
+	if m := p.text("[data-test=meter-Storage]"); !strings.Contains(m, "100 GB SSD") {
+		t.Errorf("storage meter: %q", m)
+	}
+	if n := p.text("[data-test=node-pool]"); !strings.HasPrefix(n, "Your dedicated node") || strings.Contains(n, "acct_") {
 		t.Errorf("node pool: %q", n)
+	}
+	if r := p.text("[data-test=renewal]"); !strings.Contains(r, "does not renew") {
+		t.Errorf("renewal on the plan page: %q", r)
+	}
+	if o := p.text("[data-test=upgrade-offer]"); o != "Upgrade to Team" {
+		t.Errorf("a Pro account is offered %q", o)
 	}
 	s.take("7-plan-pro")
 
 	p.do(chromedp.Navigate(h.BaseURL + "/history"))
-	p.visible("details")
+	p.visible("[data-test=entry]")
 	s.take("8-history")
 	p.do(chromedp.Navigate(h.BaseURL + "/terms"))
 	s.take("9-terms")
-}
-
-// TestBrowserProvisioningFailure shows the error, the attempt count and the
-// countdown to the next retry, then the hand-off to support.
-func TestBrowserProvisioningFailure(t *testing.T) {
-	ctx := browser(t)
-	h := start(t, dbtest.SQLite(t), func(o *stack.Options) {
-		o.Workflow.BaseDelay, o.Workflow.MaxDelay = 4*time.Second, 4*time.Second
-	})
-	acct, token := hobby(h, "shortage@example.com")
-	h.Expect(h.Do("POST", "/v1/sandbox/faults", admin, map[string]any{"kind": "resource_shortage", "count": 3}), 201, "")
-	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
-	p := &page{t: t, ctx: ctx, h: h}
-	s := newShots(t, ctx, "provisioning-failure")
-	p.signIn(acct)
-	p.do(chromedp.Navigate(h.BaseURL + "/upgrades/" + id))
-	p.visible("[data-test=retry]")
-	msg := p.text("[data-test=retry]")
-	if !strings.Contains(msg, "resource shortage") || !strings.Contains(msg, "Attempt 1 failed") || !strings.Contains(msg, " s") {
-		t.Errorf("retry notice: %q", msg)
-	}
-	s.take("1-retrying")
-	p.visible("[data-test=support]")
-	ticket := p.text("[data-test=ticket]")
-	if !strings.HasPrefix(ticket, "tkt_") {
-		t.Errorf("ticket: %q", ticket)
-	}
-	s.take("2-needs-support")
 }
 
 // TestBrowserPausedThenResumed shows the paused state while the cluster is
@@ -306,10 +419,7 @@ func TestBrowserPausedThenResumed(t *testing.T) {
 	h := start(t, dbtest.SQLite(t), func(o *stack.Options) { o.Sim.MigrateDelay = 400 * time.Millisecond })
 	acct, token := hobby(h, "pause@example.com")
 	id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
-	p := &page{t: t, ctx: ctx, h: h}
-	s := newShots(t, ctx, "paused")
-	p.signIn(acct)
-	p.do(chromedp.Navigate(h.BaseURL + "/upgrades/" + id))
+	p, s := watchUpgrade(t, ctx, h, acct, id, "paused")
 	p.visible("[data-test=workload][data-state=migrated]")
 	h.Expect(h.Do("POST", "/v1/sandbox/faults", admin, map[string]any{"kind": "cluster_unreachable", "seconds": 3600}), 201, "")
 	p.visible("[data-test=paused]")
@@ -336,7 +446,7 @@ func TestBrowserThreeDSecure(t *testing.T) {
 	p := &page{t: t, ctx: ctx, h: h}
 	s := newShots(t, ctx, "3ds")
 	p.signIn(acct)
-	p.do(chromedp.Click(chromedp.CSS("[data-test=upgrade-to-pro]")))
+	p.do(chromedp.Click(chromedp.CSS("[data-test=upgrade-offer]")))
 	p.visible("[data-test=start-pro-1m]")
 	p.do(chromedp.Click(chromedp.CSS("[data-test=start-pro-1m]")))
 	p.visible("#number")
@@ -350,8 +460,8 @@ func TestBrowserThreeDSecure(t *testing.T) {
 	}
 	s.take("1-challenge")
 	p.do(chromedp.Click(chromedp.CSS("[data-test=fail-auth]")))
-	p.visible("[data-test=decline]")
-	if msg := p.text("[data-test=decline]"); !strings.Contains(msg, "could not confirm") || !strings.Contains(msg, "Try") {
+	p.visible("[data-test=decline-message]")
+	if msg := p.text("[data-test=decline-message]"); !strings.Contains(msg, "could not confirm") || !strings.Contains(msg, "Try") {
 		t.Errorf("after a failed authentication: %q", msg)
 	}
 	s.take("2-failed")
@@ -362,7 +472,7 @@ func TestBrowserThreeDSecure(t *testing.T) {
 	p.visible("[data-test=complete-auth]")
 	p.do(chromedp.Click(chromedp.CSS("[data-test=complete-auth]")))
 	p.visible("[data-test=done]")
-	if pay := p.text("[data-test=payment]"); !strings.Contains(pay, "$29.00") || !strings.Contains(pay, "3220") || !strings.Contains(pay, "succeeded") {
+	if pay := p.text("[data-test=payment]"); !strings.Contains(pay, "$29.00") || !strings.Contains(pay, "Visa •••• 3220") || !strings.Contains(pay, "succeeded") {
 		t.Errorf("payment after authentication: %q", pay)
 	}
 	s.take("3-complete")
@@ -382,7 +492,7 @@ func TestBrowserPreflightProblems(t *testing.T) {
 	p := &page{t: t, ctx: ctx, h: h}
 	s := newShots(t, ctx, "preflight")
 	p.signIn(acct)
-	p.do(chromedp.Click(chromedp.CSS("[data-test=upgrade-to-pro]")))
+	p.do(chromedp.Click(chromedp.CSS("[data-test=upgrade-offer]")))
 	p.visible("[data-test=start-pro-1m]")
 	p.do(chromedp.Click(chromedp.CSS("[data-test=start-pro-1m]")))
 	p.visible("[data-test=preflight]")
@@ -415,24 +525,28 @@ func TestBrowserTeamNodes(t *testing.T) {
 	p.signIn(acct)
 	p.do(chromedp.Navigate(h.BaseURL + "/upgrades/" + id))
 	p.visible("[data-test=nodes]")
-	list := p.text("[data-test=nodes]")
-	for _, n := range names {
-		if !strings.Contains(list, n) {
-			t.Errorf("progress page's nodes lack %s: %q", n, list)
-		}
+	// In words on the page; the cluster's names folded away for those
+	// who look for them.
+	if list := p.text("[data-test=nodes]"); list != "Dedicated node 1\nready\nDedicated node 2\nready\nDedicated node 3\nready" {
+		t.Errorf("progress page's nodes: %q", list)
 	}
-	if h2 := p.text("#nodes-h"); h2 != "Dedicated nodes (3)" {
+	p.do(chromedp.Click(chromedp.CSS("[data-test=nodes] + p + details summary")))
+	if got := p.text("[data-test=node-names]"); got != strings.Join(names, "\n") {
+		t.Errorf("node names %q, want %v", got, names)
+	}
+	if h2 := p.text("#nodes-h"); h2 != "Your 3 dedicated nodes" {
 		t.Errorf("nodes heading %q", h2)
 	}
-	if on := p.text("[data-test=workload-nodes]"); !strings.HasPrefix(on, "on "+names[0]+", ") {
+	if on := p.text("[data-test=workload-nodes]"); !regexp.MustCompile(`^on nodes \d(, \d)* and \d$`).MatchString(on) {
 		t.Errorf("web's nodes: %q", on)
 	}
 	s.take("1-progress")
 	p.do(chromedp.Navigate(h.BaseURL + "/plan"))
 	p.visible("[data-test=node-pool]")
-	if n := p.text("[data-test=node-pool]"); !strings.HasPrefix(n, "Dedicated (3)") {
+	if n := p.text("[data-test=node-pool]"); !strings.HasPrefix(n, "Your 3 dedicated nodes") {
 		t.Errorf("node pool: %q", n)
 	}
+	p.do(chromedp.Click(chromedp.CSS("[data-test=node-pool] summary")))
 	if got := p.text("[data-test=dedicated-nodes]"); got != strings.Join(names, "\n") {
 		t.Errorf("plan page's nodes %q, want %v", got, names)
 	}

@@ -118,7 +118,7 @@ func TestDashboardSessionAndCSRF(t *testing.T) {
 		t.Fatal(err)
 	}
 	review := body(t, res)
-	if !strings.HasPrefix(res.Request.URL.Path, "/review/") || !strings.Contains(review, "Execute Upgrade") {
+	if !strings.HasPrefix(res.Request.URL.Path, "/review/") || !strings.Contains(review, "Pay $29.00") {
 		t.Fatalf("review: %s %s", res.Request.URL.Path, review)
 	}
 
@@ -165,23 +165,24 @@ func TestDashboardErrorStatuses(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		status int
+		title  string
 		api    func() int
 		web    func() (*http.Response, error)
 	}{
-		{"unknown plan", 422,
+		{"unknown plan", 422, "Please check what you sent",
 			func() int { return h.Do("POST", "/v1/quotes", token, map[string]any{"plan": "platinum"}).Status },
 			func() (*http.Response, error) {
 				return c.PostForm(h.BaseURL+"/quote", url.Values{"plan": {"platinum"}, "_csrf": {csrf}})
 			}},
-		{"same plan", 422,
+		{"same plan", 422, "Please check what you sent",
 			func() int { return h.Do("POST", "/v1/quotes", token, map[string]any{"plan": "hobby"}).Status },
 			func() (*http.Response, error) {
 				return c.PostForm(h.BaseURL+"/quote", url.Values{"plan": {"hobby"}, "_csrf": {csrf}})
 			}},
-		{"another account's upgrade", 404,
+		{"another account's upgrade", 404, "We could not find that",
 			func() int { return h.Do("GET", "/v1/upgrades/"+otherUpgrade, token, nil).Status },
 			func() (*http.Response, error) { return c.Get(h.BaseURL + "/upgrades/" + otherUpgrade) }},
-		{"unknown quote", 404,
+		{"unknown quote", 404, "We could not find that",
 			func() int { return h.Do("GET", "/v1/quotes/quo_missing", token, nil).Status },
 			func() (*http.Response, error) { return c.Get(h.BaseURL + "/review/quo_missing") }},
 	} {
@@ -197,6 +198,52 @@ func TestDashboardErrorStatuses(t *testing.T) {
 			if res.StatusCode != tc.status {
 				t.Errorf("dashboard: %d, want %d: %s", res.StatusCode, tc.status, b)
 			}
+			// A title in words, and the navigation kept.
+			if !strings.Contains(b, `<nav aria-label="Main">`) || !strings.Contains(b, `data-test="page-title">`+tc.title+`</h1>`) {
+				t.Errorf("error page without its title %q or the navigation: %s", tc.title, b)
+			}
 		})
+	}
+}
+
+// TestDashboardExpiredQuoteKeepsTheForm: paying a quote that expired
+// meanwhile shows the fresh quote with a notice and the form as it was
+// sent (but the number and code), never charging the old price.
+func TestDashboardExpiredQuoteKeepsTheForm(t *testing.T) {
+	h := start(t, dbtest.SQLite(t))
+	clock := h.Do("POST", "/v1/test-clocks", admin, map[string]any{"frozen_time": "2026-03-22T00:00:00Z"})
+	acct, _ := h.account(map[string]any{"email": "expired-web@example.com", "test_clock": clock.Str("id")})
+	c, _ := dashboard(t, h, acct)
+	res, err := c.Get(h.BaseURL + "/plan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrf := csrfOf(body(t, res))
+	res, err = c.PostForm(h.BaseURL+"/quote", url.Values{"plan": {"pro-1m"}, "_csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body(t, res)
+	old := res.Request.URL.Path
+	h.Expect(h.Do("POST", "/v1/test-clocks/"+clock.Str("id")+"/advance", admin, map[string]any{"frozen_time": "2026-03-22T00:31:00Z"}), 200, "")
+	res, err = c.PostForm(h.BaseURL+old, url.Values{"_csrf": {csrf}, "number": {"4242424242424242"}, "exp_month": {"7"}, "exp_year": {"2031"},
+		"cvc": {"123"}, "name": {"Grace Hopper"}, "terms": {"2026-11-01"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := body(t, res)
+	if res.StatusCode != 409 || !strings.Contains(b, "Your previous quote expired after 30 minutes") {
+		t.Fatalf("paying an expired quote: %d %s", res.StatusCode, b)
+	}
+	for _, want := range []string{`value="Grace Hopper"`, `<option value="7" selected>`, `<option value="2031" selected>`, `name="terms" value="2026-11-01" required aria-describedby="terms-err" checked`} {
+		if !strings.Contains(b, want) {
+			t.Errorf("the fresh quote's form lost %s", want)
+		}
+	}
+	if strings.Contains(b, "4242424242424242") || strings.Contains(b, `action="`+old+`"`) {
+		t.Error("the form echoed the number or still posts to the expired quote")
+	}
+	if c, _, _ := h.charges(); c != 0 {
+		t.Errorf("%d charges", c)
 	}
 }

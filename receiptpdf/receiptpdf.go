@@ -94,20 +94,20 @@ func Render(w io.Writer, r *tierup.Receipt) error {
 	row("B", "Description", "Amount ("+string(r.Total.Currency)+")")
 	rule()
 	for _, l := range r.Lines {
-		row("", l.Description, l.Amount.Display())
+		row("", l.Description, l.Amount.String())
 	}
 	if r.Adjustment != "" {
 		pdf.Ln(1)
 		text("I", 9, r.Adjustment)
 	}
 	rule()
-	row("", "Subtotal", r.Subtotal.Display())
-	row("", "Tax ("+r.TaxRate+", included)", r.Tax.Display())
+	row("", "Subtotal", r.Subtotal.String())
+	row("", "Tax ("+r.TaxRate+", included)", r.Tax.String())
 	total := "Total paid"
 	if r.Kind == tierup.KindCreditNote {
 		total = "Total credited"
 	}
-	row("B", total, r.Total.Display())
+	row("B", total, r.Total.String())
 	pdf.Ln(4)
 
 	card := fmt.Sprintf("%s ending in %s", brand(r.Card.Brand), r.Card.Last4)

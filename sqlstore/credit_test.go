@@ -60,7 +60,7 @@ func TestCreditLedger(t *testing.T) {
 			t.Errorf("read back %+v, want %+v", got[2], want)
 		}
 		if b := tierup.CreditBalance(got, "USD"); b != usd(1441) {
-			t.Errorf("balance %v, want USD 14.41", b)
+			t.Errorf("balance %v, want $14.41", b)
 		}
 
 		// The database keeps the ledger append-only and the signs right.

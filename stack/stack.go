@@ -173,6 +173,7 @@ func (s *Stack) wire(ctx context.Context) error {
 		return err
 	}
 	deps.Keys, deps.Engine, deps.Worker, deps.Schema = keys, s.Engine, s.Engine, s.Store
+	o.App.StepAttempts = flow.MaxAttempts
 	s.App, err = app.New(deps, o.App)
 	return err
 }

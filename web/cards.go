@@ -51,24 +51,3 @@ func without(cards []app.SavedCard, failed string) []app.SavedCard {
 	}
 	return out
 }
-
-// brandName is how a card brand is written for people.
-func brandName(brand string) string {
-	switch brand {
-	case tierup.BrandVisa:
-		return "Visa"
-	case tierup.BrandMastercard:
-		return "Mastercard"
-	case tierup.BrandAmex:
-		return "American Express"
-	case tierup.BrandDiscover:
-		return "Discover"
-	case tierup.BrandDiners:
-		return "Diners Club"
-	case tierup.BrandJCB:
-		return "JCB"
-	case tierup.BrandUnionPay:
-		return "UnionPay"
-	}
-	return brand
-}

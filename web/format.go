@@ -32,7 +32,7 @@ func (statuses) Expired() string                           { return tierup.Statu
 func funcs() template.FuncMap {
 	return template.FuncMap{
 		"is":       func() statuses { return statuses{} },
-		"money":    tierup.Money.Display,
+		"money":    tierup.Money.String,
 		"when":     when,
 		"date":     date,
 		"limit":    limitText,
@@ -43,7 +43,8 @@ func funcs() template.FuncMap {
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"title":    title,
 		"human":    human,
-		"brand":    brandName,
+		"brand":    tierup.BrandName,
+		"inc":      func(i int) int { return i + 1 },
 		"deref":    func(t *time.Time) time.Time { return *t },
 		"deref2":   func(m *tierup.Money) tierup.Money { return *m },
 		"list":     func(xs ...int) []int { return xs },
@@ -68,21 +69,18 @@ func title(code any) string {
 // gigabytes shows megabytes as GB with one decimal, for display only.
 func gigabytes(mb int64) string { return strconv.FormatFloat(float64(mb)/1000, 'f', 1, 64) }
 
-// when shows an instant in the account's zone.
-func when(t time.Time, zone string) string {
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		loc = time.UTC
-	}
-	return t.In(loc).Format("2 Jan 2006, 15:04 MST")
-}
+// when shows an instant in the account's zone, to the second.
+func when(t time.Time, zone string) string { return tierup.TimeWords(t, zoneOf(zone)) }
 
-func date(t time.Time, zone string) string {
+// date shows the day of an instant in the account's zone.
+func date(t time.Time, zone string) string { return tierup.DateWords(t, zoneOf(zone)) }
+
+func zoneOf(zone string) *time.Location {
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
-		loc = time.UTC
+		return time.UTC
 	}
-	return t.In(loc).Format("2 January 2006")
+	return loc
 }
 
 func limitText(n *int64) string {

@@ -33,11 +33,14 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request, v *view) {
 		s.fail(w, r, err)
 		return
 	}
-	var active *tierup.Upgrade
+	var active *app.UpgradeView
 	var nodes []tierup.Node // the dedicated nodes of the last completed upgrade
 	for _, u := range ups {
 		if u.Status.Active() && active == nil {
-			active = u
+			if active, err = s.app.UpgradeView(ctx, principal(v), u.ID); err != nil {
+				s.fail(w, r, err)
+				return
+			}
 		}
 		if u.Status == tierup.UpgradeCompleted && nodes == nil && a.Entitlements.NodePool == "dedicated" {
 			nodes = u.Nodes
@@ -55,16 +58,28 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request, v *view) {
 		countMeter("Storage", a.Usage.StorageMB, &storageLimit, "MB"),
 	}
 	meters[2].Used = gigabytes(a.Usage.StorageMB) + " GB"
-	meters[2].Limit = fmt.Sprintf("%d GB %s", a.Limits.StorageGB, strings.ToUpper(a.Entitlements.StorageClass[:1])+a.Entitlements.StorageClass[1:])
+	meters[2].Limit = fmt.Sprintf("%d GB %s", a.Limits.StorageGB, storageClass(a.Entitlements.StorageClass))
 	opts, err := s.app.UpgradeOptions(ctx, a.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	v.Title = "Plan"
-	v.Data = map[string]any{"Plan": plan, "Meters": meters, "Active": active, "Nodes": nodes, "Notifications": notes,
-		"Upgradable": app.CanUpgrade(opts)}
+	data := map[string]any{"Plan": plan, "Meters": meters, "Active": active, "Nodes": nodes, "Notifications": notes,
+		"Suggested": s.app.SuggestedTier(opts)}
+	if end := a.Subscription.CurrentPeriodEnd; end != nil {
+		data["NoRenewal"] = tierup.NoRenewal(*end, s.location(a))
+	}
+	v.Data = data
 	s.render(w, r, http.StatusOK, "plan", v)
+}
+
+// storageClass names a storage class for people: "SSD", "standard".
+func storageClass(c string) string {
+	if c == "ssd" {
+		return "SSD"
+	}
+	return c
 }
 
 func countMeter(label string, used int64, limit *int64, _ string) meter {
@@ -89,6 +104,7 @@ type column struct {
 	Reason   string
 	Monthly  tierup.Money
 	SavePct  int64
+	Order    *app.OrderView // what it would cost and give now
 	Features []string
 }
 
@@ -105,12 +121,13 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request, v *view) {
 		s.fail(w, r, err)
 		return
 	}
-	monthly := map[string]tierup.Money{} // the tier's 1-month price, for savings
+	monthly := map[string]*tierup.Plan{} // the tier's 1-month plan, for savings
 	for _, o := range opts {
 		if o.Plan.IntervalMonths == 1 {
-			monthly[o.Plan.Tier] = o.Plan.Price
+			monthly[o.Plan.Tier] = &o.Plan
 		}
 	}
+	loc := s.location(v.Account)
 	var cols []column
 	seen := map[string]bool{}
 	for _, o := range opts {
@@ -119,12 +136,13 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request, v *view) {
 			continue
 		}
 		seen[p.Tier] = true
-		c := column{Tier: p.Tier, Plan: p, Current: o.Current, Allowed: o.Allowed}
-		if !p.Free() {
-			c.Monthly = tierup.Money{Amount: p.Price.Amount / int64(p.IntervalMonths), Currency: p.Price.Currency}
-			if m, ok := monthly[p.Tier]; ok && m.Amount > 0 && months > 1 {
-				c.SavePct = 100 - p.Price.Amount*100/(m.Amount*int64(months))
-			}
+		c := column{Tier: p.Tier, Plan: p, Current: o.Current, Allowed: o.Allowed, Monthly: p.MonthlyPrice()}
+		if months > 1 {
+			c.SavePct = p.SavingPercent(monthly[p.Tier])
+		}
+		if o.Allowed && o.Price != nil {
+			order := s.app.Order(o.Price, loc)
+			c.Order = &order
 		}
 		switch {
 		case c.Current:
@@ -137,6 +155,15 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request, v *view) {
 	v.Title = "Compare plans"
 	v.Data = map[string]any{"Columns": cols, "Months": months, "Durations": []int{1, 3, 6, 12}}
 	s.render(w, r, http.StatusOK, "compare", v)
+}
+
+// location is the account's time zone.
+func (s *Server) location(a *app.AccountView) *time.Location {
+	loc, err := time.LoadLocation(a.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 func (s *Server) quote(w http.ResponseWriter, r *http.Request, v *view) {
@@ -152,18 +179,32 @@ func (s *Server) quote(w http.ResponseWriter, r *http.Request, v *view) {
 // number or the security code.
 type cardForm struct {
 	Name, ExpMonth, ExpYear string
+	Brand                   string // the card's brand in words, as last typed
 	Errors                  map[string]string
 	TermsError              string
+	Terms                   bool   // the terms were accepted in the form sent
 	Saved                   string // the saved card chosen (its ID), or "new"; "" preselects the default
 }
 
-func (s *Server) review(w http.ResponseWriter, r *http.Request, v *view) {
-	s.showReview(w, r, v, cardForm{}, http.StatusOK)
+// payButton is the pay button with what it needs to say.
+type payButton struct {
+	Amount    tierup.Money
+	Test      string // its data-test name
+	Hint      string // what is missing while it is disabled
+	Processor string // who processes the payment
 }
 
-func (s *Server) showReview(w http.ResponseWriter, r *http.Request, v *view, form cardForm, status int) {
+// payHint is what the disabled button says is missing before the form is
+// touched; app.js keeps it up to date as the form is filled.
+const payHint = "To pay, enter your card and accept the terms."
+
+func (s *Server) review(w http.ResponseWriter, r *http.Request, v *view) {
+	s.showReview(w, r, v, r.PathValue("quote"), cardForm{}, http.StatusOK)
+}
+
+func (s *Server) showReview(w http.ResponseWriter, r *http.Request, v *view, quoteID string, form cardForm, status int) {
 	ctx := r.Context()
-	q, err := s.app.Quote(ctx, v.Account.ID, r.PathValue("quote"))
+	q, err := s.app.Quote(ctx, v.Account.ID, quoteID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -175,23 +216,39 @@ func (s *Server) showReview(w http.ResponseWriter, r *http.Request, v *view, for
 			s.fail(w, r, err)
 			return
 		}
+		if r.Method == http.MethodPost {
+			// Keep what was typed (but the number and code) on the fresh quote.
+			v.Notice = s.refreshedNotice(ctx, v, q.Quote, fresh.Quote)
+			s.showReview(w, r, v, fresh.ID, form, http.StatusConflict)
+			return
+		}
 		http.Redirect(w, r, "/review/"+fresh.ID+"?refreshed="+q.ID, http.StatusSeeOther)
 		return
 	}
 	if old := r.URL.Query().Get("refreshed"); old != "" {
-		v.Notice = "Your previous quote expired after " + tierup.HumanDuration(int64(s.app.QuoteTTL()/time.Second)) +
-			", so this is a fresh one. Please check the figures again before paying."
-		if prev, err := s.app.Quote(ctx, v.Account.ID, old); err == nil && prev.AmountDue != q.AmountDue {
-			v.Notice += fmt.Sprintf(" The amount due changed from %s to %s.", prev.AmountDue.Display(), q.AmountDue.Display())
+		if prev, err := s.app.Quote(ctx, v.Account.ID, old); err == nil {
+			v.Notice = s.refreshedNotice(ctx, v, prev.Quote, q.Quote)
 		}
 	}
 	to, _ := s.app.Catalog().Plan(q.ToPlan)
-	from, _ := s.app.Catalog().Plan(q.FromPlan)
 	version, _ := s.app.Terms()
+	order := s.app.Order(q.Quote, s.location(v.Account))
 	v.Title = "Review and pay"
-	v.Data = map[string]any{"Quote": q, "To": to, "From": from, "Form": form, "TermsVersion": version,
-		"Years": years(v.Account.Now), "Cards": s.savedCards(ctx, v), "Interruptions": s.interruptions(ctx, v.Account.ID, to)}
+	v.Data = map[string]any{"Order": order, "Preflight": q.Preflight, "Form": form, "TermsVersion": version,
+		"Years": years(v.Account.Now), "Cards": s.savedCards(ctx, v), "Interruptions": s.interruptions(ctx, v.Account.ID, to),
+		"Button": payButton{Amount: q.AmountDue, Test: "execute", Hint: payHint, Processor: s.app.Processor()}}
 	s.render(w, r, status, "review", v)
+}
+
+// refreshedNotice says that an expired quote was replaced, and how its
+// amount changed.
+func (s *Server) refreshedNotice(_ context.Context, _ *view, prev, fresh *tierup.Quote) string {
+	n := "Your previous quote expired after " + tierup.HumanDuration(int64(s.app.QuoteTTL()/time.Second)) +
+		", so this is a fresh one. Please check the figures again before paying."
+	if prev.AmountDue != fresh.AmountDue {
+		n += fmt.Sprintf(" The amount due changed from %s to %s.", prev.AmountDue, fresh.AmountDue)
+	}
+	return n
 }
 
 // interruptions are the workloads the upgrade's move to a dedicated node
@@ -230,7 +287,8 @@ func cardFrom(r *http.Request) (tierup.Card, cardForm) {
 	month, _ := strconv.Atoi(f.Get("exp_month"))
 	year, _ := strconv.Atoi(f.Get("exp_year"))
 	card := tierup.Card{Number: f.Get("number"), ExpMonth: month, ExpYear: year, CVC: f.Get("cvc"), Name: strings.TrimSpace(f.Get("name"))}
-	return card, cardForm{Name: card.Name, ExpMonth: f.Get("exp_month"), ExpYear: f.Get("exp_year"), Errors: map[string]string{}}
+	return card, cardForm{Name: card.Name, ExpMonth: f.Get("exp_month"), ExpYear: f.Get("exp_year"), Errors: map[string]string{},
+		Brand: tierup.BrandName(tierup.CardBrand(card.Number))}
 }
 
 // addCard creates the payment method or fills the form's errors.
@@ -257,7 +315,9 @@ func (s *Server) addCard(r *http.Request, v *view, card tierup.Card, form *cardF
 func (s *Server) pay(w http.ResponseWriter, r *http.Request, v *view) {
 	card, form := cardFrom(r)
 	version, _ := s.app.Terms()
-	if r.PostForm.Get("terms") != version {
+	quoteID := r.PathValue("quote")
+	form.Terms = r.PostForm.Get("terms") == version
+	if !form.Terms {
 		form.TermsError = "Accept the terms of service to continue."
 	}
 	var pm *tierup.PaymentMethod
@@ -265,21 +325,20 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, v *view) {
 		pm = s.payingCard(r, v, card, &form)
 	}
 	if pm == nil {
-		s.showReview(w, r, v, form, http.StatusUnprocessableEntity)
+		s.showReview(w, r, v, quoteID, form, http.StatusUnprocessableEntity)
 		return
 	}
-	quoteID := r.PathValue("quote")
 	u, err := s.app.CreateUpgrade(r.Context(), v.Account.ID, app.NewUpgrade{Quote: quoteID, PaymentMethod: pm.ID, AcceptTerms: version,
 		IP: httpx.ClientIP(r.RemoteAddr), UserAgent: r.UserAgent(), IdempotencyKey: "web:" + quoteID, BodyHash: "web:" + quoteID})
 	if err != nil {
 		if errors.Is(err, tierup.ErrQuoteExpired) {
-			http.Redirect(w, r, "/review/"+quoteID, http.StatusSeeOther) // refreshed there, with a notice
+			s.showReview(w, r, v, quoteID, form, http.StatusConflict) // refreshed there, the form kept
 			return
 		}
 		if errors.Is(err, tierup.ErrMigrationNotPossible) {
 			// The Review page lists the reasons it checked again.
 			v.Error = "Your workloads cannot move to dedicated nodes yet, so nothing was charged: see below."
-			s.showReview(w, r, v, form, http.StatusUnprocessableEntity)
+			s.showReview(w, r, v, quoteID, form, http.StatusUnprocessableEntity)
 			return
 		}
 		s.fail(w, r, err)
@@ -288,51 +347,38 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, v *view) {
 	http.Redirect(w, r, "/upgrades/"+u.ID, http.StatusSeeOther)
 }
 
-type stepRow struct {
-	tierup.Step
-	Label string
-}
-
-func stepLabel(s tierup.StepName) string {
-	switch s {
-	case tierup.StepPayment:
-		return "Payment"
-	case tierup.StepActivatePlan:
-		return "Switch plan"
-	case tierup.StepProvisionNode:
-		return "Dedicated nodes"
-	case tierup.StepMigrateWorkloads:
-		return "Move workloads"
-	case tierup.StepEnableFeatures:
-		return "Turn on new features"
-	}
-	return "Notify"
-}
-
 func (s *Server) progress(w http.ResponseWriter, r *http.Request, v *view) {
-	s.showProgress(w, r, v, cardForm{Errors: map[string]string{}}, http.StatusOK)
+	s.showProgress(w, r, v, cardForm{Errors: map[string]string{}}, true, http.StatusOK)
 }
 
-func (s *Server) showProgress(w http.ResponseWriter, r *http.Request, v *view, form cardForm, status int) {
-	u, err := s.app.Upgrade(r.Context(), principal(v), r.PathValue("id"))
+// showProgress shows the upgrade: the checkout until the payment went
+// through, then the tracker. fresh is a form not sent yet, which a
+// declined payment fills with what it can of the declined card.
+func (s *Server) showProgress(w http.ResponseWriter, r *http.Request, v *view, form cardForm, fresh bool, status int) {
+	ctx := r.Context()
+	uv, err := s.app.UpgradeView(ctx, principal(v), r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	to, _ := s.app.Catalog().Plan(u.ToPlan)
-	rows := make([]stepRow, 0, len(u.Steps))
-	for _, st := range u.Steps {
-		rows = append(rows, stepRow{Step: st, Label: stepLabel(st.Name)})
+	u := uv.Upgrade
+	v.Title = "Upgrade: " + uv.Change
+	data := map[string]any{"V": uv, "Order": uv.Order, "Form": form, "Years": years(v.Account.Now),
+		"Button": payButton{Amount: u.Payment.Amount, Test: "retry-pay", Hint: payHint, Processor: uv.Payment}}
+	if uv.Checkout {
+		v.Title = "Review and pay"
 	}
-	var retry *tierup.Step
-	if st := u.Step(u.CurrentStep); st != nil && st.NextRetryAt != nil && st.Status == tierup.StepRetrying && u.Status == tierup.UpgradeProcessing {
-		retry = st
-	}
-	v.Title = "Upgrade progress"
-	data := map[string]any{"U": u, "To": to, "Steps": rows, "Retry": retry, "Form": form, "Years": years(v.Account.Now),
-		"Live": u.Moving()}
 	if u.Status == tierup.UpgradePaymentFailed { // the retry form offers them
-		data["Cards"] = without(s.savedCards(r.Context(), v), u.Payment.PaymentMethodID)
+		data["Cards"] = without(s.savedCards(ctx, v), u.Payment.PaymentMethodID)
+		if fresh {
+			if pm, err := s.app.PaymentMethod(ctx, v.Account.ID, u.Payment.PaymentMethodID); err == nil {
+				form.Name, form.ExpMonth, form.ExpYear = pm.Name, strconv.Itoa(pm.ExpMonth), strconv.Itoa(pm.ExpYear)
+			}
+		}
+		if form.Errors["card"] == "" && form.Errors["number"] == "" {
+			form.Errors["decline"] = u.Payment.Message + " " + uv.Money
+		}
+		data["Form"] = form
 	}
 	v.Data = data
 	if r.URL.Query().Get("fragment") == "1" {
@@ -349,7 +395,7 @@ func (s *Server) retryPayment(w http.ResponseWriter, r *http.Request, v *view) {
 	card, form := cardFrom(r)
 	pm := s.payingCard(r, v, card, &form)
 	if pm == nil {
-		s.showProgress(w, r, v, form, http.StatusUnprocessableEntity)
+		s.showProgress(w, r, v, form, false, http.StatusUnprocessableEntity)
 		return
 	}
 	if _, err := s.app.RetryPayment(r.Context(), v.Account.ID, r.PathValue("id"), pm.ID); err != nil {
@@ -359,7 +405,7 @@ func (s *Server) retryPayment(w http.ResponseWriter, r *http.Request, v *view) {
 			return
 		}
 		form.Errors["card"] = err.Error()
-		s.showProgress(w, r, v, form, status)
+		s.showProgress(w, r, v, form, false, status)
 		return
 	}
 	http.Redirect(w, r, "/upgrades/"+r.PathValue("id"), http.StatusSeeOther)
@@ -380,33 +426,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, v *view) {
 	eventstream.Upgrade(s.app, p, id, s.log).Serve(w, r, after)
 }
 
-type historyRow struct {
-	U      *tierup.Upgrade
-	Events []*tierup.UpgradeEvent
-}
-
 func (s *Server) history(w http.ResponseWriter, r *http.Request, v *view) {
-	ups, err := s.app.Upgrades(r.Context(), v.Account.ID)
+	entries, err := s.app.BillingHistory(r.Context(), v.Account.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	rows := make([]historyRow, 0, len(ups))
-	for _, u := range ups {
-		evs, err := s.app.Events(r.Context(), principal(v), u.ID, 0, 500)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		rows = append(rows, historyRow{U: u, Events: evs})
-	}
-	receipts, err := s.app.Receipts(r.Context(), v.Account.ID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	v.Title = "Upgrade history"
-	v.Data = historyPage{Upgrades: rows, Receipts: receipts}
+	v.Title = "Billing history"
+	v.Data = entries
 	s.render(w, r, http.StatusOK, "history", v)
 }
 

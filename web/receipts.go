@@ -4,16 +4,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/receiptpdf"
 )
-
-// historyPage is the history: the upgrades with their audit logs, and the
-// receipts and credit notes.
-type historyPage struct {
-	Upgrades []historyRow
-	Receipts []*tierup.Receipt
-}
 
 // receiptPDF serves /receipts/{id}.pdf, the link of the history page and
 // of the completion email, to the signed-in account that owns it.

@@ -66,6 +66,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", s.headers(http.HandlerFunc(s.home)))
 	mux.Handle("GET /login", s.headers(http.HandlerFunc(s.login)))
 	mux.Handle("GET /terms", s.headers(http.HandlerFunc(s.terms)))
+	// Browsers ask for /favicon.ico wherever the page does not name one.
+	mux.Handle("GET /favicon.ico", s.headers(http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently)))
 	// The sandbox's 3-D Secure page stands for the customer's bank: the
 	// secret in its address, not a session, says who may answer.
 	mux.Handle("GET "+tierup.SandboxChallengePath+"{id}", s.headers(http.HandlerFunc(s.challenge)))
@@ -227,7 +229,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 
 // fail shows an error page with the status the API answers for the same
 // error: the domain's message for known errors, a generic one for the rest
-// (logged).
+// (logged), under a title in words and, for a signed-in visitor, the
+// navigation.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := httpx.StatusOf(err), "Something went wrong on our side. It has been logged; please try again."
 	if status == http.StatusInternalServerError {
@@ -235,7 +238,34 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		msg = err.Error()
 	}
-	s.render(w, r, status, "signin", &view{Title: "Problem", Error: msg})
+	v := &view{Title: problemTitle(status), Error: msg}
+	if c, _ := r.Cookie(sessionCookie); c != nil && status != http.StatusInternalServerError {
+		if sess, err := s.app.Session(r.Context(), c.Value); err == nil {
+			if acct, err := s.app.Account(r.Context(), sess.AccountID); err == nil {
+				v.Account, v.CSRF = acct, sess.CSRF
+			}
+		}
+	}
+	s.render(w, r, status, "signin", v)
+}
+
+// problemTitle is an error page's heading for its status.
+func problemTitle(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "We could not find that"
+	case http.StatusConflict:
+		return "That cannot be done right now"
+	case http.StatusUnprocessableEntity, http.StatusBadRequest:
+		return "Please check what you sent"
+	case http.StatusForbidden:
+		return "Not allowed"
+	case http.StatusTooManyRequests:
+		return "Too many attempts"
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return "A service we rely on is not answering"
+	}
+	return "Something went wrong"
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {

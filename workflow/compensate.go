@@ -106,9 +106,17 @@ func (e *Engine) restorePlan(ctx context.Context, u *tierup.Upgrade) result {
 	if err != nil {
 		return result{err: err}
 	}
-	text := "Your upgrade to " + u.ToPlan + " was canceled and your previous plan restored."
+	to, from := u.ToPlan, u.FromPlan
+	if p, err := e.Catalog.Plan(to); err == nil {
+		to = p.Name
+	}
+	if p, err := e.Catalog.Plan(from); err == nil {
+		from = p.Name
+	}
+	text := "Your upgrade to " + to + " was canceled and " + from + " is back."
 	if u.Payment.Status == tierup.PaymentRefunded {
-		text += fmt.Sprintf(" We refunded %s to your card ending in %s.", u.Payment.Amount, u.Payment.Last4)
+		text += fmt.Sprintf(" We refunded %s to your %s card ending in %s; card refunds usually appear on your statement within 5–10 business days.",
+			u.Payment.Amount, tierup.BrandName(u.Payment.Brand), u.Payment.Last4)
 	}
 	if err := e.Mailer.Send(ctx, tierup.Email{To: acct.Email, Subject: "Your upgrade was canceled", Text: text}); err != nil {
 		e.Log.WarnContext(ctx, "cancel email not sent", "upgrade", u.ID, "err", err)

@@ -49,19 +49,19 @@ func TestCredit(t *testing.T) {
 		value      int64 // the subscription's value at the end, 0 when none
 	}{
 		{name: "credit applied on activation", quote: applies, status: tierup.UpgradeCompleted,
-			entries: "applied USD -10.00", balance: 441, charges: 1, value: 2900},
+			entries: "applied -$10.00", balance: 441, charges: 1, value: 2900},
 		{name: "a quote made before period_value is worth the plan's price", quote: covers, status: tierup.UpgradeCompleted,
-			entries: "applied USD -14.41", balance: 0, charges: 1, value: 2900},
+			entries: "applied -$14.41", balance: 0, charges: 1, value: 2900},
 		{name: "credit kept on activation", quote: keeps, status: tierup.UpgradeCompleted,
-			entries: "granted USD 5.00", balance: 1941, charges: 0, value: 2900},
+			entries: "granted $5.00", balance: 1941, charges: 0, value: 2900},
 		{name: "a declined card and a cancel take nothing", quote: applies, chargeErrs: []error{declined}, cancelAt: tierup.StepPayment,
 			status: tierup.UpgradeCanceled, balance: 1441, charges: 1},
 		{name: "canceled after the charge, before activation: refund only", quote: applies, cancelAt: tierup.StepActivatePlan,
 			status: tierup.UpgradeCanceled, balance: 1441, charges: 1},
 		{name: "canceled after activation: the credit comes back with the refund", quote: applies, cancelAt: tierup.StepEnableFeatures,
-			status: tierup.UpgradeCanceled, entries: "applied USD -10.00, returned USD 10.00", balance: 1441, charges: 1},
+			status: tierup.UpgradeCanceled, entries: "applied -$10.00, returned $10.00", balance: 1441, charges: 1},
 		{name: "canceled after activation: the credit kept is taken back", quote: keeps, cancelAt: tierup.StepEnableFeatures,
-			status: tierup.UpgradeCanceled, entries: "granted USD 5.00, revoked USD -5.00", balance: 1441},
+			status: tierup.UpgradeCanceled, entries: "granted $5.00, revoked -$5.00", balance: 1441},
 		{name: "credit another upgrade spent: nothing charged, support decides", quote: applies,
 			ledger: []tierup.CreditEntry{{ID: "cred_9", AccountID: "acct_1", Kind: tierup.CreditApplied, Amount: usd(-1000), UpgradeID: "upg_9", QuoteID: "quo_9"}},
 			status: tierup.UpgradeNeedsSupport, balance: 441, charges: 0},
@@ -95,7 +95,7 @@ func TestCredit(t *testing.T) {
 				t.Errorf("subscription value %v, want %d", v, tt.value)
 			}
 			if tt.status == tierup.UpgradeNeedsSupport {
-				if st := u.Step(tierup.StepPayment); st.Error == nil || st.Error.Code != string(tierup.CodeQuoteInvalid) || !strings.Contains(st.Error.Message, "only USD 4.41 is left") {
+				if st := u.Step(tierup.StepPayment); st.Error == nil || st.Error.Code != string(tierup.CodeQuoteInvalid) || !strings.Contains(st.Error.Message, "only $4.41 is left") {
 					t.Errorf("payment step error %+v", st.Error)
 				}
 			}
@@ -130,11 +130,11 @@ func TestCreditSurvivesAFailedCommit(t *testing.T) {
 		}
 	}
 	r.drain(t, 50)
-	if got := r.ledger(); got != "applied USD -10.00" || r.upgrade(t).Status != tierup.UpgradeCompleted {
+	if got := r.ledger(); got != "applied -$10.00" || r.upgrade(t).Status != tierup.UpgradeCompleted {
 		t.Errorf("entries %q, status %s", got, r.upgrade(t).Status)
 	}
 	if !slices.ContainsFunc(r.store.st.events, func(e *tierup.UpgradeEvent) bool {
-		return strings.Contains(e.Message, "USD 10.00 of account credit applied")
+		return strings.Contains(e.Message, "$10.00 of account credit applied")
 	}) {
 		t.Error("no event says the credit was applied")
 	}

@@ -210,8 +210,9 @@ func (e *Engine) handToSupport(ctx context.Context, tx tierup.Store, u *tierup.U
 	if err := tx.CreateSupportTicket(ctx, ticket); err != nil {
 		return nil, err
 	}
-	body := fmt.Sprintf("The %s step could not finish after %d attempts (%s). Our support team has been notified (ticket %s) and will finish it; nothing else is needed from you.",
-		step, attempts, se.Message, ticket.ID)
+	plan, _ := e.Catalog.Plan(u.ToPlan) // nil when retired: one node
+	body := fmt.Sprintf("Your upgrade stopped at “%s”: it could not finish after %d attempts (%s). Our support team has been notified (ticket %s) and will finish it; nothing else is needed from you.",
+		tierup.StepTitle(step, u.NodeCount(plan)), attempts, se.Message, ticket.ID)
 	if se.Code == string(tierup.CodeMigrationNotPossible) {
 		body = fmt.Sprintf("Your upgrade is on hold before any charge: %s Once that is fixed, our support team (ticket %s) resumes it; or cancel it, which costs nothing.",
 			se.Message, ticket.ID)

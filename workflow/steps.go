@@ -252,6 +252,12 @@ func (e *Engine) activate(ctx context.Context, u *tierup.Upgrade) result {
 				prev := acct.Subscription
 				u.Previous = &prev
 			}
+			// The features stay the old plan's until enable_features, also
+			// for an account whose entitlements never had a plan of their
+			// own (they follow the subscription then).
+			if err := tx.SetEntitlementsPlan(ctx, u.AccountID, acct.EntitlementsPlan); err != nil {
+				return err
+			}
 			return e.switchPlan(ctx, tx, u, q)
 		}}
 }
@@ -384,16 +390,9 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 		}}
 }
 
-func nextWorkload(u *tierup.Upgrade) int { return nextWorkloadAfter(u, -1) }
+func nextWorkload(u *tierup.Upgrade) int { return u.NextToMove(-1) }
 
-func nextWorkloadAfter(u *tierup.Upgrade, after int) int {
-	for i := after + 1; i < len(u.Workloads); i++ {
-		if u.Workloads[i].State != tierup.WorkloadMigrated {
-			return i
-		}
-	}
-	return -1
-}
+func nextWorkloadAfter(u *tierup.Upgrade, after int) int { return u.NextToMove(after) }
 
 func (e *Engine) enableFeatures(ctx context.Context, u *tierup.Upgrade) result {
 	plan, err := e.Catalog.Plan(u.ToPlan)
@@ -440,7 +439,7 @@ func completionText(acct *tierup.Account, plan *tierup.Plan, u *tierup.Upgrade) 
 	loc := acct.Location()
 	var b strings.Builder
 	fmt.Fprintf(&b, "Your account is now on %s, from %s to %s.\n\n", plan.Name,
-		u.NewPeriod.Start.In(loc).Format("2 Jan 2006 15:04 MST"), u.NewPeriod.End.In(loc).Format("2 Jan 2006 15:04 MST"))
+		tierup.DateWords(u.NewPeriod.Start, loc), tierup.DateWords(u.NewPeriod.End, loc))
 	switch names := u.NodeNames(); len(names) {
 	case 0:
 	case 1:
@@ -454,7 +453,8 @@ func completionText(acct *tierup.Account, plan *tierup.Plan, u *tierup.Upgrade) 
 		fmt.Fprintf(&b, "- %s\n", f)
 	}
 	if u.Payment.Status == tierup.PaymentSucceeded {
-		fmt.Fprintf(&b, "\nWe charged %s to your %s card ending in %s.\n", u.Payment.Amount, u.Payment.Brand, u.Payment.Last4)
+		fmt.Fprintf(&b, "\nWe charged %s to your %s card ending in %s, once: tierup does not renew plans and will not charge you again.\n",
+			u.Payment.Amount, tierup.BrandName(u.Payment.Brand), u.Payment.Last4)
 	}
 	return b.String()
 }

@@ -45,7 +45,7 @@ func TestPlansTable(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"pro-3m", "USD 81.00", "unlimited", "100 GB ssd", "team-12m", "99.95%", "hobby"} {
+	for _, want := range []string{"pro-3m", "$81.00", "unlimited", "100 GB ssd", "team-12m", "99.95%", "hobby"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plans output lacks %q:\n%s", want, out)
 		}
@@ -142,7 +142,7 @@ func TestServeAndQuote(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("quote: %d %s", code, stderr)
 		}
-		for _, want := range []string{"Hobby has no paid time", "quo_", "amount due", "USD 29.00"} {
+		for _, want := range []string{"Hobby has no paid time", "quo_", "amount due", "$29.00"} {
 			if !strings.Contains(qout, want) {
 				t.Errorf("quote output lacks %q:\n%s", want, qout)
 			}

@@ -23,11 +23,17 @@
     return "";
   }
 
-  // Inline, field-by-field validation; the server checks again.
+  const brandWords = {amex: "American Express", visa: "Visa", mastercard: "Mastercard", discover: "Discover",
+    diners: "Diners Club", jcb: "JCB", unionpay: "UnionPay"};
+
+  // Inline, field-by-field validation; the server checks again. The pay
+  // button says what is still missing while it is disabled, and is busy
+  // once clicked, so that a payment is never sent twice.
   function setupCardForm(form) {
     const number = form.querySelector("#number"), cvc = form.querySelector("#cvc");
     const month = form.querySelector("#exp_month"), year = form.querySelector("#exp_year");
     const terms = form.querySelector("#terms"), button = form.querySelector("#execute");
+    const hint = form.querySelector("#pay-hint"), brandTag = form.querySelector("#number-brand");
     const touched = new Set();
     function show(el, errId, msg) {
       const p = document.getElementById(errId);
@@ -36,22 +42,31 @@
         el.setAttribute("aria-invalid", msg ? "true" : "false");
       }
     }
+    function ready(missing) {
+      const ok = missing.length === 0;
+      if (button && form.dataset.busy !== "1") button.disabled = !ok;
+      if (hint) hint.textContent = ok ? "" : "To pay, still needed: " + missing.join(", ") + ".";
+      return ok;
+    }
     function check() {
+      const missing = [];
+      const termsOK = !terms || terms.checked;
       // A saved card needs no card fields: only the terms.
       const saved = form.querySelector('input[name="saved"]:checked');
       const fields = form.querySelector("fieldset.cardfields");
       if (fields) fields.hidden = !!saved && saved.value !== "new";
       if (fields && fields.hidden) {
-        const ready = !terms || terms.checked;
-        if (button) button.disabled = !ready;
-        return ready;
+        if (!termsOK) missing.push("accepting the terms");
+        return ready(missing);
       }
       const n = number.value.replace(/[\s-]/g, "");
+      if (brandTag) brandTag.textContent = brandWords[brand(n)] || "";
       let numMsg = "";
       if (!/^\d{12,19}$/.test(n)) numMsg = "Enter the card number: 12 to 19 digits.";
       else if (!brand(n)) numMsg = "We accept Visa, Mastercard, American Express, Discover, Diners, JCB and UnionPay.";
       else if (!luhn(n)) numMsg = "The card number is not valid: check the digits.";
       show(number, "number-err", numMsg);
+      if (numMsg) missing.push("a valid card number");
 
       let expMsg = "";
       const m = parseInt(month.value, 10), y = parseInt(year.value, 10);
@@ -65,17 +80,34 @@
         month.setAttribute("aria-invalid", expMsg ? "true" : "false");
         year.setAttribute("aria-invalid", expMsg ? "true" : "false");
       }
+      if (expMsg) missing.push("the expiry date");
       const want = brand(n) === "amex" ? 4 : 3;
       const cvcMsg = new RegExp("^\\d{" + want + "}$").test(cvc.value) ? "" : "The security code has " + want + " digits.";
       show(cvc, "cvc-err", cvcMsg);
-
-      const ok = !numMsg && !expMsg && !cvcMsg && (!terms || terms.checked);
-      if (button) button.disabled = !ok;
-      return ok;
+      if (cvcMsg) missing.push("the security code");
+      if (!termsOK) missing.push("accepting the terms");
+      return ready(missing);
     }
     form.addEventListener("input", function (e) { if (e.target.id) touched.add(e.target.id); check(); });
     form.addEventListener("change", function (e) { if (e.target.id) touched.add(e.target.id); check(); });
-    form.addEventListener("submit", function (e) { touched.add("all"); if (!check()) e.preventDefault(); });
+    form.addEventListener("submit", function (e) {
+      touched.add("all");
+      if (form.dataset.busy === "1" || !check()) { e.preventDefault(); return; }
+      form.dataset.busy = "1";
+      if (button) {
+        button.disabled = true;
+        button.setAttribute("aria-busy", "true");
+        button.textContent = "Paying…";
+      }
+      if (hint) hint.textContent = "Sending your payment… please wait.";
+    });
+    // Coming back to the page from the history must not leave it busy.
+    window.addEventListener("pageshow", function (e) {
+      if (!e.persisted) return;
+      delete form.dataset.busy;
+      if (button) { button.removeAttribute("aria-busy"); button.textContent = button.dataset.label || button.textContent; }
+      check();
+    });
     check();
   }
 
@@ -102,16 +134,34 @@
   }
 
   // Live progress: on every event, fetch the server-rendered section again.
+  // Any failed refresh or dropped stream shows "Connection lost —
+  // reconnecting…"; the page then keeps trying, with a growing pause, and
+  // on reconnecting fetches the whole state again. While the upgrade moves
+  // it also refreshes every few seconds, so that it never sits stale behind
+  // a stream that silently stopped.
   function setupLive(live) {
-    if (!window.EventSource) return;
-    const id = live.dataset.upgrade, conn = document.getElementById("conn");
-    let pending = false, again = false;
+    const id = live.dataset.upgrade, conn = document.getElementById("conn"), say = document.getElementById("announce");
+    let es = null, lost = false, pending = false, again = false, wait = 1000, retry = null;
+    function status() { return live.querySelector("[data-test=status]"); }
+    function moving() { const s = status(); return !!s && s.dataset.moving === "1"; }
+    function setLost(v) {
+      lost = v;
+      if (conn) conn.hidden = !v;
+    }
+    function later() {
+      if (retry) return;
+      retry = setTimeout(function () { retry = null; if (!es || es.readyState === 2) connect(); refresh(); }, wait);
+      wait = Math.min(wait * 2, 8000);
+    }
     function refresh() {
       if (pending) { again = true; return; }
       pending = true;
+      const before = status() ? status().dataset.summary : "";
       fetch("/upgrades/" + id + "?fragment=1", { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
+          wait = 1000;
+          setLost(false);
           const focused = document.activeElement && document.activeElement.id;
           if (live.querySelector("#pay-form") && live.contains(document.activeElement)) return; // don't wipe a card being typed
           live.innerHTML = html;
@@ -119,18 +169,32 @@
           if (f) setupCardForm(f);
           openChallenge(live);
           if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+          const after = status() ? status().dataset.summary : "";
+          if (say && after && after !== before) say.textContent = after;
           tick();
         })
-        .catch(function () {})
+        .catch(function () { setLost(true); later(); })
         .finally(function () { pending = false; if (again) { again = false; refresh(); } });
     }
-    const es = new EventSource("/upgrades/" + id + "/events");
-    es.onopen = function () { conn.classList.add("hidden"); refresh(); };
-    es.onerror = function () { conn.classList.remove("hidden"); };
-    es.onmessage = refresh;
-    ["created", "step_started", "step_succeeded", "step_progress", "step_retry_scheduled", "paused", "resumed", "payment_action_required",
-     "payment_failed", "payment_retry", "needs_support", "admin_retry", "completed", "cancel_requested", "canceled",
-     "step_concluded_for_cancel", "resumed_after_crash", "step_taken_over", "step_handed_back"].forEach(function (k) { es.addEventListener(k, refresh); });
+    function connect() {
+      if (!window.EventSource) return;
+      if (es) es.close();
+      es = new EventSource("/upgrades/" + id + "/events");
+      es.onopen = function () { refresh(); };
+      es.onerror = function () {
+        setLost(true);
+        if (es && es.readyState === 2) es = null; // given up: we reconnect ourselves
+        later();
+      };
+      es.onmessage = refresh;
+      ["created", "step_started", "step_succeeded", "step_progress", "step_retry_scheduled", "paused", "resumed", "payment_action_required",
+       "payment_failed", "payment_retry", "needs_support", "admin_retry", "completed", "cancel_requested", "canceled",
+       "step_concluded_for_cancel", "cancel_progress", "cancel_retry_scheduled", "resumed_after_crash", "step_taken_over", "step_handed_back"].forEach(function (k) { es.addEventListener(k, refresh); });
+    }
+    window.addEventListener("offline", function () { setLost(true); });
+    window.addEventListener("online", function () { wait = 1000; connect(); refresh(); });
+    setInterval(function () { if (moving() || lost) refresh(); }, 5000);
+    connect();
   }
 
   document.addEventListener("DOMContentLoaded", function () {
