@@ -11,6 +11,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,6 +54,9 @@ type DB struct {
 	pool  *pgxpool.Pool // PostgreSQL only
 	q     querier
 	tx    any // pgx.Tx or *sql.Tx inside InTx
+	// commits counts SQLite's write transactions (Commits); shared by the
+	// copies InTx makes.
+	commits *atomic.Int64
 }
 
 var _ tierup.Store = (*DB)(nil)
@@ -73,7 +78,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// WAL lets readers run beside the single writer; immediate
 		// transactions take the write lock up front so concurrent writers
 		// wait (busy_timeout) instead of failing with SQLITE_BUSY mid-way.
-		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		commits := new(atomic.Int64)
+		db, err := openSQLite("file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate", commits)
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +90,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			db.Close()
 			return nil, fmt.Errorf("sqlite %s: %w", path, err)
 		}
-		return &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db, SQLite}}, nil
+		return &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db, SQLite}, commits: commits}, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		pool, err := pgxpool.New(ctx, dsn)
 		if err != nil {
@@ -97,6 +103,47 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return &DB{dialect: Postgres, pool: pool, sqldb: stdlib.OpenDBFromPool(pool), q: pgxQuerier{pool}}, nil
 	}
 	return nil, fmt.Errorf("unsupported database %q: want sqlite:PATH or a postgres:// URL", redact(dsn))
+}
+
+// openSQLite opens a database/sql handle on dsn whose connections count
+// their commits into commits.
+func openSQLite(dsn string, commits *atomic.Int64) (*sql.DB, error) {
+	base, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(countingConnector{base, commits}), nil
+}
+
+// countingConnector registers a commit hook on each connection it opens:
+// SQLite calls it once per committed write transaction, explicit or not.
+type countingConnector struct {
+	driver.Connector
+	commits *atomic.Int64
+}
+
+func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if h, ok := conn.(sqlite.HookRegisterer); ok {
+		h.RegisterCommitHook(func() int32 {
+			c.commits.Add(1)
+			return 0 // non-zero would turn the commit into a rollback
+		})
+	}
+	return conn, nil
+}
+
+// Commits is how many write transactions SQLite has committed through this
+// handle, the job queue's included; a benchmark's measure. PostgreSQL
+// counts its own (pg_stat_database.xact_commit): it returns 0 there.
+func (db *DB) Commits() int64 {
+	if db.commits == nil {
+		return 0
+	}
+	return db.commits.Load()
 }
 
 // redact drops anything that may be a password from a DSN for messages.
