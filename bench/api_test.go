@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -66,7 +68,7 @@ func BenchmarkAPI(b *testing.B) {
 	bin := buildTierup(b)
 	for _, d := range dialects {
 		b.Run(d.name, func(b *testing.B) {
-			base := launchTierup(b, bin, d.fresh(b))
+			base, pid := launchTierup(b, bin, d.fresh(b))
 			c := apitest.Client{T: b, BaseURL: base}
 			var targets []vegeta.Target
 			for i := range apiAccounts {
@@ -86,7 +88,7 @@ func BenchmarkAPI(b *testing.B) {
 							}
 							ts[i] = t
 						}
-						attack(b, ts, rate, attackFor(b))
+						attack(b, ts, rate, attackFor(b), pid)
 						time.Sleep(2 * time.Second) // let the server settle between rates
 					})
 				}
@@ -95,8 +97,9 @@ func BenchmarkAPI(b *testing.B) {
 	}
 }
 
-// attack sends rate requests a second for du and reports what came back.
-func attack(b *testing.B, targets []vegeta.Target, rate int, du time.Duration) {
+// attack sends rate requests a second for du and reports what came back,
+// and the CPU time the server (process pid) spent on each answer.
+func attack(b *testing.B, targets []vegeta.Target, rate int, du time.Duration, pid int) {
 	b.Helper()
 	// A client of the attack's own, whose connections are closed after
 	// it, so that one rate's leave no load on the next.
@@ -106,6 +109,7 @@ func attack(b *testing.B, targets []vegeta.Target, rate int, du time.Duration) {
 	var latencies []time.Duration
 	var ok, shed, failed int
 	var first, lastSent, lastEnd time.Time
+	cpu0, cpuOK := processCPU(pid)
 	b.ResetTimer()
 	for res := range atk.Attack(vegeta.NewStaticTargeter(targets...), vegeta.ConstantPacer{Freq: rate, Per: time.Second}, du, "") {
 		latencies = append(latencies, res.Latency)
@@ -128,6 +132,7 @@ func attack(b *testing.B, targets []vegeta.Target, rate int, du time.Duration) {
 		}
 	}
 	b.StopTimer()
+	cpu1, cpuOK1 := processCPU(pid)
 	n := len(latencies)
 	if n == 0 {
 		b.Fatal("no request was sent")
@@ -145,6 +150,11 @@ func attack(b *testing.B, targets []vegeta.Target, rate int, du time.Duration) {
 	b.ReportMetric(float64(shed)/float64(n), "shed")
 	if sending := lastSent.Sub(first).Seconds(); sending > 0 {
 		b.ReportMetric(float64(n-1)/sending, "sent/s")
+	}
+	// CPU per answer hardly depends on what else runs on the machine,
+	// unlike latencies: the measure to compare two builds by.
+	if cpuOK && cpuOK1 {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(n), "server-cpu-us/req")
 	}
 }
 
@@ -165,9 +175,10 @@ func buildTierup(b *testing.B) string {
 }
 
 // launchTierup serves dsn with the binary, as `tierup serve` with its
-// defaults would, and returns its base URL once it listens. Its logs are
-// written and dropped, as a production server's are shipped.
-func launchTierup(b *testing.B, bin, dsn string) string {
+// defaults would, and returns its base URL once it listens, and its
+// process ID. Its logs are written and dropped, as a production server's
+// are shipped.
+func launchTierup(b *testing.B, bin, dsn string) (string, int) {
 	b.Helper()
 	cmd := exec.Command(bin, "serve", "--db", dsn, "--addr", "127.0.0.1:0", "--admin-token", adminToken,
 		"--demo=false", "--log-format", "json")
@@ -196,9 +207,32 @@ func launchTierup(b *testing.B, bin, dsn string) string {
 	}()
 	select {
 	case a := <-addr:
-		return a
+		return a, cmd.Process.Pid
 	case <-time.After(time.Minute):
 		b.Fatal("tierup did not start listening within a minute")
-		return ""
+		return "", 0
 	}
+}
+
+// processCPU is the CPU time process pid has used, user and system, from
+// /proc (Linux); false elsewhere.
+func processCPU(pid int) (time.Duration, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The fields after the command's name, which is in parentheses and
+	// may hold spaces: utime and stime are the 12th and 13th, in clock
+	// ticks (100 a second on Linux).
+	_, rest, ok := strings.Cut(string(stat), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
