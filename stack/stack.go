@@ -59,6 +59,7 @@ type Options struct {
 	// could claim any address.
 	TrustProxy bool
 	Shutdown   Shutdown // how Serve shuts down; zero: no delay, the default timeout
+	HTTP       httpapi.LimitConfig
 }
 
 // Stack is a wired tierup.
@@ -231,7 +232,8 @@ func (s *Stack) buildCluster() error {
 }
 
 // Handler serves the dashboard and, behind it, the API, and /metrics to
-// the admin token. Every request is timed by its route template.
+// the admin token, so many requests at a time (Options.HTTP). Every
+// request is timed by its route template; shed ones are "unmatched".
 func (s *Stack) Handler() (http.Handler, error) {
 	api := httpapi.New(s.App, s.opts.Log)
 	dash, err := web.New(s.App, s.opts.Log)
@@ -242,7 +244,7 @@ func (s *Stack) Handler() (http.Handler, error) {
 	dash.Register(mux)
 	mux.Handle("GET /metrics", api.AdminOnly(s.Metrics.Handler()))
 	mux.Handle("/", api.Mux())
-	h := api.Logged(s.Metrics.HTTP(mux))
+	h := api.Logged(s.Metrics.HTTP(httpapi.Limit(mux, s.opts.HTTP)))
 	if s.opts.TrustProxy {
 		h = httpx.BehindProxy(h)
 	}
