@@ -42,13 +42,14 @@ var endpoints = []endpoint{
 	{"plans", http.MethodGet, "/v1/plans", "", []int{2000, 5000, 10000}},
 }
 
-// attackFor is how long each rate is held: TIERUP_BENCH_DURATION, 3s by
-// default.
+// attackFor is how long each rate is held: TIERUP_BENCH_DURATION, 10s by
+// default: longer than the clients' 5 s time-out, so that a server that
+// lets requests queue without bound shows it.
 func attackFor(b *testing.B) time.Duration {
 	b.Helper()
 	v := os.Getenv("TIERUP_BENCH_DURATION")
 	if v == "" {
-		return 3 * time.Second
+		return 10 * time.Second
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
@@ -107,7 +108,7 @@ func attack(b *testing.B, targets []vegeta.Target, rate int, du time.Duration, p
 	defer tr.CloseIdleConnections()
 	atk := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: tr, Timeout: 5 * time.Second}), vegeta.MaxBody(0))
 	var latencies []time.Duration
-	var ok, shed, failed int
+	var ok, shed, failed, timeouts int
 	var first, lastSent, lastEnd time.Time
 	cpu0, cpuOK := processCPU(pid)
 	b.ResetTimer()
@@ -127,6 +128,9 @@ func attack(b *testing.B, targets []vegeta.Target, rate int, du time.Duration, p
 			ok++
 		case res.Code == http.StatusServiceUnavailable || res.Code == http.StatusTooManyRequests:
 			shed++
+		case res.Code == 0:
+			timeouts++ // or refused: no answer within the time-out
+			failed++
 		default:
 			failed++
 		}
@@ -156,6 +160,7 @@ func attack(b *testing.B, targets []vegeta.Target, rate int, du time.Duration, p
 	if cpuOK && cpuOK1 {
 		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(n), "server-cpu-us/req")
 	}
+	b.ReportMetric(float64(timeouts)/float64(n), "timeouts")
 }
 
 // buildTierup compiles the binary the API benchmark loads, or returns

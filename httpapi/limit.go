@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -55,7 +56,11 @@ func (c LimitConfig) WithDefaults() LimitConfig {
 // of the load balancer, which only moves the load.
 func Limit(h http.Handler, c LimitConfig) http.Handler {
 	c = c.WithDefaults()
-	return &limiter{next: h, cfg: c, slots: make(chan struct{}, c.MaxInFlight), retryAfter: strconv.Itoa(int(c.RetryAfter / time.Second))}
+	retry := strconv.Itoa(int(c.RetryAfter / time.Second))
+	// The answer is made once: shedding must cost next to nothing, or it
+	// takes the capacity it is meant to protect.
+	body, _ := json.Marshal(newProblem(http.StatusServiceUnavailable, "overloaded", "the server is at capacity; retry after "+retry+" s"))
+	return &limiter{next: h, cfg: c, slots: make(chan struct{}, c.MaxInFlight), retryAfter: []string{retry}, body: append(body, '\n')}
 }
 
 type limiter struct {
@@ -63,7 +68,8 @@ type limiter struct {
 	cfg        LimitConfig
 	slots      chan struct{}
 	waiting    atomic.Int64
-	retryAfter string
+	retryAfter []string
+	body       []byte
 }
 
 func (l *limiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -103,9 +109,10 @@ func (l *limiter) wait(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (l *limiter) shed(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", l.retryAfter)
-	writeProblem(w, newProblem(http.StatusServiceUnavailable, "overloaded",
-		"the server is at capacity; retry after "+l.retryAfter+" s"))
+	h := w.Header()
+	h["Retry-After"], h["Content-Type"] = l.retryAfter, []string{"application/problem+json"}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write(l.body)
 }
 
 // unlimited reports whether r is exempt from the limit: a probe, the

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The benchmarks (package bench), on SQLite and PostgreSQL, as one table.
 #
-#   ./scripts/bench.sh                 # everything (about 10 minutes on 2 cores)
+#   ./scripts/bench.sh                 # everything (about 15 minutes on 2 cores)
 #   ./scripts/bench.sh 'Engine/sqlite' # the benchmarks matching a -bench pattern
 #
 # TIERUP_BENCH_UPGRADES (300): upgrades per engine run. TIERUP_BENCH_DURATION
-# (3s): how long the API benchmark holds each rate. TIERUP_BENCH_BINARY: a
+# (10s): how long the API benchmark holds each rate. TIERUP_BENCH_BINARY: a
 # tierup binary for the API benchmark instead of building this tree (to
 # compare builds). PostgreSQL: TIERUP_TEST_POSTGRES, as scripts/test.sh;
 # the benchmarks work in its server's database tierup_bench (created when
