@@ -172,8 +172,9 @@ func openSQLite(dsn string, commits *atomic.Int64) (*sql.DB, error) {
 	return sql.OpenDB(countingConnector{base, commits}), nil
 }
 
-// countingConnector registers a commit hook on each connection it opens:
-// SQLite calls it once per committed write transaction, explicit or not.
+// countingConnector registers a commit hook on each connection it opens
+// (SQLite calls it once per committed write transaction, explicit or
+// not) and gives it a statement cache (stmtConn).
 type countingConnector struct {
 	driver.Connector
 	commits *atomic.Int64
@@ -190,7 +191,7 @@ func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 			return 0 // non-zero would turn the commit into a rollback
 		})
 	}
-	return conn, nil
+	return withStmtCache(conn), nil
 }
 
 // Commits is how many write transactions SQLite has committed through this
