@@ -33,8 +33,9 @@ fi
 out=bench.out
 : >"$out"
 # Each benchmark with its -benchtime: b.N is the number of upgrades for the
-# engine, of upgrades in a row for the step latency; the API ignores it.
-for spec in "Engine ${upgrades}x" "StepLatency 20x" "API 1x"; do
+# engine, of upgrades in a row for the step latency, of answers in process
+# for the handler; the API ignores it.
+for spec in "Engine ${upgrades}x" "StepLatency 20x" "Handler 2s" "API 1x"; do
   read -r name times <<<"$spec"
   [[ "Benchmark$name" =~ $first ]] || continue
   go test ./bench -run '^$' -bench "^Benchmark$name\$$rest" "${skip[@]}" -benchtime "$times" -timeout 2h | tee -a "$out" >&2
