@@ -244,7 +244,10 @@ func (s *Stack) Handler() (http.Handler, error) {
 	dash.Register(mux)
 	mux.Handle("GET /metrics", api.AdminOnly(s.Metrics.Handler()))
 	mux.Handle("/", api.Mux())
-	h := api.Logged(s.Metrics.HTTP(httpapi.Limit(mux, s.opts.HTTP)))
+	// A shed request is timed (as 503, route "unmatched") but not logged:
+	// under overload, a line for each would take the capacity the
+	// shedding keeps for the requests served.
+	h := s.Metrics.HTTP(httpapi.Limit(api.Logged(mux), s.opts.HTTP))
 	if s.opts.TrustProxy {
 		h = httpx.BehindProxy(h)
 	}
