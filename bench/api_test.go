@@ -1,14 +1,11 @@
 package bench
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +17,7 @@ import (
 
 	"github.com/tierup/tierup/internal/apitest"
 	"github.com/tierup/tierup/internal/dbtest"
+	"github.com/tierup/tierup/internal/servetest"
 )
 
 // apiAccounts is how many accounts the load spreads over: each request
@@ -170,13 +168,7 @@ func buildTierup(b *testing.B) string {
 	if bin := os.Getenv("TIERUP_BENCH_BINARY"); bin != "" {
 		return bin
 	}
-	bin := filepath.Join(b.TempDir(), "tierup")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/tierup/tierup/cmd/tierup")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("go build: %v", err)
-	}
-	return bin
+	return servetest.Build(b)
 }
 
 // launchTierup serves dsn with the binary, as `tierup serve` with its
@@ -186,37 +178,15 @@ func buildTierup(b *testing.B) string {
 func launchTierup(b *testing.B, bin, dsn string) (string, int) {
 	b.Helper()
 	cmd := exec.Command(bin, "serve", "--db", dsn, "--addr", "127.0.0.1:0", "--admin-token", adminToken,
-		"--demo=false", "--log-format", "json")
+		"--demo=false", "--log-format", "json", "--shutdown-delay", "0s")
 	cmd.Env = append(os.Environ(), "TIERUP_SECRET_KEY="+dbtest.SecretKey)
 	cmd.Stderr = io.Discard
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
+	base, exited := servetest.Start(b, cmd)
 	b.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
+		<-exited
 	})
-	listening := regexp.MustCompile(`listening on (http://\S+)`)
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return a, cmd.Process.Pid
-	case <-time.After(time.Minute):
-		b.Fatal("tierup did not start listening within a minute")
-		return "", 0
-	}
+	return base, cmd.Process.Pid
 }
 
 // processCPU is the CPU time process pid has used, user and system, from
