@@ -110,8 +110,13 @@ type Store interface {
 	Account(ctx context.Context, id string) (*Account, error)
 	// AccountByTokenHash returns the account whose token hashes to h.
 	AccountByTokenHash(ctx context.Context, h []byte) (*Account, error)
-	// SetAccountTokenHash replaces the account's token.
+	// SetAccountTokenHash replaces the account's token, and raises
+	// AuthVersion in the same transaction.
 	SetAccountTokenHash(ctx context.Context, id string, h []byte) error
+	// AuthVersion is a number that changes whenever a token is replaced
+	// or a session deleted, by any process: what tells a cache of
+	// credentials to forget them.
+	AuthVersion(ctx context.Context) (int64, error)
 	// CountAccounts returns how many accounts exist.
 	CountAccounts(ctx context.Context) (int, error)
 	// CreateQuote stores a sealed quote. Quotes are immutable.
@@ -238,7 +243,8 @@ type Store interface {
 	// it has expired: the caller judges that by its clock.
 	// Errors: ErrNotFound.
 	Session(ctx context.Context, idHash []byte) (*Session, error)
-	// DeleteSession removes a session; a missing one is no error.
+	// DeleteSession removes a session, raising AuthVersion in the same
+	// transaction; a missing one is no error.
 	DeleteSession(ctx context.Context, idHash []byte) error
 	// CreateLoginLink stores a login link. Errors: ErrConflict when a link
 	// with the same token hash exists.

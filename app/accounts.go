@@ -144,6 +144,7 @@ func (a *App) IssueToken(ctx context.Context, accountID string) (string, error) 
 	if err := a.store.SetAccountTokenHash(ctx, accountID, hash); err != nil {
 		return "", err
 	}
+	a.creds.forget()
 	a.log.InfoContext(ctx, "account token reissued", "account", accountID)
 	return token, nil
 }

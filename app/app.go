@@ -38,13 +38,19 @@ type Config struct {
 	// keys and webhook event IDs are kept (tierup.DefaultRetention for
 	// unset fields).
 	Retention tierup.Retention
+	// CredentialRefresh bounds how long a token replaced or a session
+	// ended by another process is still accepted here: how often the
+	// cache of credentials checks the store's AuthVersion. 1 second when
+	// zero; negative turns the cache off. Changes made by this process
+	// take effect at once.
+	CredentialRefresh time.Duration
 }
 
 // DefaultConfig returns the defaults of Config's unset fields; the CLI
 // shows them in its flags.
 func DefaultConfig() Config {
 	return Config{Policy: tierup.PolicyCarryover, QuoteTTL: 30 * time.Minute, LoginLinkTTL: 24 * time.Hour,
-		SessionTTL: 7 * 24 * time.Hour, IdempotencyTTL: 24 * time.Hour, SweepEvery: time.Minute}
+		SessionTTL: 7 * 24 * time.Hour, IdempotencyTTL: 24 * time.Hour, SweepEvery: time.Minute, CredentialRefresh: time.Second}
 }
 
 // withDefaults fills in the unset fields from DefaultConfig.
@@ -63,6 +69,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StepAttempts <= 0 {
 		c.StepAttempts = 5
+	}
+	if c.CredentialRefresh == 0 {
+		c.CredentialRefresh = d.CredentialRefresh
 	}
 	c.Retention = c.Retention.WithDefaults()
 	return c
@@ -130,6 +139,7 @@ type App struct {
 	log       *slog.Logger
 	cfg       Config
 	adminHash []byte
+	creds     *credentials // nil when turned off
 	// draining is set by Drain: the process is shutting down, and says so
 	// to readiness probes before it stops taking requests.
 	draining atomic.Bool
@@ -211,7 +221,9 @@ func New(d Deps, cfg Config) (*App, error) {
 	if err := d.check(); err != nil {
 		return nil, err
 	}
-	return &App{deps: d, store: d.Store, catalog: d.Catalog, clock: d.Clock, log: d.Log, cfg: cfg.withDefaults()}, nil
+	cfg = cfg.withDefaults()
+	return &App{deps: d, store: d.Store, catalog: d.Catalog, clock: d.Clock, log: d.Log, cfg: cfg,
+		creds: newCredentials(d.Store.AuthVersion, cfg.CredentialRefresh)}, nil
 }
 
 // EnsureAdminToken readies admin authentication for a server: the
@@ -249,7 +261,9 @@ func (a *App) Sandbox() bool { return a.cfg.Sandbox }
 
 // Principal is who is calling: the admin, or one account.
 type Principal struct {
-	Admin   bool
+	Admin bool
+	// Account is the calling account by its ID alone: a use case reads
+	// the rest when it needs it, current then.
 	Account *tierup.Account
 }
 
@@ -268,6 +282,10 @@ func (a *App) Authenticate(ctx context.Context, token string) (Principal, error)
 	if subtle.ConstantTimeCompare(h, a.adminHash) == 1 {
 		return Principal{Admin: true}, nil
 	}
+	if id, ok := a.creds.account(ctx, key(h)); ok {
+		return Principal{Account: &tierup.Account{ID: id}}, nil
+	}
+	gen := a.creds.generation()
 	acct, err := a.store.AccountByTokenHash(ctx, h)
 	if errors.Is(err, tierup.ErrNotFound) {
 		return Principal{}, tierup.Errorf(tierup.CodeUnauthenticated, "the API token is not valid")
@@ -275,7 +293,8 @@ func (a *App) Authenticate(ctx context.Context, token string) (Principal, error)
 	if err != nil {
 		return Principal{}, err
 	}
-	return Principal{Account: acct}, nil
+	a.creds.putAccount(gen, key(h), acct.ID)
+	return Principal{Account: &tierup.Account{ID: acct.ID}}, nil
 }
 
 // Now returns the account's "now": its test clock's time when it has one,

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -96,6 +97,14 @@ func (a *App) Session(ctx context.Context, sid string) (*Session, error) {
 	if sid == "" {
 		return nil, expired
 	}
+	k := key(sha256.Sum256([]byte(sid)))
+	if s, ok := a.creds.session(ctx, k); ok {
+		if !a.clock.Now().Before(s.Expires) {
+			return nil, expired
+		}
+		return &s, nil
+	}
+	gen := a.creds.generation()
 	var s *tierup.Session
 	var err error = tierup.ErrNotFound
 	for _, h := range a.deps.Keys.secretHashes(sid) {
@@ -112,11 +121,14 @@ func (a *App) Session(ctx context.Context, sid string) (*Session, error) {
 	if !a.clock.Now().Before(s.ExpiresAt) {
 		return nil, expired
 	}
-	return &Session{AccountID: s.AccountID, CSRF: s.CSRF, Expires: s.ExpiresAt}, nil
+	out := Session{AccountID: s.AccountID, CSRF: s.CSRF, Expires: s.ExpiresAt}
+	a.creds.putSession(gen, k, out)
+	return &out, nil
 }
 
 // EndSession signs a browser out; an unknown session is no error.
 func (a *App) EndSession(ctx context.Context, sid string) error {
+	defer a.creds.forget() // after the deletes, whatever their outcome
 	for _, h := range a.deps.Keys.secretHashes(sid) {
 		if err := a.store.DeleteSession(ctx, h); err != nil {
 			return err

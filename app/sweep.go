@@ -13,7 +13,11 @@ import (
 // them. Upgrades, their audit events, quotes, receipts and the credit
 // ledger are never swept.
 func (a *App) Sweep(ctx context.Context) (tierup.Swept, error) {
-	return a.store.DeleteExpired(ctx, a.clock.Now().UTC(), a.cfg.Retention)
+	s, err := a.store.DeleteExpired(ctx, a.clock.Now().UTC(), a.cfg.Retention)
+	if s.Sessions > 0 {
+		a.creds.forget() // expired, but a test clock may go back
+	}
+	return s, err
 }
 
 // RunSweeper sweeps at once and then every Config.SweepEvery (1 minute by

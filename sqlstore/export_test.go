@@ -34,3 +34,16 @@ func Migrations(db *DB) (*goose.Provider, error) { return db.migrations() }
 
 // StoredV0 is a version 0 upgrade document.
 const StoredV0 = storedV0
+
+// Reads is reads.
+var Reads = reads
+
+// ReaderExec runs a statement on SQLite's read pool (false when there is
+// none).
+func ReaderExec(ctx context.Context, db *DB, query string) (bool, error) {
+	if db.reader == nil {
+		return false, nil
+	}
+	_, err := db.reader.ExecContext(ctx, query)
+	return true, err
+}

@@ -32,8 +32,14 @@ func (db *DB) Session(ctx context.Context, idHash []byte) (*tierup.Session, erro
 
 // DeleteSession implements tierup.Store.
 func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
-	_, err := db.q.exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, idHash)
-	return err
+	return db.InTx(ctx, func(tx tierup.Store) error {
+		t := tx.(*DB)
+		n, err := t.q.exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, idHash)
+		if err != nil || n == 0 {
+			return err
+		}
+		return t.bumpAuthVersion(ctx)
+	})
 }
 
 // CreateLoginLink implements tierup.Store.

@@ -11,14 +11,17 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,12 +49,19 @@ const (
 // DB is a tierup.Store backed by SQLite or PostgreSQL.
 type DB struct {
 	dialect Dialect
-	// sqldb is the database/sql handle: the only one for SQLite; for
+	// sqldb is the database/sql handle: SQLite's single writer; for
 	// PostgreSQL a view of pool, used for migrations.
 	sqldb *sql.DB
-	pool  *pgxpool.Pool // PostgreSQL only
-	q     querier
-	tx    any // pgx.Tx or *sql.Tx inside InTx
+	// reader is SQLite's pool of read-only connections, which the
+	// statements that only read take outside a transaction (readSplit);
+	// nil for PostgreSQL and an in-memory database.
+	reader *sql.DB
+	pool   *pgxpool.Pool // PostgreSQL only
+	q      querier
+	tx     any // pgx.Tx or *sql.Tx inside InTx
+	// commits counts SQLite's write transactions (Commits); shared by the
+	// copies InTx makes.
+	commits *atomic.Int64
 }
 
 var _ tierup.Store = (*DB)(nil)
@@ -73,18 +83,35 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// WAL lets readers run beside the single writer; immediate
 		// transactions take the write lock up front so concurrent writers
 		// wait (busy_timeout) instead of failing with SQLITE_BUSY mid-way.
-		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		commits := new(atomic.Int64)
+		db, err := openSQLite("file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate", commits)
 		if err != nil {
 			return nil, err
 		}
-		// One connection: SQLite has a single writer, and River's SQLite
-		// driver needs this to avoid SQLITE_BUSY between its own operations.
+		// One writing connection: SQLite has a single writer, and River's
+		// SQLite driver needs this to avoid SQLITE_BUSY between its own
+		// operations.
 		db.SetMaxOpenConns(1)
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("sqlite %s: %w", path, err)
 		}
-		return &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db, SQLite}}, nil
+		store := &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db, SQLite}, commits: commits}
+		if path == ":memory:" { // every connection would have a database of its own
+			return store, nil
+		}
+		// WAL lets readers run beside the writer, each on the last commit
+		// when it starts: a read after a commit sees it. query_only makes
+		// a write sent here by mistake fail instead of taking the lock.
+		reader, err := openSQLite("file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)", commits)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		reader.SetMaxOpenConns(sqliteReaders())
+		reader.SetMaxIdleConns(sqliteReaders())
+		store.reader, store.q = reader, readSplit{write: sqlQuerier{db, SQLite}, read: sqlQuerier{reader, SQLite}}
+		return store, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		pool, err := pgxpool.New(ctx, dsn)
 		if err != nil {
@@ -97,6 +124,84 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return &DB{dialect: Postgres, pool: pool, sqldb: stdlib.OpenDBFromPool(pool), q: pgxQuerier{pool}}, nil
 	}
 	return nil, fmt.Errorf("unsupported database %q: want sqlite:PATH or a postgres:// URL", redact(dsn))
+}
+
+// sqliteReaders is the size of SQLite's read pool: reads are CPU-bound
+// (the database is in the page cache), so a few more than the cores
+// cover the ones waiting on the disk.
+func sqliteReaders() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+
+// readSplit is SQLite's querier outside a transaction: statements that
+// only read (SELECT) go to the read pool, every other one to the writer.
+// Inside InTx everything runs on the writer's transaction.
+type readSplit struct{ write, read sqlQuerier }
+
+// reads reports whether a statement only reads: SQLite runs no writes
+// inside a SELECT (a WITH may prefix an INSERT, so it is not one).
+func reads(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n(")
+	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
+}
+
+func (q readSplit) on(query string) sqlQuerier {
+	if reads(query) {
+		return q.read
+	}
+	return q.write
+}
+
+func (q readSplit) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return q.write.exec(ctx, query, args...)
+}
+
+func (q readSplit) queryRow(ctx context.Context, query string, args ...any) row {
+	return q.on(query).queryRow(ctx, query, args...)
+}
+
+func (q readSplit) query(ctx context.Context, query string, args ...any) (rows, error) {
+	return q.on(query).query(ctx, query, args...)
+}
+
+// openSQLite opens a database/sql handle on dsn whose connections count
+// their commits into commits.
+func openSQLite(dsn string, commits *atomic.Int64) (*sql.DB, error) {
+	base, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(countingConnector{base, commits}), nil
+}
+
+// countingConnector registers a commit hook on each connection it opens
+// (SQLite calls it once per committed write transaction, explicit or
+// not) and gives it a statement cache (stmtConn).
+type countingConnector struct {
+	driver.Connector
+	commits *atomic.Int64
+}
+
+func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if h, ok := conn.(sqlite.HookRegisterer); ok {
+		h.RegisterCommitHook(func() int32 {
+			c.commits.Add(1)
+			return 0 // non-zero would turn the commit into a rollback
+		})
+	}
+	return withStmtCache(conn), nil
+}
+
+// Commits is how many write transactions SQLite has committed through this
+// handle, the job queue's included; a benchmark's measure. PostgreSQL
+// counts its own (pg_stat_database.xact_commit): it returns 0 there.
+func (db *DB) Commits() int64 {
+	if db.commits == nil {
+		return 0
+	}
+	return db.commits.Load()
 }
 
 // redact drops anything that may be a password from a DSN for messages.
@@ -162,6 +267,9 @@ func (db *DB) migrations() (*goose.Provider, error) {
 // Close closes the connections.
 func (db *DB) Close() error {
 	err := db.sqldb.Close()
+	if db.reader != nil {
+		err = errors.Join(err, db.reader.Close())
+	}
 	if db.pool != nil {
 		db.pool.Close()
 	}

@@ -70,8 +70,28 @@ func (db *DB) AccountByTokenHash(ctx context.Context, h []byte) (*tierup.Account
 
 // SetAccountTokenHash implements tierup.Store.
 func (db *DB) SetAccountTokenHash(ctx context.Context, id string, h []byte) error {
-	n, err := db.q.exec(ctx, `UPDATE accounts SET token_hash = $2 WHERE id = $1`, id, h)
-	return affected(n, err, "account %s", id)
+	return db.InTx(ctx, func(tx tierup.Store) error {
+		t := tx.(*DB)
+		n, err := t.q.exec(ctx, `UPDATE accounts SET token_hash = $2 WHERE id = $1`, id, h)
+		if err := affected(n, err, "account %s", id); err != nil {
+			return err
+		}
+		return t.bumpAuthVersion(ctx)
+	})
+}
+
+// AuthVersion implements tierup.Store.
+func (db *DB) AuthVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := db.q.queryRow(ctx, `SELECT version FROM auth_version WHERE id = 1`).Scan(&v)
+	return v, err
+}
+
+// bumpAuthVersion raises AuthVersion; call it in the transaction that
+// replaces or removes a credential.
+func (db *DB) bumpAuthVersion(ctx context.Context) error {
+	_, err := db.q.exec(ctx, `UPDATE auth_version SET version = version + 1 WHERE id = 1`)
+	return err
 }
 
 // CountAccounts implements tierup.Store.

@@ -59,6 +59,7 @@ type Options struct {
 	// could claim any address.
 	TrustProxy bool
 	Shutdown   Shutdown // how Serve shuts down; zero: no delay, the default timeout
+	HTTP       httpapi.LimitConfig
 }
 
 // Stack is a wired tierup.
@@ -232,7 +233,8 @@ func (s *Stack) buildCluster() error {
 }
 
 // Handler serves the dashboard and, behind it, the API, and /metrics to
-// the admin token. Every request is timed by its route template.
+// the admin token, so many requests at a time (Options.HTTP). Every
+// request is timed by its route template; shed ones are "unmatched".
 func (s *Stack) Handler() (http.Handler, error) {
 	api := httpapi.New(s.App, s.opts.Log)
 	dash, err := web.New(s.App, s.opts.Log)
@@ -243,7 +245,10 @@ func (s *Stack) Handler() (http.Handler, error) {
 	dash.Register(mux)
 	mux.Handle("GET /metrics", api.AdminOnly(s.Metrics.Handler()))
 	mux.Handle("/", api.Mux())
-	h := api.Logged(s.Metrics.HTTP(mux))
+	// A shed request is timed (as 503, route "unmatched") but not logged:
+	// under overload, a line for each would take the capacity the
+	// shedding keeps for the requests served.
+	h := s.Metrics.HTTP(httpapi.Limit(api.Logged(mux), s.opts.HTTP))
 	if s.opts.TrustProxy {
 		h = httpx.BehindProxy(h)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/app"
 	"github.com/tierup/tierup/gateway/stripegw"
+	"github.com/tierup/tierup/httpapi"
 	"github.com/tierup/tierup/kube"
 	"github.com/tierup/tierup/notify/smtpmail"
 	"github.com/tierup/tierup/riverqueue"
@@ -64,6 +65,8 @@ type options struct {
 	flow                workflow.Config
 	queue               riverqueue.Config
 	shutdown            stack.Shutdown
+	limit               httpapi.LimitConfig
+	credentialRefresh   time.Duration
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -134,6 +137,12 @@ Hobby, and prints their tokens once.`,
 		fs.IntVar(&o.queue.Workers, "workers", qd.Workers, "workflow steps run at once by this process")
 		fs.DurationVar(&o.flow.AuthenticationTimeout, "authentication-timeout", fd.AuthenticationTimeout, "how long a payment waits for the customer's 3-D Secure authentication before it fails")
 		fs.DurationVar(&o.flow.AuthenticationCheck, "authentication-check", fd.AuthenticationCheck, "how often a payment awaiting 3-D Secure reads the charge again (webhooks and the challenge page check at once)")
+		ld := httpapi.DefaultLimitConfig()
+		fs.IntVar(&o.limit.MaxInFlight, "http-max-in-flight", ld.MaxInFlight, "requests served at once; event streams, probes and /metrics are not counted")
+		fs.IntVar(&o.limit.MaxQueue, "http-max-queue", ld.MaxQueue, "requests waiting for one of those slots; past them a request is answered 503 overloaded with Retry-After")
+		fs.DurationVar(&o.limit.QueueWait, "http-queue-wait", ld.QueueWait, "longest a request waits for a slot before it is answered 503 overloaded")
+		fs.DurationVar(&o.credentialRefresh, "credential-refresh", app.DefaultConfig().CredentialRefresh,
+			"how long a token replaced or a session ended by another process (tierup token, another server) may still be accepted: how often the cache of credentials checks the database; 0 turns the cache off")
 		receiptFlags(fs, o, fd.Receipts)
 		sd := stack.DefaultShutdown()
 		fs.DurationVar(&o.shutdown.Delay, "shutdown-delay", sd.Delay, "after SIGTERM, how long /readyz fails while requests are still served, so that load balancers stop sending them first (a second signal cuts it short)")
@@ -287,7 +296,7 @@ func (o *options) stackOptions() (stack.Options, error) {
 	so := stack.Options{DB: o.db, Catalog: cat, App: app.Config{Policy: policy, Sandbox: o.sandbox, AdminToken: o.adminToken}, Log: o.logger(),
 		Gateway: o.gateway, SandboxLatency: o.sandboxLatency, Stripe: stripegw.Config{SecretKey: o.stripeKey, APIBase: o.stripeAPIBase, WebhookSecret: o.stripeWebhookSecret},
 		Cluster: o.cluster, Sim: sim.Config{ProvisionDelay: o.simProvisionDelay, MigrateDelay: o.simMigrateDelay, Capacity: o.simCapacity},
-		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue, TrustProxy: o.trustProxy, Shutdown: o.shutdown,
+		Kubeconfig: o.kubeconfig, Kube: o.kube, Workflow: o.flow, Queue: o.queue, TrustProxy: o.trustProxy, Shutdown: o.shutdown, HTTP: o.limit,
 		SecretKey: os.Getenv("TIERUP_SECRET_KEY"), SecretKeyFile: o.secretKeyFile}
 	if err := o.parseKube(&so.Kube); err != nil {
 		return stack.Options{}, err
@@ -303,6 +312,9 @@ func (o *options) stackOptions() (stack.Options, error) {
 	so.App.Retention = ret
 	if err := o.shutdown.Check(); err != nil {
 		return stack.Options{}, fmt.Errorf("--shutdown-delay, --shutdown-timeout: %w", err)
+	}
+	if so.App.CredentialRefresh = o.credentialRefresh; o.credentialRefresh == 0 {
+		so.App.CredentialRefresh = -1 // off; zero is the default in app.Config
 	}
 	so.Workflow.HeartbeatRetention, so.Queue.FinishedJobRetention = ret.Heartbeats, ret.FinishedJobs
 	if o.smtpAddr != "" {

@@ -7,12 +7,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/tierup/tierup/sqlstore"
 )
 
@@ -43,18 +45,57 @@ func SQLite(t testing.TB) string {
 // PostgreSQL run would hide dialect bugs.
 func Postgres(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("TIERUP_TEST_POSTGRES")
-	if base == "" {
-		base = DefaultPostgres
-	}
+	return schema(t, connect(t, base()), base())
+}
+
+// PostgresDatabase is Postgres in the database named, created on the
+// server when missing and kept: a benchmark's, whose statistics
+// (pg_stat_database) no other test's load reaches.
+func PostgresDatabase(t testing.TB, name string) string {
+	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
+	conn := connect(t, base())
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42P04" { // duplicate_database
+			t.Fatal(err)
+		}
+	}
+	u, err := url.Parse(base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return schema(t, connect(t, u.String()), u.String())
+}
+
+// base is the server tests use.
+func base() string {
+	if b := os.Getenv("TIERUP_TEST_POSTGRES"); b != "" {
+		return b
+	}
+	return DefaultPostgres
+}
+
+// connect connects to dsn, or skips (fails when PostgreSQL is required).
+func connect(t testing.TB, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
 		if os.Getenv("CI") != "" || os.Getenv("TIERUP_TEST_REQUIRE_POSTGRES") != "" {
-			t.Fatalf("PostgreSQL is required but unreachable at %s: %v", base, err)
+			t.Fatalf("PostgreSQL is required but unreachable at %s: %v", dsn, err)
 		}
 		t.Skipf("PostgreSQL unreachable (%v); set TIERUP_TEST_POSTGRES", err)
 	}
+	return conn
+}
+
+// schema creates a schema with conn (and closes it) and returns the DSN
+// of dsn's database with that schema first on the search path.
+func schema(t testing.TB, conn *pgx.Conn, dsn string) string {
+	t.Helper()
+	ctx := context.Background()
 	defer conn.Close(ctx)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
@@ -63,14 +104,14 @@ func Postgres(t testing.TB) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
+		c, err := pgx.Connect(context.Background(), dsn)
 		if err != nil {
 			return
 		}
 		defer c.Close(context.Background())
 		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 	})
-	u, err := url.Parse(base)
+	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
