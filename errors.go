@@ -46,6 +46,10 @@ const (
 	// CodeNotReady: a readiness check failed (the database, its schema or
 	// the job queue); the process should get no traffic for now.
 	CodeNotReady Code = "not_ready"
+	// CodeDatabaseUnavailable: the database cannot be reached or cannot
+	// write (its disk is full); nothing was changed, and the same request
+	// succeeds once it is back.
+	CodeDatabaseUnavailable Code = "database_unavailable"
 )
 
 // Error is a domain error: a code for machines, a message for people and,
@@ -124,6 +128,7 @@ var (
 	ErrResourceShortage          = &Error{Code: CodeResourceShortage}
 	ErrClusterUnreachable        = &Error{Code: CodeClusterUnreachable}
 	ErrGatewayUnavailable        = &Error{Code: CodeGatewayUnavailable}
+	ErrDatabaseUnavailable       = &Error{Code: CodeDatabaseUnavailable}
 	ErrInvalidCard               = &Error{Code: CodeInvalidCard}
 	ErrTermsNotAccepted          = &Error{Code: CodeTermsNotAccepted}
 	ErrIdempotencyKeyReused      = &Error{Code: CodeIdempotencyKeyReused}

@@ -11,6 +11,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -175,8 +176,13 @@ func principal(ctx context.Context) app.Principal {
 // fail logs internal errors and returns the problem for any error.
 func (s *Server) fail(ctx context.Context, err error) error {
 	p := problemOf(err)
-	if p.Status == http.StatusInternalServerError {
+	switch {
+	case p.Status == http.StatusInternalServerError:
 		s.log.ErrorContext(ctx, "request failed", "err", err)
+	case errors.Is(err, tierup.ErrDatabaseUnavailable):
+		// The caller is told to come back; the operator needs the driver's
+		// words (disk full, connection refused) to fix it.
+		s.log.ErrorContext(ctx, "request failed: the database is unavailable", "err", err)
 	}
 	return p
 }

@@ -15,7 +15,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -113,7 +115,17 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		store.reader, store.q = reader, readSplit{write: sqlQuerier{db, SQLite}, read: sqlQuerier{reader, SQLite}}
 		return store, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		pool, err := pgxpool.New(ctx, dsn)
+		cfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		if cfg.ConnConfig.ConnectTimeout == 0 {
+			// A server that does not answer fails a request in seconds
+			// (database_unavailable) instead of holding it for the
+			// kernel's TCP time-out; connect_timeout in the URL wins.
+			cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
@@ -125,6 +137,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	return nil, fmt.Errorf("unsupported database %q: want sqlite:PATH or a postgres:// URL", redact(dsn))
 }
+
+// DefaultConnectTimeout bounds a new PostgreSQL connection when the URL
+// sets no connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
 
 // sqliteReaders is the size of SQLite's read pool: reads are CPU-bound
 // (the database is in the page cache), so a few more than the cores
@@ -292,7 +308,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx tierup.Store) error) (err err
 	case Postgres:
 		tx, err := db.pool.Begin(ctx)
 		if err != nil {
-			return err
+			return mapErr(err)
 		}
 		defer func() {
 			if err != nil {
@@ -303,11 +319,11 @@ func (db *DB) InTx(ctx context.Context, fn func(tx tierup.Store) error) (err err
 		if err = fn(&child); err != nil {
 			return err
 		}
-		return tx.Commit(ctx)
+		return mapErr(tx.Commit(ctx))
 	default:
 		tx, err := db.sqldb.BeginTx(ctx, nil)
 		if err != nil {
-			return err
+			return mapErr(err)
 		}
 		defer func() {
 			if err != nil {
@@ -318,7 +334,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx tierup.Store) error) (err err
 		if err = fn(&child); err != nil {
 			return err
 		}
-		return tx.Commit()
+		return mapErr(tx.Commit())
 	}
 }
 
@@ -475,6 +491,9 @@ func mapErr(err error) error {
 	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
 		return tierup.ErrNotFound
 	}
+	if why := unavailable(err); why != "" {
+		return &unavailableError{msg: why, err: err}
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return &constraintError{Name: pgErr.ConstraintName, err: err}
@@ -489,6 +508,56 @@ func mapErr(err error) error {
 		}
 	}
 	return err
+}
+
+// unavailableError is a failure of the database itself, not of the
+// statement: it is tierup.ErrDatabaseUnavailable (a 503, the same request
+// succeeds later) and wraps the driver's error for the log.
+type unavailableError struct {
+	msg string
+	err error
+}
+
+func (e *unavailableError) Error() string { return e.msg + ": " + e.err.Error() }
+
+func (e *unavailableError) Unwrap() []error {
+	return []error{&tierup.Error{Code: tierup.CodeDatabaseUnavailable, Message: e.msg}, e.err}
+}
+
+// unavailable says why err means the database cannot serve now — it
+// cannot be reached, the connection broke, or SQLite's disk is full — or
+// "" for any other error. A caller's own cancellation is not one.
+func unavailable(err error) string {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "" // the caller gave up; a context error is also a net.Error
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		switch liteErr.Code() & 0xff { // the primary code of an extended one
+		case sqlite3.SQLITE_FULL:
+			return "the database's disk is full; nothing was changed"
+		case sqlite3.SQLITE_IOERR:
+			return "the database could not read or write its file; nothing was changed"
+		}
+		return ""
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &connectErr):
+		return "the database cannot be reached"
+	case errors.As(err, &pgErr):
+		// Class 08 (connection exception), 57P01-03 (the server shuts
+		// down or cannot take connections), 53 (out of resources).
+		if strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P0") || strings.HasPrefix(pgErr.Code, "53") {
+			return "the database is not available"
+		}
+		return ""
+	case errors.As(err, &netErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), pgconn.SafeToRetry(err):
+		return "the connection to the database was lost"
+	}
+	return ""
 }
 
 // nullTime stores the zero time as NULL.

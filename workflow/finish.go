@@ -38,7 +38,7 @@ func classify(err error) (kind failure, code, msg string) {
 	switch {
 	case !errors.As(err, &de):
 		return failRetry, "step_failed", err.Error()
-	case errors.Is(err, tierup.ErrClusterUnreachable), errors.Is(err, tierup.ErrGatewayUnavailable):
+	case errors.Is(err, tierup.ErrClusterUnreachable), errors.Is(err, tierup.ErrGatewayUnavailable), errors.Is(err, tierup.ErrDatabaseUnavailable):
 		return failUnreachable, string(de.Code), err.Error()
 	case errors.Is(err, tierup.ErrQuoteInvalid), errors.Is(err, tierup.ErrMigrationNotPossible):
 		return failFatal, string(de.Code), err.Error()

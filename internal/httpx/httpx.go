@@ -30,7 +30,7 @@ func Status(code tierup.Code) int {
 		return http.StatusConflict
 	case tierup.CodeTooManyPaymentAttempts:
 		return http.StatusTooManyRequests
-	case tierup.CodeGatewayUnavailable, tierup.CodeClusterUnreachable, tierup.CodeNotReady:
+	case tierup.CodeGatewayUnavailable, tierup.CodeClusterUnreachable, tierup.CodeNotReady, tierup.CodeDatabaseUnavailable:
 		return http.StatusServiceUnavailable
 	case tierup.CodeNotFound, tierup.CodeSandboxDisabled:
 		return http.StatusNotFound

@@ -33,6 +33,7 @@ var statuses = map[tierup.Code]int{
 	tierup.CodeResourceShortage:          http.StatusInternalServerError,
 	tierup.CodeClusterUnreachable:        http.StatusServiceUnavailable,
 	tierup.CodeGatewayUnavailable:        http.StatusServiceUnavailable,
+	tierup.CodeDatabaseUnavailable:       http.StatusServiceUnavailable,
 	tierup.CodeInvalidCard:               http.StatusUnprocessableEntity,
 	tierup.CodeTermsNotAccepted:          http.StatusUnprocessableEntity,
 	tierup.CodeIdempotencyKeyReused:      http.StatusUnprocessableEntity,

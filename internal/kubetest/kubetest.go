@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tierup/tierup/internal/tcpproxy"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -252,31 +252,16 @@ func Workloads(t testing.TB, kc kubernetes.Interface, ns string) {
 	})
 }
 
-// Proxy is a loopback TCP proxy in front of the API server. Cut makes the
-// API server unreachable for whoever talks through it (connections refused,
-// open ones dropped) while the control plane itself keeps running for the
-// other tests that share it; Restore brings it back on the same address.
-type Proxy struct {
-	Addr   string
-	target string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-}
+// Proxy is a loopback TCP proxy in front of the API server (see tcpproxy):
+// Cut makes the API server unreachable for whoever talks through it while
+// the control plane keeps running for the other tests that share it.
+type Proxy struct{ *tcpproxy.Proxy }
 
 // NewProxy starts a proxy to the API server of rc and returns a copy of rc
 // that goes through it.
 func NewProxy(t testing.TB, rc *rest.Config) (*Proxy, *rest.Config) {
 	t.Helper()
-	host := strings.TrimPrefix(rc.Host, "https://")
-	p := &Proxy{target: host, conns: map[net.Conn]struct{}{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.Cut)
+	p := &Proxy{tcpproxy.New(t, strings.TrimPrefix(rc.Host, "https://"))}
 	cp := rest.CopyConfig(rc)
 	cp.Host = "https://" + p.Addr
 	return p, cp
@@ -291,80 +276,11 @@ func (p *Proxy) Kubeconfig(t testing.TB) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	out := strings.Replace(string(b), "https://"+p.target, "https://"+p.Addr, 1)
+	out := strings.Replace(string(b), "https://"+p.Target(), "https://"+p.Addr, 1)
 	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func (p *Proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-}
-
-func (p *Proxy) pipe(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil { // cut while this one was being accepted
-		p.mu.Unlock()
-		c.Close()
-		up.Close()
-		return
-	}
-	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	go func() { _, _ = io.Copy(up, c); up.Close() }()
-	_, _ = io.Copy(c, up)
-	c.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, up)
-	p.mu.Unlock()
-}
-
-// Cut closes the listener and every open connection.
-func (p *Proxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-// Restore listens again on the same address.
-func (p *Proxy) Restore(t testing.TB) {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for range 50 { // the port may linger for a moment after Cut
-		if ln, err = net.Listen("tcp", p.Addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serve(ln)
 }
 
 // KarpenterCRDs returns the directory of Karpenter's CRD manifests that
