@@ -42,6 +42,11 @@ const (
 	StepNotify           StepName = "notify"
 )
 
+// DefaultStepAttempts is how many automatic attempts a failing step gets
+// before support takes over, unless configured otherwise
+// (workflow.Config.MaxAttempts, --retry-attempts).
+const DefaultStepAttempts = 5
+
 // Steps returns the workflow's steps in order (a new slice each time).
 func Steps() []StepName {
 	return []StepName{StepPayment, StepActivatePlan, StepProvisionNode, StepMigrateWorkloads, StepEnableFeatures, StepNotify}

@@ -32,7 +32,8 @@ type Config struct {
 	IdempotencyTTL time.Duration // how long an Idempotency-Key replays its first answer; 24 hours when zero (like Stripe)
 	SweepEvery     time.Duration // how often RunSweeper deletes what expired; 1 minute when zero
 	// StepAttempts is how many automatic attempts a failing step gets
-	// (the workflow's), for "attempt 2 of 5"; 5 when zero.
+	// (the workflow's), for "attempt 2 of 5"; tierup.DefaultStepAttempts
+	// when zero.
 	StepAttempts int
 	// Retention is how long expired sessions, sign-in links, idempotency
 	// keys and webhook event IDs are kept (tierup.DefaultRetention for
@@ -68,7 +69,7 @@ func (c Config) withDefaults() Config {
 		c.Policy = d.Policy
 	}
 	if c.StepAttempts <= 0 {
-		c.StepAttempts = 5
+		c.StepAttempts = tierup.DefaultStepAttempts
 	}
 	if c.CredentialRefresh == 0 {
 		c.CredentialRefresh = d.CredentialRefresh

@@ -51,7 +51,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults; the CLI shows them in its flags.
 func DefaultConfig() Config {
-	return Config{MaxAttempts: 5, BaseDelay: 2 * time.Second, MaxDelay: time.Minute, PauseProbe: 2 * time.Second,
+	return Config{MaxAttempts: tierup.DefaultStepAttempts, BaseDelay: 2 * time.Second, MaxDelay: time.Minute, PauseProbe: 2 * time.Second,
 		JobTimeout: 30 * time.Second, RescueMargin: 5 * time.Second, SupportEmail: "support@tierup.dev",
 		AuthenticationTimeout: 30 * time.Minute, AuthenticationCheck: 15 * time.Second, HeartbeatRetention: tierup.DefaultRetention().Heartbeats, Receipts: tierup.DefaultReceiptConfig()}
 }
