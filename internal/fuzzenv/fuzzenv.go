@@ -72,6 +72,8 @@ func New(tb testing.TB) *Env {
 		must(err)
 		q, err := st.App.CreateQuote(ctx, view.ID, "pro-3m")
 		must(err)
+		// Stripe's public test card, charged by the sandbox gateway only
+		// (it refuses any other number); nothing real is stored or logged.
 		pm, err := st.App.CreatePaymentMethod(ctx, view.ID, tierup.Card{Number: "4242424242424242", ExpMonth: 3, ExpYear: 2030, CVC: "123"})
 		must(err)
 		return Account{ID: view.ID, Token: token, Quote: q.ID, PaymentMethod: pm.ID}

@@ -50,9 +50,8 @@ func Secure(r *http.Request) bool {
 // X-Forwarded-For and X-Forwarded-Proto. An address that does not parse as
 // an IP (an obfuscated "_hidden" or "unknown" node) is "".
 func Forwarded(h http.Header) (client, proto string) {
-	if values := h.Values("Forwarded"); len(values) > 0 {
-		elements := strings.Split(strings.Join(values, ","), ",")
-		for _, pair := range strings.Split(elements[len(elements)-1], ";") {
+	if last, ok := lastHop(h, "Forwarded"); ok {
+		for _, pair := range strings.Split(last, ";") {
 			name, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
 			if !ok {
 				continue
@@ -67,15 +66,24 @@ func Forwarded(h http.Header) (client, proto string) {
 		}
 		return client, proto
 	}
-	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
-		hops := strings.Split(strings.Join(xff, ","), ",")
-		client = nodeIP(strings.TrimSpace(hops[len(hops)-1]))
+	if last, ok := lastHop(h, "X-Forwarded-For"); ok {
+		client = nodeIP(strings.TrimSpace(last))
 	}
-	if xfp := h.Values("X-Forwarded-Proto"); len(xfp) > 0 {
-		protos := strings.Split(strings.Join(xfp, ","), ",")
-		proto = strings.ToLower(strings.TrimSpace(protos[len(protos)-1]))
+	if last, ok := lastHop(h, "X-Forwarded-Proto"); ok {
+		proto = strings.ToLower(strings.TrimSpace(last))
 	}
 	return client, proto
+}
+
+// lastHop is the last comma-separated element of a header over all its
+// lines: the one the nearest proxy added.
+func lastHop(h http.Header, name string) (string, bool) {
+	values := h.Values(name)
+	if len(values) == 0 {
+		return "", false
+	}
+	joined := strings.Join(values, ",")
+	return joined[strings.LastIndex(joined, ",")+1:], true
 }
 
 // nodeIP is the IP of a forwarded node: 192.0.2.1, 192.0.2.1:4711,
