@@ -175,8 +175,10 @@ type Store interface {
 	// Upgrade returns an upgrade.
 	Upgrade(ctx context.Context, id string) (*Upgrade, error)
 	// UpdateUpgrade stores u if nobody changed it since it was read
-	// (u.Version), and increments u.Version. Errors: ErrConflict.
-	UpdateUpgrade(ctx context.Context, u *Upgrade) error
+	// (u.Version), and increments u.Version; then it appends the events,
+	// each carrying u as stored (their Upgrade is set to u), with the
+	// document encoded once. Errors: ErrConflict.
+	UpdateUpgrade(ctx context.Context, u *Upgrade, events ...*UpgradeEvent) error
 	// Upgrades lists an account's upgrades, newest first.
 	Upgrades(ctx context.Context, accountID string) ([]*Upgrade, error)
 	// ListUpgrades lists the upgrades f matches, of every account, newest

@@ -194,28 +194,42 @@ func moveChanges(accountID string, w tierup.Workload) []string {
 	return changes
 }
 
-// otherNodes counts the dedicated nodes of the accounts but one.
+// nodeScope is the cluster's ledger of dedicated nodes: one small record
+// per node, keyed by its name, holding its account while it runs. The
+// capacity check reads it instead of decoding every account's state.
+const nodeScope = "sim:node"
+
+// ledgerEntry is a node's record in nodeScope; a released node has none.
+type ledgerEntry struct {
+	Account string `json:"account,omitempty"`
+}
+
+// otherNodes counts the running dedicated nodes of the accounts but one.
 func (c *Cluster) otherNodes(ctx context.Context, accountID string) (int, error) {
-	recs, err := c.store.Records(ctx, scope)
+	recs, err := c.store.Records(ctx, nodeScope)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, r := range recs {
-		if r.Key == accountID {
-			continue
-		}
-		var st state
-		if err := json.Unmarshal(r.Value, &st); err != nil {
+		var e ledgerEntry
+		if err := json.Unmarshal(r.Value, &e); err != nil {
 			return 0, err
 		}
-		for _, nd := range st.Nodes {
-			if !nd.Released {
-				n++
-			}
+		if e.Account != "" && e.Account != accountID {
+			n++
 		}
 	}
 	return n, nil
+}
+
+// ledger records whether the node runs for account ("" once released).
+func (c *Cluster) ledger(ctx context.Context, name, account string) error {
+	_, err := tierup.UpdateRecord(ctx, c.store, nodeScope, name, func(e *ledgerEntry, _ bool) error {
+		e.Account = account
+		return nil
+	})
+	return err
 }
 
 // ProvisionNode implements tierup.Cluster: each node of an upgrade is
@@ -230,8 +244,11 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 	}
 	key := req.NodeKey()
 	for _, nd := range st.Nodes {
-		if nd.Key == key && !nd.Released {
-			return c.waitReady(ctx, &nd.Node) // made before: a retry or a resume
+		if nd.Key == key && !nd.Released { // made before: a retry or a resume
+			if err := c.ledger(ctx, nd.Name, req.AccountID); err != nil {
+				return nil, err
+			}
+			return c.waitReady(ctx, &nd.Node)
 		}
 	}
 	short, err := c.faults.Consume(ctx, sandbox.FaultResourceShortage)
@@ -260,6 +277,9 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := c.ledger(ctx, made.Name, req.AccountID); err != nil {
 		return nil, err
 	}
 	return c.waitReady(ctx, made)
@@ -420,14 +440,20 @@ func (c *Cluster) ReleaseNode(ctx context.Context, req tierup.NodeRequest) error
 	if err := c.reachable(ctx); err != nil {
 		return err
 	}
+	var released []string
 	_, err := c.update(ctx, req.AccountID, func(st *state) error {
+		released = released[:0]
 		for i := range st.Nodes {
 			if st.Nodes[i].Key == req.NodeKey() {
 				st.Nodes[i].Released = true
+				released = append(released, st.Nodes[i].Name)
 			}
 		}
 		return nil
 	})
+	for _, name := range released {
+		err = errors.Join(err, c.ledger(ctx, name, ""))
+	}
 	return err
 }
 

@@ -130,12 +130,7 @@ func TestSQLiteConstraintNames(t *testing.T) {
 func TestTimesSort(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db := dbtest.OpenStore(t, dsn)
-		f := fixture{t, db, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-		u, err := f.upgrade("upg_1", "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		db, _, u := oneUpgrade(t, dsn)
 		sec := time.Date(2026, 3, 1, 12, 30, 15, 0, time.UTC)
 		// Appended newest first, so that seq order is not time order.
 		times := []time.Time{sec.Add(550 * time.Millisecond), sec.Add(500 * time.Millisecond), sec.Add(50 * time.Millisecond), sec,
@@ -208,4 +203,56 @@ func TestTimesSort(t *testing.T) {
 			t.Errorf("test clock: %v, %v", c, err)
 		}
 	})
+}
+
+// TestUpdateUpgradeAppendsEvents stores an upgrade with its events in one
+// call: each event carries the upgrade as stored (its new version), and a
+// refused update appends none.
+func TestUpdateUpgradeAppendsEvents(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db, f, u := oneUpgrade(t, dsn)
+		stale := *u
+		u.Progress = 40
+		evs := []*tierup.UpgradeEvent{
+			{UpgradeID: u.ID, Actor: "system", Action: tierup.ActionStepSucceeded, Message: "one", At: f.at},
+			{UpgradeID: u.ID, Actor: "system", Action: tierup.ActionStepStarted, Message: "two", At: f.at},
+		}
+		if err := db.UpdateUpgrade(ctx, u, evs...); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UpdateUpgrade(ctx, &stale, &tierup.UpgradeEvent{UpgradeID: u.ID, Actor: "system",
+			Action: tierup.ActionStepProgress, Message: "lost", At: f.at}); !errors.Is(err, tierup.ErrConflict) {
+			t.Fatalf("a stale update: %v, want a conflict", err)
+		}
+		got, err := db.Events(ctx, u.ID, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []string
+		for _, e := range got {
+			msgs = append(msgs, e.Message)
+			if e.Message != "one" && e.Message != "two" {
+				continue
+			}
+			if e.Upgrade == nil || e.Upgrade.Version != u.Version || e.Upgrade.Progress != 40 || e.Seq == 0 {
+				t.Errorf("event %q carries %+v, want version %d at 40%%", e.Message, e.Upgrade, u.Version)
+			}
+		}
+		if !slices.Contains(msgs, "one") || !slices.Contains(msgs, "two") || slices.Contains(msgs, "lost") {
+			t.Errorf("events %v, want one and two and not the refused one", msgs)
+		}
+	})
+}
+
+// oneUpgrade opens the store at dsn with one upgrade in it.
+func oneUpgrade(t *testing.T, dsn string) (*sqlstore.DB, fixture, *tierup.Upgrade) {
+	t.Helper()
+	db := dbtest.OpenStore(t, dsn)
+	f := fixture{t, db, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	u, err := f.upgrade("upg_1", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, f, u
 }

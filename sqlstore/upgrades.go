@@ -70,7 +70,7 @@ func (db *DB) Upgrade(ctx context.Context, id string) (*tierup.Upgrade, error) {
 }
 
 // UpdateUpgrade implements tierup.Store.
-func (db *DB) UpdateUpgrade(ctx context.Context, u *tierup.Upgrade) error {
+func (db *DB) UpdateUpgrade(ctx context.Context, u *tierup.Upgrade, events ...*tierup.UpgradeEvent) error {
 	u.Version++
 	state, err := encodeUpgrade(u)
 	if err != nil {
@@ -90,8 +90,15 @@ func (db *DB) UpdateUpgrade(ctx context.Context, u *tierup.Upgrade) error {
 	}
 	if err != nil {
 		u.Version--
+		return err
 	}
-	return err
+	for _, e := range events {
+		e.Upgrade = u
+		if err := db.appendEvent(ctx, e, state); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (db *DB) listUpgrades(ctx context.Context, query string, args ...any) ([]*tierup.Upgrade, error) {
@@ -133,6 +140,11 @@ func (db *DB) AppendEvent(ctx context.Context, e *tierup.UpgradeEvent) error {
 		}
 		state = b
 	}
+	return db.appendEvent(ctx, e, state)
+}
+
+// appendEvent inserts e with state, e.Upgrade's encoded document (or nil).
+func (db *DB) appendEvent(ctx context.Context, e *tierup.UpgradeEvent, state any) error {
 	account := ""
 	if e.Upgrade != nil {
 		account = e.Upgrade.AccountID

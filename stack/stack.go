@@ -68,11 +68,14 @@ type Stack struct {
 	App    *app.App
 	Engine *workflow.Engine
 	// Sandbox parts, when in use.
-	Faults  *sandbox.Faults
-	Ledger  *sandbox.Gateway
-	Sim     *sim.Cluster
-	Kube    *kube.Cluster
-	Cluster tierup.Cluster
+	Faults *sandbox.Faults
+	Ledger *sandbox.Gateway
+	// StandIns is the store as the sandbox's parts and the simulated
+	// cluster use it, counting their calls (sandbox.Tally).
+	StandIns *sandbox.Tally
+	Sim      *sim.Cluster
+	Kube     *kube.Cluster
+	Cluster  tierup.Cluster
 	// Metrics is the service's Prometheus registry, served at /metrics.
 	Metrics *metrics.Metrics
 	opts    Options
@@ -99,7 +102,8 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{Store: db, opts: o, Faults: &sandbox.Faults{Store: db, Clock: o.Clock}, Metrics: metrics.New(o.Log)}
+	standIns := sandbox.NewTally(db)
+	s := &Stack{Store: db, opts: o, StandIns: standIns, Faults: &sandbox.Faults{Store: standIns, Clock: o.Clock}, Metrics: metrics.New(o.Log)}
 	s.Metrics.WatchStore(db)
 	if err := s.wire(ctx); err != nil {
 		db.Close()
@@ -118,7 +122,7 @@ func (s *Stack) wire(ctx context.Context) error {
 	deps := app.Deps{Store: s.Store, Catalog: o.Catalog, Clock: o.Clock, Log: o.Log, Faults: s.Faults}
 	switch o.Gateway {
 	case "", "sandbox":
-		g := &sandbox.Gateway{Store: s.Store, Clock: o.Clock, Faults: s.Faults, Latency: o.SandboxLatency}
+		g := &sandbox.Gateway{Store: s.StandIns, Clock: o.Clock, Faults: s.Faults, Latency: o.SandboxLatency}
 		deps.Gateway, deps.Ledger, deps.Authenticator, s.Ledger = g, g, g, g
 	case "stripe":
 		g, err := stripegw.New(o.Stripe)
@@ -214,7 +218,7 @@ func (s *Stack) buildCluster() error {
 	o := s.opts
 	switch o.Cluster {
 	case "", "sim":
-		s.Sim = sim.New(s.Store, s.Faults, o.Sim)
+		s.Sim = sim.New(s.StandIns, s.Faults, o.Sim)
 		s.Cluster = s.Sim
 	case "kube":
 		rc, err := kube.RESTConfig(o.Kubeconfig)

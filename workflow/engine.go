@@ -184,38 +184,51 @@ func (e *Engine) Create(ctx context.Context, tx tierup.Store, u *tierup.Upgrade,
 // schedule bumps the step's run (making older jobs stale) and enqueues its
 // job. Call it before storing u, which carries the new run.
 func (e *Engine) schedule(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, at time.Time) error {
-	st := u.Step(step)
-	run := 1
-	if st != nil {
+	return e.Queue.Enqueue(ctx, tx, tierup.Job{UpgradeID: u.ID, Step: step, Run: bump(u, step)}, at.Sub(e.Clock.Now()))
+}
+
+// bump starts the step's next run, which makes older jobs of it stale, and
+// returns its number.
+func bump(u *tierup.Upgrade, step tierup.StepName) int {
+	if st := u.Step(step); st != nil {
 		st.Run++
-		run = st.Run
-	} else { // compensate is not one of the listed steps
-		u.CompensateRun++
-		run = u.CompensateRun
+		return st.Run
 	}
-	return e.Queue.Enqueue(ctx, tx, tierup.Job{UpgradeID: u.ID, Step: step, Run: run}, at.Sub(e.Clock.Now()))
+	u.CompensateRun++ // compensate is not one of the listed steps
+	return u.CompensateRun
 }
 
 // event appends an audit event carrying the upgrade's new state.
 func (e *Engine) event(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, actor string, action tierup.Action, msg string) error {
-	ev := &tierup.UpgradeEvent{UpgradeID: u.ID, Actor: actor, Action: action, Message: msg, At: e.Clock.Now().UTC(), Upgrade: u}
+	ev := e.newEvent(u, actor, action, msg)
 	if err := tx.AppendEvent(ctx, ev); err != nil {
 		return err
 	}
-	e.Log.InfoContext(ctx, "upgrade "+string(action), "upgrade", u.ID, "account", u.AccountID, "actor", actor, "status", u.Status,
-		"step", u.CurrentStep, "message", msg)
+	e.logEvent(ctx, ev)
 	return nil
 }
 
+func (e *Engine) newEvent(u *tierup.Upgrade, actor string, action tierup.Action, msg string) *tierup.UpgradeEvent {
+	return &tierup.UpgradeEvent{UpgradeID: u.ID, Actor: actor, Action: action, Message: msg, At: e.Clock.Now().UTC(), Upgrade: u}
+}
+
+func (e *Engine) logEvent(ctx context.Context, ev *tierup.UpgradeEvent) {
+	u := ev.Upgrade
+	e.Log.InfoContext(ctx, "upgrade "+string(ev.Action), "upgrade", u.ID, "account", u.AccountID, "actor", ev.Actor, "status", u.Status,
+		"step", u.CurrentStep, "message", ev.Message)
+}
+
 // save stores the upgrade (version-checked) and one event describing the
-// change, in tx.
+// change, in tx, the document encoded once for both.
 func (e *Engine) save(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, actor string, action tierup.Action, msg string) error {
 	u.UpdatedAt = e.Clock.Now().UTC()
 	u.UpdateProgress()
-	if err := tx.UpdateUpgrade(ctx, u); err != nil {
+	ev := e.newEvent(u, actor, action, msg)
+	if err := tx.UpdateUpgrade(ctx, u, ev); err != nil {
 		return err
 	}
-	return e.event(ctx, tx, u, actor, action, msg)
+	e.logEvent(ctx, ev)
+	return nil
 }
 
 // backoff is the delay before retry number attempt (1-based): exponential,

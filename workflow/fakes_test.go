@@ -133,12 +133,18 @@ func (f *fakeStore) CreateUpgrade(_ context.Context, u *tierup.Upgrade) error {
 	return nil
 }
 
-func (f *fakeStore) UpdateUpgrade(_ context.Context, u *tierup.Upgrade) error {
+func (f *fakeStore) UpdateUpgrade(ctx context.Context, u *tierup.Upgrade, events ...*tierup.UpgradeEvent) error {
 	if old, ok := f.st.upgrades[u.ID]; !ok || old.Version != u.Version {
 		return tierup.ErrConflict
 	}
 	u.Version++
 	f.st.upgrades[u.ID] = cloneUpgrade(u)
+	for _, e := range events {
+		e.Upgrade = u
+		if err := f.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -98,10 +98,10 @@ func (e *Engine) succeed(ctx context.Context, tx tierup.Store, u *tierup.Upgrade
 		if err := u.StepProgressed(step); err != nil {
 			return err
 		}
-		if err := e.schedule(ctx, tx, u, step, now); err != nil {
+		if err := e.dispatch(ctx, tx, u, step, ob); err != nil {
 			return err
 		}
-		return e.save(ctx, tx, u, "system", tierup.ActionStepProgress, res.msg)
+		return e.save(ctx, tx, u, "system", tierup.ActionStepProgress, res.msg) // a continuation: the claim records nothing
 	}
 	next, err := u.StepSucceeded(step, res.skipped, now)
 	if err != nil {
@@ -118,10 +118,13 @@ func (e *Engine) succeed(ctx context.Context, tx tierup.Store, u *tierup.Upgrade
 		ob.finished = "completed"
 		return e.save(ctx, tx, u, "system", tierup.ActionCompleted, "upgrade to "+u.ToPlan+" completed: "+res.msg)
 	}
-	if err := e.schedule(ctx, tx, u, next, now); err != nil {
+	if err := e.dispatch(ctx, tx, u, next, ob); err != nil {
 		return err
 	}
-	return e.save(ctx, tx, u, "system", tierup.ActionStepSucceeded, fmt.Sprintf("%s: %s", step, res.msg))
+	if err := e.save(ctx, tx, u, "system", tierup.ActionStepSucceeded, fmt.Sprintf("%s: %s", step, res.msg)); err != nil {
+		return err
+	}
+	return e.claimHere(ctx, tx, u, ob)
 }
 
 // fail records a step's failure by its kind: a pause, a decline, a retry
@@ -308,6 +311,9 @@ type observed struct {
 	pausedBy string // the code of a new pause
 	finished string // completed or canceled: the upgrade ended
 	support  bool   // handed to support
+	// next is the step the commit claimed for this worker to run next,
+	// without the queue (dispatch).
+	next *link
 }
 
 // report tells Metrics what a committed job did.

@@ -43,7 +43,9 @@ func current(u *tierup.Upgrade, j tierup.Job) bool {
 
 // work executes one job: claim the step, act outside any transaction, then
 // commit the outcome, the next job and the job's completion together. A
-// crash anywhere repeats the job; every action is idempotent.
+// crash anywhere repeats the job; every action is idempotent. When the
+// commit claimed the next step for this worker (dispatch), work runs that
+// too, and so on until a step waits or the upgrade ends.
 func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 	j := d.Job()
 	defer e.track(j.UpgradeID)()
@@ -63,12 +65,22 @@ func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 	if st := u.Step(j.Step); j.Step == tierup.StepPayment && j.Run == 1 && st.Attempts == 1 {
 		e.Metrics.UpgradeStarted() // its first step's first run: committed, so counted once
 	}
+	next, err := e.run(ctx, d, u, before)
+	for err == nil && next != nil {
+		next, err = e.runHere(ctx, next)
+	}
+	return err
+}
 
+// run acts for the claimed step of u and commits the outcome. It returns
+// the next step when the commit claimed it for this worker.
+func (e *Engine) run(ctx context.Context, d tierup.Delivery, u *tierup.Upgrade, before tierup.Step) (*link, error) {
+	j := d.Job()
 	began := time.Now() // real time, not the (perhaps simulated) Clock
 	actx, release := e.stepContext(ctx)
 	defer release()
 	if e.leaving.Err() != nil { // Stop came between the claim and now
-		return e.handBack(ctx, d, j, before, 0)
+		return nil, e.handBack(ctx, d, j, before, 0)
 	}
 	res := e.act(actx, u, j.Step)
 	took := time.Since(began)
@@ -76,13 +88,14 @@ func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 		// Cut short by the shutdown. What it did outside is done again by
 		// the next run, idempotently (the same idempotency keys); a result
 		// that came through despite the cancel is recorded below.
-		return e.handBack(ctx, d, j, before, took)
+		return nil, e.handBack(ctx, d, j, before, took)
 	}
 
 	var after func()
 	var ob observed
+	var done *tierup.Upgrade
 	committed, err := e.commit(ctx, d, func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error {
-		ob = observed{} // a retried transaction starts over
+		ob, done = observed{}, fresh // a retried transaction starts over
 		var err error
 		if j.Step == stepCompensate {
 			err = e.finishCompensation(ctx, tx, fresh, res, &ob)
@@ -92,14 +105,17 @@ func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 		return err
 	})
 	if err != nil || !committed {
-		return err // an error: the queue retries the job; the action repeats idempotently
+		return nil, err // an error: the queue retries the job; the action repeats idempotently
 	}
 	e.Publish(u.ID)
 	e.report(j.Step, &ob, took)
 	if after != nil {
 		after()
 	}
-	return nil
+	if ob.next != nil {
+		ob.next.upgrade = done
+	}
+	return ob.next, nil
 }
 
 // commit records a job's outcome in one transaction: record changes the
