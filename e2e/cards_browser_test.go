@@ -58,6 +58,7 @@ func TestBrowserSavedCard(t *testing.T) {
 	p.fillCard("4000 0000 0000 0002")
 	p.do(chromedp.Click(chromedp.CSS("#terms")), chromedp.Click(chromedp.CSS("#execute")))
 	p.visible("[data-test=decline]")
+	p.settled()
 
 	// The retry offers the saved Visa, not the declined card: one click.
 	offered := p.text("[data-test=saved-cards]")
