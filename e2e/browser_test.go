@@ -237,6 +237,9 @@ func TestBrowserUpgrade(t *testing.T) {
 	ctx := browser(t)
 	h := start(t, dbtest.SQLite(t), func(o *stack.Options) {
 		o.Sim.ProvisionDelay, o.Sim.MigrateDelay = 600*time.Millisecond, 250*time.Millisecond
+		// A charge that goes through answers after this long: the time
+		// to see and photograph "Confirming your payment…".
+		o.SandboxLatency = 8 * time.Second
 	})
 	acct, _ := h.account(map[string]any{"email": "browser@example.com", "timezone": "Asia/Tokyo",
 		"usage": map[string]any{"functions": 4, "cronjobs": 10, "storage_mb": 6200}})
@@ -391,6 +394,23 @@ func TestBrowserUpgrade(t *testing.T) {
 	// time to the second and how long it took.
 	p.do(chromedp.SendKeys(chromedp.CSS("#cvc"), "123"))
 	p.do(chromedp.Click(chromedp.CSS("[data-test=retry-pay]")))
+
+	// 11d: while the gateway has not answered, the checkout says it is
+	// confirming the payment: the amount, the card, what is charged, and
+	// who processes it.
+	p.visible("[data-test=paying]")
+	paying := p.text("[data-test=paying]")
+	if want := "Confirming your payment…\n\n$29.00 with Visa •••• 4242. You are charged once, when the payment goes through; if it does not, you are not charged.\n\n" +
+		"Test mode: payments go to tierup's sandbox gateway, which stands in for Stripe; no real card is charged."; paying != want {
+		t.Errorf("while paying:\n%s\nwant:\n%s", paying, want)
+	}
+	if main := p.text("main"); !strings.HasPrefix(main, "Review and pay") || strings.Contains(main, "declined") || strings.Contains(main, "% done") {
+		t.Errorf("while paying the page is not the checkout alone:\n%s", main)
+	}
+	s.take("4b-paying")
+	if p.text("[data-test=paying]") == "" {
+		t.Error("the payment went through before the screenshots of it were taken: raise SandboxLatency")
+	}
 	p.visible("[data-test=workload][data-moving]")
 	if st := p.text("[data-test=workload][data-moving] [data-test=workload-state]"); !regexp.MustCompile(`^moving \([1-6] of 6\)$`).MatchString(st) {
 		t.Errorf("the workload being moved says %q", st)
