@@ -257,6 +257,11 @@ func TestBrowserUpgrade(t *testing.T) {
 	if m := p.text("[data-test=meter-CronJobs]"); !strings.Contains(m, "limit reached") {
 		t.Errorf("cronjobs meter: %q", m)
 	}
+	// The page names its icon, and browsers that ask /favicon.ico get it.
+	if icon, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Promise.all([document.querySelector("link[rel=icon]").href, "/favicon.ico"].map(function (u) {
+		return fetch(u).then(function (r) { return r.status + " " + r.headers.get("Content-Type") }) })).then(function (a) { return a.join(", ") })`, chromedp.EvalAwaitPromise)); err != nil || icon != "200 image/svg+xml, 200 image/svg+xml" {
+		t.Errorf("favicon: %q (%v)", icon, err)
+	}
 	s.take("1-plan")
 
 	// 3–4: the comparison, with durations, prices rounded once ($290 over
@@ -465,10 +470,28 @@ func TestBrowserUpgrade(t *testing.T) {
 	if o := p.text("[data-test=upgrade-offer]"); o != "Upgrade to Team" {
 		t.Errorf("a Pro account is offered %q", o)
 	}
+	// The completion notice: in the account's zone, one money format, no
+	// cluster name or bare path.
+	if n := p.text("[data-test=notifications]"); !regexp.MustCompile(`Your upgrade to Pro \(1 month\) is complete \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d JST`).MatchString(n) ||
+		!strings.Contains(n, "Your workloads now run on your dedicated node.") || !strings.Contains(n, "We charged $29.00 to your Visa card ending in 4242") ||
+		!regexp.MustCompile(`Your receipt TU-\d{4}-\d{6} is in your billing history\.`).MatchString(n) || regexp.MustCompile(`acct_|/receipts/|USD|UTC`).MatchString(n) {
+		t.Errorf("notifications:\n%s", n)
+	}
 	s.take("7-plan-pro")
 
+	// 11: the billing history: date, what changed, amount, receipt and
+	// status, the audit folded under the entry.
 	p.do(chromedp.Navigate(h.BaseURL + "/history"))
 	p.visible("[data-test=entry]")
+	if e := p.text("[data-test=entry] .entry-head"); !regexp.MustCompile(`^\d{1,2} [A-Z][a-z]{2} \d{4}\s+Hobby → Pro \(1 month\)\s+\$29\.00\s+paid$`).MatchString(e) {
+		t.Errorf("history entry: %q", e)
+	}
+	if r := p.text("[data-test=entry] [data-test=receipt]"); !regexp.MustCompile(`^Receipt TU-\d{4}-\d{6} \(PDF, \$29\.00\)$`).MatchString(r) {
+		t.Errorf("history receipt: %q", r)
+	}
+	if open := p.number(`document.querySelectorAll("[data-test=entry] details[open]").length`); open != 0 {
+		t.Error("the audit details are not folded")
+	}
 	s.take("8-history")
 	p.do(chromedp.Navigate(h.BaseURL + "/terms"))
 	s.take("9-terms")
