@@ -360,6 +360,11 @@ func TestBrowserUpgrade(t *testing.T) {
 	if msg := p.text("[data-test=decline-message]"); !strings.Contains(msg, "declined") || !strings.Contains(msg, "You have not been charged") {
 		t.Errorf("decline message: %q", msg)
 	}
+	// Next to the card: in the pay form, right above the card fields.
+	if next, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(function(){ const m = document.querySelector("#pay-form [data-test=decline-message]");
+		let n = m && m.nextElementSibling; while (n && n.matches("fieldset.savedcards")) n = n.nextElementSibling; return n ? n.dataset.test || n.tagName : "" })()`)); err != nil || next != "new-card" {
+		t.Errorf("the decline message is not right above the card fields: followed by %q (%v)", next, err)
+	}
 	if main := p.text("main"); strings.Count(main, "declined") != 1 || !strings.HasPrefix(main, "Review and pay") ||
 		!strings.Contains(main, "$29.00 today — Pro (1 month) until") || strings.Contains(main, "not started") || strings.Contains(main, "% done") {
 		t.Errorf("after a decline the page is not the checkout with one message:\n%s", main)
@@ -544,6 +549,22 @@ func TestBrowserThreeDSecure(t *testing.T) {
 		t.Errorf("challenge amount %q", a)
 	}
 	s.take("1-challenge")
+
+	// Coming back without answering: the checkout says what the bank waits
+	// for, until when, that nothing is charged yet, and leads back to it
+	// (once opened by itself, never again).
+	p.do(chromedp.NavigateBack())
+	p.visible("[data-test=authenticate]")
+	if a := p.text("[data-test=authenticate]"); !regexp.MustCompile(`^Your bank asks you to confirm this payment\s+You have not been charged yet: your bank asks you to confirm the payment first\.\s+Confirm with your bank\s+` +
+		`If it is not confirmed by \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d CET, the payment is canceled and you can try again\.$`).MatchString(a) {
+		t.Errorf("awaiting the bank: %q", a)
+	}
+	if main := p.text("main"); !strings.HasPrefix(main, "Review and pay") || !strings.Contains(main, "$29.00 today — Pro (1 month) until") {
+		t.Errorf("awaiting the bank, the page is not the checkout:\n%s", main)
+	}
+	s.take("1b-awaiting-bank")
+	p.do(chromedp.Click(chromedp.CSS("[data-test=authenticate-link]")))
+	p.visible("[data-test=fail-auth]")
 	p.do(chromedp.Click(chromedp.CSS("[data-test=fail-auth]")))
 	p.visible("[data-test=decline-message]")
 	if msg := p.text("[data-test=decline-message]"); !strings.Contains(msg, "could not confirm") || !strings.Contains(msg, "Try") {
