@@ -134,3 +134,33 @@ func TestBrowserExpiredQuote(t *testing.T) {
 		t.Errorf("ledger: %d charges, %d declines; want the fresh quote charged once", c, d)
 	}
 }
+
+// TestBrowserRetryFormHeldWhileTyping: the upgrade changes (support
+// cancels it) while the customer types a new card in the retry form. The
+// page does not pull the form from under their fingers; once they leave
+// it, it shows the change.
+func TestBrowserRetryFormHeldWhileTyping(t *testing.T) {
+	ctx := browser(t)
+	h := start(t, dbtest.SQLite(t))
+	acct, token := hobby(h, "typing@example.com")
+	id := h.upgrade(token, "pro-1m", h.card(token, "4000000000000002"))
+	h.waitStatus(token, id, "payment_failed")
+	p, s := watchUpgrade(t, ctx, h, acct, id, "held-while-typing")
+	p.visible("[data-test=decline-message]")
+	p.settled()
+	p.do(chromedp.SendKeys(chromedp.CSS("#number"), "4242 4242"))
+	h.Expect(h.Do("POST", "/v1/upgrades/"+id+"/cancel", admin, nil), 202, "")
+	h.waitStatus(token, id, "canceled")
+	p.visible(`#live[data-sync="held"]`)
+	p.expectValues("while held", map[string]string{"#number": "4242 4242", "#name": "Ada Lovelace", "#exp_month": "12", "#exp_year": "2034"})
+	if p.text("[data-test=canceled]") != "" {
+		t.Error("the cancel replaced the form under the customer's fingers")
+	}
+	p.do(chromedp.Click(chromedp.CSS("h1")))
+	p.visible("[data-test=canceled]")
+	if c := p.text("[data-test=canceled]"); c != "This upgrade was canceled; Hobby is back. You have not been charged." {
+		t.Errorf("canceled: %q", c)
+	}
+	p.settled()
+	s.take("1-canceled-not-charged")
+}

@@ -142,14 +142,15 @@
   //
   // #live's data-sync says where it is: "live" once the stream is open and
   // no refresh is under way (what is shown is the server's latest),
-  // "syncing" before, "lost" while cut off.
+  // "syncing" before, "lost" while cut off, "held" while a change waits for
+  // the customer to leave the card form.
   function setupLive(live) {
     const id = live.dataset.upgrade, conn = document.getElementById("conn"), say = document.getElementById("announce");
-    let es = null, lost = false, pending = false, again = false, wait = 1000, retry = null;
+    let es = null, lost = false, pending = false, again = false, held = false, wait = 1000, retry = null;
     function status() { return live.querySelector("[data-test=status]"); }
     function moving() { const s = status(); return !!s && s.dataset.moving === "1"; }
     function sync() {
-      live.dataset.sync = lost ? "lost" : (pending || again || (window.EventSource && (!es || es.readyState !== 1))) ? "syncing" : "live";
+      live.dataset.sync = lost ? "lost" : (pending || again || (window.EventSource && (!es || es.readyState !== 1))) ? "syncing" : held ? "held" : "live";
     }
     function setLost(v) {
       lost = v;
@@ -178,10 +179,12 @@
             // refreshes bring the upgrade as it is shown: re-rendering the
             // form then would wipe the card being typed, and the expiry the
             // server filled in. Only a changed upgrade replaces it, and
-            // never under the customer's fingers.
+            // never under the customer's fingers: then once they leave it.
             const next = new DOMParser().parseFromString(html, "text/html").querySelector("[data-test=status]");
-            if ((next && next.dataset.version === version) || live.contains(document.activeElement)) return;
+            if (next && next.dataset.version === version) return;
+            if (live.contains(document.activeElement)) { held = true; return; }
           }
+          held = false;
           live.innerHTML = html;
           const f = live.querySelector("#pay-form");
           if (f) setupCardForm(f);
@@ -210,6 +213,7 @@
        "payment_failed", "payment_retry", "needs_support", "admin_retry", "completed", "cancel_requested", "canceled",
        "step_concluded_for_cancel", "cancel_progress", "cancel_retry_scheduled", "resumed_after_crash", "step_taken_over", "step_handed_back"].forEach(function (k) { es.addEventListener(k, refresh); });
     }
+    live.addEventListener("focusout", function (e) { if (held && !live.contains(e.relatedTarget)) refresh(); });
     window.addEventListener("offline", function () { setLost(true); });
     window.addEventListener("online", function () { wait = 1000; connect(); refresh(); });
     setInterval(function () { if (moving() || lost) refresh(); }, 5000);
