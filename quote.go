@@ -179,13 +179,15 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 				return nil, err
 			}
 			q.PeriodValue = &Money{Amount: in.To.Price.Amount + unused.Amount, Currency: in.To.Price.Currency}
+			at := f.period(q.Adjustment.Seconds)
 			q.Explanation = fmt.Sprintf("The %s left on %s are added to %s: it runs from %s to %s instead of %s.",
-				f.duration(remaining), in.From.Name, in.To.Name, f.dateTime(now), f.dateTime(end), f.dateTime(baseEnd))
+				f.duration(remaining), in.From.Name, in.To.Name, at(now), at(end), at(baseEnd))
 		} else {
 			// The remaining time overlaps the new period: nothing is taken over.
 			q.PeriodValue = moneyPtr(in.To.Price)
+			at := f.period(q.Adjustment.Seconds)
 			q.Explanation = fmt.Sprintf("You have %s left on %s. Because %s is not longer than your current plan, those %s count as already used on it: it runs from %s to %s instead of %s.",
-				f.duration(remaining), in.From.Name, in.To.Name, f.duration(remaining), f.dateTime(now), f.dateTime(end), f.dateTime(baseEnd))
+				f.duration(remaining), in.From.Name, in.To.Name, f.duration(remaining), at(now), at(end), at(baseEnd))
 		}
 	case PolicyValue:
 		newLen := int64(baseEnd.Sub(now) / time.Second)
@@ -210,8 +212,9 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 		q.NewPeriod = Period{Start: now, End: end}
 		q.Lines = []Line{planLine()}
 		q.PeriodValue = &Money{Amount: in.To.Price.Amount + worth.Amount, Currency: in.To.Price.Currency}
+		at := f.period(secs)
 		q.Explanation = fmt.Sprintf("The %s left on %s are worth %s; at the price of %s that buys %s more, so it runs from %s to %s instead of %s.",
-			f.duration(remaining), in.From.Name, worth, in.To.Name, f.duration(secs), f.dateTime(now), f.dateTime(end), f.dateTime(baseEnd))
+			f.duration(remaining), in.From.Name, worth, in.To.Name, f.duration(secs), at(now), at(end), at(baseEnd))
 	case PolicyCredit:
 		unused, err := unusedValue(in, remaining, oldLen)
 		if err != nil {
@@ -234,7 +237,7 @@ func (c *Catalog) PriceUpgrade(in QuoteInput) (*Quote, error) {
 		// Charge + unused value − credit kept = the price, whatever the split.
 		q.PeriodValue = moneyPtr(in.To.Price)
 		q.Explanation = fmt.Sprintf("The %s left on %s are worth %s, which is taken off the price of %s. It runs from %s to %s.",
-			f.duration(remaining), in.From.Name, unused, in.To.Name, f.dateTime(now), f.dateTime(baseEnd))
+			f.duration(remaining), in.From.Name, unused, in.To.Name, f.date(now), f.date(baseEnd))
 	default:
 		return nil, Errorf(CodeInvalid, "unknown proration policy %q", in.Policy)
 	}
@@ -274,10 +277,10 @@ func explainNone(f formatter, in QuoteInput, q *Quote) string {
 	case in.From.Free():
 		why = fmt.Sprintf("%s has no paid time to carry over. ", in.From.Name)
 	case in.Current.Paid():
-		why = fmt.Sprintf("Your %s plan ended on %s, so there is no time left to carry over. ", in.From.Name, f.dateTime(in.Current.PeriodEnd))
+		why = fmt.Sprintf("Your %s plan ended on %s, so there is no time left to carry over. ", in.From.Name, f.date(in.Current.PeriodEnd))
 	}
 	return fmt.Sprintf("%s%s starts now and runs from %s to %s.",
-		why, in.To.Name, f.dateTime(q.NewPeriod.Start), f.dateTime(q.NewPeriod.End))
+		why, in.To.Name, f.date(q.NewPeriod.Start), f.date(q.NewPeriod.End))
 }
 
 // Seal gives the computed quote its identity and expiry and signs its terms
@@ -541,13 +544,25 @@ func signLines(ls []Line) []signedLine {
 }
 
 // formatter renders dates and durations for explanations in the account's
-// time zone.
+// time zone: periods as dates, as everywhere on the dashboard, unless the
+// minute matters.
 type formatter struct{ loc *time.Location }
 
-func (f formatter) date(t time.Time) string { return t.In(f.loc).Format("2 Jan 2006") }
+func (f formatter) date(t time.Time) string { return DateWords(t, f.loc) }
 
 func (f formatter) dateTime(t time.Time) string {
-	return t.In(f.loc).Format("2 Jan 2006 15:04 MST")
+	return t.In(f.loc).Format("2 Jan 2006, 15:04 MST")
+}
+
+// period is how to write the ends of a period that an adjustment of secs
+// moved: dates when it moved them by whole days, else to the minute, so
+// that "9 days and 23 hours" less does not read as 10 days between two
+// dates.
+func (f formatter) period(secs int64) func(time.Time) string {
+	if secs%86400 == 0 {
+		return f.date
+	}
+	return f.dateTime
 }
 
 // duration renders seconds as the two largest non-zero units, e.g.

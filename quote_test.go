@@ -2,6 +2,7 @@ package tierup_test
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -190,20 +191,24 @@ func TestExplanationsSayWhatHappens(t *testing.T) {
 		to      string
 		policy  tierup.Policy
 		want    []string
+		minute  bool // the period's ends are given to the minute: an adjustment in hours moved them
 	}{
 		{"extension", "2026-03-22T00:00:00Z", sub(cat, "pro-1m", ts("2026-03-01T00:00:00Z"), utc), "pro-3m", "",
-			[]string{"10 days left on Pro (1 month) are added to Pro (3 months)", "2 Jul 2026", "22 Jun 2026", "$81.00"}},
+			[]string{"10 days left on Pro (1 month) are added to Pro (3 months)", "from 22 Mar 2026 to 2 Jul 2026 instead of 22 Jun 2026.", "$81.00"}, false},
 		{"deduction", "2026-06-11T00:00:00Z", sub(cat, "pro-6m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", "",
-			[]string{"20 days left on Pro (6 months)", "already used", "21 Jun 2026", "$99.00"}},
+			[]string{"20 days left on Pro (6 months)", "already used", "to 21 Jun 2026 instead of 11 Jul 2026.", "$99.00"}, false},
+		{"deduction in hours", "2026-06-11T06:30:00Z", sub(cat, "pro-6m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", "",
+			[]string{"19 days and 17 hours left on Pro (6 months)", "from 11 Jun 2026, 06:30 UTC to 21 Jun 2026, 13:00 UTC instead of 11 Jul 2026, 06:30 UTC."}, true},
 		{"fresh start", "2026-03-10T12:00:00Z", sub(cat, "hobby", time.Time{}, utc), "pro-1m", "",
-			[]string{"Hobby has no paid time", "10 Apr 2026 12:00 UTC", "$29.00"}},
+			[]string{"Hobby has no paid time", "runs from 10 Mar 2026 to 10 Apr 2026.", "$29.00"}, false},
 		{"expired", "2026-03-05T00:00:00Z", sub(cat, "pro-1m", ts("2026-02-01T00:00:00Z"), utc), "pro-12m", "",
-			[]string{"ended on 1 Mar 2026", "5 Mar 2027"}},
+			[]string{"ended on 1 Mar 2026,", "5 Mar 2027"}, false},
 		{"credit excess", "2026-03-01T00:00:00Z", sub(cat, "pro-12m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", tierup.PolicyCredit,
-			[]string{"worth $243.12", "You pay $0.00", "$144.12 stays on your account"}},
+			[]string{"worth $243.12", "It runs from 1 Mar 2026 to 1 Apr 2026.", "You pay $0.00", "$144.12 stays on your account"}, false},
 		{"value", "2026-06-11T00:00:00Z", sub(cat, "pro-6m", ts("2026-01-01T00:00:00Z"), utc), "team-1m", tierup.PolicyValue,
-			[]string{"worth $17.24", "buys 5 days and 5 hours more"}},
+			[]string{"worth $17.24", "buys 5 days and 5 hours more", "to 16 Jul 2026, 05:"}, true},
 	}
+	clock := regexp.MustCompile(`\d\d:\d\d`)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q, err := price(t, cat, ts(tt.now), utc, tt.current, tt.to, tt.policy)
@@ -214,6 +219,9 @@ func TestExplanationsSayWhatHappens(t *testing.T) {
 				if !strings.Contains(q.Explanation, w) {
 					t.Errorf("explanation %q lacks %q", q.Explanation, w)
 				}
+			}
+			if clock.MatchString(q.Explanation) != tt.minute {
+				t.Errorf("explanation %q: times of day %v, want %v", q.Explanation, !tt.minute, tt.minute)
 			}
 		})
 	}

@@ -320,6 +320,10 @@ func moneyWords(u *tierup.Upgrade, card string) string {
 		return "Nothing was due: you have not been charged."
 	case tierup.PaymentRequiresAction:
 		return "You have not been charged yet: your bank asks you to confirm the payment first."
+	case tierup.PaymentPending:
+		if u.Active() { // the charge may be under way: "not charged" could be untrue a moment later
+			return "You are charged once, when the payment goes through; if it does not, you are not charged."
+		}
 	}
 	return "You have not been charged."
 }

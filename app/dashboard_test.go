@@ -89,6 +89,8 @@ func TestWordsForMoneyAndStatus(t *testing.T) {
 		{pay(tierup.UpgradeNeedsSupport, tierup.PaymentSucceeded),
 			"You have been charged $81.00 on Visa •••• 4242. If the upgrade cannot be completed, it is canceled and the whole amount refunded to that card.", "with support"},
 		{pay(tierup.UpgradeCompleted, tierup.PaymentSkipped), "Nothing was due: you have not been charged.", "nothing due"},
+		{pay(tierup.UpgradeProcessing, tierup.PaymentPending), "You are charged once, when the payment goes through; if it does not, you are not charged.", "in progress"},
+		{pay(tierup.UpgradeCanceled, tierup.PaymentPending), "You have not been charged.", "canceled"},
 	} {
 		if got := moneyWords(tc.u, "Visa •••• 4242"); got != tc.money {
 			t.Errorf("%s/%s: %q, want %q", tc.u.Status, tc.u.Payment.Status, got, tc.money)

@@ -144,6 +144,32 @@ func (p *page) text(sel string) string {
 
 func (p *page) visible(sel string) { p.t.Helper(); p.do(chromedp.WaitVisible(chromedp.CSS(sel))) }
 
+// settled waits until the live progress page has caught up with the
+// server: its stream open and no refresh under way (app.js says so in
+// #live's data-sync).
+func (p *page) settled() { p.t.Helper(); p.visible(`#live[data-sync="live"]`) }
+
+// expectValues checks the form fields named by want's keys, read in one
+// script: the live page may swap a node between a lookup and a read.
+func (p *page) expectValues(when string, want map[string]string) {
+	p.t.Helper()
+	sels := make([]string, 0, len(want))
+	for sel := range want {
+		sels = append(sels, strconv.Quote(sel))
+	}
+	got, err := chromedp.Run(p.ctx, chromedp.Evaluate[map[string]string](`(function(){ const out = {};
+		for (const sel of [`+strings.Join(sels, ",")+`]) { const el = document.querySelector(sel); out[sel] = el ? el.value : "(missing)"; }
+		return out })()`))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for sel, w := range want {
+		if got[sel] != w {
+			p.t.Errorf("%s %s = %q, want %q", when, sel, got[sel], w)
+		}
+	}
+}
+
 // fillCard types a card into the form like a person would.
 func (p *page) fillCard(number string) {
 	p.t.Helper()
@@ -211,6 +237,9 @@ func TestBrowserUpgrade(t *testing.T) {
 	ctx := browser(t)
 	h := start(t, dbtest.SQLite(t), func(o *stack.Options) {
 		o.Sim.ProvisionDelay, o.Sim.MigrateDelay = 600*time.Millisecond, 250*time.Millisecond
+		// A charge that goes through answers after this long: the time
+		// to see and photograph "Confirming your payment…".
+		o.SandboxLatency = 8 * time.Second
 	})
 	acct, _ := h.account(map[string]any{"email": "browser@example.com", "timezone": "Asia/Tokyo",
 		"usage": map[string]any{"functions": 4, "cronjobs": 10, "storage_mb": 6200}})
@@ -227,6 +256,11 @@ func TestBrowserUpgrade(t *testing.T) {
 	}
 	if m := p.text("[data-test=meter-CronJobs]"); !strings.Contains(m, "limit reached") {
 		t.Errorf("cronjobs meter: %q", m)
+	}
+	// The page names its icon, and browsers that ask /favicon.ico get it.
+	if icon, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Promise.all([document.querySelector("link[rel=icon]").href, "/favicon.ico"].map(function (u) {
+		return fetch(u).then(function (r) { return r.status + " " + r.headers.get("Content-Type") }) })).then(function (a) { return a.join(", ") })`, chromedp.EvalAwaitPromise)); err != nil || icon != "200 image/svg+xml, 200 image/svg+xml" {
+		t.Errorf("favicon: %q (%v)", icon, err)
 	}
 	s.take("1-plan")
 
@@ -254,14 +288,19 @@ func TestBrowserUpgrade(t *testing.T) {
 	// who processes the payment; the brand shows as the number is typed.
 	p.do(chromedp.Click(chromedp.CSS("[data-test=start-pro-1m]")))
 	p.visible("[data-test=price-line]")
-	if e := p.text("[data-test=explanation]"); !strings.Contains(e, "Hobby has no paid time") || !strings.Contains(e, "JST") {
-		t.Errorf("explanation: %q", e)
-	}
 	if a := p.text("[data-test=amount-due]"); a != "$29.00" {
 		t.Errorf("amount due: %q", a)
 	}
-	if pl := p.text("[data-test=price-line]"); !regexp.MustCompile(`^\$29\.00 today — Pro \(1 month\) until \d{1,2} [A-Z][a-z]{2} \d{4}$`).MatchString(pl) {
-		t.Errorf("price line: %q", pl)
+	pl := regexp.MustCompile(`^\$29\.00 today — Pro \(1 month\) until (\d{1,2} [A-Z][a-z]{2} \d{4})$`).FindStringSubmatch(p.text("[data-test=price-line]"))
+	if pl == nil {
+		t.Errorf("price line: %q", p.text("[data-test=price-line]"))
+	}
+	// The explanation gives the period as dates (nothing here depends on
+	// the minute), the same as the price line's, in the account's zone.
+	e := regexp.MustCompile(`^How this was worked out: Hobby has no paid time to carry over\. Pro \(1 month\) starts now and runs from \d{1,2} [A-Z][a-z]{2} \d{4} to (\d{1,2} [A-Z][a-z]{2} \d{4})\. You pay \$29\.00 now\.$`).
+		FindStringSubmatch(p.text("[data-test=explanation]"))
+	if e == nil || pl == nil || e[1] != pl[1] {
+		t.Errorf("explanation: %q, want the period as dates ending on the price line's", p.text("[data-test=explanation]"))
 	}
 	if r := p.text("[data-test=renewal]"); !strings.Contains(r, "tierup does not renew plans and will not charge you again") {
 		t.Errorf("renewal: %q", r)
@@ -321,15 +360,20 @@ func TestBrowserUpgrade(t *testing.T) {
 	if msg := p.text("[data-test=decline-message]"); !strings.Contains(msg, "declined") || !strings.Contains(msg, "You have not been charged") {
 		t.Errorf("decline message: %q", msg)
 	}
+	// Next to the card: in the pay form, right above the card fields.
+	if next, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(function(){ const m = document.querySelector("#pay-form [data-test=decline-message]");
+		let n = m && m.nextElementSibling; while (n && n.matches("fieldset.savedcards")) n = n.nextElementSibling; return n ? n.dataset.test || n.tagName : "" })()`)); err != nil || next != "new-card" {
+		t.Errorf("the decline message is not right above the card fields: followed by %q (%v)", next, err)
+	}
 	if main := p.text("main"); strings.Count(main, "declined") != 1 || !strings.HasPrefix(main, "Review and pay") ||
 		!strings.Contains(main, "$29.00 today — Pro (1 month) until") || strings.Contains(main, "not started") || strings.Contains(main, "% done") {
 		t.Errorf("after a decline the page is not the checkout with one message:\n%s", main)
 	}
-	for sel, want := range map[string]string{"#number": "", "#cvc": "", "#name": "Ada Lovelace", "#exp_month": "12", "#exp_year": "2030"} {
-		if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel))); v != want {
-			t.Errorf("after the decline %s = %q, want %q", sel, v, want)
-		}
-	}
+	// The stream replays every event on connecting, so the page refreshes
+	// a few times after the decline shows: read once it has caught up.
+	p.settled()
+	kept := map[string]string{"#number": "", "#cvc": "", "#name": "Ada Lovelace", "#exp_month": "12", "#exp_year": "2030"}
+	p.expectValues("after the decline", kept)
 	if b := p.text("[data-test=retry-pay]"); b != "Pay $29.00" {
 		t.Errorf("retry button: %q", b)
 	}
@@ -344,11 +388,39 @@ func TestBrowserUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// 11b: the live page never wipes a card being typed: a dropped
+	// connection and its re-sync (which replays every event) keep the new
+	// number and what the server filled in, the typing's focus gone.
+	p.do(chromedp.SendKeys(chromedp.CSS("#number"), "4242 4242 4242 4242"), chromedp.Click(chromedp.CSS("h1")))
+	p.offline(true)
+	p.visible("[data-test=connection]")
+	p.offline(false)
+	p.settled()
+	kept["#number"] = "4242 4242 4242 4242"
+	p.expectValues("after reconnecting", kept)
+
 	// 11c–15: a good card; the progress is live until completion, each
 	// workload moving in turn ("moving (2 of 6)"), each step with its
 	// time to the second and how long it took.
-	p.fillCard("4242 4242 4242 4242")
+	p.do(chromedp.SendKeys(chromedp.CSS("#cvc"), "123"))
 	p.do(chromedp.Click(chromedp.CSS("[data-test=retry-pay]")))
+
+	// 11d: while the gateway has not answered, the checkout says it is
+	// confirming the payment: the amount, the card, what is charged, and
+	// who processes it.
+	p.visible("[data-test=paying]")
+	paying := p.text("[data-test=paying]")
+	if want := "Confirming your payment…\n\n$29.00 with Visa •••• 4242. You are charged once, when the payment goes through; if it does not, you are not charged.\n\n" +
+		"Test mode: payments go to tierup's sandbox gateway, which stands in for Stripe; no real card is charged."; paying != want {
+		t.Errorf("while paying:\n%s\nwant:\n%s", paying, want)
+	}
+	if main := p.text("main"); !strings.HasPrefix(main, "Review and pay") || strings.Contains(main, "declined") || strings.Contains(main, "% done") {
+		t.Errorf("while paying the page is not the checkout alone:\n%s", main)
+	}
+	s.take("4b-paying")
+	if p.text("[data-test=paying]") == "" {
+		t.Error("the payment went through before the screenshots of it were taken: raise SandboxLatency")
+	}
 	p.visible("[data-test=workload][data-moving]")
 	if st := p.text("[data-test=workload][data-moving] [data-test=workload-state]"); !regexp.MustCompile(`^moving \([1-6] of 6\)$`).MatchString(st) {
 		t.Errorf("the workload being moved says %q", st)
@@ -403,10 +475,28 @@ func TestBrowserUpgrade(t *testing.T) {
 	if o := p.text("[data-test=upgrade-offer]"); o != "Upgrade to Team" {
 		t.Errorf("a Pro account is offered %q", o)
 	}
+	// The completion notice: in the account's zone, one money format, no
+	// cluster name or bare path.
+	if n := p.text("[data-test=notifications]"); !regexp.MustCompile(`Your upgrade to Pro \(1 month\) is complete \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d JST`).MatchString(n) ||
+		!strings.Contains(n, "Your workloads now run on your dedicated node.") || !strings.Contains(n, "We charged $29.00 to your Visa card ending in 4242") ||
+		!regexp.MustCompile(`Your receipt TU-\d{4}-\d{6} is in your billing history\.`).MatchString(n) || regexp.MustCompile(`acct_|/receipts/|USD|UTC`).MatchString(n) {
+		t.Errorf("notifications:\n%s", n)
+	}
 	s.take("7-plan-pro")
 
+	// 11: the billing history: date, what changed, amount, receipt and
+	// status, the audit folded under the entry.
 	p.do(chromedp.Navigate(h.BaseURL + "/history"))
 	p.visible("[data-test=entry]")
+	if e := p.text("[data-test=entry] .entry-head"); !regexp.MustCompile(`^\d{1,2} [A-Z][a-z]{2} \d{4}\s+Hobby → Pro \(1 month\)\s+\$29\.00\s+paid$`).MatchString(e) {
+		t.Errorf("history entry: %q", e)
+	}
+	if r := p.text("[data-test=entry] [data-test=receipt]"); !regexp.MustCompile(`^Receipt TU-\d{4}-\d{6} \(PDF, \$29\.00\)$`).MatchString(r) {
+		t.Errorf("history receipt: %q", r)
+	}
+	if open := p.number(`document.querySelectorAll("[data-test=entry] details[open]").length`); open != 0 {
+		t.Error("the audit details are not folded")
+	}
 	s.take("8-history")
 	p.do(chromedp.Navigate(h.BaseURL + "/terms"))
 	s.take("9-terms")
@@ -459,6 +549,22 @@ func TestBrowserThreeDSecure(t *testing.T) {
 		t.Errorf("challenge amount %q", a)
 	}
 	s.take("1-challenge")
+
+	// Coming back without answering: the checkout says what the bank waits
+	// for, until when, that nothing is charged yet, and leads back to it
+	// (once opened by itself, never again).
+	p.do(chromedp.NavigateBack())
+	p.visible("[data-test=authenticate]")
+	if a := p.text("[data-test=authenticate]"); !regexp.MustCompile(`^Your bank asks you to confirm this payment\s+You have not been charged yet: your bank asks you to confirm the payment first\.\s+Confirm with your bank\s+` +
+		`If it is not confirmed by \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d CET, the payment is canceled and you can try again\.$`).MatchString(a) {
+		t.Errorf("awaiting the bank: %q", a)
+	}
+	if main := p.text("main"); !strings.HasPrefix(main, "Review and pay") || !strings.Contains(main, "$29.00 today — Pro (1 month) until") {
+		t.Errorf("awaiting the bank, the page is not the checkout:\n%s", main)
+	}
+	s.take("1b-awaiting-bank")
+	p.do(chromedp.Click(chromedp.CSS("[data-test=authenticate-link]")))
+	p.visible("[data-test=fail-auth]")
 	p.do(chromedp.Click(chromedp.CSS("[data-test=fail-auth]")))
 	p.visible("[data-test=decline-message]")
 	if msg := p.text("[data-test=decline-message]"); !strings.Contains(msg, "could not confirm") || !strings.Contains(msg, "Try") {

@@ -119,6 +119,15 @@ func TestBrowserDeduction(t *testing.T) {
 	if strings.Contains(p.text("main"), "Deducted: −") {
 		t.Error("the Review page still shows the bare deduction")
 	}
+	// A deduction in hours is where the minute matters: the explanation
+	// gives the period's ends to the minute, in the account's zone, ending
+	// when the outcome says.
+	at := `(\d{1,2} [A-Z][a-z]{2} \d{4}), \d\d:\d\d P[SD]T`
+	e := regexp.MustCompile(`left on Pro \(1 month\)\. Because Team \(1 month\) is not longer than your current plan, those .+ count as already used on it: it runs from ` + at + ` to ` + at + ` instead of ` + at + `\.`).
+		FindStringSubmatch(p.text("[data-test=explanation]"))
+	if until := regexp.MustCompile(`until (\d{1,2} [A-Z][a-z]{2} \d{4})`).FindStringSubmatch(p.text("[data-test=outcome]")); e == nil || until == nil || e[2] != until[1] {
+		t.Errorf("Review's explanation: %q", p.text("[data-test=explanation]"))
+	}
 	s.take("3-review")
 }
 

@@ -371,7 +371,11 @@ func (s *Server) showProgress(w http.ResponseWriter, r *http.Request, v *view, f
 	if u.Status == tierup.UpgradePaymentFailed { // the retry form offers them
 		data["Cards"] = without(s.savedCards(ctx, v), u.Payment.PaymentMethodID)
 		if fresh {
-			if pm, err := s.app.PaymentMethod(ctx, v.Account.ID, u.Payment.PaymentMethodID); err == nil {
+			// Without the card the form is only emptier: the page still
+			// works, but say why it lost the name and the expiry.
+			if pm, err := s.app.PaymentMethod(ctx, v.Account.ID, u.Payment.PaymentMethodID); err != nil {
+				s.log.WarnContext(ctx, "retry form: the declined card cannot be read", "upgrade", u.ID, "payment_method", u.Payment.PaymentMethodID, "err", err)
+			} else {
 				form.Name, form.ExpMonth, form.ExpYear = pm.Name, strconv.Itoa(pm.ExpMonth), strconv.Itoa(pm.ExpYear)
 			}
 		}

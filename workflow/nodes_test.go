@@ -90,6 +90,11 @@ func TestSeveralNodes(t *testing.T) {
 			if !strings.Contains(mail, "3 dedicated nodes") || !strings.Contains(mail, "node-1, node-2, node-3") {
 				t.Errorf("the completion email does not name the nodes:\n%s", mail)
 			}
+			// The dashboard's copy says it in words, with no cluster names.
+			note := r.store.st.notifications[len(r.store.st.notifications)-1].Body
+			if !strings.Contains(note, "Your workloads now run on your 3 dedicated nodes, their replicas spread over them.") || strings.Contains(note, "node-1") {
+				t.Errorf("the completion notification:\n%s", note)
+			}
 		})
 	}
 }

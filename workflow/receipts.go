@@ -87,15 +87,11 @@ func (e *Engine) chargeReceipt(ctx context.Context, st tierup.Store, u *tierup.U
 	return nil, nil
 }
 
-// withReceiptLink appends the receipt's number and link to the
-// completion email's text, when the upgrade was charged.
-func (e *Engine) withReceiptLink(ctx context.Context, u *tierup.Upgrade, text string) (string, error) {
+// completionReceipt is the receipt the completion message names: the
+// charge's, when the upgrade was charged; else nil.
+func (e *Engine) completionReceipt(ctx context.Context, u *tierup.Upgrade) (*tierup.Receipt, error) {
 	if u.Payment.Status != tierup.PaymentSucceeded {
-		return text, nil
+		return nil, nil
 	}
-	r, err := e.chargeReceipt(ctx, e.Store, u)
-	if err != nil || r == nil {
-		return text, err
-	}
-	return text + fmt.Sprintf("Your receipt %s: %s\n", r.Number, e.cfg.Receipts.PDFURL(r.ID)), nil
+	return e.chargeReceipt(ctx, e.Store, u)
 }

@@ -434,9 +434,18 @@ func (e *Engine) notify(ctx context.Context, u *tierup.Upgrade) result {
 		return result{err: err}
 	}
 	title := "Your upgrade to " + plan.Name + " is complete"
-	body, err := e.withReceiptLink(ctx, u, completionText(acct, plan, u))
+	receipt, err := e.completionReceipt(ctx, u)
 	if err != nil {
 		return result{err: err}
+	}
+	body := completionText(acct, plan, u, true)
+	// The dashboard's copy names no cluster object and no bare path: the
+	// node names are folded away on the Plan page, the receipt linked from
+	// the billing history.
+	note := completionText(acct, plan, u, false)
+	if receipt != nil {
+		body += fmt.Sprintf("Your receipt %s: %s\n", receipt.Number, e.cfg.Receipts.PDFURL(receipt.ID))
+		note += fmt.Sprintf("Your receipt %s is in your billing history.\n", receipt.Number)
 	}
 	msg := "in-app notification and email sent"
 	if err := e.Mailer.Send(ctx, tierup.Email{To: acct.Email, Subject: title, Text: body}); err != nil {
@@ -447,22 +456,29 @@ func (e *Engine) notify(ctx context.Context, u *tierup.Upgrade) result {
 	}
 	return result{msg: msg, apply: func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error {
 		return tx.CreateNotification(ctx, &tierup.Notification{ID: tierup.NewID("ntf"), AccountID: u.AccountID, Kind: "upgrade_completed",
-			Title: title, Body: body, CreatedAt: e.Clock.Now().UTC()})
+			Title: title, Body: note, CreatedAt: e.Clock.Now().UTC()})
 	}}
 }
 
-func completionText(acct *tierup.Account, plan *tierup.Plan, u *tierup.Upgrade) string {
+// completionText is the completion message; withNames adds the dedicated
+// nodes' names in the cluster, for the email (what kubectl shows).
+func completionText(acct *tierup.Account, plan *tierup.Plan, u *tierup.Upgrade, withNames bool) string {
 	loc := acct.Location()
 	var b strings.Builder
 	fmt.Fprintf(&b, "Your account is now on %s, from %s to %s.\n\n", plan.Name,
 		tierup.DateWords(u.NewPeriod.Start, loc), tierup.DateWords(u.NewPeriod.End, loc))
-	switch names := u.NodeNames(); len(names) {
-	case 0:
-	case 1:
+	names := u.NodeNames()
+	switch {
+	case len(names) == 0:
+	case len(names) == 1 && withNames:
 		fmt.Fprintf(&b, "Your workloads now run on your dedicated node %s.\n\n", names[0])
-	default:
+	case len(names) == 1:
+		b.WriteString("Your workloads now run on your dedicated node.\n\n")
+	case withNames:
 		fmt.Fprintf(&b, "Your workloads now run on your %d dedicated nodes, their replicas spread over them: %s.\n\n",
 			len(names), strings.Join(names, ", "))
+	default:
+		fmt.Fprintf(&b, "Your workloads now run on your %d dedicated nodes, their replicas spread over them.\n\n", len(names))
 	}
 	b.WriteString("What changed:\n")
 	for _, f := range plan.Features {

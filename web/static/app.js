@@ -139,14 +139,23 @@
   // on reconnecting fetches the whole state again. While the upgrade moves
   // it also refreshes every few seconds, so that it never sits stale behind
   // a stream that silently stopped.
+  //
+  // #live's data-sync says where it is: "live" once the stream is open and
+  // no refresh is under way (what is shown is the server's latest),
+  // "syncing" before, "lost" while cut off, "held" while a change waits for
+  // the customer to leave the card form.
   function setupLive(live) {
     const id = live.dataset.upgrade, conn = document.getElementById("conn"), say = document.getElementById("announce");
-    let es = null, lost = false, pending = false, again = false, wait = 1000, retry = null;
+    let es = null, lost = false, pending = false, again = false, held = false, wait = 1000, retry = null;
     function status() { return live.querySelector("[data-test=status]"); }
     function moving() { const s = status(); return !!s && s.dataset.moving === "1"; }
+    function sync() {
+      live.dataset.sync = lost ? "lost" : (pending || again || (window.EventSource && (!es || es.readyState !== 1))) ? "syncing" : held ? "held" : "live";
+    }
     function setLost(v) {
       lost = v;
       if (conn) conn.hidden = !v;
+      sync();
     }
     function later() {
       if (retry) return;
@@ -156,14 +165,26 @@
     function refresh() {
       if (pending) { again = true; return; }
       pending = true;
+      sync();
       const before = status() ? status().dataset.summary : "";
+      const version = status() ? status().dataset.version : "";
       fetch("/upgrades/" + id + "?fragment=1", { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
           wait = 1000;
           setLost(false);
           const focused = document.activeElement && document.activeElement.id;
-          if (live.querySelector("#pay-form") && live.contains(document.activeElement)) return; // don't wipe a card being typed
+          if (live.querySelector("#pay-form")) {
+            // The stream replays every event on (re)connecting, so most
+            // refreshes bring the upgrade as it is shown: re-rendering the
+            // form then would wipe the card being typed, and the expiry the
+            // server filled in. Only a changed upgrade replaces it, and
+            // never under the customer's fingers: then once they leave it.
+            const next = new DOMParser().parseFromString(html, "text/html").querySelector("[data-test=status]");
+            if (next && next.dataset.version === version) return;
+            if (live.contains(document.activeElement)) { held = true; return; }
+          }
+          held = false;
           live.innerHTML = html;
           const f = live.querySelector("#pay-form");
           if (f) setupCardForm(f);
@@ -174,16 +195,17 @@
           tick();
         })
         .catch(function () { setLost(true); later(); })
-        .finally(function () { pending = false; if (again) { again = false; refresh(); } });
+        .finally(function () { pending = false; if (again) { again = false; refresh(); } else sync(); });
     }
     function connect() {
       if (!window.EventSource) return;
       if (es) es.close();
       es = new EventSource("/upgrades/" + id + "/events");
+      sync();
       es.onopen = function () { refresh(); };
       es.onerror = function () {
-        setLost(true);
         if (es && es.readyState === 2) es = null; // given up: we reconnect ourselves
+        setLost(true);
         later();
       };
       es.onmessage = refresh;
@@ -191,6 +213,7 @@
        "payment_failed", "payment_retry", "needs_support", "admin_retry", "completed", "cancel_requested", "canceled",
        "step_concluded_for_cancel", "cancel_progress", "cancel_retry_scheduled", "resumed_after_crash", "step_taken_over", "step_handed_back"].forEach(function (k) { es.addEventListener(k, refresh); });
     }
+    live.addEventListener("focusout", function (e) { if (held && !live.contains(e.relatedTarget)) refresh(); });
     window.addEventListener("offline", function () { setLost(true); });
     window.addEventListener("online", function () { wait = 1000; connect(); refresh(); });
     setInterval(function () { if (moving() || lost) refresh(); }, 5000);
