@@ -29,8 +29,11 @@
 //     Mailer (notify/smtpmail).
 //  5. workflow/finish.go: finish records the outcome with one transition
 //     (StepSucceeded, StepFailed, Pause, PaymentDeclined, NeedSupport) and
-//     commits it with the next step's job and the finished job's
-//     completion. After notify, StepSucceeded completes the upgrade.
+//     commits it with the finished job's completion and what comes next: a
+//     step due at once is claimed for the same worker, which runs it
+//     straight away (workflow/chain.go); a later one, or any while the
+//     process shuts down, is a job. After notify, StepSucceeded completes
+//     the upgrade.
 //  6. Every save appends an UpgradeEvent; eventstream serves them as
 //     Server-Sent Events to the API (GET /v1/upgrades/{id}/events) and the
 //     dashboard (web/pages.go), waking on the engine's publishes.

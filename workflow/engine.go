@@ -2,7 +2,9 @@
 // (tierup.JobQueue; River in package riverqueue): payment,
 // plan activation, a dedicated node, the phased migration of workloads, the
 // new features and the notifications, each step idempotent and each state
-// change committed with the next job in one transaction. Failures retry
+// change committed with what comes next in one transaction: the next job,
+// or the next step claimed for the same worker when it is due at once
+// (chain.go). Failures retry
 // with backoff, an unreachable dependency pauses the upgrade until it is
 // back, exhausted retries hand the upgrade to support, and a crashed
 // process's work is picked up after a restart.

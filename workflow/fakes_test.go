@@ -99,6 +99,8 @@ type fakeStore struct {
 	pms        map[string]*tierup.PaymentMethod
 	candidates []*tierup.Upgrade // what ResumeCandidates answers
 	setSubErr  error             // the next SetSubscription fails with it
+	txs        int               // transactions begun
+	txFault    func(n int) error // when set, transaction n (1-based) fails with its error before it runs
 }
 
 func newFakeStore() *fakeStore {
@@ -109,6 +111,12 @@ func newFakeStore() *fakeStore {
 func (f *fakeStore) InTx(ctx context.Context, fn func(tx tierup.Store) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.txs++
+	if f.txFault != nil {
+		if err := f.txFault(f.txs); err != nil {
+			return err
+		}
+	}
 	saved := f.st.clone()
 	f.inTx = true
 	err := fn(f)
