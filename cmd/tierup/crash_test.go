@@ -132,14 +132,18 @@ func poll(t *testing.T, c apitest.Client, token, id, what string, cond func(apit
 }
 
 // TestProcessesShareWork runs two tierup processes on one PostgreSQL: they
-// share the steps of several upgrades and none is done twice.
+// share the work of several upgrades and no step is done twice. A step due
+// at once runs in the worker of the step before it, so the processes share
+// upgrades rather than steps: with one worker each, an upgrade started
+// while one process is busy (its charge and its node take seconds) is the
+// other's.
 func TestProcessesShareWork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary twice")
 	}
 	bin := proctest.Build(t)
 	db := dbtest.Postgres(t)
-	procs := []*proctest.Process{launch(t, bin, db), launch(t, bin, db)}
+	procs := []*proctest.Process{launch(t, bin, db, "--workers", "1"), launch(t, bin, db, "--workers", "1")}
 	type run struct{ token, id string }
 	var runs []run
 	for i := range 4 {
