@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -78,6 +79,41 @@ func TestStepsRunInTheSameWorker(t *testing.T) {
 				if st.Status != tierup.StepSucceeded && st.Status != tierup.StepSkipped || st.Worker != r.e.process || st.Attempts != 1 {
 					t.Errorf("step %s: %s, worker %q, %d attempts", st.Name, st.Status, st.Worker, st.Attempts)
 				}
+			}
+		})
+	}
+}
+
+// TestCommitReadsAgainWhenTheUpgradeChanged: a commit on the upgrade as
+// this process last stored it is refused by the version check when
+// another writer changed it meanwhile, and is then decided on the upgrade
+// as it is: the other writer's change is kept.
+func TestCommitReadsAgainWhenTheUpgradeChanged(t *testing.T) {
+	for _, changed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unchanged", true: "changed meanwhile"}[changed], func(t *testing.T) {
+			r := newRig(t)
+			known := claimed(t, r, nil)
+			if changed {
+				other := r.upgrade(t)
+				other.Zone = "zone-b" // say, a pre-flight's record
+				if err := r.store.UpdateUpgrade(context.Background(), other); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var saw *tierup.Upgrade
+			committed, err := r.e.commit(context.Background(), fakeDelivery{tierup.Job{UpgradeID: known.ID, Step: tierup.StepPayment, Run: known.Step(tierup.StepPayment).Run}},
+				known, func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error {
+					saw = fresh
+					return r.e.save(ctx, tx, fresh, "system", tierup.ActionStepProgress, "half")
+				})
+			if err != nil || !committed {
+				t.Fatalf("committed %v, %v", committed, err)
+			}
+			if (saw == known) == changed {
+				t.Errorf("recorded on the known upgrade: %v; want %v", saw == known, !changed)
+			}
+			if got := r.upgrade(t); changed && got.Zone != "zone-b" {
+				t.Errorf("the other writer's change was lost: zone %q", got.Zone)
 			}
 		})
 	}

@@ -111,7 +111,7 @@ func (e *Engine) stepContext(ctx context.Context) (context.Context, func()) {
 // handBack gives the job's step back unfinished, before being the step as
 // the claim found it, and completes the job in the same transaction.
 func (e *Engine) handBack(ctx context.Context, d tierup.Delivery, j tierup.Job, before tierup.Step, took time.Duration) error {
-	committed, err := e.commit(ctx, d, func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error {
+	committed, err := e.commit(ctx, d, nil, func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error {
 		return e.giveBack(ctx, tx, fresh, j.Step, before)
 	})
 	if err != nil || !committed {

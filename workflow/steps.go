@@ -94,7 +94,7 @@ func (e *Engine) run(ctx context.Context, d tierup.Delivery, u *tierup.Upgrade, 
 	var after func()
 	var ob observed
 	var done *tierup.Upgrade
-	committed, err := e.commit(ctx, d, func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error {
+	committed, err := e.commit(ctx, d, u, func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error {
 		ob, done = observed{}, fresh // a retried transaction starts over
 		var err error
 		if j.Step == stepCompensate {
@@ -123,23 +123,40 @@ func (e *Engine) run(ctx context.Context, d tierup.Delivery, u *tierup.Upgrade, 
 // meanwhile (committed is false then). It is committed even when the job's
 // time ran out during the action: otherwise a slow step could never record
 // its failure.
-func (e *Engine) commit(ctx context.Context, d tierup.Delivery, record func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error) (committed bool, err error) {
+//
+// known, when not nil, is the upgrade as this process last stored it (the
+// claim's, or the commit's before a linked step): record changes it without
+// reading it again, since the version-checked write refuses it if anything
+// changed it since, and only then is it read afresh. The stored document
+// round-trips every field (sqlstore's TestUpgradeDocRoundTrip), so the two
+// are the same upgrade.
+func (e *Engine) commit(ctx context.Context, d tierup.Delivery, known *tierup.Upgrade, record func(ctx context.Context, tx tierup.Store, fresh *tierup.Upgrade) error) (committed bool, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	j := d.Job()
-	err = e.Store.InTx(ctx, func(tx tierup.Store) error {
-		fresh, err := tx.Upgrade(ctx, j.UpgradeID)
-		if err != nil {
-			return err
+	in := func(known *tierup.Upgrade) func(tx tierup.Store) error {
+		return func(tx tierup.Store) error {
+			fresh := known
+			known = nil // a transaction tried again reads it
+			if fresh == nil {
+				var err error
+				if fresh, err = tx.Upgrade(ctx, j.UpgradeID); err != nil {
+					return err
+				}
+			}
+			if !current(fresh, j) {
+				return errStale
+			}
+			if err := record(ctx, tx, fresh); err != nil {
+				return err
+			}
+			return d.Complete(ctx, tx)
 		}
-		if !current(fresh, j) {
-			return errStale
-		}
-		if err := record(ctx, tx, fresh); err != nil {
-			return err
-		}
-		return d.Complete(ctx, tx)
-	})
+	}
+	err = e.Store.InTx(ctx, in(known))
+	if known != nil && errors.Is(err, tierup.ErrConflict) {
+		err = e.Store.InTx(ctx, in(nil)) // changed meanwhile: decide on the upgrade as it is
+	}
 	if errors.Is(err, errStale) {
 		return false, nil
 	}
