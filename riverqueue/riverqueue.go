@@ -30,8 +30,12 @@ type Config struct {
 	// PollInterval is how often idle workers look for jobs, and how often
 	// due scheduled jobs are made available (default 200ms).
 	PollInterval time.Duration
-	// JobTimeout is the longest a job may run. Required: it is the
-	// workflow's (workflow.Config.JobTimeout).
+	// JobTimeout is the longest one step may run. Required: it is the
+	// workflow's (workflow.Config.JobTimeout), which times each step
+	// itself: a job runs the steps that follow it when they are due at
+	// once, longer together than one may take, so River's own timer is
+	// off for the workflow's jobs (worker.Timeout) and never takes such a
+	// job for stuck.
 	JobTimeout time.Duration
 	// RescueAfter is how long after it started a job still running is
 	// rescued by River, for a process that died. Required: the workflow's
@@ -217,6 +221,9 @@ type worker[TTx any, TDriver riverdriver.Driver[TTx]] struct {
 	river.WorkerDefaults[jobArgs]
 	q *queue[TTx, TDriver]
 }
+
+// Timeout turns River's timer off for the workflow's jobs (Config.JobTimeout).
+func (w *worker[TTx, TDriver]) Timeout(*river.Job[jobArgs]) time.Duration { return -1 }
 
 func (w *worker[TTx, TDriver]) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	return w.q.work(ctx, delivery[TTx, TDriver]{q: w.q, job: job})

@@ -60,16 +60,13 @@ func (e *Engine) claimHere(ctx context.Context, tx tierup.Store, u *tierup.Upgra
 	return e.claim(ctx, tx, u, ob.next.job)
 }
 
-// runHere runs a linked step, with a job timeout of its own (the queue's
-// timed the first step only). A run that does not commit (the database is
-// unreachable, say) is tried again after a backoff, as the queue would a
-// job, until it commits, goes stale or this process stops holding steps:
-// then Stop hands it back.
+// runHere runs a linked step, timed as every step is (run). A run that
+// does not commit (the database is unreachable, say) is tried again after
+// a backoff, as the queue would a job, until it commits, goes stale or this
+// process stops holding steps: then Stop hands it back.
 func (e *Engine) runHere(ctx context.Context, l *link) (*link, error) {
 	for attempt := 1; ; attempt++ {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.JobTimeout)
-		next, err := e.run(lctx, linked(l.job), l.upgrade, l.before)
-		cancel()
+		next, err := e.run(ctx, linked(l.job), l.upgrade, l.before)
 		if err == nil || !e.holds() {
 			return next, err
 		}

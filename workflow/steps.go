@@ -77,7 +77,10 @@ func (e *Engine) work(ctx context.Context, d tierup.Delivery) error {
 func (e *Engine) run(ctx context.Context, d tierup.Delivery, u *tierup.Upgrade, before tierup.Step) (*link, error) {
 	j := d.Job()
 	began := time.Now() // real time, not the (perhaps simulated) Clock
-	actx, release := e.stepContext(ctx)
+	// The queue times no step: a job may run several.
+	tctx, cancel := context.WithTimeout(ctx, e.cfg.JobTimeout)
+	defer cancel()
+	actx, release := e.stepContext(tctx)
 	defer release()
 	if e.leaving.Err() != nil { // Stop came between the claim and now
 		return nil, e.handBack(ctx, d, j, before, 0)
