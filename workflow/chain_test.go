@@ -118,3 +118,31 @@ func TestCommitReadsAgainWhenTheUpgradeChanged(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeOrphansGoesOnPastAConflict: an orphan another process resumed
+// first (the write meets a conflict) does not hold up the next one.
+func TestResumeOrphansGoesOnPastAConflict(t *testing.T) {
+	r := newRig(t)
+	r.create(t)
+	r.store.st.jobs = nil
+	u := r.upgrade(t)
+	_ = u.StartStep(tierup.StepPayment, "proc_dead", start)
+	r.store.st.upgrades[u.ID] = cloneUpgrade(u)
+	other := cloneUpgrade(u)
+	other.ID = "upg_2"
+	r.store.st.upgrades[other.ID] = cloneUpgrade(other)
+	r.store.candidates = []*tierup.Upgrade{u, other}
+	first := r.store.txs + 1
+	r.store.txFault = func(n int) error {
+		if n == first {
+			return tierup.Errorf(tierup.CodeConflict, "upgrade %s changed meanwhile", u.ID)
+		}
+		return nil
+	}
+	if err := r.e.resumeOrphans(context.Background()); err != nil {
+		t.Fatalf("a conflict on one orphan failed the pass: %v", err)
+	}
+	if jobs := r.store.st.jobs; len(jobs) != 1 || jobs[0].job.UpgradeID != other.ID {
+		t.Errorf("jobs %+v, want one for %s", jobs, other.ID)
+	}
+}

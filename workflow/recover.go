@@ -3,6 +3,7 @@ package workflow
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -100,16 +101,19 @@ func (e *Engine) resumeOrphans(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, u := range ups {
 		what, ok := e.resumeWhat(u)
 		if !ok {
 			continue
 		}
-		if err := e.resume(ctx, u, what); err != nil {
-			return err
+		// One that cannot be resumed now (another process resumed it
+		// first, say) does not hold up the others.
+		if err := e.resume(ctx, u, what); err != nil && !errors.Is(err, tierup.ErrConflict) {
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // resume schedules what again for u, unless u moved since it was read.
