@@ -25,8 +25,12 @@ func (c skewedClock) Now() time.Time { return time.Now().UTC().Add(time.Duration
 // and every step runs once.
 func TestClockSkewTakesNothingOver(t *testing.T) {
 	dsn := dbtest.Postgres(t)
+	// One worker each: a step due at once runs in the worker of the step
+	// before it, so the processes share upgrades, and an upgrade started
+	// while one process is busy is the other's.
 	slow := func(o *stack.Options) {
 		o.Sim = sim.Config{ProvisionDelay: 1500 * time.Millisecond, MigrateDelay: 400 * time.Millisecond}
+		o.Queue.Workers = 1
 	}
 	ahead := func(o *stack.Options) { o.Clock = skewedClock(30 * time.Second) }
 	procs := []*harness{start(t, dsn, slow), start(t, dsn, slow, ahead)}

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/tierup/tierup"
 	"github.com/tierup/tierup/internal/kubetest"
@@ -148,12 +149,17 @@ func TestSeveralNodes(t *testing.T) {
 	// and so do the StatefulSet's pods.
 	cordon := func(name string, on bool) {
 		t.Helper()
-		n, err := kc.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.Spec.Unschedulable = on
-		if _, err := kc.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		// The node's status moves under us (its heartbeat): read and
+		// write again on a conflict.
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			n, err := kc.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			n.Spec.Unschedulable = on
+			_, err = kc.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 		kubetest.Eventually(t, time.Minute, "the node controller's unschedulable taint on "+name, func() (bool, error) {
