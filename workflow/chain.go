@@ -46,7 +46,7 @@ func (e *Engine) dispatch(ctx context.Context, tx tierup.Store, u *tierup.Upgrad
 	if st == nil || !e.holds() {
 		return e.schedule(ctx, tx, u, step, e.Clock.Now())
 	}
-	before := *st
+	before := *st // copied before bump changes its run
 	ob.next = &link{job: tierup.Job{UpgradeID: u.ID, Step: step, Run: bump(u, step)}, before: before}
 	return nil
 }
@@ -62,29 +62,39 @@ func (e *Engine) claimHere(ctx context.Context, tx tierup.Store, u *tierup.Upgra
 
 // runHere runs a linked step, timed as every step is (run). A run that
 // does not commit (the database is unreachable, say) is tried again after
-// a backoff, as the queue would a job, until it commits, goes stale or this
-// process stops holding steps: then Stop hands it back.
+// a backoff, as the queue would a job, on the upgrade read afresh (the
+// failed commit may have changed it in memory), until it commits, goes
+// stale or this process stops holding steps: then Stop hands it back.
 func (e *Engine) runHere(ctx context.Context, l *link) (*link, error) {
-	for attempt := 1; ; attempt++ {
-		next, err := e.run(ctx, linked(l.job), l.upgrade, l.before)
-		if err == nil || !e.holds() {
-			return next, err
+	u := l.upgrade
+	var failed error
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if !e.holds() {
+				return nil, failed
+			}
+			wait := time.NewTimer(e.backoff(attempt))
+			select {
+			case <-wait.C:
+			case <-e.leaving.Done():
+				wait.Stop()
+				return nil, failed
+			}
+			fresh, err := e.Store.Upgrade(ctx, l.job.UpgradeID)
+			if err != nil {
+				continue // still unreachable: wait again
+			}
+			if !current(fresh, l.job) {
+				return nil, nil // superseded meanwhile (a cancel, an admin)
+			}
+			u = fresh
 		}
+		next, err := e.run(ctx, linked(l.job), u, l.before)
+		if err == nil {
+			return next, nil
+		}
+		failed = err
 		e.Log.WarnContext(ctx, "a step run in this worker did not commit; trying it again", "upgrade", l.job.UpgradeID,
-			"step", l.job.Step, "attempt", attempt, "err", err)
-		wait := time.NewTimer(e.backoff(attempt))
-		select {
-		case <-wait.C:
-		case <-e.leaving.Done():
-			wait.Stop()
-			return nil, err
-		}
-		fresh, err := e.Store.Upgrade(ctx, l.job.UpgradeID)
-		switch {
-		case err == nil && !current(fresh, l.job):
-			return nil, nil // superseded meanwhile (a cancel, an admin)
-		case err == nil:
-			l.upgrade = fresh
-		}
+			"step", l.job.Step, "attempt", attempt+1, "err", err)
 	}
 }

@@ -123,11 +123,7 @@ func TestCommitReadsAgainWhenTheUpgradeChanged(t *testing.T) {
 // first (the write meets a conflict) does not hold up the next one.
 func TestResumeOrphansGoesOnPastAConflict(t *testing.T) {
 	r := newRig(t)
-	r.create(t)
-	r.store.st.jobs = nil
-	u := r.upgrade(t)
-	_ = u.StartStep(tierup.StepPayment, "proc_dead", start)
-	r.store.st.upgrades[u.ID] = cloneUpgrade(u)
+	u := claimedBy(t, r, "proc_dead", nil)
 	other := cloneUpgrade(u)
 	other.ID = "upg_2"
 	r.store.st.upgrades[other.ID] = cloneUpgrade(other)

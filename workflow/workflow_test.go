@@ -44,10 +44,17 @@ func TestClassify(t *testing.T) {
 // claimed is the rig's upgrade with its payment step claimed by the engine.
 func claimed(t *testing.T, r *rig, prep func(u *tierup.Upgrade)) *tierup.Upgrade {
 	t.Helper()
+	return claimedBy(t, r, r.e.process, prep)
+}
+
+// claimedBy is the rig's upgrade with its payment step claimed by worker,
+// no job queued.
+func claimedBy(t *testing.T, r *rig, worker string, prep func(u *tierup.Upgrade)) *tierup.Upgrade {
+	t.Helper()
 	r.create(t)
 	r.store.st.jobs = nil
 	u := r.upgrade(t)
-	if err := u.StartStep(tierup.StepPayment, r.e.process, start); err != nil {
+	if err := u.StartStep(tierup.StepPayment, worker, start); err != nil {
 		t.Fatal(err)
 	}
 	if prep != nil {
@@ -325,11 +332,7 @@ func TestResumeWhat(t *testing.T) {
 // leaves an upgrade that moved since the store listed it.
 func TestResumeOrphans(t *testing.T) {
 	r := newRig(t)
-	r.create(t)
-	r.store.st.jobs = nil
-	u := r.upgrade(t)
-	_ = u.StartStep(tierup.StepPayment, "proc_dead", start)
-	r.store.st.upgrades[u.ID] = cloneUpgrade(u)
+	u := claimedBy(t, r, "proc_dead", nil)
 	moved := cloneUpgrade(u)
 	moved.Version-- // as read before its last change
 	moved.ID = "upg_moved"
