@@ -142,6 +142,16 @@ func (p *page) text(sel string) string {
 	return s
 }
 
+// click clicks the element in one script: the live page may swap the node
+// between a lookup and a click.
+func (p *page) click(sel string) {
+	p.t.Helper()
+	ok, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`(function(){ const el = document.querySelector(`+strconv.Quote(sel)+`); if (el) el.click(); return !!el })()`))
+	if err != nil || !ok {
+		p.t.Fatalf("clicking %s: found %v, %v", sel, ok, err)
+	}
+}
+
 func (p *page) visible(sel string) { p.t.Helper(); p.do(chromedp.WaitVisible(chromedp.CSS(sel))) }
 
 // settled waits until the live progress page has caught up with the
@@ -631,12 +641,13 @@ func TestBrowserTeamNodes(t *testing.T) {
 	p.signIn(acct)
 	p.do(chromedp.Navigate(h.BaseURL + "/upgrades/" + id))
 	p.visible("[data-test=nodes]")
+	p.settled() // the stream's replay redraws the page: act once it is done
 	// In words on the page; the cluster's names folded away for those
 	// who look for them.
 	if list := p.text("[data-test=nodes]"); list != "Dedicated node 1\nready\nDedicated node 2\nready\nDedicated node 3\nready" {
 		t.Errorf("progress page's nodes: %q", list)
 	}
-	p.do(chromedp.Click(chromedp.CSS("[data-test=nodes] + p + details summary")))
+	p.click("[data-test=nodes] + p + details summary")
 	if got := p.text("[data-test=node-names]"); got != strings.Join(names, "\n") {
 		t.Errorf("node names %q, want %v", got, names)
 	}
