@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,9 @@ type dashboard struct {
 	*fuzzenv.Env
 	h         http.Handler
 	sid, csrf string
+	// TemplateText is every template's source, joined: the only origin of
+	// raw markup characters in a page.
+	TemplateText string
 }
 
 func newDashboard(tb testing.TB) *dashboard {
@@ -42,7 +47,19 @@ func newDashboard(tb testing.TB) *dashboard {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &dashboard{Env: e, h: h, sid: sid, csrf: sess.CSRF}
+	var text strings.Builder
+	files, err := filepath.Glob("templates/*.html")
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("templates: %v", err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		text.Write(b)
+	}
+	return &dashboard{Env: e, h: h, sid: sid, csrf: sess.CSRF, TemplateText: text.String()}
 }
 
 // post sends a form body, the session's CSRF token first, as a browser
@@ -127,7 +144,10 @@ func FuzzDashboardForms(f *testing.F) {
 			(strings.Contains(page, n) || strings.Contains(page, card.Number)) {
 			t.Fatalf("the page shows the card number %q", card.Number)
 		}
-		if strings.ContainsAny(card.Name, `<>"'&`) && strings.Contains(page, card.Name) {
+		// Raw markup characters reach a page only from the templates' own
+		// text (html/template escapes every value), so a name that the
+		// templates could have written ("<", `">`) proves nothing.
+		if strings.ContainsAny(card.Name, `<>"'&`) && strings.Contains(page, card.Name) && !strings.Contains(d.TemplateText, card.Name) {
 			t.Fatalf("the page shows the name %q unescaped", card.Name)
 		}
 		if !fm.card {
