@@ -237,6 +237,11 @@ type Store interface {
 	PutRecord(ctx context.Context, scope, key string, value []byte, version int64) error
 	// Records lists a scope's records in key order.
 	Records(ctx context.Context, scope string) ([]Record, error)
+	// CountRecords counts a scope's records whose key starts with
+	// keyPrefix ("" counts them all), without reading them.
+	CountRecords(ctx context.Context, scope, keyPrefix string) (int, error)
+	// DeleteRecord removes a record; a missing one is no error.
+	DeleteRecord(ctx context.Context, scope, key string) error
 
 	// CreateSession stores a dashboard session. Errors: ErrConflict when a
 	// session with the same ID hash exists.

@@ -145,3 +145,59 @@ func TestUpdateRecord(t *testing.T) {
 		})
 	})
 }
+
+// TestCountAndDeleteRecords: a count by key prefix takes the prefix as
+// text (an account ID's "_" is no wildcard) and keeps to its scope; a
+// deleted record is gone from the count and from reads, and deleting it
+// again is no error.
+func TestCountAndDeleteRecords(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := dbtest.OpenStore(t, dsn)
+		for _, r := range []struct{ scope, key string }{
+			{"ledger", "acct_a/n1"}, {"ledger", "acct_a/n2"}, {"ledger", "acctXa/n3"}, {"ledger", "acct_b/n1"}, {"other", "acct_a/n9"},
+		} {
+			if err := db.PutRecord(ctx, r.scope, r.key, []byte("{}"), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		count := func(scope, prefix string) int {
+			t.Helper()
+			n, err := db.CountRecords(ctx, scope, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		tests := []struct {
+			scope, prefix string
+			want          int
+		}{
+			{"ledger", "", 4},
+			{"ledger", "acct_a/", 2},
+			{"ledger", "acct_", 3},
+			{"ledger", "acct%", 0},
+			{"other", "acct_a/", 1},
+			{"none", "", 0},
+		}
+		for _, tt := range tests {
+			if got := count(tt.scope, tt.prefix); got != tt.want {
+				t.Errorf("CountRecords(%q, %q) = %d, want %d", tt.scope, tt.prefix, got, tt.want)
+			}
+		}
+		for range 2 {
+			if err := db.DeleteRecord(ctx, "ledger", "acct_a/n1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := db.Record(ctx, "ledger", "acct_a/n1"); !errors.Is(err, tierup.ErrNotFound) {
+			t.Errorf("deleted record read: %v, want ErrNotFound", err)
+		}
+		if got := count("ledger", "acct_a/"); got != 1 {
+			t.Errorf("after the delete: %d, want 1", got)
+		}
+		if got := count("other", ""); got != 1 {
+			t.Errorf("the delete reached another scope: %d", got)
+		}
+	})
+}

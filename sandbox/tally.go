@@ -38,5 +38,17 @@ func (t *Tally) PutRecord(ctx context.Context, scope, key string, value []byte, 
 	return t.Store.PutRecord(ctx, scope, key, value, version)
 }
 
+// CountRecords implements tierup.Store.
+func (t *Tally) CountRecords(ctx context.Context, scope, keyPrefix string) (int, error) {
+	t.reads.Add(1)
+	return t.Store.CountRecords(ctx, scope, keyPrefix)
+}
+
+// DeleteRecord implements tierup.Store.
+func (t *Tally) DeleteRecord(ctx context.Context, scope, key string) error {
+	t.writes.Add(1)
+	return t.Store.DeleteRecord(ctx, scope, key)
+}
+
 // Calls returns how many reads and writes the stand-ins made so far.
 func (t *Tally) Calls() (reads, writes int64) { return t.reads.Load(), t.writes.Load() }

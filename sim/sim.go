@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -194,41 +193,31 @@ func moveChanges(accountID string, w tierup.Workload) []string {
 	return changes
 }
 
-// nodeScope is the cluster's ledger of dedicated nodes: one small record
-// per node, keyed by its name, holding its account while it runs. The
-// capacity check reads it instead of decoding every account's state.
-const nodeScope = "sim:node"
+// nodeScope is the cluster's ledger of dedicated nodes: one empty record
+// per running node, keyed by its account and name (ledgerKey) and deleted
+// when the node is released, so that the capacity check counts records
+// instead of decoding every account's state, or every node's entry. (The
+// ledger before it, "sim:node", read every entry for every node made.)
+const nodeScope = "sim:nodes"
 
-// ledgerEntry is a node's record in nodeScope; a released node has none.
-type ledgerEntry struct {
-	Account string `json:"account,omitempty"`
-}
+func ledgerKey(account, name string) string { return account + "/" + name }
 
 // otherNodes counts the running dedicated nodes of the accounts but one.
 func (c *Cluster) otherNodes(ctx context.Context, accountID string) (int, error) {
-	recs, err := c.store.Records(ctx, nodeScope)
+	all, err := c.store.CountRecords(ctx, nodeScope, "")
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, r := range recs {
-		var e ledgerEntry
-		if err := json.Unmarshal(r.Value, &e); err != nil {
-			return 0, err
-		}
-		if e.Account != "" && e.Account != accountID {
-			n++
-		}
-	}
-	return n, nil
+	own, err := c.store.CountRecords(ctx, nodeScope, ledgerKey(accountID, ""))
+	return all - own, err
 }
 
-// ledger records whether the node runs for account ("" once released).
-func (c *Cluster) ledger(ctx context.Context, name, account string) error {
-	_, err := tierup.UpdateRecord(ctx, c.store, nodeScope, name, func(e *ledgerEntry, _ bool) error {
-		e.Account = account
+// ledger records that the node runs for account.
+func (c *Cluster) ledger(ctx context.Context, account, name string) error {
+	err := c.store.PutRecord(ctx, nodeScope, ledgerKey(account, name), []byte("{}"), 0)
+	if errors.Is(err, tierup.ErrConflict) { // recorded before: a retry or a resume
 		return nil
-	})
+	}
 	return err
 }
 
@@ -245,7 +234,7 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 	key := req.NodeKey()
 	for _, nd := range st.Nodes {
 		if nd.Key == key && !nd.Released { // made before: a retry or a resume
-			if err := c.ledger(ctx, nd.Name, req.AccountID); err != nil {
+			if err := c.ledger(ctx, req.AccountID, nd.Name); err != nil {
 				return nil, err
 			}
 			return c.waitReady(ctx, &nd.Node)
@@ -279,7 +268,7 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 	if err != nil {
 		return nil, err
 	}
-	if err := c.ledger(ctx, made.Name, req.AccountID); err != nil {
+	if err := c.ledger(ctx, req.AccountID, made.Name); err != nil {
 		return nil, err
 	}
 	return c.waitReady(ctx, made)
@@ -452,7 +441,7 @@ func (c *Cluster) ReleaseNode(ctx context.Context, req tierup.NodeRequest) error
 		return nil
 	})
 	for _, name := range released {
-		err = errors.Join(err, c.ledger(ctx, name, ""))
+		err = errors.Join(err, c.store.DeleteRecord(ctx, nodeScope, ledgerKey(req.AccountID, name)))
 	}
 	return err
 }

@@ -287,6 +287,20 @@ func (db *DB) Records(ctx context.Context, scope string) ([]tierup.Record, error
 	return out, rs.Err()
 }
 
+// CountRecords implements tierup.Store. The prefix is compared as text,
+// not as a LIKE pattern: account IDs hold "_".
+func (db *DB) CountRecords(ctx context.Context, scope, keyPrefix string) (int, error) {
+	var n int
+	err := db.q.queryRow(ctx, `SELECT count(*) FROM records WHERE scope = $1 AND substr(key, 1, length($2)) = $2`, scope, keyPrefix).Scan(&n)
+	return n, err
+}
+
+// DeleteRecord implements tierup.Store.
+func (db *DB) DeleteRecord(ctx context.Context, scope, key string) error {
+	_, err := db.q.exec(ctx, `DELETE FROM records WHERE scope = $1 AND key = $2`, scope, key)
+	return err
+}
+
 // affected turns "no row updated" into ErrNotFound.
 func affected(n int64, err error, format string, args ...any) error {
 	if err == nil && n == 0 {
