@@ -123,8 +123,8 @@ const msgAuthenticationFailed = "Your bank could not confirm that it was you, so
 
 // LookupCharge implements tierup.PaymentGateway.
 func (g *Gateway) LookupCharge(ctx context.Context, id string) (*tierup.Charge, error) {
-	return flaky(ctx, g, func() (*tierup.Charge, error) {
-		if err := g.reachable(ctx); err != nil {
+	return flaky(ctx, g, func(faults Snapshot) (*tierup.Charge, error) {
+		if err := reachableIn(faults); err != nil {
 			return nil, err
 		}
 		return chargeResult(g.intent(ctx, id))
@@ -133,11 +133,11 @@ func (g *Gateway) LookupCharge(ctx context.Context, id string) (*tierup.Charge, 
 
 // CancelCharge implements tierup.PaymentGateway.
 func (g *Gateway) CancelCharge(ctx context.Context, id string) (*tierup.Charge, error) {
-	return flaky(ctx, g, func() (*tierup.Charge, error) { return g.cancelCharge(ctx, id) })
+	return flaky(ctx, g, func(faults Snapshot) (*tierup.Charge, error) { return g.cancelCharge(ctx, faults, id) })
 }
 
-func (g *Gateway) cancelCharge(ctx context.Context, id string) (*tierup.Charge, error) {
-	if err := g.reachable(ctx); err != nil {
+func (g *Gateway) cancelCharge(ctx context.Context, faults Snapshot, id string) (*tierup.Charge, error) {
+	if err := reachableIn(faults); err != nil {
 		return nil, err
 	}
 	key, err := g.intentKey(ctx, id)

@@ -35,7 +35,7 @@ type attachment struct {
 // included) get it back. The key with another account is refused with
 // PayCodeIdempotencyKeyReused, as Stripe refuses other parameters.
 func (g *Gateway) EnsureCustomer(ctx context.Context, req tierup.CustomerRequest) (string, error) {
-	if err := g.reachable(ctx); err != nil {
+	if _, err := g.reachable(ctx); err != nil {
 		return "", err
 	}
 	if req.IdempotencyKey == "" || req.AccountID == "" {
@@ -66,7 +66,7 @@ func (g *Gateway) EnsureCustomer(ctx context.Context, req tierup.CustomerRequest
 
 // AttachPaymentMethod implements tierup.PaymentGateway.
 func (g *Gateway) AttachPaymentMethod(ctx context.Context, ref, customerRef string) error {
-	if err := g.reachable(ctx); err != nil {
+	if _, err := g.reachable(ctx); err != nil {
 		return err
 	}
 	if _, err := tierup.GetRecord[scenario](ctx, g.Store, pmScope, ref); err != nil {
@@ -90,7 +90,7 @@ func (g *Gateway) AttachPaymentMethod(ctx context.Context, ref, customerRef stri
 
 // DetachPaymentMethod implements tierup.PaymentGateway.
 func (g *Gateway) DetachPaymentMethod(ctx context.Context, ref string) error {
-	if err := g.reachable(ctx); err != nil {
+	if _, err := g.reachable(ctx); err != nil {
 		return err
 	}
 	_, err := tierup.UpdateRecord(ctx, g.Store, attachmentScope, ref, func(v *attachment, _ bool) error {

@@ -9,7 +9,6 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -136,33 +135,53 @@ func faultActive(flt *Fault, now time.Time) bool {
 	return flt.Remaining > 0 || (flt.Until != nil && now.Before(*flt.Until))
 }
 
-// Flake decides whether this call of the gateway fails under gateway_flaky,
-// and how: "" when it goes through. Each call draws anew.
-func (f *Faults) Flake(ctx context.Context) (mode string, err error) {
-	flt, err := tierup.GetRecord[Fault](ctx, f.Store, faultScope, FaultGatewayFlaky)
-	if errors.Is(err, tierup.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil || !faultActive(&flt, f.Clock.Now()) || len(flt.Modes) == 0 || rand.Float64() >= flt.Rate {
-		return "", err
-	}
-	return flt.Modes[rand.IntN(len(flt.Modes))], nil
+// Snapshot is the faults as they stood at one read: a stand-in reads them
+// once a call (Faults.Now) and asks it every question of that call,
+// instead of one query a question.
+type Snapshot struct {
+	faults map[string]Fault
+	now    time.Time
 }
 
-// Active reports whether a time-based fault is in force now.
-func (f *Faults) Active(ctx context.Context, kind string) (bool, error) {
-	flt, err := tierup.GetRecord[Fault](ctx, f.Store, faultScope, kind)
-	if errors.Is(err, tierup.ErrNotFound) {
-		return false, nil
-	}
+// Now reads every fault in one query. Errors: the store's.
+func (f *Faults) Now(ctx context.Context) (Snapshot, error) {
+	recs, err := f.Store.Records(ctx, faultScope)
 	if err != nil {
-		return false, err
+		return Snapshot{}, err
 	}
-	return flt.Until != nil && f.Clock.Now().Before(*flt.Until), nil
+	s := Snapshot{faults: make(map[string]Fault, len(recs)), now: f.Clock.Now()}
+	for _, r := range recs {
+		var flt Fault
+		if json.Unmarshal(r.Value, &flt) == nil {
+			s.faults[r.Key] = flt
+		}
+	}
+	return s, nil
+}
+
+// Active reports whether a time-based fault was in force.
+func (s Snapshot) Active(kind string) bool {
+	flt, ok := s.faults[kind]
+	return ok && flt.Until != nil && s.now.Before(*flt.Until)
+}
+
+// Pending reports whether a count-based fault had calls left to fail:
+// only then need the caller use one up (Faults.Consume).
+func (s Snapshot) Pending(kind string) bool { return s.faults[kind].Remaining > 0 }
+
+// Flake decides whether this call of the gateway fails under gateway_flaky,
+// and how: "" when it goes through. Each call draws anew.
+func (s Snapshot) Flake() string {
+	flt, ok := s.faults[FaultGatewayFlaky]
+	if !ok || !faultActive(&flt, s.now) || len(flt.Modes) == 0 || rand.Float64() >= flt.Rate {
+		return ""
+	}
+	return flt.Modes[rand.IntN(len(flt.Modes))]
 }
 
 // Consume uses up one call of a count-based fault and reports whether the
-// caller must fail. Errors: tierup.UpdateRecord's.
+// caller must fail. A caller holding a Snapshot calls it only when the
+// fault is Pending there. Errors: tierup.UpdateRecord's.
 func (f *Faults) Consume(ctx context.Context, kind string) (bool, error) {
 	var fail bool
 	_, err := tierup.UpdateRecord(ctx, f.Store, faultScope, kind, func(flt *Fault, _ bool) error {

@@ -106,7 +106,7 @@ func (g *Gateway) Name() string { return "sandbox" }
 // PayCodeTestCardsOnly, as Stripe's test mode refuses real cards, so that
 // no real card's fingerprint is ever stored beside a sandbox account.
 func (g *Gateway) TokenizeCard(ctx context.Context, card tierup.Card) (string, error) {
-	if err := g.reachable(ctx); err != nil {
+	if _, err := g.reachable(ctx); err != nil {
 		return "", err
 	}
 	sc, ok := testCards()[tierup.NormalizeCardNumber(card.Number)]
@@ -118,12 +118,18 @@ func (g *Gateway) TokenizeCard(ctx context.Context, card tierup.Card) (string, e
 	return ref, g.Store.PutRecord(ctx, pmScope, ref, b, 0)
 }
 
-func (g *Gateway) reachable(ctx context.Context) error {
-	down, err := g.Faults.Active(ctx, FaultGatewayUnreachable)
+// reachable reads the faults and fails the call while gateway_unreachable
+// is in force; the snapshot answers the call's other questions.
+func (g *Gateway) reachable(ctx context.Context) (Snapshot, error) {
+	faults, err := g.Faults.Now(ctx)
 	if err != nil {
-		return err
+		return faults, err
 	}
-	if down {
+	return faults, reachableIn(faults)
+}
+
+func reachableIn(faults Snapshot) error {
+	if faults.Active(FaultGatewayUnreachable) {
 		return &tierup.PaymentError{Code: tierup.PayCodeGatewayUnavailable, Message: "The payment provider cannot be reached right now.", Retryable: true, Unavailable: true}
 	}
 	return nil
@@ -133,7 +139,7 @@ func (g *Gateway) reachable(ctx context.Context) error {
 // the same key and parameters give the first result without a new charge;
 // the same key with other parameters is refused.
 func (g *Gateway) Charge(ctx context.Context, req tierup.ChargeRequest) (*tierup.Charge, error) {
-	return flaky(ctx, g, func() (*tierup.Charge, error) { return g.charge(ctx, req) })
+	return flaky(ctx, g, func(faults Snapshot) (*tierup.Charge, error) { return g.charge(ctx, faults, req) })
 }
 
 // errNoAnswer is what a caller gets when the gateway's answer did not come:
@@ -145,9 +151,11 @@ func errNoAnswer() *tierup.PaymentError {
 // flaky runs one payment call under the gateway_flaky fault: the call may
 // time out or answer 500 without being carried out, or be carried out and
 // its answer (result or error) lost.
-func flaky[T any](ctx context.Context, g *Gateway, call func() (T, error)) (T, error) {
+// The faults are read once, here, and handed to the call.
+func flaky[T any](ctx context.Context, g *Gateway, call func(Snapshot) (T, error)) (T, error) {
 	var none T
-	mode, err := g.Faults.Flake(ctx)
+	faults, err := g.Faults.Now(ctx)
+	mode := faults.Flake()
 	switch {
 	case err != nil:
 		return none, err
@@ -157,15 +165,15 @@ func flaky[T any](ctx context.Context, g *Gateway, call func() (T, error)) (T, e
 		return none, &tierup.PaymentError{Code: tierup.PayCodeProcessingError, Message: "The payment provider had a temporary problem (HTTP 500).",
 			Retryable: true, OutcomeUnknown: true}
 	}
-	v, err := call()
+	v, err := call(faults)
 	if mode == FlakyLostResponse {
 		return none, errNoAnswer()
 	}
 	return v, err
 }
 
-func (g *Gateway) charge(ctx context.Context, req tierup.ChargeRequest) (*tierup.Charge, error) {
-	if err := g.reachable(ctx); err != nil {
+func (g *Gateway) charge(ctx context.Context, faults Snapshot, req tierup.ChargeRequest) (*tierup.Charge, error) {
+	if err := reachableIn(faults); err != nil {
 		return nil, err
 	}
 	if req.PaymentMethod == nil || req.IdempotencyKey == "" || req.Amount.Amount <= 0 {
@@ -209,12 +217,14 @@ func (g *Gateway) charge(ctx context.Context, req tierup.ChargeRequest) (*tierup
 				return nil, ctx.Err()
 			}
 		}
-		lost, err := g.Faults.Consume(ctx, FaultGatewayTimeout)
-		if err != nil {
-			return nil, err
-		}
-		if lost {
-			return nil, errNoAnswer()
+		if faults.Pending(FaultGatewayTimeout) {
+			lost, err := g.Faults.Consume(ctx, FaultGatewayTimeout)
+			if err != nil {
+				return nil, err
+			}
+			if lost {
+				return nil, errNoAnswer()
+			}
 		}
 	}
 	return chargeResult(e, nil)
@@ -239,11 +249,11 @@ func chargeResult(e *Entry, err error) (*tierup.Charge, error) {
 
 // Refund implements tierup.PaymentGateway.
 func (g *Gateway) Refund(ctx context.Context, req tierup.RefundRequest) (*tierup.Refund, error) {
-	return flaky(ctx, g, func() (*tierup.Refund, error) { return g.refund(ctx, req) })
+	return flaky(ctx, g, func(faults Snapshot) (*tierup.Refund, error) { return g.refund(ctx, faults, req) })
 }
 
-func (g *Gateway) refund(ctx context.Context, req tierup.RefundRequest) (*tierup.Refund, error) {
-	if err := g.reachable(ctx); err != nil {
+func (g *Gateway) refund(ctx context.Context, faults Snapshot, req tierup.RefundRequest) (*tierup.Refund, error) {
+	if err := reachableIn(faults); err != nil {
 		return nil, err
 	}
 	hash := requestHash("refund", req.Amount, req.ChargeID, nil)

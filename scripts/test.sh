@@ -142,7 +142,9 @@ go vet ./...
 say "go test"
 # Whole-system packages (e2e: soaks, rolling restarts, 200-upgrade fault runs)
 # run past go test's 10-minute default under the race detector on 2 cores.
-go test -count=1 -race -timeout 60m "$@" ./...
+# e2e, the longest by far (about 11 minutes), is named first so that it
+# starts first and every other package runs beside it, not after it.
+go test -count=1 -race -timeout 60m "$@" ./e2e ./...
 
 # Fuzzing: `go test` above ran every fuzz target's seeds (f.Add and the
 # committed testdata/fuzz/<target>/ corpus) as regression tests; here each

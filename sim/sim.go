@@ -75,15 +75,15 @@ func defaultWorkloads() []tierup.Workload {
 	}
 }
 
-func (c *Cluster) reachable(ctx context.Context) error {
-	down, err := c.faults.Active(ctx, sandbox.FaultClusterUnreachable)
+func (c *Cluster) reachable(ctx context.Context) (sandbox.Snapshot, error) {
+	faults, err := c.faults.Now(ctx)
 	if err != nil {
-		return err
+		return faults, err
 	}
-	if down {
-		return tierup.Errorf(tierup.CodeClusterUnreachable, "the cluster's API server cannot be reached")
+	if faults.Active(sandbox.FaultClusterUnreachable) {
+		return faults, tierup.Errorf(tierup.CodeClusterUnreachable, "the cluster's API server cannot be reached")
 	}
-	return nil
+	return faults, nil
 }
 
 // update applies f to the account's state, seeded with the default
@@ -224,7 +224,8 @@ func (c *Cluster) ledger(ctx context.Context, account, name string) error {
 // ProvisionNode implements tierup.Cluster: each node of an upgrade is
 // known by its key and index, and counts against the capacity.
 func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*tierup.Node, error) {
-	if err := c.reachable(ctx); err != nil {
+	faults, err := c.reachable(ctx)
+	if err != nil {
 		return nil, err
 	}
 	st, err := c.read(ctx, req.AccountID)
@@ -240,9 +241,11 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 			return c.waitReady(ctx, &nd.Node)
 		}
 	}
-	short, err := c.faults.Consume(ctx, sandbox.FaultResourceShortage)
-	if err != nil {
-		return nil, err
+	short := false
+	if faults.Pending(sandbox.FaultResourceShortage) {
+		if short, err = c.faults.Consume(ctx, sandbox.FaultResourceShortage); err != nil {
+			return nil, err
+		}
 	}
 	others, err := c.otherNodes(ctx, req.AccountID)
 	if err != nil {
@@ -279,11 +282,13 @@ func (c *Cluster) waitReady(ctx context.Context, n *tierup.Node) (*tierup.Node, 
 	if n.Ready {
 		return n, nil
 	}
-	if err := sleep(ctx, c.cfg.ProvisionDelay); err != nil {
-		return nil, err
-	}
-	if err := c.reachable(ctx); err != nil {
-		return nil, err
+	if c.cfg.ProvisionDelay > 0 { // the node boots; the cluster may be cut off meanwhile
+		if err := sleep(ctx, c.cfg.ProvisionDelay); err != nil {
+			return nil, err
+		}
+		if _, err := c.reachable(ctx); err != nil {
+			return nil, err
+		}
 	}
 	_, err := c.update(ctx, n.AccountID, func(st *state) error {
 		for i := range st.Nodes {
@@ -300,7 +305,7 @@ func (c *Cluster) waitReady(ctx context.Context, n *tierup.Node) (*tierup.Node, 
 
 // Workloads implements tierup.Cluster.
 func (c *Cluster) Workloads(ctx context.Context, accountID string) ([]tierup.Workload, error) {
-	if err := c.reachable(ctx); err != nil {
+	if _, err := c.reachable(ctx); err != nil {
 		return nil, err
 	}
 	st, err := c.read(ctx, accountID)
@@ -315,7 +320,7 @@ func (c *Cluster) Workloads(ctx context.Context, accountID string) ([]tierup.Wor
 // changes MigrateWorkload would report. It writes nothing, not even the
 // state of an account seen for the first time.
 func (c *Cluster) PlanMigration(ctx context.Context, accountID string) ([]tierup.PlannedMove, error) {
-	if err := c.reachable(ctx); err != nil {
+	if _, err := c.reachable(ctx); err != nil {
 		return nil, err
 	}
 	st, err := c.peek(ctx, accountID)
@@ -337,12 +342,12 @@ func (c *Cluster) PlanMigration(ctx context.Context, accountID string) ([]tierup
 // workload not yet moved mounts a hostPath volume, to rehearse a refused
 // upgrade.
 func (c *Cluster) Preflight(ctx context.Context, accountID string, _ *tierup.Plan) (*tierup.Preflight, error) {
-	if err := c.reachable(ctx); err != nil {
+	faults, err := c.reachable(ctx)
+	if err != nil {
 		return nil, err
 	}
-	blocked, err := c.faults.Active(ctx, sandbox.FaultMigrationBlocked)
-	if err != nil || !blocked {
-		return tierup.PreflightPassed(""), err
+	if !faults.Active(sandbox.FaultMigrationBlocked) {
+		return tierup.PreflightPassed(""), nil
 	}
 	st, err := c.peek(ctx, accountID)
 	if err != nil {
@@ -369,18 +374,23 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 	for i, n := range nodes {
 		names[i] = n.Name
 	}
-	if err := c.reachable(ctx); err != nil {
-		return nil, err
-	}
-	if err := sleep(ctx, c.cfg.MigrateDelay); err != nil {
-		return nil, err
-	}
-	if err := c.reachable(ctx); err != nil {
-		return nil, err // cut off mid-rollout: nothing was switched
-	}
-	fail, err := c.faults.Consume(ctx, sandbox.FaultMigrationFailure)
+	faults, err := c.reachable(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if c.cfg.MigrateDelay > 0 {
+		if err := sleep(ctx, c.cfg.MigrateDelay); err != nil {
+			return nil, err
+		}
+		if faults, err = c.reachable(ctx); err != nil {
+			return nil, err // cut off mid-rollout: nothing was switched
+		}
+	}
+	fail := false
+	if faults.Pending(sandbox.FaultMigrationFailure) {
+		if fail, err = c.faults.Consume(ctx, sandbox.FaultMigrationFailure); err != nil {
+			return nil, err
+		}
 	}
 	if fail {
 		return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not become ready on %s; it was rolled back to the shared pool", w.Kind, w.Name, strings.Join(names, ", "))
@@ -401,7 +411,7 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 
 // ReturnWorkload implements tierup.Cluster.
 func (c *Cluster) ReturnWorkload(ctx context.Context, accountID string, w tierup.Workload) error {
-	if err := c.reachable(ctx); err != nil {
+	if _, err := c.reachable(ctx); err != nil {
 		return err
 	}
 	_, err := c.update(ctx, accountID, func(st *state) error {
@@ -417,7 +427,7 @@ func (c *Cluster) ReturnWorkload(ctx context.Context, accountID string, w tierup
 
 // EnableFeatures implements tierup.Cluster.
 func (c *Cluster) EnableFeatures(ctx context.Context, accountID string, plan *tierup.Plan) error {
-	if err := c.reachable(ctx); err != nil {
+	if _, err := c.reachable(ctx); err != nil {
 		return err
 	}
 	_, err := c.update(ctx, accountID, func(st *state) error { st.Features = plan.ID; return nil })
@@ -426,7 +436,7 @@ func (c *Cluster) EnableFeatures(ctx context.Context, accountID string, plan *ti
 
 // ReleaseNode implements tierup.Cluster.
 func (c *Cluster) ReleaseNode(ctx context.Context, req tierup.NodeRequest) error {
-	if err := c.reachable(ctx); err != nil {
+	if _, err := c.reachable(ctx); err != nil {
 		return err
 	}
 	var released []string

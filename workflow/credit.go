@@ -26,7 +26,7 @@ import (
 // applies are checked against the ledger. Errors: ErrQuoteInvalid (fatal:
 // retrying cannot bring the credit back).
 func (e *Engine) checkedQuote(ctx context.Context, u *tierup.Upgrade) (*tierup.Quote, error) {
-	q, err := e.Store.Quote(ctx, u.QuoteID)
+	q, err := e.quote(ctx, u.QuoteID)
 	if err != nil {
 		return nil, err
 	}

@@ -125,6 +125,7 @@ type Engine struct {
 	// hands back at once only the steps it holds between two runs.
 	mu      sync.Mutex
 	working map[string]int
+	quotes  quoteCache
 }
 
 // New builds the engine. Call Start to begin working. Errors: a missing

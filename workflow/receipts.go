@@ -45,7 +45,7 @@ func (e *Engine) issue(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, 
 	if err != nil {
 		return err
 	}
-	q, err := tx.Quote(ctx, u.QuoteID)
+	q, err := e.quote(ctx, u.QuoteID) // immutable: no need to read it in tx
 	if err != nil {
 		return err
 	}

@@ -244,7 +244,7 @@ func (e *Engine) pay(ctx context.Context, u *tierup.Upgrade) result {
 		}
 		return e.chargeOutcome(ctx, u, charge)
 	}
-	q, err := e.Store.Quote(ctx, u.QuoteID)
+	q, err := e.quote(ctx, u.QuoteID)
 	if err != nil {
 		return result{err: err}
 	}
