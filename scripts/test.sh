@@ -144,7 +144,9 @@ say "go test"
 # run past go test's 10-minute default under the race detector on 2 cores.
 # e2e, the longest by far (about 11 minutes), is named first so that it
 # starts first and every other package runs beside it, not after it.
-go test -count=1 -race -timeout 60m "$@" ./e2e ./...
+# internal/testreport prints what plain `go test` would, then the slowest
+# tests.
+go test -count=1 -race -timeout 60m -json "$@" ./e2e ./... | go run ./internal/testreport -slowest 25
 
 # Fuzzing: `go test` above ran every fuzz target's seeds (f.Add and the
 # committed testdata/fuzz/<target>/ corpus) as regression tests; here each
