@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -76,8 +77,13 @@ func LastEventID(r *http.Request) (int64, error) {
 	if last == "" {
 		return 0, nil
 	}
+	// Digits only: an ID is what the stream wrote, never "+7" or "-0",
+	// which ParseInt would take.
+	if strings.Trim(last, "0123456789") != "" {
+		return 0, ErrBadLastEventID
+	}
 	after, err := strconv.ParseInt(last, 10, 64)
-	if err != nil || after < 0 {
+	if err != nil {
 		return 0, ErrBadLastEventID
 	}
 	return after, nil

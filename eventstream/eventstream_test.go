@@ -27,6 +27,10 @@ func TestLastEventID(t *testing.T) {
 		{"header wins", "3", "last_event_id=9", 3, nil},
 		{"not a number", "x", "", 0, eventstream.ErrBadLastEventID},
 		{"negative", "-1", "", 0, eventstream.ErrBadLastEventID},
+		{"a sign", "+7", "", 0, eventstream.ErrBadLastEventID},
+		{"minus zero", "-0", "", 0, eventstream.ErrBadLastEventID},
+		{"a space", " 7", "", 0, eventstream.ErrBadLastEventID},
+		{"a sign in the query", "", "last_event_id=%2B7", 0, eventstream.ErrBadLastEventID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/events?"+tc.query, nil)

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/tierup/tierup/eventstream"
@@ -17,7 +18,7 @@ import (
 // ErrBadLastEventID for anything that is not a number from 0 to 2^63-1.
 func FuzzLastEventID(f *testing.F) {
 	for _, s := range [][2]string{{"7", ""}, {"", "last_event_id=9"}, {"3", "last_event_id=9"}, {"x", ""}, {"-1", ""},
-		{"9223372036854775807", ""}, {"9223372036854775808", ""}, {"", "last_event_id=%zz"}} {
+		{"9223372036854775807", ""}, {"9223372036854775808", ""}, {"", "last_event_id=%zz"}, {"+7", ""}, {"-0", ""}} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, header, rawQuery string) {
@@ -33,8 +34,10 @@ func FuzzLastEventID(f *testing.F) {
 			q, _ := url.ParseQuery(rawQuery) // what parses of a bad query counts
 			s = q.Get("last_event_id")
 		}
-		// The reference: the exact decimal value, in range.
+		// The reference: the exact decimal value, in range, in digits
+		// alone (big.Int also reads a sign).
 		v, ok := new(big.Int).SetString(s, 10)
+		ok = ok && strings.Trim(s, "0123456789") == ""
 		switch {
 		case s == "":
 			if got != 0 || err != nil {
