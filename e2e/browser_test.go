@@ -566,7 +566,8 @@ func TestBrowserThreeDSecure(t *testing.T) {
 	p.do(chromedp.NavigateBack())
 	p.visible("[data-test=authenticate]")
 	if a := p.text("[data-test=authenticate]"); !regexp.MustCompile(`^Your bank asks you to confirm this payment\s+You have not been charged yet: your bank asks you to confirm the payment first\.\s+Confirm with your bank\s+` +
-		`If it is not confirmed by \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d CET, the payment is canceled and you can try again\.$`).MatchString(a) {
+		`If it is not confirmed by \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d CET, the payment is canceled and you can try again\.\s+` +
+		`Test mode: payments go to tierup's sandbox gateway, which stands in for Stripe; no real card is charged\.$`).MatchString(a) {
 		t.Errorf("awaiting the bank: %q", a)
 	}
 	if main := p.text("main"); !strings.HasPrefix(main, "Review and pay") || !strings.Contains(main, "$29.00 today — Pro (1 month) until") {

@@ -396,6 +396,18 @@ func (s *Server) showProgress(w http.ResponseWriter, r *http.Request, v *view, f
 }
 
 func (s *Server) retryPayment(w http.ResponseWriter, r *http.Request, v *view) {
+	progress := "/upgrades/" + r.PathValue("id")
+	u, err := s.app.Upgrade(r.Context(), principal(v), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if u.Status != tierup.UpgradePaymentFailed {
+		// A page left open, or a second click: the payment went through
+		// or the upgrade ended meanwhile. The progress page says which.
+		http.Redirect(w, r, progress, http.StatusSeeOther)
+		return
+	}
 	card, form := cardFrom(r)
 	pm := s.payingCard(r, v, card, &form)
 	if pm == nil {
@@ -403,6 +415,10 @@ func (s *Server) retryPayment(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	if _, err := s.app.RetryPayment(r.Context(), v.Account.ID, r.PathValue("id"), pm.ID); err != nil {
+		if errors.Is(err, tierup.ErrInvalidState) { // it moved on since the read above
+			http.Redirect(w, r, progress, http.StatusSeeOther)
+			return
+		}
 		status := httpx.StatusOf(err)
 		if status == http.StatusInternalServerError {
 			s.fail(w, r, err)
@@ -412,7 +428,7 @@ func (s *Server) retryPayment(w http.ResponseWriter, r *http.Request, v *view) {
 		s.showProgress(w, r, v, form, false, status)
 		return
 	}
-	http.Redirect(w, r, "/upgrades/"+r.PathValue("id"), http.StatusSeeOther)
+	http.Redirect(w, r, progress, http.StatusSeeOther)
 }
 
 // events is the progress page's live feed, signed in by the session.

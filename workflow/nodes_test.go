@@ -143,6 +143,7 @@ func TestNodesError(t *testing.T) {
 	}{
 		{[]error{nil, nil}, 0, "", ""},
 		{[]error{nil, shortage, nil}, failRetry, "resource_shortage", "node 2 of 3: no capacity"},
+		{[]error{shortage}, failRetry, "resource_shortage", "no capacity"}, // one node: no "node 1 of 1"
 		{[]error{shortage, down}, failUnreachable, "cluster_unreachable", "2 of 2 dedicated nodes are not ready; node 2 of 2: no API server"},
 		{[]error{errors.New("boom"), shortage}, failRetry, "step_failed", "2 of 2 dedicated nodes are not ready; node 1 of 2: boom"},
 	}

@@ -350,7 +350,9 @@ func nodesError(errs []error) error {
 			continue
 		}
 		failed++
-		err = fmt.Errorf("node %d of %d: %w", i+1, len(errs), err)
+		if len(errs) > 1 { // a plan with one node has no "node 1 of 1"
+			err = fmt.Errorf("node %d of %d: %w", i+1, len(errs), err)
+		}
 		if first == nil || errors.Is(err, tierup.ErrClusterUnreachable) && !errors.Is(first, tierup.ErrClusterUnreachable) {
 			first = err
 		}
