@@ -296,8 +296,11 @@ type Store interface {
 	UpgradeReceipts(ctx context.Context, upgradeID string) ([]*Receipt, error)
 
 	// InTx runs fn with a Store bound to one transaction, committed when fn
-	// returns nil. Inside fn use only tx: the outer store may wait for the
-	// transaction (SQLite has one writer).
+	// returns nil; InTx returns after that commit. Inside fn use only tx:
+	// the outer store may wait for the transaction (SQLite has one writer).
+	// A store may commit several callers' transactions together (SQLite
+	// does): fn's error then undoes fn's part alone, and a failed commit
+	// fails each of them.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 
 	// Close releases the store's connections.

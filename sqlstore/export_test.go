@@ -47,3 +47,13 @@ func ReaderExec(ctx context.Context, db *DB, query string) (bool, error) {
 	_, err := db.reader.ExecContext(ctx, query)
 	return true, err
 }
+
+// QueuedTx is how many transactions wait for SQLite's next group commit.
+func QueuedTx(db *DB) int {
+	if db.group == nil {
+		return 0
+	}
+	db.group.mu.Lock()
+	defer db.group.mu.Unlock()
+	return len(db.group.queue)
+}

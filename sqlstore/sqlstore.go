@@ -64,6 +64,9 @@ type DB struct {
 	// commits counts SQLite's write transactions (Commits); shared by the
 	// copies InTx makes.
 	commits *atomic.Int64
+	// group commits SQLite's concurrent transactions together
+	// (groupcommit.go); nil for PostgreSQL.
+	group *groupCommit
 }
 
 var _ tierup.Store = (*DB)(nil)
@@ -98,7 +101,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			db.Close()
 			return nil, fmt.Errorf("sqlite %s: %w", path, err)
 		}
-		store := &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db, SQLite}, commits: commits}
+		store := &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db, SQLite}, commits: commits, group: &groupCommit{}}
 		if path == ":memory:" { // every connection would have a database of its own
 			return store, nil
 		}
@@ -321,20 +324,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx tierup.Store) error) (err err
 		}
 		return mapErr(tx.Commit(ctx))
 	default:
-		tx, err := db.sqldb.BeginTx(ctx, nil)
-		if err != nil {
-			return mapErr(err)
-		}
-		defer func() {
-			if err != nil {
-				_ = tx.Rollback()
-			}
-		}()
-		child.q, child.tx = sqlQuerier{tx, SQLite}, tx
-		if err = fn(&child); err != nil {
-			return err
-		}
-		return mapErr(tx.Commit())
+		return db.inTxGrouped(ctx, fn)
 	}
 }
 

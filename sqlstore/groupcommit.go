@@ -1,0 +1,159 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/tierup/tierup"
+)
+
+// maxBatch bounds the transactions one SQLite commit carries, so that a
+// caller that joins a long queue still commits soon.
+const maxBatch = 32
+
+// groupCommit commits SQLite's concurrent write transactions together.
+// SQLite has one writer: callers of InTx take it in turn, and each commit
+// writes its pages to the WAL one system call a frame. The first caller
+// that finds no batch running leads: it begins one transaction and runs
+// its own function and those of the callers queued behind it, each in a
+// savepoint of its own (one that fails is rolled back alone), then commits
+// once for all and hands the lead to the next caller waiting, if any. Each
+// caller returns only after the commit that carries its work.
+type groupCommit struct {
+	mu      sync.Mutex
+	running bool
+	queue   []*txCall
+}
+
+// txCall is one caller's transaction.
+type txCall struct {
+	fn    func(tx tierup.Store) error
+	err   error
+	panic any
+	done  chan struct{} // closed when err (and panic) are set
+	lead  chan struct{} // closed when this caller is to lead the next batch
+}
+
+// inTxGrouped is InTx on SQLite: fn runs in a transaction shared with the
+// other callers of the moment (see groupCommit).
+func (db *DB) inTxGrouped(ctx context.Context, fn func(tx tierup.Store) error) error {
+	g := db.group
+	c := &txCall{fn: fn, done: make(chan struct{}), lead: make(chan struct{})}
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	leader := !g.running
+	g.running = true
+	g.mu.Unlock()
+	if !leader {
+		select {
+		case <-c.done:
+		case <-c.lead:
+			db.lead(ctx)
+			<-c.done
+		}
+	} else {
+		db.lead(ctx)
+		<-c.done
+	}
+	if c.panic != nil {
+		panic(c.panic)
+	}
+	return c.err
+}
+
+// lead runs one batch: the callers queued now, up to maxBatch. Then the
+// first caller still queued, if any, leads the next.
+func (db *DB) lead(ctx context.Context) {
+	g := db.group
+	g.mu.Lock()
+	n := min(len(g.queue), maxBatch)
+	batch := g.queue[:n:n]
+	g.queue = g.queue[n:]
+	g.mu.Unlock()
+	db.runBatch(ctx, batch)
+	g.mu.Lock()
+	if len(g.queue) == 0 {
+		g.running = false
+		g.mu.Unlock()
+		return
+	}
+	next := g.queue[0]
+	g.mu.Unlock()
+	close(next.lead)
+}
+
+// runBatch runs the calls in one transaction and commits it.
+func (db *DB) runBatch(ctx context.Context, batch []*txCall) {
+	finish := func(c *txCall, err error) {
+		c.err = err
+		close(c.done)
+	}
+	// One caller's cancelled context must not end the others' transaction.
+	tx, err := db.sqldb.BeginTx(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		for _, c := range batch {
+			finish(c, mapErr(err))
+		}
+		return
+	}
+	var done []*txCall
+	for i, c := range batch {
+		sp := fmt.Sprintf("tx%d", i)
+		if _, err := tx.Exec("SAVEPOINT " + sp); err != nil {
+			db.abort(tx, append(done, batch[i:]...), err)
+			return
+		}
+		child := *db
+		child.q, child.tx = sqlQuerier{tx, SQLite}, tx
+		err := call(c, &child)
+		if err != nil {
+			// Undo this call's part only. SQLite may have ended the whole
+			// transaction (an interrupted statement does): then nothing
+			// of the batch is left to commit.
+			if _, rerr := tx.Exec("ROLLBACK TO " + sp); rerr != nil {
+				finish(c, err)
+				db.abort(tx, append(done, batch[i+1:]...), rerr)
+				return
+			}
+			finish(c, err)
+		} else {
+			done = append(done, c)
+		}
+		if _, err := tx.Exec("RELEASE " + sp); err != nil {
+			db.abort(tx, append(done, batch[i+1:]...), err)
+			return
+		}
+	}
+	if len(done) == 0 { // every call failed: nothing to commit
+		_ = tx.Rollback()
+		return
+	}
+	err = mapErr(tx.Commit())
+	for _, c := range done {
+		finish(c, err)
+	}
+}
+
+// abort rolls the batch's transaction back and fails the calls left.
+func (db *DB) abort(tx *sql.Tx, calls []*txCall, cause error) {
+	_ = tx.Rollback()
+	err := fmt.Errorf("sqlite: the transaction was rolled back: %w", mapErr(cause))
+	for _, c := range calls {
+		c.err = err
+		close(c.done)
+	}
+}
+
+// call runs c's function, keeping a panic for its own goroutine.
+func call(c *txCall, tx tierup.Store) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.panic = p
+			err = errors.New("panicked")
+		}
+	}()
+	return c.fn(tx)
+}

@@ -1,0 +1,102 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tierup/tierup"
+	"github.com/tierup/tierup/internal/dbtest"
+	"github.com/tierup/tierup/sqlstore"
+)
+
+// TestGroupCommit: on SQLite, transactions that wait for the writer while
+// another runs are committed together, each in a savepoint of its own: one
+// that fails or panics is undone alone, the others are all committed, and
+// every caller returns after the commit that carries its work.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, dbtest.SQLite(t))
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	acct := func(id string) *tierup.Account {
+		return &tierup.Account{ID: id, Email: id + "@example.com", TimeZone: "UTC", Subscription: tierup.Subscription{PlanID: "hobby"}, CreatedAt: at}
+	}
+	errNo := errors.New("no")
+	// How each of the callers queued behind the first one ends.
+	const (
+		commits = iota
+		fails
+		panics
+	)
+	callers := []int{commits, fails, commits, panics, commits}
+
+	release, started := make(chan struct{}), make(chan struct{})
+	before := db.Commits()
+	var wg sync.WaitGroup
+	wg.Go(func() { // the first holds the writer until the others queue
+		if err := db.InTx(ctx, func(tx tierup.Store) error {
+			close(started)
+			<-release
+			return tx.CreateAccount(ctx, acct("first"), tierup.HashToken("first"))
+		}); err != nil {
+			t.Errorf("first: %v", err)
+		}
+	})
+	<-started
+	results := make([]any, len(callers))
+	for i, how := range callers {
+		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					results[i] = p
+				}
+			}()
+			id := fmt.Sprintf("queued%d", i)
+			results[i] = db.InTx(ctx, func(tx tierup.Store) error {
+				if err := tx.CreateAccount(ctx, acct(id), tierup.HashToken(id)); err != nil {
+					return err
+				}
+				switch how {
+				case fails:
+					return errNo
+				case panics:
+					panic("boom")
+				}
+				return nil
+			})
+		})
+	}
+	for sqlstore.QueuedTx(db) < len(callers) {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+
+	if got := db.Commits() - before; got != 2 {
+		t.Errorf("%d commits for the first and the %d queued behind it, want 2", got, len(callers))
+	}
+	for i, how := range callers {
+		id := fmt.Sprintf("queued%d", i)
+		_, err := db.Account(ctx, id)
+		switch how {
+		case commits:
+			if results[i] != nil || err != nil {
+				t.Errorf("%s: returned %v; stored: %v", id, results[i], err)
+			}
+		case fails:
+			if e, ok := results[i].(error); !ok || !errors.Is(e, errNo) || !errors.Is(err, tierup.ErrNotFound) {
+				t.Errorf("%s failed: returned %v, want its error; stored: %v, want not found", id, results[i], err)
+			}
+		case panics:
+			if results[i] != "boom" || !errors.Is(err, tierup.ErrNotFound) {
+				t.Errorf("%s panicked: recovered %v, want boom; stored: %v, want not found", id, results[i], err)
+			}
+		}
+	}
+	if _, err := db.Account(ctx, "first"); err != nil {
+		t.Errorf("first: %v", err)
+	}
+}
