@@ -169,3 +169,40 @@ func countRows(t *testing.T, db *sqlstore.DB, query string) int {
 	}
 	return n
 }
+
+// TestShutdownIgnoresSpareConnections: a connection a client opened and
+// never sent a request on (an HTTP client dials spares) is no request in
+// flight. http.Server.Shutdown waits for such a connection until it is 5 s
+// old, past the timeout here; Serve then closes it and reports no error,
+// while a request really in flight still is one.
+func TestShutdownIgnoresSpareConnections(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := openStack(t, dbtest.SQLite(t), func(o *stack.Options) {
+		o.Shutdown = stack.Shutdown{Delay: 0, Timeout: 300 * time.Millisecond}
+	})
+	t.Cleanup(func() { st.Store.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigterm, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- st.Serve(sigterm, ln, nil) }()
+	h := &harness{Client: apitest.Client{T: t, BaseURL: "http://" + ln.Addr().String()}, st: st}
+	h.Expect(h.Do("GET", "/healthz", "", nil), 200, "") // serving
+	spare, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spare.Close()
+	stop() // SIGTERM
+	if err := <-served; err != nil {
+		t.Fatalf("Serve with a spare connection open: %v", err)
+	}
+	// The spare was closed by the server.
+	_ = spare.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := spare.Read(make([]byte, 1)); err == nil {
+		t.Errorf("the spare connection is still open (read %d bytes)", n)
+	}
+}
