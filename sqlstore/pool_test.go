@@ -109,3 +109,28 @@ func TestCommits(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresPoolSize: without pool_max_conns in the URL the pool holds
+// up to DefaultMaxConns connections; the URL's own setting wins.
+func TestPostgresPoolSize(t *testing.T) {
+	dsn := dbtest.Postgres(t)
+	tests := []struct {
+		name, dsn string
+		want      int32
+	}{
+		{"the default", dsn, sqlstore.DefaultMaxConns},
+		{"the URL's", dsn + "&pool_max_conns=3", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := sqlstore.Open(context.Background(), tt.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if got := db.Pool().Config().MaxConns; got != tt.want {
+				t.Errorf("MaxConns = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
