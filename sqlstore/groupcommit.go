@@ -47,14 +47,14 @@ func (db *DB) inTxGrouped(ctx context.Context, fn func(tx tierup.Store) error) e
 	leader := !g.running
 	g.running = true
 	g.mu.Unlock()
-	if !leader { // wait for a batch to carry c, or to lead one
+	if !leader {
 		select {
 		case <-c.done:
 		case <-c.lead:
-			leader = true
+			db.lead(ctx)
+			<-c.done
 		}
-	}
-	if leader {
+	} else {
 		db.lead(ctx)
 		<-c.done
 	}
@@ -106,7 +106,9 @@ func (db *DB) runBatch(ctx context.Context, batch []*txCall) {
 			db.abort(tx, append(done, batch[i:]...), err)
 			return
 		}
-		err := call(c, db.in(sqlQuerier{tx, SQLite}, tx))
+		child := *db
+		child.q, child.tx = sqlQuerier{tx, SQLite}, tx
+		err := call(c, &child)
 		if err != nil {
 			// Undo this call's part only. SQLite may have ended the whole
 			// transaction (an interrupted statement does): then nothing
