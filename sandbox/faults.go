@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -111,17 +112,15 @@ func (f *Faults) Clear(ctx context.Context, kind string) error {
 	return f.put(ctx, &Fault{Kind: kind})
 }
 
-// List returns the faults in force.
+// List returns the faults in force, by kind.
 func (f *Faults) List(ctx context.Context) ([]Fault, error) {
-	recs, err := f.Store.Records(ctx, faultScope)
+	s, err := f.Now(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := f.Clock.Now()
 	out := []Fault{}
-	for _, r := range recs {
-		var flt Fault
-		if json.Unmarshal(r.Value, &flt) == nil && faultActive(&flt, now) {
+	for _, kind := range slices.Sorted(maps.Keys(s.faults)) {
+		if flt := s.faults[kind]; faultActive(&flt, s.now) {
 			out = append(out, flt)
 		}
 	}
@@ -180,9 +179,12 @@ func (s Snapshot) Flake() string {
 }
 
 // Consume uses up one call of a count-based fault and reports whether the
-// caller must fail. A caller holding a Snapshot calls it only when the
-// fault is Pending there. Errors: tierup.UpdateRecord's.
-func (f *Faults) Consume(ctx context.Context, kind string) (bool, error) {
+// caller must fail. It writes only when the fault had calls left in the
+// caller's snapshot (Pending). Errors: tierup.UpdateRecord's.
+func (f *Faults) Consume(ctx context.Context, s Snapshot, kind string) (bool, error) {
+	if !s.Pending(kind) {
+		return false, nil
+	}
 	var fail bool
 	_, err := tierup.UpdateRecord(ctx, f.Store, faultScope, kind, func(flt *Fault, _ bool) error {
 		fail = flt.Remaining > 0

@@ -217,14 +217,12 @@ func (g *Gateway) charge(ctx context.Context, faults Snapshot, req tierup.Charge
 				return nil, ctx.Err()
 			}
 		}
-		if faults.Pending(FaultGatewayTimeout) {
-			lost, err := g.Faults.Consume(ctx, FaultGatewayTimeout)
-			if err != nil {
-				return nil, err
-			}
-			if lost {
-				return nil, errNoAnswer()
-			}
+		lost, err := g.Faults.Consume(ctx, faults, FaultGatewayTimeout)
+		if err != nil {
+			return nil, err
+		}
+		if lost {
+			return nil, errNoAnswer()
 		}
 	}
 	return chargeResult(e, nil)

@@ -86,6 +86,19 @@ func (c *Cluster) reachable(ctx context.Context) (sandbox.Snapshot, error) {
 	return faults, nil
 }
 
+// after lets d pass (a node boots, a rollout runs) and reads the faults
+// again, for the cluster may have been cut off meanwhile; with no delay
+// the faults read before stand.
+func (c *Cluster) after(ctx context.Context, d time.Duration, faults sandbox.Snapshot) (sandbox.Snapshot, error) {
+	if d <= 0 {
+		return faults, nil
+	}
+	if err := sleep(ctx, d); err != nil {
+		return faults, err
+	}
+	return c.reachable(ctx)
+}
+
 // update applies f to the account's state, seeded with the default
 // workloads on first sight. Errors: f's, and tierup.UpdateRecord's.
 func (c *Cluster) update(ctx context.Context, accountID string, f func(*state) error) (*state, error) {
@@ -241,11 +254,9 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 			return c.waitReady(ctx, &nd.Node)
 		}
 	}
-	short := false
-	if faults.Pending(sandbox.FaultResourceShortage) {
-		if short, err = c.faults.Consume(ctx, sandbox.FaultResourceShortage); err != nil {
-			return nil, err
-		}
+	short, err := c.faults.Consume(ctx, faults, sandbox.FaultResourceShortage)
+	if err != nil {
+		return nil, err
 	}
 	others, err := c.otherNodes(ctx, req.AccountID)
 	if err != nil {
@@ -282,13 +293,8 @@ func (c *Cluster) waitReady(ctx context.Context, n *tierup.Node) (*tierup.Node, 
 	if n.Ready {
 		return n, nil
 	}
-	if c.cfg.ProvisionDelay > 0 { // the node boots; the cluster may be cut off meanwhile
-		if err := sleep(ctx, c.cfg.ProvisionDelay); err != nil {
-			return nil, err
-		}
-		if _, err := c.reachable(ctx); err != nil {
-			return nil, err
-		}
+	if _, err := c.after(ctx, c.cfg.ProvisionDelay, sandbox.Snapshot{}); err != nil { // the node boots
+		return nil, err
 	}
 	_, err := c.update(ctx, n.AccountID, func(st *state) error {
 		for i := range st.Nodes {
@@ -378,19 +384,12 @@ func (c *Cluster) MigrateWorkload(ctx context.Context, accountID string, w tieru
 	if err != nil {
 		return nil, err
 	}
-	if c.cfg.MigrateDelay > 0 {
-		if err := sleep(ctx, c.cfg.MigrateDelay); err != nil {
-			return nil, err
-		}
-		if faults, err = c.reachable(ctx); err != nil {
-			return nil, err // cut off mid-rollout: nothing was switched
-		}
+	if faults, err = c.after(ctx, c.cfg.MigrateDelay, faults); err != nil {
+		return nil, err // cut off mid-rollout: nothing was switched
 	}
-	fail := false
-	if faults.Pending(sandbox.FaultMigrationFailure) {
-		if fail, err = c.faults.Consume(ctx, sandbox.FaultMigrationFailure); err != nil {
-			return nil, err
-		}
+	fail, err := c.faults.Consume(ctx, faults, sandbox.FaultMigrationFailure)
+	if err != nil {
+		return nil, err
 	}
 	if fail {
 		return nil, tierup.Errorf(tierup.CodeMigrationFailed, "%s %s did not become ready on %s; it was rolled back to the shared pool", w.Kind, w.Name, strings.Join(names, ", "))

@@ -47,14 +47,14 @@ func (db *DB) inTxGrouped(ctx context.Context, fn func(tx tierup.Store) error) e
 	leader := !g.running
 	g.running = true
 	g.mu.Unlock()
-	if !leader {
+	if !leader { // wait for a batch to carry c, or to lead one
 		select {
 		case <-c.done:
 		case <-c.lead:
-			db.lead(ctx)
-			<-c.done
+			leader = true
 		}
-	} else {
+	}
+	if leader {
 		db.lead(ctx)
 		<-c.done
 	}
@@ -106,9 +106,7 @@ func (db *DB) runBatch(ctx context.Context, batch []*txCall) {
 			db.abort(tx, append(done, batch[i:]...), err)
 			return
 		}
-		child := *db
-		child.q, child.tx = sqlQuerier{tx, SQLite}, tx
-		err := call(c, &child)
+		err := call(c, db.in(sqlQuerier{tx, SQLite}, tx))
 		if err != nil {
 			// Undo this call's part only. SQLite may have ended the whole
 			// transaction (an interrupted statement does): then nothing

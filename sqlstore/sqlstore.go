@@ -316,7 +316,6 @@ func (db *DB) InTx(ctx context.Context, fn func(tx tierup.Store) error) (err err
 	if db.tx != nil {
 		return fn(db)
 	}
-	child := *db
 	switch db.dialect {
 	case Postgres:
 		tx, err := db.pool.Begin(ctx)
@@ -328,14 +327,20 @@ func (db *DB) InTx(ctx context.Context, fn func(tx tierup.Store) error) (err err
 				_ = tx.Rollback(context.WithoutCancel(ctx))
 			}
 		}()
-		child.q, child.tx = pgxQuerier{tx}, tx
-		if err = fn(&child); err != nil {
+		if err = fn(db.in(pgxQuerier{tx}, tx)); err != nil {
 			return err
 		}
 		return mapErr(tx.Commit(ctx))
 	default:
 		return db.inTxGrouped(ctx, fn)
 	}
+}
+
+// in is the store bound to transaction tx, which q runs on.
+func (db *DB) in(q querier, tx any) *DB {
+	child := *db
+	child.q, child.tx = q, tx
+	return &child
 }
 
 // querier is what the store's SQL runs on: a connection pool or a
