@@ -195,8 +195,16 @@ type Store interface {
 	CountEvents(ctx context.Context, accountID string, action Action, since time.Time) (int, error)
 
 	// Heartbeat records that the workflow process is alive, at the
-	// database's time: leases never compare two hosts' clocks.
+	// database's time: leases never compare two hosts' clocks. It creates
+	// the process's heartbeat or refreshes it.
 	Heartbeat(ctx context.Context, process string) error
+	// RefreshHeartbeat refreshes the process's heartbeat, as Heartbeat
+	// does, but never creates one: it reports false when there is none
+	// (deleted by the process's own stop, or swept after a long silence).
+	// A process's periodic beats use it because a beat whose statement is
+	// cancelled in flight can still be committed by the database after the
+	// stop's DeleteHeartbeat: as a refresh it then changes nothing.
+	RefreshHeartbeat(ctx context.Context, process string) (bool, error)
 	// DeleteHeartbeat removes the process's heartbeat when it stops
 	// cleanly, holding no step: the others need not wait for it to age.
 	DeleteHeartbeat(ctx context.Context, process string) error

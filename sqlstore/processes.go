@@ -18,6 +18,12 @@ func (db *DB) Heartbeat(ctx context.Context, process string) error {
 	return err
 }
 
+// RefreshHeartbeat implements tierup.Store.
+func (db *DB) RefreshHeartbeat(ctx context.Context, process string) (bool, error) {
+	n, err := db.q.exec(ctx, `UPDATE processes SET seen_at = `+db.nowSQL()+` WHERE id = $1`, process)
+	return n > 0, err
+}
+
 // DeleteHeartbeat implements tierup.Store.
 func (db *DB) DeleteHeartbeat(ctx context.Context, process string) error {
 	_, err := db.q.exec(ctx, `DELETE FROM processes WHERE id = $1`, process)

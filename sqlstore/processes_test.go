@@ -79,6 +79,9 @@ func TestResumeCandidates(t *testing.T) {
 		if err := db.Heartbeat(ctx, "fresh"); err != nil { // a second beat updates
 			t.Fatal(err)
 		}
+		if found, err := db.RefreshHeartbeat(ctx, "fresh"); err != nil || !found {
+			t.Fatalf("refreshing fresh's heartbeat: %v, %v; want true", found, err)
+		}
 		// Age two heartbeats behind the store's back.
 		if _, err := sqlstore.Exec(ctx, db, `UPDATE processes SET seen_at = $1 WHERE id = 'stale'`, time.Now().Add(-10*time.Minute)); err != nil {
 			t.Fatal(err)
@@ -137,6 +140,11 @@ func TestResumeCandidates(t *testing.T) {
 		if got, err := db.ResumeCandidates(ctx, time.Hour, stallAfter); err != nil || len(got) != len(want)+1 || got[0].ID != "upg_fresh" {
 			t.Errorf("after deleting fresh's heartbeat: %d candidates, %v; want %d, upg_fresh first", len(got), err, len(want)+1)
 		}
+		// A beat that lands after the delete (its statement was cancelled
+		// in flight, yet committed) does not bring the heartbeat back.
+		if found, err := db.RefreshHeartbeat(ctx, "fresh"); err != nil || found {
+			t.Errorf("refreshing a deleted heartbeat: %v, %v; want false", found, err)
+		}
 		if n, err := db.SweepProcesses(ctx, 0); err != nil || n != 0 {
 			t.Errorf("swept %d, %v after the last heartbeat was deleted; want 0", n, err)
 		}
@@ -146,7 +154,7 @@ func TestResumeCandidates(t *testing.T) {
 // TestLeasesReadNoGoClock checks the property the leases rest on: the
 // heartbeat methods and the SQL helpers they use never read the Go clock.
 func TestLeasesReadNoGoClock(t *testing.T) {
-	funcs := map[string]bool{"Heartbeat": false, "DeleteHeartbeat": false, "RunningIn": false, "ResumeCandidates": false, "SweepProcesses": false, "nowSQL": false, "agoSQL": false, "laterSQL": false, "secondsArg": false}
+	funcs := map[string]bool{"Heartbeat": false, "RefreshHeartbeat": false, "DeleteHeartbeat": false, "RunningIn": false, "ResumeCandidates": false, "SweepProcesses": false, "nowSQL": false, "agoSQL": false, "laterSQL": false, "secondsArg": false}
 	pkgs, err := parser.ParseDir(token.NewFileSet(), ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
 	if err != nil {
 		t.Fatal(err)

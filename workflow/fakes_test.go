@@ -101,6 +101,10 @@ type fakeStore struct {
 	setSubErr  error             // the next SetSubscription fails with it
 	txs        int               // transactions begun
 	txFault    func(n int) error // when set, transaction n (1-based) fails with its error before it runs
+	// lateBeats, when set, is closed by the next beat, which is then cut
+	// short and committed late (fakeStore.beat).
+	lateBeats   chan struct{}
+	afterDelete []func() // the late beats, written after the next DeleteHeartbeat
 }
 
 func newFakeStore() *fakeStore {
@@ -227,17 +231,42 @@ func (f *fakeStore) PaymentMethod(_ context.Context, id string) (*tierup.Payment
 	return f.pms[id], nil
 }
 
-func (f *fakeStore) Heartbeat(_ context.Context, process string) error {
+func (f *fakeStore) Heartbeat(ctx context.Context, process string) error {
+	_, err := f.beat(ctx, func() bool { f.st.beats[process] = true; return true })
+	return err
+}
+
+func (f *fakeStore) RefreshHeartbeat(ctx context.Context, process string) (bool, error) {
+	return f.beat(ctx, func() bool { return f.st.beats[process] })
+}
+
+// beat applies write, or, while lateBeats is set, models a database that
+// commits a statement cancelled in flight: the beat waits for ctx to end,
+// returns its error and is written after the next DeleteHeartbeat.
+func (f *fakeStore) beat(ctx context.Context, write func() bool) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.st.beats[process] = true
-	return nil
+	if f.lateBeats == nil {
+		return write(), nil
+	}
+	inFlight := f.lateBeats
+	f.lateBeats = nil
+	f.mu.Unlock()
+	close(inFlight)
+	<-ctx.Done()
+	f.mu.Lock()
+	f.afterDelete = append(f.afterDelete, func() { write() })
+	return false, ctx.Err()
 }
 
 func (f *fakeStore) DeleteHeartbeat(_ context.Context, process string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.st.beats, process)
+	for _, w := range f.afterDelete {
+		w()
+	}
+	f.afterDelete = nil
 	return nil
 }
 

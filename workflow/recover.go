@@ -77,13 +77,26 @@ func (e *Engine) watch(ctx context.Context) {
 			}
 		}
 	}
-	wg.Go(func() { every(heartbeatInterval, e.beat, "workflow heartbeat") })
+	wg.Go(func() { every(heartbeatInterval, e.refreshBeat, "workflow heartbeat") })
 	wg.Go(func() { every(heartbeatInterval, e.resumeOrphans, "resuming orphaned steps") })
 	wg.Go(func() { every(sweepInterval, e.sweepProcesses, "sweeping dead processes' heartbeats") })
 	wg.Wait()
 }
 
 func (e *Engine) beat(ctx context.Context) error { return e.Store.Heartbeat(ctx, e.process) }
+
+// refreshBeat is a beat after the first: a refresh, so that one cut short
+// by Stop and committed late cannot bring back the deleted heartbeat. The
+// heartbeat is made again only when it went while the engine runs (swept
+// after a pause longer than the retention).
+func (e *Engine) refreshBeat(ctx context.Context) error {
+	found, err := e.Store.RefreshHeartbeat(ctx, e.process)
+	if err != nil || found || !e.Running() {
+		return err
+	}
+	e.Log.WarnContext(ctx, "workflow: this process's heartbeat was gone, as a dead process's; beating again", "process", e.process)
+	return e.beat(ctx)
+}
 
 // sweepProcesses deletes the heartbeats of processes dead for long.
 func (e *Engine) sweepProcesses(ctx context.Context) error {

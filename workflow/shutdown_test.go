@@ -176,6 +176,60 @@ func TestStopReleasesSteps(t *testing.T) {
 	}
 }
 
+// TestStopOutlivesLateBeat stops the engine while a periodic beat is in
+// flight and the database commits it only after Stop deleted the
+// heartbeat (PostgreSQL runs a statement it has read even when the client
+// gave up on it): the stopped process leaves no heartbeat behind.
+func TestStopOutlivesLateBeat(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	if err := r.e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	inFlight := make(chan struct{})
+	r.store.mu.Lock()
+	r.store.lateBeats = inFlight
+	r.store.mu.Unlock()
+	<-inFlight // the next periodic beat, within heartbeatInterval
+	if err := r.e.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.store.mu.Lock()
+	defer r.store.mu.Unlock()
+	if r.store.afterDelete != nil || r.store.st.beats[r.e.process] {
+		t.Errorf("after Stop: late beats pending %d, heartbeat kept %v; want none", len(r.store.afterDelete), r.store.st.beats[r.e.process])
+	}
+}
+
+// TestBeatAfterSweep: a running engine whose heartbeat was swept (a pause
+// past the retention) beats it back; once stopped, it does not.
+func TestBeatAfterSweep(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	if err := r.e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, running := range []bool{true, false} {
+		if !running {
+			if err := r.e.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.store.DeleteHeartbeat(ctx, r.e.process); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.e.refreshBeat(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r.store.mu.Lock()
+		beating := r.store.st.beats[r.e.process]
+		r.store.mu.Unlock()
+		if beating != running {
+			t.Errorf("running %v: heartbeat there %v after a refresh", running, beating)
+		}
+	}
+}
+
 func TestReserve(t *testing.T) {
 	for _, tt := range []struct{ left, want time.Duration }{
 		{25 * time.Second, 5 * time.Second}, // the default timeout
