@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tierup/tierup"
 )
@@ -26,6 +27,9 @@ type groupCommit struct {
 	mu      sync.Mutex
 	running bool
 	queue   []*txCall
+	// merged counts the transactions committed inside another's commit:
+	// a batch of n that commits adds n-1 (DB.Transactions).
+	merged atomic.Int64
 }
 
 // txCall is one caller's transaction.
@@ -64,6 +68,18 @@ func (db *DB) inTxGrouped(ctx context.Context, fn func(tx tierup.Store) error) e
 	return c.err
 }
 
+// execGrouped runs one write statement outside a transaction as a grouped
+// transaction of its own: concurrent single writes (a quote, a token's
+// use) then share a commit, as InTx's callers do.
+func (db *DB) execGrouped(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := db.inTxGrouped(ctx, func(tx tierup.Store) (err error) {
+		n, err = tx.(*DB).q.exec(ctx, query, args...)
+		return err
+	})
+	return n, err
+}
+
 // lead runs one batch: the callers queued now, up to maxBatch. Then the
 // first caller still queued, if any, leads the next.
 func (db *DB) lead(ctx context.Context) {
@@ -99,6 +115,16 @@ func (db *DB) runBatch(ctx context.Context, batch []*txCall) {
 		}
 		return
 	}
+	if len(batch) == 1 { // alone: no savepoint, the transaction is its own
+		c := batch[0]
+		if err := call(c, db.in(sqlQuerier{tx, SQLite}, tx)); err != nil {
+			_ = tx.Rollback()
+			finish(c, err)
+			return
+		}
+		finish(c, mapErr(tx.Commit()))
+		return
+	}
 	var done []*txCall
 	for i, c := range batch {
 		sp := fmt.Sprintf("tx%d", i)
@@ -130,6 +156,9 @@ func (db *DB) runBatch(ctx context.Context, batch []*txCall) {
 		return
 	}
 	err = mapErr(tx.Commit())
+	if err == nil {
+		db.group.merged.Add(int64(len(done) - 1))
+	}
 	for _, c := range done {
 		finish(c, err)
 	}

@@ -34,7 +34,7 @@ func TestGroupCommit(t *testing.T) {
 	callers := []int{commits, fails, commits, panics, commits}
 
 	release, started := make(chan struct{}), make(chan struct{})
-	before := db.Commits()
+	before, txBefore := db.Commits(), db.Transactions()
 	var wg sync.WaitGroup
 	wg.Go(func() { // the first holds the writer until the others queue
 		if err := db.InTx(ctx, func(tx tierup.Store) error {
@@ -78,6 +78,9 @@ func TestGroupCommit(t *testing.T) {
 	if got := db.Commits() - before; got != 2 {
 		t.Errorf("%d commits for the first and the %d queued behind it, want 2", got, len(callers))
 	}
+	if got := db.Transactions() - txBefore; got != 4 {
+		t.Errorf("%d transactions counted, want 4: the first and the three queued ones that commit", got)
+	}
 	for i, how := range callers {
 		id := fmt.Sprintf("queued%d", i)
 		_, err := db.Account(ctx, id)
@@ -98,5 +101,58 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if _, err := db.Account(ctx, "first"); err != nil {
 		t.Errorf("first: %v", err)
+	}
+}
+
+// TestGroupCommitSingleWrites: on SQLite, writes made outside a
+// transaction that wait for the writer join the group commit as
+// transactions of their own: committed together, each one's result its
+// own (a write that fails fails alone).
+func TestGroupCommitSingleWrites(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, dbtest.SQLite(t))
+	for _, p := range []string{"p0", "p1", "p2"} {
+		if err := db.Heartbeat(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release, started := make(chan struct{}), make(chan struct{})
+	before, txBefore := db.Commits(), db.Transactions()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := db.InTx(ctx, func(tx tierup.Store) error {
+			close(started)
+			<-release
+			return nil
+		}); err != nil {
+			t.Errorf("holding the writer: %v", err)
+		}
+	})
+	<-started
+	// p0–p2 have a heartbeat to refresh, p3 has none: found false, alone.
+	processes := []string{"p0", "p1", "p2", "p3"}
+	found := make([]bool, len(processes))
+	for i, p := range processes {
+		wg.Go(func() {
+			var err error
+			if found[i], err = db.RefreshHeartbeat(ctx, p); err != nil {
+				t.Errorf("refreshing %s: %v", p, err)
+			}
+		})
+	}
+	for sqlstore.QueuedTx(db) < len(processes) {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if want := []bool{true, true, true, false}; fmt.Sprint(found) != fmt.Sprint(want) {
+		t.Errorf("found %v, want %v", found, want)
+	}
+	// The holder's commit, then one for the four refreshes.
+	if got := db.Commits() - before; got != 2 {
+		t.Errorf("%d commits for the holder and the four writes, want 2", got)
+	}
+	if got := db.Transactions() - txBefore; got != 5 {
+		t.Errorf("%d transactions counted, want 5", got)
 	}
 }

@@ -115,7 +115,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		}
 		reader.SetMaxOpenConns(sqliteReaders())
 		reader.SetMaxIdleConns(sqliteReaders())
-		store.reader, store.q = reader, readSplit{write: sqlQuerier{db, SQLite}, read: sqlQuerier{reader, SQLite}}
+		store.reader, store.q = reader, readSplit{writer: sqlQuerier{db, SQLite}, read: sqlQuerier{reader, SQLite}, grouped: store.execGrouped}
 		return store, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		cfg, err := pgxpool.ParseConfig(dsn)
@@ -161,9 +161,13 @@ const DefaultMaxConns = 16
 func sqliteReaders() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // readSplit is SQLite's querier outside a transaction: statements that
-// only read (SELECT) go to the read pool, every other one to the writer.
-// Inside InTx everything runs on the writer's transaction.
-type readSplit struct{ write, read sqlQuerier }
+// only read (SELECT) go to the read pool; a write (exec) joins the group
+// commit (DB.execGrouped), and a write that returns rows runs on the
+// writer. Inside InTx everything runs on the writer's transaction.
+type readSplit struct {
+	writer, read sqlQuerier
+	grouped      func(ctx context.Context, query string, args ...any) (int64, error)
+}
 
 // reads reports whether a statement only reads: SQLite runs no writes
 // inside a SELECT (a WITH may prefix an INSERT, so it is not one).
@@ -172,15 +176,15 @@ func reads(query string) bool {
 	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
 }
 
-func (q readSplit) on(query string) sqlQuerier {
+func (q readSplit) on(query string) querier {
 	if reads(query) {
 		return q.read
 	}
-	return q.write
+	return q.writer
 }
 
 func (q readSplit) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return q.write.exec(ctx, query, args...)
+	return q.grouped(ctx, query, args...)
 }
 
 func (q readSplit) queryRow(ctx context.Context, query string, args ...any) row {
@@ -231,6 +235,17 @@ func (db *DB) Commits() int64 {
 		return 0
 	}
 	return db.commits.Load()
+}
+
+// Transactions is how many write transactions SQLite has committed through
+// this handle as its callers see them: each InTx and each write outside
+// one counts once, also when the group commit carried several in one
+// database commit (Commits counts those once). 0 on PostgreSQL.
+func (db *DB) Transactions() int64 {
+	if db.commits == nil {
+		return 0
+	}
+	return db.commits.Load() + db.group.merged.Load()
 }
 
 // redact drops anything that may be a password from a DSN for messages.
