@@ -184,6 +184,10 @@ type Store interface {
 	// ListUpgrades lists the upgrades f matches, of every account, newest
 	// first by (CreatedAt, ID).
 	ListUpgrades(ctx context.Context, f UpgradeFilter) ([]*Upgrade, error)
+	// ActiveUpgrade returns the account's upgrade in an active status (an
+	// account has at most one), by an index: no older upgrade is read.
+	// Errors: ErrNotFound when none is active.
+	ActiveUpgrade(ctx context.Context, accountID string) (*Upgrade, error)
 	// ActiveUpgrades lists every upgrade in an active status.
 	ActiveUpgrades(ctx context.Context) ([]*Upgrade, error)
 	// AppendEvent records an event and sets its Seq.

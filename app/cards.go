@@ -85,15 +85,13 @@ func (a *App) DeletePaymentMethod(ctx context.Context, accountID, id string) err
 	if err != nil || pm.AccountID != accountID || pm.DeletedAt != nil {
 		return tierup.Errorf(tierup.CodeNotFound, "payment method %s not found", id)
 	}
-	ups, err := a.store.Upgrades(ctx, accountID)
-	if err != nil {
+	u, err := a.store.ActiveUpgrade(ctx, accountID)
+	switch {
+	case err != nil && !errors.Is(err, tierup.ErrNotFound):
 		return err
-	}
-	for _, u := range ups {
-		if u.Active() && u.Payment.PaymentMethodID == id {
-			return tierup.Errorf(tierup.CodePaymentMethodInUse,
-				"%s •••• %s pays for upgrade %s, which is still in progress; delete it once the upgrade is over", pm.Brand, pm.Last4, u.ID)
-		}
+	case err == nil && u.Payment.PaymentMethodID == id:
+		return tierup.Errorf(tierup.CodePaymentMethodInUse,
+			"%s •••• %s pays for upgrade %s, which is still in progress; delete it once the upgrade is over", pm.Brand, pm.Last4, u.ID)
 	}
 	if pm.Customer != "" { // a card that was never attached has nothing to detach
 		if err := a.deps.Gateway.DetachPaymentMethod(ctx, pm.GatewayRef); err != nil {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -182,14 +183,12 @@ func (a *App) requireSandbox() error {
 // noActiveUpgrade refuses a quote while an upgrade is under way: its
 // figures would be stale the moment that upgrade switches the plan.
 func (a *App) noActiveUpgrade(ctx context.Context, accountID string) error {
-	ups, err := a.store.Upgrades(ctx, accountID)
-	if err != nil {
+	u, err := a.store.ActiveUpgrade(ctx, accountID)
+	switch {
+	case errors.Is(err, tierup.ErrNotFound):
+		return nil
+	case err != nil:
 		return err
 	}
-	for _, u := range ups {
-		if u.Status.Active() {
-			return tierup.Errorf(tierup.CodeUpgradeInProgress, "upgrade %s is still %s; quote again once it is finished", u.ID, u.Status)
-		}
-	}
-	return nil
+	return tierup.Errorf(tierup.CodeUpgradeInProgress, "upgrade %s is still %s; quote again once it is finished", u.ID, u.Status)
 }

@@ -256,3 +256,38 @@ func oneUpgrade(t *testing.T, dsn string) (*sqlstore.DB, fixture, *tierup.Upgrad
 	}
 	return db, f, u
 }
+
+// TestActiveUpgrade: an account's active upgrade is found among its
+// finished ones; an account with none active gets ErrNotFound.
+func TestActiveUpgrade(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := dbtest.OpenStore(t, dsn)
+		f := fixture{t, db, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+		done := func(u *tierup.Upgrade) { u.Status = tierup.UpgradeCompleted }
+		for _, id := range []string{"upg_old", "upg_none"} {
+			if _, err := f.upgrade(id, "", done); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.upgrade("upg_now", "acct_upg_old", nil); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			account, want string // want "": none active
+		}{
+			{"acct_upg_old", "upg_now"},
+			{"acct_upg_none", ""},
+			{"acct_missing", ""},
+		}
+		for _, tt := range tests {
+			u, err := db.ActiveUpgrade(ctx, tt.account)
+			switch {
+			case tt.want == "" && !errors.Is(err, tierup.ErrNotFound):
+				t.Errorf("%s: %v, %v; want ErrNotFound", tt.account, u, err)
+			case tt.want != "" && (err != nil || u.ID != tt.want):
+				t.Errorf("%s: %v, %v; want %s", tt.account, u, err, tt.want)
+			}
+		}
+	})
+}

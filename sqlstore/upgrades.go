@@ -125,6 +125,15 @@ func (db *DB) Upgrades(ctx context.Context, accountID string) ([]*tierup.Upgrade
 	return db.listUpgrades(ctx, `SELECT state FROM upgrades WHERE account_id = $1 ORDER BY created_at DESC, id DESC`, accountID)
 }
 
+// ActiveUpgrade implements tierup.Store.
+func (db *DB) ActiveUpgrade(ctx context.Context, accountID string) (*tierup.Upgrade, error) {
+	var state string
+	if err := db.q.queryRow(ctx, `SELECT state FROM upgrades WHERE account_id = $1 AND active`, accountID).Scan(&state); err != nil {
+		return nil, notFound(err, "active upgrade of account %s", accountID)
+	}
+	return decodeUpgrade(state)
+}
+
 // ActiveUpgrades implements tierup.Store.
 func (db *DB) ActiveUpgrades(ctx context.Context) ([]*tierup.Upgrade, error) {
 	return db.listUpgrades(ctx, `SELECT state FROM upgrades WHERE active ORDER BY created_at`)
