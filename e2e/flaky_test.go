@@ -105,6 +105,13 @@ func (h *harness) endings(ups []startedUpgrade) map[string]string {
 		}
 	}
 	if len(outcome) < len(ups) {
+		for _, u := range ups {
+			if _, ok := outcome[u.id]; !ok {
+				r := h.Do("GET", "/v1/upgrades/"+u.id, admin, nil)
+				ev := h.Do("GET", "/v1/upgrades/"+u.id+"/audit", admin, nil)
+				h.T.Logf("upgrade %s did not end: %s\nits events: %s", u.id, r.Raw, ev.Raw)
+			}
+		}
 		h.T.Fatalf("%d of %d upgrades ended", len(outcome), len(ups))
 	}
 	return outcome

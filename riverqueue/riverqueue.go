@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,6 +42,12 @@ type Config struct {
 	// rescued by River, for a process that died. Required: the workflow's
 	// job timeout plus its margin.
 	RescueAfter time.Duration
+	// MaxRetryDelay caps the wait before River runs again a job that failed
+	// unexpectedly (the database was unreachable, say): 1 s after the
+	// first failure, doubling after each one, with jitter (default 30s).
+	// River's own schedule, attempt⁴ seconds, put a step that failed a
+	// few times during a database outage minutes to hours away.
+	MaxRetryDelay time.Duration
 	// FinishedJobRetention is how long the jobs of finished steps are kept
 	// (default tierup.DefaultRetention().FinishedJobs, 24h); River keeps
 	// the few jobs that failed for good 7 days.
@@ -49,7 +56,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults of the optional fields.
 func DefaultConfig() Config {
-	return Config{Workers: 10, PollInterval: 200 * time.Millisecond, FinishedJobRetention: tierup.DefaultRetention().FinishedJobs}
+	return Config{Workers: 10, PollInterval: 200 * time.Millisecond, MaxRetryDelay: 30 * time.Second, FinishedJobRetention: tierup.DefaultRetention().FinishedJobs}
 }
 
 func (c Config) withDefaults() Config {
@@ -60,10 +67,33 @@ func (c Config) withDefaults() Config {
 	if c.PollInterval <= 0 {
 		c.PollInterval = d.PollInterval
 	}
+	if c.MaxRetryDelay <= 0 {
+		c.MaxRetryDelay = d.MaxRetryDelay
+	}
 	if c.FinishedJobRetention <= 0 {
 		c.FinishedJobRetention = d.FinishedJobRetention
 	}
 	return c
+}
+
+// retryPolicy schedules a failed job's next run 1 s after its first
+// failure, doubling with each one up to max, each wait between half and
+// all of that. Like River's default policy it counts the job's errors and
+// reads the process's clock: the queue compares the time with its own.
+type retryPolicy struct{ max time.Duration }
+
+func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().UTC().Add(p.delay(len(job.Errors) + 1))
+}
+
+// delay is the wait after the failure-th failure.
+func (p retryPolicy) delay(failure int) time.Duration {
+	d := p.max
+	if failure <= 30 {
+		d = min(time.Second<<(max(failure, 1)-1), p.max)
+	}
+	half := d / 2
+	return half + rand.N(half+1)
 }
 
 // jobArgs is River's form of a tierup.Job: the one job kind.
@@ -126,6 +156,7 @@ func build[TTx any, TDriver riverdriver.Driver[TTx]](ctx context.Context, driver
 		FetchCooldown:        20 * time.Millisecond,
 		FetchPollInterval:    cfg.PollInterval, // SQLite has no LISTEN/NOTIFY
 		MaxAttempts:          1000,             // River retries only unexpected errors (a database hiccup); steps retry themselves
+		RetryPolicy:          retryPolicy{max: cfg.MaxRetryDelay},
 		// Jobs are the queue's, not the record: the upgrade and its audit
 		// events say what happened.
 		CompletedJobRetentionPeriod: cfg.FinishedJobRetention,
