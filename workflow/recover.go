@@ -79,6 +79,7 @@ func (e *Engine) watch(ctx context.Context) {
 	}
 	wg.Go(func() { every(heartbeatInterval, e.refreshBeat, "workflow heartbeat") })
 	wg.Go(func() { every(heartbeatInterval, e.resumeOrphans, "resuming orphaned steps") })
+	wg.Go(func() { every(heartbeatTimeout, e.resumeIdle, "resuming steps this process no longer runs") })
 	wg.Go(func() { every(sweepInterval, e.sweepProcesses, "sweeping dead processes' heartbeats") })
 	wg.Wait()
 }
@@ -122,16 +123,41 @@ func (e *Engine) resumeOrphans(ctx context.Context) error {
 		}
 		// One that cannot be resumed now (another process resumed it
 		// first, say) does not hold up the others.
-		if err := e.resume(ctx, u, what); err != nil && !errors.Is(err, tierup.ErrConflict) {
+		dead := cmp.Or(u.RunningWorker(), "unknown")
+		if err := e.resume(ctx, u, what, fmt.Sprintf("%s had stopped (process %s); resuming it", what, dead)); err != nil && !errors.Is(err, tierup.ErrConflict) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// resume schedules what again for u, unless u moved since it was read.
-func (e *Engine) resume(ctx context.Context, u *tierup.Upgrade, what tierup.StepName) error {
-	dead := cmp.Or(u.RunningWorker(), "unknown")
+// resumeIdle schedules again the steps the store marks running in this
+// process that no run here works on and that have not changed for longer
+// than a step may take: their job was lost (the queue could not record a
+// run's end while the database was away, say). This process's heartbeat
+// keeps the other processes from resuming them, so no one else would.
+// The times compared are this process's own stamps, by its own clock.
+func (e *Engine) resumeIdle(ctx context.Context) error {
+	ups, err := e.Store.RunningIn(ctx, e.process)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, u := range ups {
+		if e.worksOn(u.ID) || e.Clock.Now().Sub(u.DueAt()) < e.stallAfter() {
+			continue
+		}
+		msg := fmt.Sprintf("%s was marked running in process %s, which no longer ran it; resuming it", u.CurrentStep, e.process)
+		if err := e.resume(ctx, u, u.CurrentStep, msg); err != nil && !errors.Is(err, tierup.ErrConflict) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// resume schedules what again for u, with an event that says why, unless
+// u moved since it was read.
+func (e *Engine) resume(ctx context.Context, u *tierup.Upgrade, what tierup.StepName, why string) error {
 	err := e.Store.InTx(ctx, func(tx tierup.Store) error {
 		fresh, err := tx.Upgrade(ctx, u.ID)
 		if err != nil {
@@ -143,8 +169,7 @@ func (e *Engine) resume(ctx context.Context, u *tierup.Upgrade, what tierup.Step
 		if err := e.schedule(ctx, tx, fresh, what, e.Clock.Now()); err != nil {
 			return err
 		}
-		return e.save(ctx, tx, fresh, "system", tierup.ActionResumedAfterCrash,
-			fmt.Sprintf("%s had stopped (process %s); resuming it", what, dead))
+		return e.save(ctx, tx, fresh, "system", tierup.ActionResumedAfterCrash, why)
 	})
 	if err != nil {
 		return err

@@ -244,3 +244,51 @@ func TestReserve(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeIdle: a step marked running in this live process whose job was
+// lost (no run here works on it) is scheduled again once it has not
+// changed for longer than a step may take, and the upgrade then finishes;
+// one that is younger, or that a run here works on, is left alone.
+func TestResumeIdle(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.create(t)
+	for {
+		u := r.upgrade(t)
+		if st := u.Step(tierup.StepMigrateWorkloads); st.Status == tierup.StepRunning && len(u.Workloads) > 0 {
+			break
+		}
+		r.runOne(t)
+	}
+	lost := r.store.st.jobs[0].job
+	r.store.st.jobs = nil // the queue lost the step's job
+	resumed := func() bool {
+		t.Helper()
+		if err := r.e.resumeIdle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return len(r.store.st.jobs) > 0
+	}
+	if resumed() {
+		t.Fatalf("resumed while younger than a step may run: jobs %+v", r.store.st.jobs)
+	}
+	r.clock.now = r.clock.now.Add(r.e.stallAfter() + time.Second)
+	done := r.e.track(lost.UpgradeID)
+	if resumed() {
+		t.Fatalf("resumed while a run here works on it: jobs %+v", r.store.st.jobs)
+	}
+	done()
+	if !resumed() {
+		t.Fatal("an idle step of this process was not resumed")
+	}
+	if job := r.store.st.jobs[0].job; job.Step != lost.Step || job.Run != lost.Run+1 {
+		t.Errorf("resumed as %+v, want %s run %d", job, lost.Step, lost.Run+1)
+	}
+	if acts := r.actions(); acts[len(acts)-1] != tierup.ActionResumedAfterCrash {
+		t.Errorf("events %v", acts)
+	}
+	r.drain(t, 50)
+	if u := r.upgrade(t); u.Status != tierup.UpgradeCompleted {
+		t.Errorf("upgrade %s after resuming, want completed", u.Status)
+	}
+}
