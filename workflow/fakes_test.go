@@ -659,6 +659,19 @@ func (r *rig) runOne(t *testing.T) bool {
 	return true
 }
 
+// untilMigrating runs jobs until the migration runs with its workloads
+// listed: a continuation of it is queued, the step marked running here.
+func (r *rig) untilMigrating(t *testing.T) {
+	t.Helper()
+	for {
+		u := r.upgrade(t)
+		if st := u.Step(tierup.StepMigrateWorkloads); st.Status == tierup.StepRunning && len(u.Workloads) > 0 {
+			return
+		}
+		r.runOne(t)
+	}
+}
+
 func (r *rig) upgrade(t *testing.T) *tierup.Upgrade {
 	t.Helper()
 	u, err := r.store.Upgrade(context.Background(), "upg_1")

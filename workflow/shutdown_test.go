@@ -43,13 +43,7 @@ func TestHandBack(t *testing.T) {
 			midCharge(r)
 		}, tierup.StepPayment, tierup.StepRetrying, 1, "processing_error", 2, 2},
 		{"before the action of a migration's continuation", func(t *testing.T, r *rig) {
-			for {
-				u := r.upgrade(t)
-				if st := u.Step(tierup.StepMigrateWorkloads); st.Status == tierup.StepRunning && len(u.Workloads) > 0 {
-					break
-				}
-				r.runOne(t)
-			}
+			r.untilMigrating(t)
 			r.e.leave(errHandBack)
 		}, tierup.StepMigrateWorkloads, tierup.StepRunning, 1, "", 1, 1},
 	}
@@ -135,13 +129,7 @@ func TestHandBack(t *testing.T) {
 func TestStopReleasesSteps(t *testing.T) {
 	r := newRig(t)
 	r.create(t)
-	for {
-		u := r.upgrade(t)
-		if st := u.Step(tierup.StepMigrateWorkloads); st.Status == tierup.StepRunning && len(u.Workloads) > 0 {
-			break
-		}
-		r.runOne(t)
-	}
+	r.untilMigrating(t)
 	if err := r.e.beat(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -253,13 +241,7 @@ func TestResumeIdle(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	r.create(t)
-	for {
-		u := r.upgrade(t)
-		if st := u.Step(tierup.StepMigrateWorkloads); st.Status == tierup.StepRunning && len(u.Workloads) > 0 {
-			break
-		}
-		r.runOne(t)
-	}
+	r.untilMigrating(t)
 	lost := r.store.st.jobs[0].job
 	r.store.st.jobs = nil // the queue lost the step's job
 	resumed := func() bool {
