@@ -249,9 +249,10 @@ type Store interface {
 	PutRecord(ctx context.Context, scope, key string, value []byte, version int64) error
 	// Records lists a scope's records in key order.
 	Records(ctx context.Context, scope string) ([]Record, error)
-	// CountRecords counts a scope's records whose key starts with
-	// keyPrefix ("" counts them all), without reading them.
-	CountRecords(ctx context.Context, scope, keyPrefix string) (int, error)
+	// CountRecords counts a scope's records, all of them and those whose
+	// key starts with keyPrefix, in one read (so that all − matching is
+	// the count of the others at one moment), without reading them.
+	CountRecords(ctx context.Context, scope, keyPrefix string) (matching, all int, err error)
 	// DeleteRecord removes a record; a missing one is no error.
 	DeleteRecord(ctx context.Context, scope, key string) error
 

@@ -163,7 +163,7 @@ func TestCountAndDeleteRecords(t *testing.T) {
 		}
 		count := func(scope, prefix string) int {
 			t.Helper()
-			n, err := db.CountRecords(ctx, scope, prefix)
+			n, _, err := db.CountRecords(ctx, scope, prefix)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,6 +183,10 @@ func TestCountAndDeleteRecords(t *testing.T) {
 		for _, tt := range tests {
 			if got := count(tt.scope, tt.prefix); got != tt.want {
 				t.Errorf("CountRecords(%q, %q) = %d, want %d", tt.scope, tt.prefix, got, tt.want)
+			}
+			// The same read counts the whole scope.
+			if _, all, err := db.CountRecords(ctx, tt.scope, tt.prefix); err != nil || all != map[string]int{"ledger": 4, "other": 1}[tt.scope] {
+				t.Errorf("CountRecords(%q, %q): %d in all, %v", tt.scope, tt.prefix, all, err)
 			}
 		}
 		for range 2 {

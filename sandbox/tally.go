@@ -39,7 +39,7 @@ func (t *Tally) PutRecord(ctx context.Context, scope, key string, value []byte, 
 }
 
 // CountRecords implements tierup.Store.
-func (t *Tally) CountRecords(ctx context.Context, scope, keyPrefix string) (int, error) {
+func (t *Tally) CountRecords(ctx context.Context, scope, keyPrefix string) (matching, all int, err error) {
 	t.reads.Add(1)
 	return t.Store.CountRecords(ctx, scope, keyPrefix)
 }

@@ -298,10 +298,10 @@ func (db *DB) Records(ctx context.Context, scope string) ([]tierup.Record, error
 
 // CountRecords implements tierup.Store. The prefix is compared as text,
 // not as a LIKE pattern: account IDs hold "_".
-func (db *DB) CountRecords(ctx context.Context, scope, keyPrefix string) (int, error) {
-	var n int
-	err := db.q.queryRow(ctx, `SELECT count(*) FROM records WHERE scope = $1 AND substr(key, 1, length($2)) = $2`, scope, keyPrefix).Scan(&n)
-	return n, err
+func (db *DB) CountRecords(ctx context.Context, scope, keyPrefix string) (matching, all int, err error) {
+	err = db.q.queryRow(ctx, `SELECT COALESCE(SUM(CASE WHEN substr(key, 1, length($2)) = $2 THEN 1 ELSE 0 END), 0), count(*)
+		FROM records WHERE scope = $1`, scope, keyPrefix).Scan(&matching, &all)
+	return matching, all, err
 }
 
 // DeleteRecord implements tierup.Store.
