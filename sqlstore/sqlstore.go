@@ -176,7 +176,7 @@ func reads(query string) bool {
 	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
 }
 
-func (q readSplit) on(query string) querier {
+func (q readSplit) on(query string) sqlQuerier {
 	if reads(query) {
 		return q.read
 	}

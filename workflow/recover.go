@@ -121,12 +121,8 @@ func (e *Engine) resumeOrphans(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		// One that cannot be resumed now (another process resumed it
-		// first, say) does not hold up the others.
 		dead := cmp.Or(u.RunningWorker(), "unknown")
-		if err := e.resume(ctx, u, what, fmt.Sprintf("%s had stopped (process %s); resuming it", what, dead)); err != nil && !errors.Is(err, tierup.ErrConflict) {
-			errs = append(errs, err)
-		}
+		errs = append(errs, e.resume(ctx, u, what, fmt.Sprintf("%s had stopped (process %s); resuming it", what, dead)))
 	}
 	return errors.Join(errs...)
 }
@@ -148,15 +144,14 @@ func (e *Engine) resumeIdle(ctx context.Context) error {
 			continue
 		}
 		msg := fmt.Sprintf("%s was marked running in process %s, which no longer ran it; resuming it", u.CurrentStep, e.process)
-		if err := e.resume(ctx, u, u.CurrentStep, msg); err != nil && !errors.Is(err, tierup.ErrConflict) {
-			errs = append(errs, err)
-		}
+		errs = append(errs, e.resume(ctx, u, u.CurrentStep, msg))
 	}
 	return errors.Join(errs...)
 }
 
 // resume schedules what again for u, with an event that says why, unless
-// u moved since it was read.
+// u moved since it was read. One that cannot be resumed now (another
+// process resumed it first, say) is no error: it holds up no other.
 func (e *Engine) resume(ctx context.Context, u *tierup.Upgrade, what tierup.StepName, why string) error {
 	err := e.Store.InTx(ctx, func(tx tierup.Store) error {
 		fresh, err := tx.Upgrade(ctx, u.ID)
@@ -171,6 +166,9 @@ func (e *Engine) resume(ctx context.Context, u *tierup.Upgrade, what tierup.Step
 		}
 		return e.save(ctx, tx, fresh, "system", tierup.ActionResumedAfterCrash, why)
 	})
+	if errors.Is(err, tierup.ErrConflict) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
