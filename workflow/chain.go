@@ -51,13 +51,16 @@ func (e *Engine) dispatch(ctx context.Context, tx tierup.Store, u *tierup.Upgrad
 	return nil
 }
 
-// claimHere claims the step dispatch kept for this worker, in tx, after the
-// commit's own change is saved: its events come in order.
-func (e *Engine) claimHere(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, ob *observed) error {
+// claimHere claims the step dispatch kept for this worker in u, and
+// returns the claim's event (nil when there is none), which the commit
+// stores after its own with one write of the upgrade: both events show
+// the upgrade with the next step running.
+func (e *Engine) claimHere(u *tierup.Upgrade, ob *observed) (*tierup.UpgradeEvent, error) {
 	if ob.next == nil {
-		return nil
+		return nil, nil
 	}
-	return e.claim(ctx, tx, u, ob.next.job)
+	_, ev, err := e.start(u, ob.next.job)
+	return ev, err
 }
 
 // runHere runs a linked step, timed as every step is (run). A run that

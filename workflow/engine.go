@@ -30,6 +30,12 @@ type Config struct {
 	MaxDelay    time.Duration // cap of the retry delay (default 1m)
 	PauseProbe  time.Duration // how often a paused upgrade checks whether the dependency is back (default 2s)
 	JobTimeout  time.Duration // longest a step may run (default 30s)
+	// ProgressEvery is how long a migration moves workloads one after
+	// another before it commits what it moved (default 1s): moves quicker
+	// than that share a commit, each with its own event; a longer one is
+	// committed before the next starts. A crash repeats the moves not yet
+	// committed, which are idempotent.
+	ProgressEvery time.Duration
 	// HeartbeatRetention is how long a stopped process's heartbeat is kept
 	// (default tierup.DefaultRetention().Heartbeats, 1h).
 	HeartbeatRetention time.Duration
@@ -54,7 +60,7 @@ type Config struct {
 // DefaultConfig returns the defaults; the CLI shows them in its flags.
 func DefaultConfig() Config {
 	return Config{MaxAttempts: tierup.DefaultStepAttempts, BaseDelay: 2 * time.Second, MaxDelay: time.Minute, PauseProbe: 2 * time.Second,
-		JobTimeout: 30 * time.Second, RescueMargin: 5 * time.Second, SupportEmail: "support@tierup.dev",
+		JobTimeout: 30 * time.Second, ProgressEvery: time.Second, RescueMargin: 5 * time.Second, SupportEmail: "support@tierup.dev",
 		AuthenticationTimeout: 30 * time.Minute, AuthenticationCheck: 15 * time.Second, HeartbeatRetention: tierup.DefaultRetention().Heartbeats, Receipts: tierup.DefaultReceiptConfig()}
 }
 
@@ -73,6 +79,7 @@ func (c Config) WithDefaults() Config {
 	set(&c.MaxDelay, d.MaxDelay)
 	set(&c.PauseProbe, d.PauseProbe)
 	set(&c.JobTimeout, d.JobTimeout)
+	set(&c.ProgressEvery, d.ProgressEvery)
 	set(&c.RescueMargin, d.RescueMargin)
 	set(&c.AuthenticationTimeout, d.AuthenticationTimeout)
 	set(&c.AuthenticationCheck, d.AuthenticationCheck)
@@ -224,10 +231,33 @@ func (e *Engine) logEvent(ctx context.Context, ev *tierup.UpgradeEvent) {
 // save stores the upgrade (version-checked) and one event describing the
 // change, in tx, the document encoded once for both.
 func (e *Engine) save(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, actor string, action tierup.Action, msg string) error {
+	return e.saveEvents(ctx, tx, u, e.newEvent(u, actor, action, msg))
+}
+
+// saveEvents stores the upgrade and the events of the changes it carries,
+// in tx: one write of the document, which every event shows.
+func (e *Engine) saveEvents(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, evs ...*tierup.UpgradeEvent) error {
 	u.UpdatedAt = e.Clock.Now().UTC()
 	u.UpdateProgress()
-	ev := e.newEvent(u, actor, action, msg)
-	if err := tx.UpdateUpgrade(ctx, u, ev); err != nil {
+	if err := tx.UpdateUpgrade(ctx, u, evs...); err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		e.logEvent(ctx, ev)
+	}
+	return nil
+}
+
+// note records a part of a step done before the run's outcome (progress),
+// in tx: its change to u and an event at the time it was done, showing the
+// upgrade as that part left it. The document itself is stored once, with
+// the outcome.
+func (e *Engine) note(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, p progress) error {
+	p.apply(u)
+	u.UpdatedAt = p.at
+	u.UpdateProgress()
+	ev := &tierup.UpgradeEvent{UpgradeID: u.ID, Actor: "system", Action: tierup.ActionStepProgress, Message: p.msg, At: p.at, Upgrade: u}
+	if err := tx.AppendEvent(ctx, ev); err != nil {
 		return err
 	}
 	e.logEvent(ctx, ev)

@@ -43,6 +43,7 @@ type state struct {
 	credit        []tierup.CreditEntry // the ledger, oldest first
 	receipts      []*tierup.Receipt
 	counters      map[string]int64 // receipt series → last number
+	writes        int              // UpdateUpgrade calls that stored
 }
 
 func (s state) clone() state {
@@ -151,6 +152,7 @@ func (f *fakeStore) UpdateUpgrade(ctx context.Context, u *tierup.Upgrade, events
 	}
 	u.Version++
 	f.st.upgrades[u.ID] = cloneUpgrade(u)
+	f.st.writes++
 	for _, e := range events {
 		e.Upgrade = u
 		if err := f.AppendEvent(ctx, e); err != nil {
@@ -454,6 +456,9 @@ type fakeCluster struct {
 	preflight     *tierup.Preflight // what Preflight finds; nil: nothing in the way
 	preflightErrs []error
 	preflights    int
+	workloads     []tierup.Workload       // what Workloads lists; nil: web and nightly
+	migrateErrs   map[string]error        // the next move of the named workload fails so
+	onMigrate     func(w tierup.Workload) // called as each move starts
 }
 
 func (c *fakeCluster) record(format string, args ...any) {
@@ -489,6 +494,9 @@ func (c *fakeCluster) ProvisionNode(_ context.Context, r tierup.NodeRequest) (*t
 }
 
 func (c *fakeCluster) Workloads(context.Context, string) ([]tierup.Workload, error) {
+	if c.workloads != nil {
+		return slices.Clone(c.workloads), nil
+	}
 	return []tierup.Workload{{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, {Kind: "CronJob", Name: "nightly", Replicas: 1, Node: "shared"}}, nil
 }
 
@@ -499,6 +507,13 @@ func (c *fakeCluster) PlanMigration(context.Context, string) ([]tierup.PlannedMo
 // MigrateWorkload spreads the replicas over the nodes, one each in turn.
 func (c *fakeCluster) MigrateWorkload(_ context.Context, _ string, w tierup.Workload, nodes []tierup.Node) (*tierup.MigrationReport, error) {
 	c.record("migrate %s to %d nodes", w.Name, len(nodes))
+	if c.onMigrate != nil {
+		c.onMigrate(w)
+	}
+	if err := c.migrateErrs[w.Name]; err != nil {
+		delete(c.migrateErrs, w.Name)
+		return nil, err
+	}
 	w.Node, w.Nodes = nodes[0].Name, nil
 	for i := range min(w.Replicas, len(nodes)) {
 		w.Nodes = append(w.Nodes, nodes[i].Name)
@@ -589,7 +604,9 @@ func newRig(t *testing.T) *rig {
 	e, err := New(Deps{Store: r.store, Queue: fakeQueue{r.clock}, Catalog: tierup.DefaultCatalog(), Clock: r.clock, Gateway: r.gateway,
 		Cluster: r.cluster, Mailer: r.mailer, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		QuoteValid: func(*tierup.Quote) bool { return true }, Metrics: r.metrics},
-		Config{MaxAttempts: 3, BaseDelay: time.Second, MaxDelay: 4 * time.Second, PauseProbe: 2 * time.Second})
+		// Each part of a migration is committed alone, so that a test
+		// can stop between two: TestMigrationShares has them share.
+		Config{MaxAttempts: 3, BaseDelay: time.Second, MaxDelay: 4 * time.Second, PauseProbe: 2 * time.Second, ProgressEvery: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,11 @@ func outcomeUnknown(step tierup.StepName, err error) bool {
 // ob collects what happened for the metrics, which work reports only once
 // the transaction committed.
 func (e *Engine) finish(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, step tierup.StepName, res result, ob *observed) (func(), error) {
+	for _, p := range res.done {
+		if err := e.note(ctx, tx, u, p); err != nil {
+			return nil, err
+		}
+	}
 	now := e.Clock.Now().UTC()
 	if res.apply != nil {
 		if err := res.apply(ctx, tx, u); err != nil {
@@ -121,10 +126,13 @@ func (e *Engine) succeed(ctx context.Context, tx tierup.Store, u *tierup.Upgrade
 	if err := e.dispatch(ctx, tx, u, next, ob); err != nil {
 		return err
 	}
-	if err := e.save(ctx, tx, u, "system", tierup.ActionStepSucceeded, fmt.Sprintf("%s: %s", step, res.msg)); err != nil {
+	evs := []*tierup.UpgradeEvent{e.newEvent(u, "system", tierup.ActionStepSucceeded, fmt.Sprintf("%s: %s", step, res.msg))}
+	if ev, err := e.claimHere(u, ob); err != nil {
 		return err
+	} else if ev != nil {
+		evs = append(evs, ev)
 	}
-	return e.claimHere(ctx, tx, u, ob)
+	return e.saveEvents(ctx, tx, u, evs...)
 }
 
 // fail records a step's failure by its kind: a pause, a decline, a retry

@@ -18,6 +18,7 @@ const stepCompensate tierup.StepName = "compensate"
 
 // result is what a step's action produced.
 type result struct {
+	done    []progress                                                          // parts done before the outcome, recorded first
 	apply   func(ctx context.Context, tx tierup.Store, u *tierup.Upgrade) error // records the outcome, in the commit transaction
 	more    bool                                                                // the step is not done: run it again right away
 	skipped bool                                                                // the step had nothing to do
@@ -169,29 +170,44 @@ func (e *Engine) commit(ctx context.Context, d tierup.Delivery, known *tierup.Up
 // claim makes the job's step run in this process, in tx. It returns
 // errStale when the job may not act.
 func (e *Engine) claim(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, j tierup.Job) error {
+	changed, ev, err := e.start(u, j)
+	switch {
+	case err != nil || !changed:
+		return err
+	case ev == nil:
+		return e.saveQuiet(ctx, tx, u)
+	}
+	return e.saveEvents(ctx, tx, u, ev)
+}
+
+// start changes u for the job's step to run in this process. changed says
+// whether u is to be stored, and ev is the event to store with it (nil for
+// a paused upgrade's probe, whose pause and resume are the events). It
+// returns errStale when the job may not act.
+func (e *Engine) start(u *tierup.Upgrade, j tierup.Job) (changed bool, ev *tierup.UpgradeEvent, err error) {
 	if !current(u, j) {
-		return errStale
+		return false, nil, errStale
 	}
 	if j.Step == stepCompensate {
-		return nil
+		return false, nil, nil
 	}
 	st := u.Step(j.Step)
 	switch {
 	case st.Status == tierup.StepRunning && st.Worker == e.process:
-		return nil // a continuation
+		return false, nil, nil // a continuation
 	case st.Status == tierup.StepRunning:
 		if err := u.TakeOverStep(j.Step, e.process); err != nil {
-			return err
+			return false, nil, err
 		}
-		return e.save(ctx, tx, u, "system", tierup.ActionStepTakenOver, fmt.Sprintf("%s continues in process %s", j.Step, e.process))
+		return true, e.newEvent(u, "system", tierup.ActionStepTakenOver, fmt.Sprintf("%s continues in process %s", j.Step, e.process)), nil
 	}
 	if err := u.StartStep(j.Step, e.process, e.Clock.Now().UTC()); err != nil {
-		return errStale // e.g. a repeated job of a step a cancel concluded
+		return false, nil, errStale // e.g. a repeated job of a step a cancel concluded
 	}
 	if u.Status == tierup.UpgradePaused {
-		return e.saveQuiet(ctx, tx, u) // a probe: the pause and the resume are the events
+		return true, nil, nil
 	}
-	return e.save(ctx, tx, u, "system", tierup.ActionStepStarted, fmt.Sprintf("%s started (attempt %d)", j.Step, st.Attempts))
+	return true, e.newEvent(u, "system", tierup.ActionStepStarted, fmt.Sprintf("%s started (attempt %d)", j.Step, st.Attempts)), nil
 }
 
 // act performs the step's outside work.
@@ -375,10 +391,28 @@ func nodeRequests(u *tierup.Upgrade, plan *tierup.Plan) []tierup.NodeRequest {
 	return reqs
 }
 
-// migrate moves one workload per job, so that each job stays short and the
-// progress of each move is committed before the next starts.
+// progress is a part of a step that one run did before its outcome: the
+// migration's listing, or a workload moved before the next. Each is
+// recorded with an event of its own, as if it had been committed alone.
+type progress struct {
+	at    time.Time
+	msg   string
+	apply func(u *tierup.Upgrade)
+}
+
+// migrate lists the workloads, then moves them one after another until
+// none is left, a move fails, or ProgressEvery has passed: what it did is
+// committed then, each part with its event, and a continuation moves the
+// rest. So a cluster that moves workloads quickly does not commit each
+// move, and a slow one still shows each move as it ends.
 func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
-	if len(u.Workloads) == 0 {
+	began := time.Now() // real time: this bounds how long the run goes uncommitted
+	var parts []progress
+	add := func(msg string, apply func(*tierup.Upgrade)) {
+		parts = append(parts, progress{at: e.Clock.Now().UTC(), msg: msg, apply: apply})
+	}
+	moves := &tierup.Upgrade{Workloads: slices.Clone(u.Workloads)} // the run's own view of what is moved
+	if len(moves.Workloads) == 0 {
 		ws, err := e.Cluster.Workloads(ctx, u.AccountID)
 		if err != nil {
 			return result{err: err}
@@ -386,51 +420,56 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 		if len(ws) == 0 {
 			return result{msg: "no workloads to move"}
 		}
-		return result{more: true, msg: fmt.Sprintf("%d workloads to move, one at a time", len(ws)),
-			apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
-				for _, w := range ws {
-					state := tierup.WorkloadPending
-					if slices.Contains(u.NodeNames(), w.Node) {
-						state = tierup.WorkloadMigrated
-					}
-					u.Workloads = append(u.Workloads, tierup.WorkloadMigration{Workload: w, State: state})
-				}
-				return nil
-			}}
-	}
-	i := nextWorkload(u)
-	if i < 0 {
-		return result{msg: "every workload runs on the dedicated node"}
-	}
-	w := u.Workloads[i]
-	report, err := e.Cluster.MigrateWorkload(ctx, u.AccountID, w.Workload, u.Nodes)
-	if err != nil {
-		if errors.Is(err, tierup.ErrMigrationFailed) {
-			return result{err: err, apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
-				u.Workloads[i].State = tierup.WorkloadRolledBack
-				u.Workloads[i].Notes = append(u.Workloads[i].Notes, err.Error())
-				return nil
-			}}
+		for _, w := range ws {
+			state := tierup.WorkloadPending
+			if slices.Contains(u.NodeNames(), w.Node) {
+				state = tierup.WorkloadMigrated
+			}
+			moves.Workloads = append(moves.Workloads, tierup.WorkloadMigration{Workload: w, State: state})
 		}
-		return result{err: err}
+		listed := slices.Clone(moves.Workloads)
+		add(fmt.Sprintf("%d workloads to move, one at a time", len(ws)), func(u *tierup.Upgrade) { u.Workloads = append(u.Workloads, listed...) })
 	}
-	to := report.Workload.Nodes
-	if len(to) == 0 {
-		to = u.NodeNames()
-	}
-	return result{more: nextWorkloadAfter(u, i) >= 0, msg: fmt.Sprintf("%s %s moved to %s", w.Kind, w.Name, strings.Join(to, ", ")),
-		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+	for i := moves.NextToMove(-1); i >= 0; i = moves.NextToMove(i) {
+		if len(parts) > 0 && (time.Since(began) >= e.cfg.ProgressEvery || ctx.Err() != nil) {
+			break // commit what is done; a continuation moves the rest
+		}
+		w := moves.Workloads[i]
+		report, err := e.Cluster.MigrateWorkload(ctx, u.AccountID, w.Workload, u.Nodes)
+		if err != nil {
+			res := result{done: parts, err: err}
+			if errors.Is(err, tierup.ErrMigrationFailed) {
+				res.apply = func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+					u.Workloads[i].State = tierup.WorkloadRolledBack
+					u.Workloads[i].Notes = append(u.Workloads[i].Notes, err.Error())
+					return nil
+				}
+			}
+			return res
+		}
+		to := report.Workload.Nodes
+		if len(to) == 0 {
+			to = u.NodeNames()
+		}
+		moves.Workloads[i].State = tierup.WorkloadMigrated
+		add(fmt.Sprintf("%s %s moved to %s", w.Kind, w.Name, strings.Join(to, ", ")), func(u *tierup.Upgrade) {
 			minAvail := report.MinAvailable
 			u.Workloads[i].Workload = report.Workload
 			u.Workloads[i].State, u.Workloads[i].MinAvailable = tierup.WorkloadMigrated, &minAvail
 			u.Workloads[i].Notes = append(u.Workloads[i].Notes, report.Notes...)
+		})
+	}
+	if len(parts) == 0 {
+		return result{msg: "every workload runs on the dedicated node"}
+	}
+	// The last part is the run's outcome, recorded with the commit's event.
+	last := parts[len(parts)-1]
+	return result{done: parts[:len(parts)-1], more: moves.NextToMove(-1) >= 0, msg: last.msg,
+		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+			last.apply(u)
 			return nil
 		}}
 }
-
-func nextWorkload(u *tierup.Upgrade) int { return u.NextToMove(-1) }
-
-func nextWorkloadAfter(u *tierup.Upgrade, after int) int { return u.NextToMove(after) }
 
 func (e *Engine) enableFeatures(ctx context.Context, u *tierup.Upgrade) result {
 	plan, err := e.Catalog.Plan(u.ToPlan)
