@@ -138,7 +138,8 @@ type CardRef struct {
 	Last4 string `json:"last4"`
 }
 
-// ReceiptRef names the receipt a credit note reverses.
+// ReceiptRef names a receipt: the one a credit note reverses, or the one a
+// payment's charge got (Payment.Receipt).
 type ReceiptRef struct {
 	ID     string `json:"id"`
 	Number string `json:"number"`

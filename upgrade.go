@@ -139,6 +139,9 @@ type Payment struct {
 	// ActionExpiresAt is when a charge still awaiting authentication is
 	// abandoned and the payment fails.
 	ActionExpiresAt *time.Time
+	// Receipt is the charge's receipt, recorded in the commit that issues
+	// it (nil before, and in upgrades from before it was recorded).
+	Receipt *ReceiptRef
 }
 
 // WorkloadState is where one workload's move stands.

@@ -81,8 +81,9 @@ func (c Config) withDefaults() Config {
 // Engine is the upgrade workflow, as the use cases drive it
 // (*workflow.Engine).
 type Engine interface {
-	// Create stores a new upgrade, its first event and its first job in tx.
-	Create(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, actor string) error
+	// Create stores a new upgrade, its first event and its first job in tx;
+	// q and pm are the upgrade's quote and card as the caller read them.
+	Create(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, q *tierup.Quote, pm *tierup.PaymentMethod, actor string) error
 	// Retry resumes an upgrade that needs support.
 	Retry(ctx context.Context, id, actor string) (*tierup.Upgrade, error)
 	// Cancel compensates an active upgrade.

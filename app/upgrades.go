@@ -190,7 +190,7 @@ func (a *App) CreateUpgrade(ctx context.Context, accountID string, in NewUpgrade
 	u := tierup.NewUpgrade(tierup.NewID("upg"), q, pm, tierup.TermsAcceptance{Version: in.AcceptTerms, AcceptedAt: now, IP: in.IP, UserAgent: in.UserAgent},
 		a.clock.Now().UTC().Truncate(time.Second))
 	err = a.store.InTx(ctx, func(tx tierup.Store) error {
-		if err := a.deps.Engine.Create(ctx, tx, u, accountID); err != nil {
+		if err := a.deps.Engine.Create(ctx, tx, u, q, pm, accountID); err != nil {
 			return err
 		}
 		if in.IdempotencyKey == "" {

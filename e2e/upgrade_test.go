@@ -341,7 +341,10 @@ func TestCancelRefundsAndRestores(t *testing.T) {
 
 func TestClusterCutOffMidMigrationPausesAndResumes(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
-		h := start(t, dsn, func(o *stack.Options) { o.Sim.MigrateDelay = 150 * time.Millisecond })
+		h := start(t, dsn, func(o *stack.Options) {
+			// Each move committed alone, so that the cut comes with some moved and some not.
+			o.Sim.MigrateDelay, o.Workflow.ProgressEvery = 150*time.Millisecond, time.Nanosecond
+		})
 		acct, token := hobby(h, "paused@example.com")
 		id := h.upgrade(token, "pro-1m", h.card(token, "4242424242424242"))
 		h.waitFor(token, id, "migrating", func(r apitest.Response) bool {

@@ -71,6 +71,13 @@ type paymentDoc struct {
 	Intent          string         `json:"intent,omitempty"`
 	NextAction      *nextActionDoc `json:"next_action,omitempty"`
 	ActionExpiresAt *time.Time     `json:"action_expires_at,omitempty"`
+	// Absent in documents from before it was recorded.
+	Receipt *receiptRefDoc `json:"receipt,omitempty"`
+}
+
+type receiptRefDoc struct {
+	ID     string `json:"id"`
+	Number string `json:"number"`
 }
 
 type nextActionDoc struct {
@@ -180,7 +187,7 @@ func toUpgradeDoc(u *tierup.Upgrade) upgradeDoc {
 			RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: string(p.FailureCode), Message: p.Message,
 			Intent: p.Intent, ActionExpiresAt: p.ActionExpiresAt, NextAction: mapPtr(p.NextAction, func(a tierup.NextAction) nextActionDoc {
 				return nextActionDoc{Type: a.Type, URL: a.URL, ClientSecret: a.ClientSecret}
-			})},
+			}), Receipt: mapPtr(p.Receipt, func(r tierup.ReceiptRef) receiptRefDoc { return receiptRefDoc(r) })},
 		Nodes: mapSlice(u.Nodes, func(n tierup.Node) nodeDoc {
 			return nodeDoc{Name: n.Name, AccountID: n.AccountID, Pool: n.Pool, Ready: n.Ready}
 		}),
@@ -220,7 +227,7 @@ func (d upgradeDoc) upgrade() *tierup.Upgrade {
 			RefundID: p.RefundID, DeclineCode: p.DeclineCode, FailureCode: tierup.PaymentCode(p.FailureCode), Message: p.Message,
 			Intent: p.Intent, ActionExpiresAt: p.ActionExpiresAt, NextAction: mapPtr(p.NextAction, func(a nextActionDoc) tierup.NextAction {
 				return tierup.NextAction{Type: a.Type, URL: a.URL, ClientSecret: a.ClientSecret}
-			})},
+			}), Receipt: mapPtr(p.Receipt, func(r receiptRefDoc) tierup.ReceiptRef { return tierup.ReceiptRef(r) })},
 		Nodes: mapSlice(nodes, func(n nodeDoc) tierup.Node {
 			return tierup.Node{Name: n.Name, AccountID: n.AccountID, Pool: n.Pool, Ready: n.Ready}
 		}),

@@ -22,7 +22,7 @@ func fullUpgrade() *tierup.Upgrade {
 			PaymentMethodID: "pm_1", Brand: "visa", Last4: "4242", Attempt: 2, ChargeID: "ch_1", RefundID: "re_1",
 			DeclineCode: "insufficient_funds", FailureCode: "card_declined", Message: "declined once",
 			Intent: "pi_1", NextAction: &tierup.NextAction{Type: tierup.NextActionStripeSDK, URL: "https://bank.example/3ds", ClientSecret: "pi_1_secret"},
-			ActionExpiresAt: ptr(at.Add(30 * time.Minute))},
+			ActionExpiresAt: ptr(at.Add(30 * time.Minute)), Receipt: &tierup.ReceiptRef{ID: "rcpt_1", Number: "TU-2026-000001"}},
 		Nodes: []tierup.Node{{Name: "node-1", AccountID: "acct_1", Pool: "dedicated", Ready: true},
 			{Name: "node-1-1", AccountID: "acct_1", Pool: "dedicated", Ready: true}, {Name: "node-1-2", AccountID: "acct_1", Pool: "dedicated", Ready: true}},
 		Workloads: []tierup.WorkloadMigration{{Workload: tierup.Workload{Kind: "Deployment", Name: "web", Replicas: 3, Node: "node-1",

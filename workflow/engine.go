@@ -132,7 +132,8 @@ type Engine struct {
 	// hands back at once only the steps it holds between two runs.
 	mu      sync.Mutex
 	working map[string]int
-	quotes  quoteCache
+	quotes  kept[tierup.Quote]
+	cards   kept[tierup.PaymentMethod]
 }
 
 // New builds the engine. Call Start to begin working. Errors: a missing
@@ -178,9 +179,14 @@ func (e *Engine) Subscribe(upgradeID string) (<-chan struct{}, func()) {
 	return e.hub.subscribe(upgradeID)
 }
 
-// Start of an upgrade: store it, its first event and its first job at once.
-// Errors: those of Store.CreateUpgrade.
-func (e *Engine) Create(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, actor string) error {
+// Create starts an upgrade: it stores u, its first event and its first job
+// at once, in tx. q and pm are u's quote and card as the caller read them
+// (nil: the payment reads them). Errors: those of Store.CreateUpgrade.
+func (e *Engine) Create(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, q *tierup.Quote, pm *tierup.PaymentMethod, actor string) error {
+	// The payment reads these next, most often in this process: as read for
+	// u by the caller, they are what it would read.
+	e.quotes.put(u.QuoteID, q)
+	e.cards.put(u.Payment.PaymentMethodID, pm)
 	u.UpdateProgress()
 	if err := e.schedule(ctx, tx, u, tierup.StepPayment, e.Clock.Now()); err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,6 +98,7 @@ type fakeStore struct {
 	inTx       bool
 	st         state
 	quotes     map[string]*tierup.Quote
+	reads      atomic.Int64 // of quotes, payment methods and an upgrade's receipts
 	pms        map[string]*tierup.PaymentMethod
 	candidates []*tierup.Upgrade // what ResumeCandidates answers
 	setSubErr  error             // the next SetSubscription fails with it
@@ -226,10 +228,12 @@ func (f *fakeStore) CreditEntries(_ context.Context, accountID string) ([]tierup
 }
 
 func (f *fakeStore) Quote(_ context.Context, id string) (*tierup.Quote, error) {
+	f.reads.Add(1)
 	return f.quotes[id], nil
 }
 
 func (f *fakeStore) PaymentMethod(_ context.Context, id string) (*tierup.PaymentMethod, error) {
+	f.reads.Add(1)
 	return f.pms[id], nil
 }
 
@@ -304,6 +308,7 @@ func (f *fakeStore) IssueReceipt(_ context.Context, r *tierup.Receipt) error {
 }
 
 func (f *fakeStore) UpgradeReceipts(_ context.Context, upgradeID string) ([]*tierup.Receipt, error) {
+	f.reads.Add(1)
 	var out []*tierup.Receipt
 	for _, r := range f.st.receipts {
 		if r.UpgradeID == upgradeID {
@@ -457,6 +462,7 @@ type fakeCluster struct {
 	preflightErrs []error
 	preflights    int
 	workloads     []tierup.Workload       // what Workloads lists; nil: web and nightly
+	placed        map[string]string       // the node each moved workload is on now, by name
 	migrateErrs   map[string]error        // the next move of the named workload fails so
 	onMigrate     func(w tierup.Workload) // called as each move starts
 }
@@ -494,10 +500,19 @@ func (c *fakeCluster) ProvisionNode(_ context.Context, r tierup.NodeRequest) (*t
 }
 
 func (c *fakeCluster) Workloads(context.Context, string) ([]tierup.Workload, error) {
-	if c.workloads != nil {
-		return slices.Clone(c.workloads), nil
+	ws := c.workloads
+	if ws == nil {
+		ws = []tierup.Workload{{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, {Kind: "CronJob", Name: "nightly", Replicas: 1, Node: "shared"}}
 	}
-	return []tierup.Workload{{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, {Kind: "CronJob", Name: "nightly", Replicas: 1, Node: "shared"}}, nil
+	ws = slices.Clone(ws)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, w := range ws {
+		if n, ok := c.placed[w.Name]; ok {
+			ws[i].Node = n
+		}
+	}
+	return ws, nil
 }
 
 func (c *fakeCluster) PlanMigration(context.Context, string) ([]tierup.PlannedMove, error) {
@@ -518,6 +533,12 @@ func (c *fakeCluster) MigrateWorkload(_ context.Context, _ string, w tierup.Work
 	for i := range min(w.Replicas, len(nodes)) {
 		w.Nodes = append(w.Nodes, nodes[i].Name)
 	}
+	c.mu.Lock()
+	if c.placed == nil {
+		c.placed = map[string]string{}
+	}
+	c.placed[w.Name] = w.Node
+	c.mu.Unlock()
 	return &tierup.MigrationReport{Workload: w, MinAvailable: w.Replicas}, nil
 }
 
@@ -634,7 +655,7 @@ func (r *rig) createFrom(t *testing.T, edit func(q *tierup.Quote)) *tierup.Upgra
 	pm := &tierup.PaymentMethod{ID: "pm_1", AccountID: "acct_1", Brand: "visa", Last4: "4242", Customer: "cus_1"}
 	r.store.quotes[q.ID], r.store.pms[pm.ID] = q, pm
 	u := tierup.NewUpgrade("upg_1", q, pm, tierup.TermsAcceptance{}, start)
-	if err := r.store.InTx(context.Background(), func(tx tierup.Store) error { return r.e.Create(context.Background(), tx, u, "acct_1") }); err != nil {
+	if err := r.store.InTx(context.Background(), func(tx tierup.Store) error { return r.e.Create(context.Background(), tx, u, q, pm, "acct_1") }); err != nil {
 		t.Fatal(err)
 	}
 	return u

@@ -2,8 +2,10 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,5 +172,51 @@ func TestMigrationCommitsEachSlowMove(t *testing.T) {
 	}
 	if moved() != 2 || runs < 2 {
 		t.Errorf("%d moved in %d runs", moved(), runs)
+	}
+}
+
+// TestMigrationAfterLostCommit: a run moved every workload and its commit
+// was lost (the process died, the database went away). The next run lists
+// the workloads again, finds them on the dedicated node, and moves each
+// again, which changes nothing, so that each move is recorded once.
+func TestMigrationAfterLostCommit(t *testing.T) {
+	r := newRig(t)
+	r.e.cfg.ProgressEvery = time.Hour
+	r.create(t)
+	for r.upgrade(t).CurrentStep != tierup.StepMigrateWorkloads {
+		r.runOne(t)
+	}
+	job := r.store.st.jobs[0].job
+	claim := r.store.txs + 1
+	r.store.txFault = func(n int) error {
+		if n == claim+1 {
+			return errors.New("the database went away")
+		}
+		return nil
+	}
+	if err := r.e.work(context.Background(), fakeDelivery{job}); err == nil {
+		t.Fatal("the run committed despite the fault")
+	}
+	if u := r.upgrade(t); len(u.Workloads) != 0 || len(r.cluster.placed) != 2 {
+		t.Fatalf("after the lost commit: workloads %+v recorded, %v placed", u.Workloads, r.cluster.placed)
+	}
+	if err := r.e.work(context.Background(), fakeDelivery{job}); err != nil { // the queue's retry
+		t.Fatal(err)
+	}
+	r.drain(t, 20)
+	u := r.upgrade(t)
+	if u.Status != tierup.UpgradeCompleted {
+		t.Fatalf("upgrade %s: %v", u.Status, r.actions())
+	}
+	for _, w := range u.Workloads {
+		n := 0
+		for _, e := range r.store.st.events {
+			if strings.Contains(e.Message, w.Kind+" "+w.Name+" moved to ") {
+				n++
+			}
+		}
+		if n != 1 || w.State != tierup.WorkloadMigrated {
+			t.Errorf("%s is %s, its move recorded %d times", w.Name, w.State, n)
+		}
 	}
 }

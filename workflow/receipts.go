@@ -68,6 +68,9 @@ func (e *Engine) issue(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, 
 	if err := tx.IssueReceipt(ctx, r); err != nil {
 		return fmt.Errorf("issuing the %s for %s: %w", kind, ref, err)
 	}
+	if kind == tierup.KindReceipt {
+		u.Payment.Receipt = &tierup.ReceiptRef{ID: r.ID, Number: r.Number}
+	}
 	e.Log.InfoContext(ctx, "issuing "+string(kind), "upgrade", u.ID, "number", r.Number, "receipt", r.ID, "total", r.Total.String())
 	return nil
 }
@@ -88,10 +91,18 @@ func (e *Engine) chargeReceipt(ctx context.Context, st tierup.Store, u *tierup.U
 }
 
 // completionReceipt is the receipt the completion message names: the
-// charge's, when the upgrade was charged; else nil.
-func (e *Engine) completionReceipt(ctx context.Context, u *tierup.Upgrade) (*tierup.Receipt, error) {
-	if u.Payment.Status != tierup.PaymentSucceeded {
+// charge's, when the upgrade was charged; else nil. The payment records it
+// as it is issued; an upgrade from before that reads it.
+func (e *Engine) completionReceipt(ctx context.Context, u *tierup.Upgrade) (*tierup.ReceiptRef, error) {
+	switch {
+	case u.Payment.Status != tierup.PaymentSucceeded:
 		return nil, nil
+	case u.Payment.Receipt != nil:
+		return u.Payment.Receipt, nil
 	}
-	return e.chargeReceipt(ctx, e.Store, u)
+	r, err := e.chargeReceipt(ctx, e.Store, u)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return &tierup.ReceiptRef{ID: r.ID, Number: r.Number}, nil
 }

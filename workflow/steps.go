@@ -267,7 +267,7 @@ func (e *Engine) pay(ctx context.Context, u *tierup.Upgrade) result {
 	if !e.QuoteValid(q) || q.AmountDue != u.Payment.Amount {
 		return result{err: tierup.Errorf(tierup.CodeQuoteInvalid, "the quote's signature does not match its content; nothing was charged")}
 	}
-	pm, err := e.Store.PaymentMethod(ctx, u.Payment.PaymentMethodID)
+	pm, err := e.paymentMethod(ctx, u.Payment.PaymentMethodID)
 	if err != nil {
 		return result{err: err}
 	}
@@ -420,12 +420,11 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 		if len(ws) == 0 {
 			return result{msg: "no workloads to move"}
 		}
+		// Each is moved, also one the cluster shows on the dedicated nodes
+		// already: only a run that died before its commit put it there, and
+		// its move is recorded only when done again (it changes nothing).
 		for _, w := range ws {
-			state := tierup.WorkloadPending
-			if slices.Contains(u.NodeNames(), w.Node) {
-				state = tierup.WorkloadMigrated
-			}
-			moves.Workloads = append(moves.Workloads, tierup.WorkloadMigration{Workload: w, State: state})
+			moves.Workloads = append(moves.Workloads, tierup.WorkloadMigration{Workload: w, State: tierup.WorkloadPending})
 		}
 		listed := slices.Clone(moves.Workloads)
 		add(fmt.Sprintf("%d workloads to move, one at a time", len(ws)), func(u *tierup.Upgrade) { u.Workloads = append(u.Workloads, listed...) })
