@@ -247,6 +247,7 @@ func TestBrowserUpgrade(t *testing.T) {
 	ctx := browser(t)
 	h := start(t, dbtest.SQLite(t), func(o *stack.Options) {
 		o.Sim.ProvisionDelay, o.Sim.MigrateDelay = 600*time.Millisecond, 250*time.Millisecond
+		o.Workflow.ProgressEvery = time.Nanosecond // each move shown as it ends, for the page to be seen mid-move
 		// A charge that goes through answers after this long: the time
 		// to see and photograph "Confirming your payment…".
 		o.SandboxLatency = 8 * time.Second

@@ -124,7 +124,8 @@ func TestDecodeV0(t *testing.T) {
 	// 3-D Secure and the period's value came after version 0.
 	want.Payment.Intent, want.Payment.NextAction, want.Payment.ActionExpiresAt = "", nil, nil
 	want.Previous.Value = tierup.Money{}
-	want.Zone = "" // so did the pre-flight's zone
+	want.Zone = ""             // so did the pre-flight's zone
+	want.Payment.Receipt = nil // and the receipt recorded on the payment
 	// And several dedicated nodes: the one node is the first.
 	want.Nodes = want.Nodes[:1]
 	want.Workloads[0].Nodes = nil

@@ -31,8 +31,9 @@ type Config struct {
 	PauseProbe  time.Duration // how often a paused upgrade checks whether the dependency is back (default 2s)
 	JobTimeout  time.Duration // longest a step may run (default 30s)
 	// ProgressEvery is how long a migration moves workloads one after
-	// another before it commits what it moved (default 1s): moves quicker
-	// than that share a commit, each with its own event; a longer one is
+	// another before it commits what it moved (default 1s, at most a
+	// quarter of JobTimeout): the moves that start within it share a
+	// commit, each with its own event, and a move that takes longer is
 	// committed before the next starts. A crash repeats the moves not yet
 	// committed, which are idempotent.
 	ProgressEvery time.Duration
@@ -80,6 +81,7 @@ func (c Config) WithDefaults() Config {
 	set(&c.PauseProbe, d.PauseProbe)
 	set(&c.JobTimeout, d.JobTimeout)
 	set(&c.ProgressEvery, d.ProgressEvery)
+	c.ProgressEvery = min(c.ProgressEvery, c.JobTimeout/4) // the last move of a run must end within the job's time
 	set(&c.RescueMargin, d.RescueMargin)
 	set(&c.AuthenticationTimeout, d.AuthenticationTimeout)
 	set(&c.AuthenticationCheck, d.AuthenticationCheck)

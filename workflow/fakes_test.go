@@ -461,10 +461,10 @@ type fakeCluster struct {
 	preflight     *tierup.Preflight // what Preflight finds; nil: nothing in the way
 	preflightErrs []error
 	preflights    int
-	workloads     []tierup.Workload       // what Workloads lists; nil: web and nightly
-	placed        map[string]string       // the node each moved workload is on now, by name
-	migrateErrs   map[string]error        // the next move of the named workload fails so
-	onMigrate     func(w tierup.Workload) // called as each move starts
+	workloads     []tierup.Workload                            // what Workloads lists; nil: web and nightly
+	placed        map[string]string                            // the node each moved workload is on now, by name
+	migrateErrs   map[string]error                             // the next move of the named workload fails so
+	onMigrate     func(ctx context.Context, w tierup.Workload) // called as each move starts
 }
 
 func (c *fakeCluster) record(format string, args ...any) {
@@ -520,10 +520,13 @@ func (c *fakeCluster) PlanMigration(context.Context, string) ([]tierup.PlannedMo
 }
 
 // MigrateWorkload spreads the replicas over the nodes, one each in turn.
-func (c *fakeCluster) MigrateWorkload(_ context.Context, _ string, w tierup.Workload, nodes []tierup.Node) (*tierup.MigrationReport, error) {
+func (c *fakeCluster) MigrateWorkload(ctx context.Context, _ string, w tierup.Workload, nodes []tierup.Node) (*tierup.MigrationReport, error) {
 	c.record("migrate %s to %d nodes", w.Name, len(nodes))
 	if c.onMigrate != nil {
-		c.onMigrate(w)
+		c.onMigrate(ctx, w)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // cut short mid-rollout
 	}
 	if err := c.migrateErrs[w.Name]; err != nil {
 		delete(c.migrateErrs, w.Name)

@@ -15,8 +15,8 @@ const keptSize = 4096
 // upgrade reads each once, or not at all when Create was handed it: its
 // quote (both dialects refuse an UPDATE of one), which the payment, the
 // activation and the receipt read; and the card it pays with, of which
-// only a deletion is ever recorded (refused while an upgrade uses it, and
-// no part a charge reads).
+// only a deletion is ever recorded, and a charge reads only the gateway's
+// reference and customer, fixed when the card was saved.
 type kept[T any] struct {
 	mu sync.Mutex
 	m  map[string]*T

@@ -12,12 +12,12 @@ import (
 	"github.com/tierup/tierup"
 )
 
-// TestMigrationShares: moves quicker than ProgressEvery share one commit of
-// the upgrade, each recorded with an event of its own at the time it ended
-// and showing the upgrade as it left it (the dashboard's move times and
-// "k of n" read them); a move that fails midway keeps the moves before it;
-// a cancel that came during the moves finds each of them recorded, and
-// compensation returns them all.
+// TestMigrationShares: after the listing's own commit, moves quicker than
+// ProgressEvery share one commit of the upgrade, each recorded with an
+// event of its own at the time it ended and showing the upgrade as it left
+// it (the dashboard's move times and "k of n" read them); a move that
+// fails midway keeps the moves before it; a cancel that came during the
+// moves finds each of them recorded, and compensation returns them all.
 func TestMigrationShares(t *testing.T) {
 	four := []tierup.Workload{{Kind: "Deployment", Name: "a", Replicas: 1, Node: "shared"}, {Kind: "Deployment", Name: "b", Replicas: 1, Node: "shared"},
 		{Kind: "Deployment", Name: "c", Replicas: 1, Node: "shared"}, {Kind: "Deployment", Name: "d", Replicas: 1, Node: "shared"}}
@@ -31,15 +31,15 @@ func TestMigrationShares(t *testing.T) {
 		returned  []string // the workloads compensation returned
 		finalMove int      // moves made in all
 	}{
-		{name: "every move in one commit", moved: []string{"a", "b", "c", "d"}, state: tierup.StepSucceeded, notes: 4, finalMove: 4},
+		{name: "every move in one commit", moved: []string{"a", "b", "c", "d"}, state: tierup.StepSucceeded, notes: 3, finalMove: 4},
 		{name: "a move that fails keeps the moves before it",
 			prep: func(r *rig) {
 				r.cluster.migrateErrs = map[string]error{"c": tierup.Errorf(tierup.CodeMigrationFailed, "c did not become ready; rolled back")}
 			},
-			moved: []string{"a", "b"}, state: tierup.StepRetrying, notes: 3, finalMove: 5},
+			moved: []string{"a", "b"}, state: tierup.StepRetrying, notes: 2, finalMove: 5},
 		{name: "a cancel during the moves",
 			prep: func(r *rig) {
-				r.cluster.onMigrate = func(w tierup.Workload) {
+				r.cluster.onMigrate = func(_ context.Context, w tierup.Workload) {
 					if w.Name == "b" {
 						if _, err := r.e.Cancel(context.Background(), "upg_1", "admin"); err != nil {
 							panic(err)
@@ -47,7 +47,7 @@ func TestMigrationShares(t *testing.T) {
 					}
 				}
 			},
-			moved: []string{"a", "b", "c", "d"}, state: tierup.StepSucceeded, notes: 4, canceled: true, returned: []string{"a", "b", "c", "d"}, finalMove: 4},
+			moved: []string{"a", "b", "c", "d"}, state: tierup.StepSucceeded, notes: 3, canceled: true, returned: []string{"a", "b", "c", "d"}, finalMove: 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,18 +58,22 @@ func TestMigrationShares(t *testing.T) {
 				tt.prep(r)
 			}
 			hook := r.cluster.onMigrate
-			r.cluster.onMigrate = func(w tierup.Workload) {
+			r.cluster.onMigrate = func(ctx context.Context, w tierup.Workload) {
 				r.clock.now = r.clock.now.Add(time.Second) // each move takes a second of the test's time
 				if hook != nil {
-					hook(w)
+					hook(ctx, w)
 				}
 			}
 			r.create(t)
 			for r.upgrade(t).CurrentStep != tierup.StepMigrateWorkloads {
 				r.runOne(t)
 			}
+			r.runOne(t) // the claim, and the listing's commit
+			if u := r.upgrade(t); len(u.Workloads) != len(four) || u.Workloads[0].State != tierup.WorkloadPending || len(r.cluster.placed) != 0 {
+				t.Fatalf("after the listing: %+v, %v moved", u.Workloads, r.cluster.placed)
+			}
 			writes, events := r.store.st.writes, len(r.store.st.events)
-			r.runOne(t) // the migration's job: its claim, then one run
+			r.runOne(t) // the continuation: the moves
 
 			u := r.upgrade(t)
 			var moved []string
@@ -84,8 +88,8 @@ func TestMigrationShares(t *testing.T) {
 			if tt.canceled {
 				writes++ // the cancel's own write
 			}
-			if got := r.store.st.writes - writes; got != 2 {
-				t.Errorf("the claim and the run wrote the upgrade %d times, want twice", got)
+			if got := r.store.st.writes - writes; got != 1 {
+				t.Errorf("the run wrote the upgrade %d times, want once", got)
 			}
 			var notes []*tierup.UpgradeEvent
 			for _, e := range r.store.st.events[events:] {
@@ -97,7 +101,7 @@ func TestMigrationShares(t *testing.T) {
 				t.Fatalf("%d progress events, want %d: %v", len(notes), tt.notes, r.actions()[events:])
 			}
 			for k, e := range notes {
-				// The listing, then each move as it ended, a second apart.
+				// Each move as it ended, a second apart.
 				if want := notes[0].At.Add(time.Duration(k) * time.Second); !e.At.Equal(want) {
 					t.Errorf("event %d %q at %v, want %v", k, e.Message, e.At, want)
 				}
@@ -107,10 +111,10 @@ func TestMigrationShares(t *testing.T) {
 						done++
 					}
 				}
-				if done != k || len(e.Upgrade.Workloads) != len(four) {
-					t.Errorf("event %d %q shows %d of %d moved, want %d of %d", k, e.Message, done, len(e.Upgrade.Workloads), k, len(four))
+				if done != k+1 || len(e.Upgrade.Workloads) != len(four) {
+					t.Errorf("event %d %q shows %d of %d moved, want %d of %d", k, e.Message, done, len(e.Upgrade.Workloads), k+1, len(four))
 				}
-				if k > 0 && e.Message != fmt.Sprintf("Deployment %s moved to node-1", four[k-1].Name) {
+				if e.Message != fmt.Sprintf("Deployment %s moved to node-1", four[k].Name) {
 					t.Errorf("event %d says %q", k, e.Message)
 				}
 			}
@@ -148,7 +152,7 @@ func TestMigrationShares(t *testing.T) {
 func TestMigrationCommitsEachSlowMove(t *testing.T) {
 	r := newRig(t)
 	r.e.cfg.ProgressEvery = time.Millisecond
-	r.cluster.onMigrate = func(tierup.Workload) { time.Sleep(2 * time.Millisecond) } // ProgressEvery is real time
+	r.cluster.onMigrate = func(context.Context, tierup.Workload) { time.Sleep(2 * time.Millisecond) } // ProgressEvery is real time
 	r.create(t)
 	moved := func() int {
 		n := 0
@@ -176,9 +180,9 @@ func TestMigrationCommitsEachSlowMove(t *testing.T) {
 }
 
 // TestMigrationAfterLostCommit: a run moved every workload and its commit
-// was lost (the process died, the database went away). The next run lists
-// the workloads again, finds them on the dedicated node, and moves each
-// again, which changes nothing, so that each move is recorded once.
+// was lost (the process died, the database went away). The listing was
+// committed before: the next run moves each again, which changes nothing,
+// and each move is recorded once.
 func TestMigrationAfterLostCommit(t *testing.T) {
 	r := newRig(t)
 	r.e.cfg.ProgressEvery = time.Hour
@@ -186,6 +190,7 @@ func TestMigrationAfterLostCommit(t *testing.T) {
 	for r.upgrade(t).CurrentStep != tierup.StepMigrateWorkloads {
 		r.runOne(t)
 	}
+	r.runOne(t) // the claim, and the listing's commit
 	job := r.store.st.jobs[0].job
 	claim := r.store.txs + 1
 	r.store.txFault = func(n int) error {
@@ -197,7 +202,7 @@ func TestMigrationAfterLostCommit(t *testing.T) {
 	if err := r.e.work(context.Background(), fakeDelivery{job}); err == nil {
 		t.Fatal("the run committed despite the fault")
 	}
-	if u := r.upgrade(t); len(u.Workloads) != 0 || len(r.cluster.placed) != 2 {
+	if u := r.upgrade(t); len(u.Workloads) != 2 || u.NextToMove(-1) != 0 || len(r.cluster.placed) != 2 {
 		t.Fatalf("after the lost commit: workloads %+v recorded, %v placed", u.Workloads, r.cluster.placed)
 	}
 	if err := r.e.work(context.Background(), fakeDelivery{job}); err != nil { // the queue's retry
@@ -218,5 +223,37 @@ func TestMigrationAfterLostCommit(t *testing.T) {
 		if n != 1 || w.State != tierup.WorkloadMigrated {
 			t.Errorf("%s is %s, its move recorded %d times", w.Name, w.State, n)
 		}
+	}
+}
+
+// TestMigrationCutShort: a shutdown cuts a move short after others moved
+// in the same run: the moves made are committed with their events, the one
+// cut short stays to move, and a job of the queue continues the step.
+func TestMigrationCutShort(t *testing.T) {
+	r := newRig(t)
+	r.e.cfg.ProgressEvery = time.Hour
+	r.cluster.workloads = []tierup.Workload{{Kind: "Deployment", Name: "a", Replicas: 1, Node: "shared"},
+		{Kind: "Deployment", Name: "b", Replicas: 1, Node: "shared"}, {Kind: "Deployment", Name: "c", Replicas: 1, Node: "shared"}}
+	r.cluster.onMigrate = func(ctx context.Context, w tierup.Workload) {
+		if w.Name == "b" {
+			r.e.leave(errHandBack)
+			<-ctx.Done() // the step's context ends as Stop hands back
+		}
+	}
+	r.create(t)
+	for r.upgrade(t).CurrentStep != tierup.StepMigrateWorkloads {
+		r.runOne(t)
+	}
+	r.runOne(t) // the claim, and the listing's commit
+	r.runOne(t) // a moves; b is cut short
+	u := r.upgrade(t)
+	if u.Workloads[0].State != tierup.WorkloadMigrated || u.Workloads[1].State != tierup.WorkloadPending || u.Workloads[2].State != tierup.WorkloadPending {
+		t.Fatalf("after the cut: %+v", u.Workloads)
+	}
+	if st := u.Step(tierup.StepMigrateWorkloads); st.Status != tierup.StepRunning || len(r.store.st.jobs) != 1 || r.store.st.jobs[0].job.Run != st.Run {
+		t.Fatalf("step %+v, jobs %+v: want a job for its continuation", st, r.store.st.jobs)
+	}
+	if last := r.store.st.events[len(r.store.st.events)-1]; last.Action != tierup.ActionStepProgress || !strings.Contains(last.Message, "Deployment a moved to ") {
+		t.Errorf("last event %s %q", last.Action, last.Message)
 	}
 }

@@ -391,28 +391,24 @@ func nodeRequests(u *tierup.Upgrade, plan *tierup.Plan) []tierup.NodeRequest {
 	return reqs
 }
 
-// progress is a part of a step that one run did before its outcome: the
-// migration's listing, or a workload moved before the next. Each is
-// recorded with an event of its own, as if it had been committed alone.
+// progress is a part of a step that one run did before its outcome: a
+// workload moved before the next. Each is recorded with an event of its
+// own, at the time it was done, showing the upgrade as it left it.
 type progress struct {
 	at    time.Time
 	msg   string
 	apply func(u *tierup.Upgrade)
 }
 
-// migrate lists the workloads, then moves them one after another until
-// none is left, a move fails, or ProgressEvery has passed: what it did is
-// committed then, each part with its event, and a continuation moves the
-// rest. So a cluster that moves workloads quickly does not commit each
-// move, and a slow one still shows each move as it ends.
+// migrate lists the workloads and commits the list before it moves any,
+// so that a cancel after a crash returns each; then it moves them one
+// after another until none is left, a move fails, or ProgressEvery has
+// passed, and commits what it did, each move with its event; a
+// continuation moves the rest. So a cluster that moves workloads quickly
+// does not commit each move, and with a slow one each is committed as it
+// ends.
 func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
-	began := time.Now() // real time: this bounds how long the run goes uncommitted
-	var parts []progress
-	add := func(msg string, apply func(*tierup.Upgrade)) {
-		parts = append(parts, progress{at: e.Clock.Now().UTC(), msg: msg, apply: apply})
-	}
-	moves := &tierup.Upgrade{Workloads: slices.Clone(u.Workloads)} // the run's own view of what is moved
-	if len(moves.Workloads) == 0 {
+	if len(u.Workloads) == 0 {
 		ws, err := e.Cluster.Workloads(ctx, u.AccountID)
 		if err != nil {
 			return result{err: err}
@@ -420,21 +416,30 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 		if len(ws) == 0 {
 			return result{msg: "no workloads to move"}
 		}
-		// Each is moved, also one the cluster shows on the dedicated nodes
-		// already: only a run that died before its commit put it there, and
-		// its move is recorded only when done again (it changes nothing).
-		for _, w := range ws {
-			moves.Workloads = append(moves.Workloads, tierup.WorkloadMigration{Workload: w, State: tierup.WorkloadPending})
-		}
-		listed := slices.Clone(moves.Workloads)
-		add(fmt.Sprintf("%d workloads to move, one at a time", len(ws)), func(u *tierup.Upgrade) { u.Workloads = append(u.Workloads, listed...) })
+		return result{more: true, msg: fmt.Sprintf("%d workloads to move, one at a time", len(ws)),
+			apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
+				for _, w := range ws {
+					state := tierup.WorkloadPending
+					if slices.Contains(u.NodeNames(), w.Node) {
+						state = tierup.WorkloadMigrated // put there by hand: the migration plan leaves it too
+					}
+					u.Workloads = append(u.Workloads, tierup.WorkloadMigration{Workload: w, State: state})
+				}
+				return nil
+			}}
 	}
+	began := time.Now() // real time: this bounds how long the run goes uncommitted
+	var parts []progress
+	moves := &tierup.Upgrade{Workloads: slices.Clone(u.Workloads)} // the run's own view of what is moved
 	for i := moves.NextToMove(-1); i >= 0; i = moves.NextToMove(i) {
 		if len(parts) > 0 && (time.Since(began) >= e.cfg.ProgressEvery || ctx.Err() != nil) {
 			break // commit what is done; a continuation moves the rest
 		}
 		w := moves.Workloads[i]
 		report, err := e.Cluster.MigrateWorkload(ctx, u.AccountID, w.Workload, u.Nodes)
+		if err != nil && ctx.Err() != nil && len(parts) > 0 {
+			break // cut short (a shutdown, the job's time): keep the moves made; this one is made again
+		}
 		if err != nil {
 			res := result{done: parts, err: err}
 			if errors.Is(err, tierup.ErrMigrationFailed) {
@@ -451,17 +456,18 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 			to = u.NodeNames()
 		}
 		moves.Workloads[i].State = tierup.WorkloadMigrated
-		add(fmt.Sprintf("%s %s moved to %s", w.Kind, w.Name, strings.Join(to, ", ")), func(u *tierup.Upgrade) {
-			minAvail := report.MinAvailable
-			u.Workloads[i].Workload = report.Workload
-			u.Workloads[i].State, u.Workloads[i].MinAvailable = tierup.WorkloadMigrated, &minAvail
-			u.Workloads[i].Notes = append(u.Workloads[i].Notes, report.Notes...)
-		})
+		parts = append(parts, progress{at: e.Clock.Now().UTC(), msg: fmt.Sprintf("%s %s moved to %s", w.Kind, w.Name, strings.Join(to, ", ")),
+			apply: func(u *tierup.Upgrade) {
+				minAvail := report.MinAvailable
+				u.Workloads[i].Workload = report.Workload
+				u.Workloads[i].State, u.Workloads[i].MinAvailable = tierup.WorkloadMigrated, &minAvail
+				u.Workloads[i].Notes = append(u.Workloads[i].Notes, report.Notes...)
+			}})
 	}
 	if len(parts) == 0 {
 		return result{msg: "every workload runs on the dedicated node"}
 	}
-	// The last part is the run's outcome, recorded with the commit's event.
+	// The last move is the run's outcome, recorded with the commit's event.
 	last := parts[len(parts)-1]
 	return result{done: parts[:len(parts)-1], more: moves.NextToMove(-1) >= 0, msg: last.msg,
 		apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {

@@ -134,7 +134,7 @@ Hobby, and prints their tokens once.`,
 		fs.DurationVar(&o.flow.MaxDelay, "retry-max-delay", fd.MaxDelay, "longest retry delay")
 		fs.DurationVar(&o.flow.PauseProbe, "pause-probe", fd.PauseProbe, "how often a paused upgrade checks whether the cluster or gateway is back")
 		fs.DurationVar(&o.flow.JobTimeout, "job-timeout", fd.JobTimeout, "longest a workflow step may run (with --cluster kube, raised to cover the cluster's waits); a step whose process died is resumed by a live process within about 5s")
-		fs.DurationVar(&o.flow.ProgressEvery, "progress-every", fd.ProgressEvery, "how long a migration moves workloads one after another before it commits what it moved (a slower move is committed alone)")
+		fs.DurationVar(&o.flow.ProgressEvery, "progress-every", fd.ProgressEvery, "how long a migration moves workloads one after another before it commits what it moved: the moves that start within it share a commit, each with its own event; a longer move is committed before the next starts (at most a quarter of --job-timeout)")
 		fs.IntVar(&o.queue.Workers, "workers", qd.Workers, "workflow steps run at once by this process")
 		fs.DurationVar(&o.flow.AuthenticationTimeout, "authentication-timeout", fd.AuthenticationTimeout, "how long a payment waits for the customer's 3-D Secure authentication before it fails")
 		fs.DurationVar(&o.flow.AuthenticationCheck, "authentication-check", fd.AuthenticationCheck, "how often a payment awaiting 3-D Secure reads the charge again (webhooks and the challenge page check at once)")

@@ -20,7 +20,8 @@ func buildBinary(t *testing.T) string {
 func launch(t *testing.T, bin, dsn string, extra ...string) *proctest.Process {
 	t.Helper()
 	args := append([]string{"serve", "--db", dsn, "--addr", "127.0.0.1:0", "--admin-token", "tu_admin_crash", "--demo=false",
-		"--sim-provision-delay", "1500ms", "--sim-migrate-delay", "300ms", "--sandbox-charge-latency", "1500ms",
+		// Each move committed alone: a kill between two moves is one of the points.
+		"--sim-provision-delay", "1500ms", "--sim-migrate-delay", "300ms", "--progress-every", "1ns", "--sandbox-charge-latency", "1500ms",
 		"--job-timeout", "10s", "--retry-base-delay", "50ms", "--pause-probe", "100ms", "--log-format", "json"}, extra...)
 	// The processes of one test share the master secret.
 	return proctest.Start(t, proctest.Command{Bin: bin, Args: args, Env: []string{"TIERUP_SECRET_KEY=" + dbtest.SecretKey}})
