@@ -463,6 +463,7 @@ type fakeCluster struct {
 	preflights    int
 	workloads     []tierup.Workload                            // what Workloads lists; nil: web and nightly
 	placed        map[string]string                            // the node each moved workload is on now, by name
+	workloadsErrs []error                                      // the next answers of Workloads
 	migrateErrs   map[string]error                             // the next move of the named workload fails so
 	onMigrate     func(ctx context.Context, w tierup.Workload) // called as each move starts
 }
@@ -500,6 +501,11 @@ func (c *fakeCluster) ProvisionNode(_ context.Context, r tierup.NodeRequest) (*t
 }
 
 func (c *fakeCluster) Workloads(context.Context, string) ([]tierup.Workload, error) {
+	if len(c.workloadsErrs) > 0 {
+		err := c.workloadsErrs[0]
+		c.workloadsErrs = c.workloadsErrs[1:]
+		return nil, err
+	}
 	ws := c.workloads
 	if ws == nil {
 		ws = []tierup.Workload{{Kind: "Deployment", Name: "web", Replicas: 2, Node: "shared"}, {Kind: "CronJob", Name: "nightly", Replicas: 1, Node: "shared"}}

@@ -68,12 +68,12 @@ func TestMigrationShares(t *testing.T) {
 			for r.upgrade(t).CurrentStep != tierup.StepMigrateWorkloads {
 				r.runOne(t)
 			}
-			r.runOne(t) // the claim, and the listing's commit
-			if u := r.upgrade(t); len(u.Workloads) != len(four) || u.Workloads[0].State != tierup.WorkloadPending || len(r.cluster.placed) != 0 {
-				t.Fatalf("after the listing: %+v, %v moved", u.Workloads, r.cluster.placed)
+			// The provisioning listed them, committed with its nodes.
+			if u := r.upgrade(t); len(u.Workloads) != len(four) || u.NextToMove(-1) != 0 || len(r.cluster.placed) != 0 {
+				t.Fatalf("after the provisioning: %+v, %v moved", u.Workloads, r.cluster.placed)
 			}
 			writes, events := r.store.st.writes, len(r.store.st.events)
-			r.runOne(t) // the continuation: the moves
+			r.runOne(t) // the migration's job: its claim, then the moves
 
 			u := r.upgrade(t)
 			var moved []string
@@ -88,8 +88,8 @@ func TestMigrationShares(t *testing.T) {
 			if tt.canceled {
 				writes++ // the cancel's own write
 			}
-			if got := r.store.st.writes - writes; got != 1 {
-				t.Errorf("the run wrote the upgrade %d times, want once", got)
+			if got := r.store.st.writes - writes; got != 2 {
+				t.Errorf("the claim and the run wrote the upgrade %d times, want twice", got)
 			}
 			var notes []*tierup.UpgradeEvent
 			for _, e := range r.store.st.events[events:] {
@@ -146,6 +146,41 @@ func TestMigrationShares(t *testing.T) {
 	}
 }
 
+// TestMigrationLists: the workloads are listed with the provisioning's
+// commit; when the cluster could not list them then, the migration lists
+// them and commits the list before it moves any.
+func TestMigrationLists(t *testing.T) {
+	for _, failing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("listing fails at the provisioning: %v", failing), func(t *testing.T) {
+			r := newRig(t)
+			r.e.cfg.ProgressEvery = time.Hour
+			if failing {
+				r.cluster.workloadsErrs = []error{tierup.ErrClusterUnreachable}
+			}
+			r.create(t)
+			for r.upgrade(t).CurrentStep != tierup.StepMigrateWorkloads {
+				r.runOne(t)
+			}
+			if got := len(r.upgrade(t).Workloads); (got == 2) == failing {
+				t.Fatalf("%d workloads listed by the provisioning", got)
+			}
+			r.runOne(t)
+			u := r.upgrade(t)
+			want := tierup.StepSucceeded
+			if failing {
+				want = tierup.StepRunning // the list committed, no move yet
+			}
+			if st := u.Step(tierup.StepMigrateWorkloads); st.Status != want || len(u.Workloads) != 2 || len(r.cluster.placed) != 2 && !failing {
+				t.Errorf("after the migration's first run: step %s, workloads %+v, placed %v", st.Status, u.Workloads, r.cluster.placed)
+			}
+			r.drain(t, 20)
+			if u := r.upgrade(t); u.Status != tierup.UpgradeCompleted {
+				t.Errorf("upgrade %s", u.Status)
+			}
+		})
+	}
+}
+
 // TestMigrationCommitsEachSlowMove: a move that takes longer than
 // ProgressEvery is committed before the next starts, as the dashboard shows
 // each as it ends.
@@ -190,7 +225,6 @@ func TestMigrationAfterLostCommit(t *testing.T) {
 	for r.upgrade(t).CurrentStep != tierup.StepMigrateWorkloads {
 		r.runOne(t)
 	}
-	r.runOne(t) // the claim, and the listing's commit
 	job := r.store.st.jobs[0].job
 	claim := r.store.txs + 1
 	r.store.txFault = func(n int) error {
@@ -244,7 +278,6 @@ func TestMigrationCutShort(t *testing.T) {
 	for r.upgrade(t).CurrentStep != tierup.StepMigrateWorkloads {
 		r.runOne(t)
 	}
-	r.runOne(t) // the claim, and the listing's commit
 	r.runOne(t) // a moves; b is cut short
 	u := r.upgrade(t)
 	if u.Workloads[0].State != tierup.WorkloadMigrated || u.Workloads[1].State != tierup.WorkloadPending || u.Workloads[2].State != tierup.WorkloadPending {

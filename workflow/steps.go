@@ -349,10 +349,38 @@ func (e *Engine) provision(ctx context.Context, u *tierup.Upgrade) result {
 	if len(names) > 1 {
 		msg = fmt.Sprintf("%d dedicated nodes are ready: %s", len(names), strings.Join(names, ", "))
 	}
+	// The workloads to move are listed now and committed with the nodes:
+	// the list is then stored before the first move, which a cancel after a
+	// crash needs, without a commit of its own. When the cluster cannot
+	// list them now, the migration does.
+	var ws []tierup.Workload
+	if len(u.Workloads) == 0 {
+		if listed, err := e.Cluster.Workloads(ctx, u.AccountID); err == nil && len(listed) > 0 {
+			ws = listed
+			msg += fmt.Sprintf("; %d workloads to move", len(ws))
+		}
+	}
 	return result{msg: msg, apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
 		u.Nodes = nodes
+		if len(u.Workloads) == 0 {
+			u.Workloads = toMove(ws, u.NodeNames())
+		}
 		return nil
 	}}
+}
+
+// toMove is the migration's list of workloads: each to move, but one put
+// on the dedicated nodes by hand, which the migration plan leaves too.
+func toMove(ws []tierup.Workload, nodes []string) []tierup.WorkloadMigration {
+	var out []tierup.WorkloadMigration
+	for _, w := range ws {
+		state := tierup.WorkloadPending
+		if slices.Contains(nodes, w.Node) {
+			state = tierup.WorkloadMigrated
+		}
+		out = append(out, tierup.WorkloadMigration{Workload: w, State: state})
+	}
+	return out
 }
 
 // nodesError is the step's error when some nodes failed: an unreachable
@@ -400,8 +428,9 @@ type progress struct {
 	apply func(u *tierup.Upgrade)
 }
 
-// migrate lists the workloads and commits the list before it moves any,
-// so that a cancel after a crash returns each; then it moves them one
+// migrate lists the workloads, unless the provisioning did, and commits the
+// list before it moves any, so that a cancel after a crash returns each;
+// then it moves them one
 // after another until none is left, a move fails, or ProgressEvery has
 // passed, and commits what it did, each move with its event; a
 // continuation moves the rest. So a cluster that moves workloads quickly
@@ -418,13 +447,7 @@ func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 		}
 		return result{more: true, msg: fmt.Sprintf("%d workloads to move, one at a time", len(ws)),
 			apply: func(_ context.Context, _ tierup.Store, u *tierup.Upgrade) error {
-				for _, w := range ws {
-					state := tierup.WorkloadPending
-					if slices.Contains(u.NodeNames(), w.Node) {
-						state = tierup.WorkloadMigrated // put there by hand: the migration plan leaves it too
-					}
-					u.Workloads = append(u.Workloads, tierup.WorkloadMigration{Workload: w, State: state})
-				}
+				u.Workloads = append(u.Workloads, toMove(ws, u.NodeNames())...)
 				return nil
 			}}
 	}
