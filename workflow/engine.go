@@ -264,7 +264,8 @@ func (e *Engine) note(ctx context.Context, tx tierup.Store, u *tierup.Upgrade, p
 	p.apply(u)
 	u.UpdatedAt = p.at
 	u.UpdateProgress()
-	ev := &tierup.UpgradeEvent{UpgradeID: u.ID, Actor: "system", Action: tierup.ActionStepProgress, Message: p.msg, At: p.at, Upgrade: u}
+	ev := e.newEvent(u, "system", tierup.ActionStepProgress, p.msg)
+	ev.At = p.at
 	if err := tx.AppendEvent(ctx, ev); err != nil {
 		return err
 	}

@@ -430,12 +430,11 @@ type progress struct {
 
 // migrate lists the workloads, unless the provisioning did, and commits the
 // list before it moves any, so that a cancel after a crash returns each;
-// then it moves them one
-// after another until none is left, a move fails, or ProgressEvery has
-// passed, and commits what it did, each move with its event; a
-// continuation moves the rest. So a cluster that moves workloads quickly
-// does not commit each move, and with a slow one each is committed as it
-// ends.
+// then it moves them one after another until none is left, a move fails,
+// or ProgressEvery has passed, and commits what it did, each move with its
+// event; a continuation moves the rest. So a cluster that moves workloads
+// quickly does not commit each move, and with a slow one each is committed
+// as it ends.
 func (e *Engine) migrate(ctx context.Context, u *tierup.Upgrade) result {
 	if len(u.Workloads) == 0 {
 		ws, err := e.Cluster.Workloads(ctx, u.AccountID)
