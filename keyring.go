@@ -39,6 +39,9 @@ const MinSecretBytes = 32
 type Keyring struct {
 	secrets [][]byte
 	ids     []string
+	// derived holds each known purpose's key of every secret, derived
+	// once: HKDF on every quote signed cost more than the signature.
+	derived map[Purpose][][]byte
 }
 
 // NewKeyring returns a keyring whose current secret is the first.
@@ -54,6 +57,11 @@ func NewKeyring(secrets ...[]byte) (*Keyring, error) {
 		}
 		k.secrets = append(k.secrets, bytes.Clone(s))
 		k.ids = append(k.ids, hex.EncodeToString(derive(s, purposeKeyID, 4)))
+	}
+	// The purposes tierup uses; another one's key is derived when asked for.
+	k.derived = map[Purpose][][]byte{}
+	for _, p := range []Purpose{PurposeQuoteSignatures, PurposeCardFingerprints, PurposeSessions} {
+		k.derived[p] = k.derive(p)
 	}
 	return k, nil
 }
@@ -91,13 +99,18 @@ func NewSecret() string {
 func (k *Keyring) KeyID() string { return k.ids[0] }
 
 // Key returns the current key for purpose.
-func (k *Keyring) Key(p Purpose) []byte { return derive(k.secrets[0], p, sha256.Size) }
+func (k *Keyring) Key(p Purpose) []byte { return k.Keys(p)[0] }
 
-// Keys returns the key for purpose of every secret, the current one first.
+// Keys returns the key for purpose of every secret, the current one first:
+// copies, which the caller may change.
 func (k *Keyring) Keys(p Purpose) [][]byte {
-	out := make([][]byte, len(k.secrets))
-	for i, s := range k.secrets {
-		out[i] = derive(s, p, sha256.Size)
+	keys, ok := k.derived[p]
+	if !ok {
+		return k.derive(p)
+	}
+	out := make([][]byte, len(keys))
+	for i, key := range keys {
+		out[i] = bytes.Clone(key)
 	}
 	return out
 }
@@ -107,10 +120,19 @@ func (k *Keyring) Keys(p Purpose) [][]byte {
 func (k *Keyring) KeyByID(p Purpose, id string) ([]byte, bool) {
 	for i, x := range k.ids {
 		if x == id {
-			return derive(k.secrets[i], p, sha256.Size), true
+			return k.Keys(p)[i], true
 		}
 	}
 	return nil, false
+}
+
+// derive returns the key for purpose of every secret.
+func (k *Keyring) derive(p Purpose) [][]byte {
+	out := make([][]byte, len(k.secrets))
+	for i, s := range k.secrets {
+		out[i] = derive(s, p, sha256.Size)
+	}
+	return out
 }
 
 func derive(secret []byte, p Purpose, n int) []byte {
