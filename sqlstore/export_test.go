@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/pressly/goose/v3"
 )
@@ -56,4 +57,35 @@ func QueuedTx(db *DB) int {
 	db.group.mu.Lock()
 	defer db.group.mu.Unlock()
 	return len(db.group.queue)
+}
+
+// Checkpoints is how many of the checkpointer's checkpoints copied the
+// whole WAL and how many did not (0, 0 without a checkpointer).
+func Checkpoints(db *DB) (complete, incomplete int64) {
+	if db.checkpoints == nil {
+		return 0, 0
+	}
+	return db.checkpoints.complete.Load(), db.checkpoints.incomplete.Load()
+}
+
+// WriterPragma reads a pragma's value on SQLite's writer.
+func WriterPragma(ctx context.Context, db *DB, name string) (int, error) {
+	var v int
+	err := db.sqldb.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
+	return v, err
+}
+
+// ReaderSnapshot opens a read transaction on SQLite's read pool, reads
+// from it (which fixes its snapshot) and returns the function that ends it.
+func ReaderSnapshot(ctx context.Context, db *DB) (func(), error) {
+	tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return func() { _ = tx.Rollback() }, nil
 }

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,9 @@ type DB struct {
 	// group commits SQLite's concurrent transactions together
 	// (groupcommit.go); nil for PostgreSQL.
 	group *groupCommit
+	// checkpoints runs SQLite's checkpoints off the writer
+	// (checkpoint.go); nil for PostgreSQL and an in-memory database.
+	checkpoints *checkpointer
 }
 
 var _ tierup.Store = (*DB)(nil)
@@ -89,7 +93,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// transactions take the write lock up front so concurrent writers
 		// wait (busy_timeout) instead of failing with SQLITE_BUSY mid-way.
 		commits := new(atomic.Int64)
-		db, err := openSQLite("file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate", commits)
+		ckpt := newCheckpointer()
+		db, err := openSQLite("file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint("+strconv.Itoa(writerCheckpointPages)+")&_txlock=immediate", commits, ckpt.committed)
 		if err != nil {
 			return nil, err
 		}
@@ -103,18 +108,29 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		}
 		store := &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db, SQLite}, commits: commits, group: &groupCommit{}}
 		if path == ":memory:" { // every connection would have a database of its own
-			return store, nil
+			return store, nil // the writer checkpoints (there is no WAL file)
 		}
 		// WAL lets readers run beside the writer, each on the last commit
 		// when it starts: a read after a commit sees it. query_only makes
 		// a write sent here by mistake fail instead of taking the lock.
-		reader, err := openSQLite("file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)", commits)
+		reader, err := openSQLite("file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)", commits, nil)
 		if err != nil {
 			db.Close()
 			return nil, err
 		}
 		reader.SetMaxOpenConns(sqliteReaders())
 		reader.SetMaxIdleConns(sqliteReaders())
+		// A connection of its own: checkpoints neither queue behind the
+		// writer nor take a reader (checkpoint.go).
+		ckdb, err := openSQLite("file:"+path+"?_pragma=busy_timeout(10000)", nil, nil)
+		if err != nil {
+			db.Close()
+			reader.Close()
+			return nil, err
+		}
+		ckdb.SetMaxOpenConns(1)
+		ckpt.start(ckdb)
+		store.checkpoints = ckpt
 		store.reader, store.q = reader, readSplit{writer: sqlQuerier{db, SQLite}, read: sqlQuerier{reader, SQLite}, grouped: store.execGrouped}
 		return store, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -196,13 +212,13 @@ func (q readSplit) query(ctx context.Context, query string, args ...any) (rows, 
 }
 
 // openSQLite opens a database/sql handle on dsn whose connections count
-// their commits into commits.
-func openSQLite(dsn string, commits *atomic.Int64) (*sql.DB, error) {
+// their commits into commits and call onCommit on each (either may be nil).
+func openSQLite(dsn string, commits *atomic.Int64, onCommit func()) (*sql.DB, error) {
 	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(countingConnector{base, commits}), nil
+	return sql.OpenDB(countingConnector{base, commits, onCommit}), nil
 }
 
 // countingConnector registers a commit hook on each connection it opens
@@ -210,7 +226,8 @@ func openSQLite(dsn string, commits *atomic.Int64) (*sql.DB, error) {
 // not) and gives it a statement cache (stmtConn).
 type countingConnector struct {
 	driver.Connector
-	commits *atomic.Int64
+	commits  *atomic.Int64
+	onCommit func()
 }
 
 func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -218,9 +235,14 @@ func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h, ok := conn.(sqlite.HookRegisterer); ok {
+	if h, ok := conn.(sqlite.HookRegisterer); ok && (c.commits != nil || c.onCommit != nil) {
 		h.RegisterCommitHook(func() int32 {
-			c.commits.Add(1)
+			if c.commits != nil {
+				c.commits.Add(1)
+			}
+			if c.onCommit != nil {
+				c.onCommit()
+			}
 			return 0 // non-zero would turn the commit into a rollback
 		})
 	}
@@ -310,7 +332,11 @@ func (db *DB) migrations() (*goose.Provider, error) {
 
 // Close closes the connections.
 func (db *DB) Close() error {
-	err := db.sqldb.Close()
+	var err error
+	if db.checkpoints != nil { // first: it checkpoints the writer's commits
+		err = db.checkpoints.close()
+	}
+	err = errors.Join(err, db.sqldb.Close())
 	if db.reader != nil {
 		err = errors.Join(err, db.reader.Close())
 	}
