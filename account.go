@@ -100,6 +100,17 @@ type TestClock struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
+// QuoteBasis is what a quote is priced from, read at one moment.
+type QuoteBasis struct {
+	Account *Account
+	// ActiveUpgrade is the ID of the account's upgrade in an active status
+	// ("" for none) and ActiveStatus its status.
+	ActiveUpgrade string
+	ActiveStatus  UpgradeStatus
+	// Credit is the account's credit balance in the currency asked for.
+	Credit Money
+}
+
 // Store keeps accounts, quotes, test clocks and server secrets. Every
 // method returns an error wrapping ErrNotFound when the object is missing.
 type Store interface {
@@ -108,6 +119,10 @@ type Store interface {
 	CreateAccount(ctx context.Context, a *Account, tokenHash []byte) error
 	// Account returns the account with the given ID.
 	Account(ctx context.Context, id string) (*Account, error)
+	// QuoteBasis returns what a quote of the account is priced from, in
+	// one read: the account, its upgrade under way, and its credit
+	// balance in currency c.
+	QuoteBasis(ctx context.Context, accountID string, c Currency) (*QuoteBasis, error)
 	// AccountByTokenHash returns the account whose token hashes to h.
 	AccountByTokenHash(ctx context.Context, h []byte) (*Account, error)
 	// SetAccountTokenHash replaces the account's token, and raises

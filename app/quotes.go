@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -21,13 +20,11 @@ type QuoteView struct {
 // CreateQuote prices the account's upgrade to planID under the configured
 // policy, signs the quote and stores it.
 //
-// Errors: CodeUnknownPlan, CodePlanUnavailable, CodeSamePlan,
-// CodeNotAnUpgrade, CodeCurrencyMismatch, CodeRemainingExceedsNewPeriod.
+// Errors: CodeInvalid (no plan named), CodeUnknownPlan,
+// CodePlanUnavailable, CodeSamePlan, CodeNotAnUpgrade,
+// CodeCurrencyMismatch, CodeRemainingExceedsNewPeriod,
+// CodeUpgradeInProgress, and ErrNotFound for an account that is gone.
 func (a *App) CreateQuote(ctx context.Context, accountID, planID string) (*QuoteView, error) {
-	acct, err := a.store.Account(ctx, accountID)
-	if err != nil {
-		return nil, err
-	}
 	if planID == "" {
 		return nil, tierup.Invalid(tierup.FieldError{Location: "body.plan", Message: "name the plan to upgrade to, e.g. pro-1m"})
 	}
@@ -35,25 +32,26 @@ func (a *App) CreateQuote(ctx context.Context, accountID, planID string) (*Quote
 	if err != nil {
 		return nil, err
 	}
+	// The balance is read again when the credit is taken: another quote
+	// may count on it too.
+	basis, err := a.store.QuoteBasis(ctx, accountID, to.Price.Currency)
+	if err != nil {
+		return nil, err
+	}
+	acct := basis.Account
 	from, err := a.catalog.Plan(acct.Subscription.PlanID)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.noActiveUpgrade(ctx, acct.ID); err != nil {
-		return nil, err
+	if basis.ActiveUpgrade != "" {
+		return nil, upgradeInProgress(basis.ActiveUpgrade, basis.ActiveStatus)
 	}
 	now, err := a.Now(ctx, acct)
 	if err != nil {
 		return nil, err
 	}
-	// The balance is read again when the credit is taken: another quote
-	// may count on it too.
-	entries, err := a.store.CreditEntries(ctx, acct.ID)
-	if err != nil {
-		return nil, err
-	}
 	q, err := a.catalog.PriceUpgrade(tierup.QuoteInput{Now: now, Location: acct.Location(), Current: acct.Subscription,
-		From: from, To: to, Policy: a.cfg.Policy, Credit: tierup.CreditBalance(entries, to.Price.Currency)})
+		From: from, To: to, Policy: a.cfg.Policy, Credit: basis.Credit})
 	if err != nil {
 		a.log.InfoContext(ctx, "quote refused", "account", acct.ID, "from", from.ID, "to", planID, "code", tierup.ErrorCode(err))
 		return nil, err
@@ -180,15 +178,8 @@ func (a *App) requireSandbox() error {
 	return nil
 }
 
-// noActiveUpgrade refuses a quote while an upgrade is under way: its
+// upgradeInProgress refuses a quote while an upgrade (id) is under way: its
 // figures would be stale the moment that upgrade switches the plan.
-func (a *App) noActiveUpgrade(ctx context.Context, accountID string) error {
-	u, err := a.store.ActiveUpgrade(ctx, accountID)
-	switch {
-	case errors.Is(err, tierup.ErrNotFound):
-		return nil
-	case err != nil:
-		return err
-	}
-	return tierup.Errorf(tierup.CodeUpgradeInProgress, "upgrade %s is still %s; quote again once it is finished", u.ID, u.Status)
+func upgradeInProgress(id string, status tierup.UpgradeStatus) error {
+	return tierup.Errorf(tierup.CodeUpgradeInProgress, "upgrade %s is still %s; quote again once it is finished", id, status)
 }

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,35 @@ func TestCreditLedger(t *testing.T) {
 		}
 		if b := tierup.CreditBalance(got, "USD"); b != usd(1441) {
 			t.Errorf("balance %v, want $14.41", b)
+		}
+
+		// A quote's one read: the balance in its currency, and the upgrade
+		// under way (none: both are completed; then a third that is not).
+		basis := func(c tierup.Currency) *tierup.QuoteBasis {
+			t.Helper()
+			b, err := db.QuoteBasis(ctx, "acct_upg_1", c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		for _, tt := range []struct {
+			currency tierup.Currency
+			want     tierup.Money
+		}{{"USD", usd(1441)}, {"EUR", tierup.Money{Currency: "EUR"}}} {
+			if b := basis(tt.currency); b.Credit != tt.want || b.ActiveUpgrade != "" || b.ActiveStatus != "" || b.Account.ID != "acct_upg_1" {
+				t.Errorf("quote basis in %s: credit %v, active %q %q, account %s; want %v and none active", tt.currency,
+					b.Credit, b.ActiveUpgrade, b.ActiveStatus, b.Account.ID, tt.want)
+			}
+		}
+		if _, err := f.upgrade("upg_3", "acct_upg_1", func(u *tierup.Upgrade) { u.Status = tierup.UpgradePaused }); err != nil {
+			t.Fatal(err)
+		}
+		if b := basis("USD"); b.ActiveUpgrade != "upg_3" || b.ActiveStatus != tierup.UpgradePaused || b.Credit != usd(1441) {
+			t.Errorf("quote basis with upg_3 paused: active %q %q, credit %v", b.ActiveUpgrade, b.ActiveStatus, b.Credit)
+		}
+		if _, err := db.QuoteBasis(ctx, "acct_nobody", "USD"); !errors.Is(err, tierup.ErrNotFound) {
+			t.Errorf("quote basis of a missing account: %v, want ErrNotFound", err)
 		}
 
 		// The database keeps the ledger append-only and the signs right.
