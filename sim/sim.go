@@ -114,14 +114,9 @@ func (c *Cluster) update(ctx context.Context, accountID string, f func(*state) e
 	return &st, nil
 }
 
-// read returns the account's state, seeding it on first sight.
-func (c *Cluster) read(ctx context.Context, accountID string) (*state, error) {
-	return c.update(ctx, accountID, func(*state) error { return nil })
-}
-
 // peek returns the account's state without writing anything: an account
-// the cluster has not seen yet runs the default workloads, as read would
-// seed them.
+// the cluster has not seen yet runs the default workloads, as its first
+// update seeds them.
 func (c *Cluster) peek(ctx context.Context, accountID string) (*state, error) {
 	st, err := tierup.GetRecord[state](ctx, c.store, scope, accountID)
 	if errors.Is(err, tierup.ErrNotFound) {
@@ -239,7 +234,7 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 	if err != nil {
 		return nil, err
 	}
-	st, err := c.read(ctx, req.AccountID)
+	st, err := c.peek(ctx, req.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +256,9 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(req.Key))
-	made := &tierup.Node{Name: "dedicated-" + req.AccountID + "-" + hex.EncodeToString(sum[:3]) + req.NameSuffix(), AccountID: req.AccountID, Pool: "dedicated"}
+	// A node that takes no time to boot is ready as it is made: one write.
+	made := &tierup.Node{Name: "dedicated-" + req.AccountID + "-" + hex.EncodeToString(sum[:3]) + req.NameSuffix(), AccountID: req.AccountID, Pool: "dedicated",
+		Ready: c.cfg.ProvisionDelay <= 0}
 	st, err = c.update(ctx, req.AccountID, func(st *state) error {
 		for _, nd := range st.Nodes {
 			if nd.Key == key && !nd.Released {
@@ -312,7 +309,7 @@ func (c *Cluster) Workloads(ctx context.Context, accountID string) ([]tierup.Wor
 	if _, err := c.reachable(ctx); err != nil {
 		return nil, err
 	}
-	st, err := c.read(ctx, accountID)
+	st, err := c.peek(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -459,7 +456,7 @@ type Snapshot = tierup.ClusterSnapshot
 
 // Snapshot returns the account's state without changing it.
 func (c *Cluster) Snapshot(ctx context.Context, accountID string) (*Snapshot, error) {
-	st, err := c.read(ctx, accountID)
+	st, err := c.peek(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
