@@ -23,8 +23,8 @@ var activeStatuses = []tierup.UpgradeStatus{tierup.UpgradeProcessing, tierup.Upg
 	tierup.UpgradePaymentActionRequired, tierup.UpgradePaused, tierup.UpgradeNeedsSupport}
 
 // WatchStore adds the store's gauges, read on each scrape: active and
-// stalled upgrades by status, the job queue's depth, and the connection
-// pool's statistics.
+// stalled upgrades by status, the job queue's depth, the connection
+// pool's statistics, and SQLite's background checkpoints.
 func (m *Metrics) WatchStore(db *sqlstore.DB) {
 	m.reg.MustRegister(&storeCollector{db: db,
 		active: prometheus.NewDesc("tierup_upgrades_active", "Active upgrades by status.", []string{"status"}, nil),
@@ -39,16 +39,19 @@ func (m *Metrics) WatchStore(db *sqlstore.DB) {
 			"Times a caller waited for a free connection.", nil, nil),
 		waited: prometheus.NewDesc("tierup_db_wait_seconds_total",
 			"Time spent waiting for free connections.", nil, nil),
+		checkpoints: prometheus.NewDesc("tierup_sqlite_checkpoints_total",
+			"SQLite's background checkpoints by result: complete (the whole WAL copied into the database file) or incomplete (failed, or held back by a reader).",
+			[]string{"result"}, nil),
 	})
 }
 
 type storeCollector struct {
-	db                                                     *sqlstore.DB
-	active, stalled, queue, conns, maxConns, waits, waited *prometheus.Desc
+	db                                                                  *sqlstore.DB
+	active, stalled, queue, conns, maxConns, waits, waited, checkpoints *prometheus.Desc
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.active, c.stalled, c.queue, c.conns, c.maxConns, c.waits, c.waited} {
+	for _, d := range []*prometheus.Desc{c.active, c.stalled, c.queue, c.conns, c.maxConns, c.waits, c.waited, c.checkpoints} {
 		ch <- d
 	}
 }
@@ -115,4 +118,8 @@ func (c *storeCollector) pool(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.maxConns, prometheus.GaugeValue, float64(limit))
 	ch <- prometheus.MustNewConstMetric(c.waits, prometheus.CounterValue, float64(waits))
 	ch <- prometheus.MustNewConstMetric(c.waited, prometheus.CounterValue, waited.Seconds())
+	if complete, incomplete, ok := c.db.Checkpoints(); ok {
+		ch <- prometheus.MustNewConstMetric(c.checkpoints, prometheus.CounterValue, float64(complete), "complete")
+		ch <- prometheus.MustNewConstMetric(c.checkpoints, prometheus.CounterValue, float64(incomplete), "incomplete")
+	}
 }

@@ -35,7 +35,7 @@ func TestCheckpointer(t *testing.T) {
 	waitFor := func(what string, ok func(complete, incomplete int64) bool) {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			complete, incomplete := sqlstore.Checkpoints(db)
+			complete, incomplete, _ := db.Checkpoints()
 			if ok(complete, incomplete) {
 				return
 			}
@@ -49,7 +49,7 @@ func TestCheckpointer(t *testing.T) {
 	waitFor("complete", func(c, _ int64) bool { return c > 0 })
 
 	// A reader on an older snapshot keeps the frames after it in the WAL.
-	c0, i0 := sqlstore.Checkpoints(db)
+	c0, i0, _ := db.Checkpoints()
 	end, err := sqlstore.ReaderSnapshot(ctx, db)
 	if err != nil {
 		t.Fatal(err)

@@ -59,15 +59,6 @@ func QueuedTx(db *DB) int {
 	return len(db.group.queue)
 }
 
-// Checkpoints is how many of the checkpointer's checkpoints copied the
-// whole WAL and how many did not (0, 0 without a checkpointer).
-func Checkpoints(db *DB) (complete, incomplete int64) {
-	if db.checkpoints == nil {
-		return 0, 0
-	}
-	return db.checkpoints.complete.Load(), db.checkpoints.incomplete.Load()
-}
-
 // WriterPragma reads a pragma's value on SQLite's writer.
 func WriterPragma(ctx context.Context, db *DB, name string) (int, error) {
 	var v int

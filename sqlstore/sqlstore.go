@@ -93,8 +93,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// transactions take the write lock up front so concurrent writers
 		// wait (busy_timeout) instead of failing with SQLITE_BUSY mid-way.
 		commits := new(atomic.Int64)
-		ckpt := newCheckpointer()
-		db, err := openSQLite("file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint("+strconv.Itoa(writerCheckpointPages)+")&_txlock=immediate", commits, ckpt.committed)
+		ckpt, onCommit := newCheckpointer(), func() {}
+		if path != ":memory:" { // no WAL there, nothing to checkpoint
+			onCommit = ckpt.committed
+		}
+		db, err := openSQLite("file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint("+strconv.Itoa(writerCheckpointPages)+")&_txlock=immediate", commits, onCommit)
 		if err != nil {
 			return nil, err
 		}
@@ -108,7 +111,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		}
 		store := &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db, SQLite}, commits: commits, group: &groupCommit{}}
 		if path == ":memory:" { // every connection would have a database of its own
-			return store, nil // the writer checkpoints (there is no WAL file)
+			return store, nil
 		}
 		// WAL lets readers run beside the writer, each on the last commit
 		// when it starts: a read after a commit sees it. query_only makes
