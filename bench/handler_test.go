@@ -58,7 +58,15 @@ func serveParallel(b *testing.B, h http.Handler, e endpoint, tokens []string) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			r := httptest.NewRequest(e.method, e.path, strings.NewReader(e.body))
+			// Not httptest.NewRequest: it parses the request through a
+			// 4 KiB reader of its own, a fifth of the bytes an answer
+			// allocates, which the server's pooled readers do not.
+			r, err := http.NewRequestWithContext(context.Background(), e.method, e.path, strings.NewReader(e.body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			r.RemoteAddr = "192.0.2.1:1234"
 			r.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
 			r.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
