@@ -84,7 +84,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		if path == "" {
 			return nil, errors.New("sqlite: empty path")
 		}
-		if path != ":memory:" {
+		// An in-memory database is one per connection, with no WAL: no
+		// readers beside the writer and nothing to checkpoint.
+		inMemory := path == ":memory:"
+		if !inMemory {
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 				return nil, fmt.Errorf("sqlite: %w", err)
 			}
@@ -93,8 +96,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// transactions take the write lock up front so concurrent writers
 		// wait (busy_timeout) instead of failing with SQLITE_BUSY mid-way.
 		commits := new(atomic.Int64)
-		ckpt, onCommit := newCheckpointer(), func() {}
-		if path != ":memory:" { // no WAL there, nothing to checkpoint
+		var ckpt *checkpointer
+		var onCommit func()
+		if !inMemory {
+			ckpt = newCheckpointer()
 			onCommit = ckpt.committed
 		}
 		db, err := openSQLite("file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint("+strconv.Itoa(writerCheckpointPages)+")&_txlock=immediate", commits, onCommit)
@@ -110,7 +115,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("sqlite %s: %w", path, err)
 		}
 		store := &DB{dialect: SQLite, sqldb: db, q: sqlQuerier{db, SQLite}, commits: commits, group: &groupCommit{}}
-		if path == ":memory:" { // every connection would have a database of its own
+		if inMemory {
 			return store, nil
 		}
 		// WAL lets readers run beside the writer, each on the last commit
