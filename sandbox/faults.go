@@ -13,6 +13,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -57,10 +58,28 @@ var _ tierup.FaultInjector = (*Faults)(nil)
 // Kinds implements tierup.FaultInjector.
 func (f *Faults) Kinds() []string { return FaultKinds() }
 
+// FaultRefresh is the stack's Faults.Refresh: what another process's
+// fault takes at most to be in force here.
+const FaultRefresh = time.Second
+
 // Faults reads and changes the injected faults.
 type Faults struct {
 	Store tierup.Store
 	Clock tierup.Clock
+	// Refresh is how long one read of the faults answers this process's
+	// calls. A fault injected, cleared or used up through this Faults is
+	// in force for the next call at once; one changed by another process
+	// (a second server on the same PostgreSQL) within Refresh. Zero reads
+	// them on every call. It is timed by the monotonic clock, not Clock: a
+	// frozen test clock must not freeze it.
+	Refresh time.Duration
+
+	mu sync.Mutex
+	// gen counts this process's changes: a read that began before one is
+	// not kept.
+	gen    uint64
+	kept   map[string]Fault // nil: read on the next call
+	readAt time.Time
 }
 
 // Inject sets a fault (see tierup.FaultSpec). It replaces an earlier fault
@@ -142,20 +161,46 @@ type Snapshot struct {
 	now    time.Time
 }
 
-// Now reads every fault in one query. Errors: the store's.
+// Now returns the faults in one query, or as the last query younger than
+// Refresh found them, at Clock's time now. Errors: the store's.
 func (f *Faults) Now(ctx context.Context) (Snapshot, error) {
+	f.mu.Lock()
+	if f.kept != nil && time.Since(f.readAt) < f.Refresh {
+		kept := f.kept
+		f.mu.Unlock()
+		return Snapshot{faults: kept, now: f.Clock.Now()}, nil
+	}
+	gen := f.gen
+	f.mu.Unlock()
+	start := time.Now()
 	recs, err := f.Store.Records(ctx, faultScope)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	s := Snapshot{faults: make(map[string]Fault, len(recs)), now: f.Clock.Now()}
+	// Shared by every snapshot made from this read, so never changed.
+	faults := make(map[string]Fault, len(recs))
 	for _, r := range recs {
 		var flt Fault
 		if json.Unmarshal(r.Value, &flt) == nil {
-			s.faults[r.Key] = flt
+			faults[r.Key] = flt
 		}
 	}
-	return s, nil
+	if f.Refresh > 0 {
+		f.mu.Lock()
+		if f.gen == gen {
+			f.kept, f.readAt = faults, start
+		}
+		f.mu.Unlock()
+	}
+	return Snapshot{faults: faults, now: f.Clock.Now()}, nil
+}
+
+// changed forgets the faults read, after a change made through f.
+func (f *Faults) changed() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gen++
+	f.kept = nil
 }
 
 // Active reports whether a time-based fault was in force.
@@ -193,6 +238,7 @@ func (f *Faults) Consume(ctx context.Context, s Snapshot, kind string) (bool, er
 		}
 		return nil
 	})
+	f.changed()
 	return fail && err == nil, err
 }
 
@@ -201,5 +247,6 @@ func (f *Faults) put(ctx context.Context, flt *Fault) error {
 		*v = *flt
 		return nil
 	})
+	f.changed()
 	return err
 }

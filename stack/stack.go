@@ -103,7 +103,7 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	standIns := sandbox.NewTally(db)
-	s := &Stack{Store: db, opts: o, StandIns: standIns, Faults: &sandbox.Faults{Store: standIns, Clock: o.Clock}, Metrics: metrics.New(o.Log)}
+	s := &Stack{Store: db, opts: o, StandIns: standIns, Faults: &sandbox.Faults{Store: standIns, Clock: o.Clock, Refresh: sandbox.FaultRefresh}, Metrics: metrics.New(o.Log)}
 	s.Metrics.WatchStore(db)
 	if err := s.wire(ctx); err != nil {
 		db.Close()
