@@ -217,6 +217,7 @@ func TestUpdateUpgradeAppendsEvents(t *testing.T) {
 		evs := []*tierup.UpgradeEvent{
 			{UpgradeID: u.ID, Actor: "system", Action: tierup.ActionStepSucceeded, Message: "one", At: f.at},
 			{UpgradeID: u.ID, Actor: "system", Action: tierup.ActionStepStarted, Message: "two", At: f.at},
+			{UpgradeID: u.ID, Actor: "support", Action: tierup.ActionStepProgress, Message: "three", At: f.at.Add(time.Second)},
 		}
 		if err := db.UpdateUpgrade(ctx, u, evs...); err != nil {
 			t.Fatal(err)
@@ -229,18 +230,30 @@ func TestUpdateUpgradeAppendsEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var msgs []string
+		// The events of one save come back in the order given, each with
+		// the seq its caller was told, its actor and time.
+		var saved []*tierup.UpgradeEvent
 		for _, e := range got {
-			msgs = append(msgs, e.Message)
-			if e.Message != "one" && e.Message != "two" {
-				continue
+			if e.Message == "lost" {
+				t.Errorf("the refused update's event was stored")
 			}
-			if e.Upgrade == nil || e.Upgrade.Version != u.Version || e.Upgrade.Progress != 40 || e.Seq == 0 {
-				t.Errorf("event %q carries %+v, want version %d at 40%%", e.Message, e.Upgrade, u.Version)
+			if i := slices.IndexFunc(evs, func(x *tierup.UpgradeEvent) bool { return x.Message == e.Message }); i >= 0 {
+				saved = append(saved, e)
+				if e.Seq != evs[i].Seq || e.Actor != evs[i].Actor || e.Action != evs[i].Action || !e.At.Equal(evs[i].At) {
+					t.Errorf("event %q read back as seq %d %s %s at %s, stored as seq %d %s %s at %s", e.Message,
+						e.Seq, e.Actor, e.Action, e.At, evs[i].Seq, evs[i].Actor, evs[i].Action, evs[i].At)
+				}
+				if e.Upgrade == nil || e.Upgrade.Version != u.Version || e.Upgrade.Progress != 40 || e.Seq == 0 {
+					t.Errorf("event %q carries %+v, want version %d at 40%%", e.Message, e.Upgrade, u.Version)
+				}
 			}
 		}
-		if !slices.Contains(msgs, "one") || !slices.Contains(msgs, "two") || slices.Contains(msgs, "lost") {
-			t.Errorf("events %v, want one and two and not the refused one", msgs)
+		if len(saved) != 3 || saved[0].Message != "one" || saved[1].Message != "two" || saved[2].Message != "three" {
+			t.Errorf("%d events read back, want one, two and three in that order", len(saved))
+		}
+		// They count for their account (the rate of failed payments).
+		if n, err := db.CountEvents(ctx, u.AccountID, tierup.ActionStepProgress, f.at); err != nil || n != 1 {
+			t.Errorf("the account's step_progress events since the save: %d, %v; want 1", n, err)
 		}
 	})
 }
