@@ -66,13 +66,10 @@ func BenchmarkAPI(b *testing.B) {
 	for _, d := range dialects {
 		b.Run(d.name, func(b *testing.B) {
 			base, pid := launchTierup(b, bin, d.fresh(b))
-			c := apitest.Client{T: b, BaseURL: base}
 			var targets []vegeta.Target
-			for i := range apiAccounts {
-				r := c.Do("POST", "/v1/accounts", adminToken, map[string]any{"email": fmt.Sprintf("load-%d@example.com", i)})
-				c.Expect(r, 201, "")
+			for _, token := range loadAccounts(b, base) {
 				targets = append(targets, vegeta.Target{Header: http.Header{
-					"Authorization": {"Bearer " + r.Str("token")}, "Content-Type": {"application/json"}}})
+					"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}})
 			}
 			for _, e := range endpoints {
 				for _, rate := range e.rates {
@@ -92,6 +89,20 @@ func BenchmarkAPI(b *testing.B) {
 			}
 		})
 	}
+}
+
+// loadAccounts opens the apiAccounts accounts the load spreads over, on
+// the server at base, and returns their tokens.
+func loadAccounts(b *testing.B, base string) []string {
+	b.Helper()
+	c := apitest.Client{T: b, BaseURL: base}
+	var tokens []string
+	for i := range apiAccounts {
+		r := c.Do("POST", "/v1/accounts", adminToken, map[string]any{"email": fmt.Sprintf("load-%d@example.com", i)})
+		c.Expect(r, 201, "")
+		tokens = append(tokens, r.Str("token"))
+	}
+	return tokens
 }
 
 // attack sends rate requests a second for du and reports what came back,

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -60,8 +62,28 @@ func Limit(h http.Handler, c LimitConfig) http.Handler {
 	// The answer is made once: shedding must cost next to nothing, or it
 	// takes the capacity it is meant to protect.
 	body, _ := json.Marshal(newProblem(http.StatusServiceUnavailable, "overloaded", "the server is at capacity; retry after "+retry+" s"))
-	return &limiter{next: h, cfg: c, slots: make(chan struct{}, c.MaxInFlight), retryAfter: []string{retry}, body: append(body, '\n')}
+	return &limiter{next: h, cfg: c, slots: make(chan struct{}, c.MaxInFlight), retryAfter: []string{retry}, body: append(body, '\n'),
+		epoch: time.Now()}
 }
+
+// ConnContext is for http.Server.ConnContext: it gives each connection a
+// note of when a request on it was last shed, and Limit holds a request
+// that comes on it before the Retry-After it was told has passed until it
+// has, then admits or sheds it as any other. A client that does not wait
+// (a closed-loop load generator, a retry loop without back-off) is
+// otherwise answered 503 as fast as it asks, and each answer costs the
+// server the reading and writing of a request, which under enough such
+// clients leaves little for the requests it admitted. A held request
+// costs a parked goroutine, at most one a connection.
+func ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, new(connShed))
+}
+
+type connKey struct{}
+
+// connShed is when a request on the connection was last shed: the
+// monotonic time since the limiter's epoch, plus one (zero: never).
+type connShed struct{ at atomic.Int64 }
 
 type limiter struct {
 	next       http.Handler
@@ -70,11 +92,15 @@ type limiter struct {
 	waiting    atomic.Int64
 	retryAfter []string
 	body       []byte
+	epoch      time.Time // the origin of connShed's times
 }
 
 func (l *limiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if unlimited(r) {
 		l.next.ServeHTTP(w, r)
+		return
+	}
+	if !l.holdAfterShed(r) {
 		return
 	}
 	select {
@@ -93,7 +119,7 @@ func (l *limiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (l *limiter) wait(w http.ResponseWriter, r *http.Request) bool {
 	defer l.waiting.Add(-1)
 	if l.waiting.Add(1) > int64(l.cfg.MaxQueue) {
-		l.shed(w)
+		l.shed(w, r)
 		return false
 	}
 	t := time.NewTimer(l.cfg.QueueWait)
@@ -102,13 +128,42 @@ func (l *limiter) wait(w http.ResponseWriter, r *http.Request) bool {
 	case l.slots <- struct{}{}: // blocked senders are served in order
 		return true
 	case <-t.C:
-		l.shed(w)
+		l.shed(w, r)
 	case <-r.Context().Done():
 	}
 	return false
 }
 
-func (l *limiter) shed(w http.ResponseWriter) {
+// holdAfterShed waits until Retry-After has passed since a request on r's
+// connection was shed (see ConnContext); it reports false when the client
+// went away meanwhile.
+func (l *limiter) holdAfterShed(r *http.Request) bool {
+	cs, _ := r.Context().Value(connKey{}).(*connShed)
+	if cs == nil {
+		return true
+	}
+	last := cs.at.Load()
+	if last == 0 {
+		return true
+	}
+	wait := time.Duration(last-1) + l.cfg.RetryAfter - time.Since(l.epoch)
+	if wait <= 0 {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func (l *limiter) shed(w http.ResponseWriter, r *http.Request) {
+	if cs, _ := r.Context().Value(connKey{}).(*connShed); cs != nil {
+		cs.at.Store(int64(time.Since(l.epoch)) + 1)
+	}
 	h := w.Header()
 	h["Retry-After"], h["Content-Type"] = l.retryAfter, []string{"application/problem+json"}
 	w.WriteHeader(http.StatusServiceUnavailable)

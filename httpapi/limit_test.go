@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -126,4 +127,67 @@ func TestLimitQueueBound(t *testing.T) {
 	}
 	close(b.release)
 	wg.Wait()
+}
+
+// TestLimitHoldsAfterShed: a request that comes on a connection sooner
+// than the Retry-After its last 503 told is held until that has passed,
+// then admitted if a slot is free by then; one on another connection is
+// not held. Needs a real server: the hold is kept by connection.
+func TestLimitHoldsAfterShed(t *testing.T) {
+	b := newBlocking()
+	srv := httptest.NewUnstartedServer(Limit(b, LimitConfig{MaxInFlight: 1, MaxQueue: 0, RetryAfter: time.Second}))
+	srv.Config.ConnContext = ConnContext
+	srv.Start()
+	defer srv.Close()
+	var once sync.Once
+	release := func() { once.Do(func() { close(b.release) }) }
+	defer release() // before Close, which waits for /slow
+	slow := make(chan int)
+	go func() {
+		res, err := http.Get(srv.URL + "/slow")
+		if err != nil {
+			t.Error(err)
+			slow <- 0
+			return
+		}
+		res.Body.Close()
+		slow <- res.StatusCode
+	}()
+	<-b.entered // the one slot is taken
+
+	// One connection each, kept alive between its requests.
+	hasty := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	other := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	get := func(c *http.Client) int {
+		res, err := c.Get(srv.URL + "/v1/account")
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, res.Body) // so that the connection is kept
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := get(hasty); code != http.StatusServiceUnavailable {
+		t.Fatalf("with the slot taken: %d, want 503", code)
+	}
+	again := make(chan int)
+	go func() { again <- get(hasty) }()
+	// Another connection is shed at once while the hasty one is held:
+	// its answer comes before the slot is freed.
+	if code := get(other); code != http.StatusServiceUnavailable {
+		t.Errorf("another connection, the slot taken: %d, want 503", code)
+	}
+	select {
+	case code := <-again:
+		t.Fatalf("the hasty connection's next request was answered %d before its Retry-After passed", code)
+	default:
+	}
+	release() // within the hold, which then finds the slot free
+	if code := <-again; code != http.StatusNoContent {
+		t.Errorf("the held request: %d, want it served once the slot was free", code)
+	}
+	if code := <-slow; code != http.StatusNoContent {
+		t.Errorf("the request holding the slot: %d", code)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tierup/tierup/eventstream"
+	"github.com/tierup/tierup/httpapi"
 )
 
 // Shutdown paces Serve's graceful shutdown.
@@ -69,6 +70,7 @@ func (s *Stack) Serve(ctx context.Context, ln net.Listener, hurry <-chan struct{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		ConnContext:       httpapi.ConnContext,
 	}
 	srv.RegisterOnShutdown(func() { close(streamsEnd) })
 	var conns connStates
