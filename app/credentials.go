@@ -66,8 +66,7 @@ func newCredentials(version func(context.Context) (int64, error), refresh time.D
 // read is younger than refresh, and go to the database after that).
 func (c *credentials) current(ctx context.Context) bool {
 	c.mu.Lock()
-	fresh := !c.checked.IsZero() && time.Since(c.checked) < c.refresh
-	if fresh && (c.refreshing || time.Since(c.checked) < c.refresh/2) {
+	if c.freshLocked() && (c.refreshing || time.Since(c.checked) < c.refresh/2) {
 		c.mu.Unlock()
 		return true
 	}
@@ -83,7 +82,10 @@ func (c *credentials) current(ctx context.Context) bool {
 	defer c.mu.Unlock()
 	c.refreshing = false
 	if err != nil {
-		return fresh // the entries stand until refresh has passed
+		// The entries stand until refresh has passed since the last read
+		// that succeeded, judged now: a read that was slow to fail must
+		// not stretch it.
+		return c.freshLocked()
 	}
 	if c.checked.IsZero() || v != c.seen {
 		c.clearLocked()
@@ -91,6 +93,12 @@ func (c *credentials) current(ctx context.Context) bool {
 	}
 	c.checked = start
 	return true
+}
+
+// freshLocked reports whether the last read of the version is younger
+// than refresh.
+func (c *credentials) freshLocked() bool {
+	return !c.checked.IsZero() && time.Since(c.checked) < c.refresh
 }
 
 func (c *credentials) clearLocked() {

@@ -62,8 +62,7 @@ func Limit(h http.Handler, c LimitConfig) http.Handler {
 	// The answer is made once: shedding must cost next to nothing, or it
 	// takes the capacity it is meant to protect.
 	body, _ := json.Marshal(newProblem(http.StatusServiceUnavailable, "overloaded", "the server is at capacity; retry after "+retry+" s"))
-	return &limiter{next: h, cfg: c, slots: make(chan struct{}, c.MaxInFlight), retryAfter: []string{retry}, body: append(body, '\n'),
-		epoch: time.Now()}
+	return &limiter{next: h, cfg: c, slots: make(chan struct{}, c.MaxInFlight), retryAfter: []string{retry}, body: append(body, '\n')}
 }
 
 // ConnContext is for http.Server.ConnContext: it gives each connection a
@@ -75,15 +74,34 @@ func Limit(h http.Handler, c LimitConfig) http.Handler {
 // server the reading and writing of a request, which under enough such
 // clients leaves little for the requests it admitted. A held request
 // costs a parked goroutine, at most one a connection.
+//
+// It assumes that a connection is one client's and carries one request at
+// a time: HTTP/1.x requests only are held (HTTP/2's streams share a
+// connection), and a server behind a reverse proxy, whose connections
+// carry many clients' requests, must not set it.
 func ConnContext(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, new(connShed))
+	return context.WithValue(ctx, connKey{}, &connShed{epoch: time.Now()})
 }
 
 type connKey struct{}
 
-// connShed is when a request on the connection was last shed: the
-// monotonic time since the limiter's epoch, plus one (zero: never).
-type connShed struct{ at atomic.Int64 }
+// connShed is when a request on the connection was last shed: at holds
+// the monotonic time since epoch, plus one so that zero can mean never (a
+// shed in epoch's first nanosecond would otherwise read as none).
+type connShed struct {
+	epoch time.Time
+	at    atomic.Int64
+}
+
+// connShedOf returns r's connection's note, or nil when r is not to be
+// held (see ConnContext).
+func connShedOf(r *http.Request) *connShed {
+	if r.ProtoMajor != 1 {
+		return nil
+	}
+	cs, _ := r.Context().Value(connKey{}).(*connShed)
+	return cs
+}
 
 type limiter struct {
 	next       http.Handler
@@ -92,7 +110,6 @@ type limiter struct {
 	waiting    atomic.Int64
 	retryAfter []string
 	body       []byte
-	epoch      time.Time // the origin of connShed's times
 }
 
 func (l *limiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +155,7 @@ func (l *limiter) wait(w http.ResponseWriter, r *http.Request) bool {
 // connection was shed (see ConnContext); it reports false when the client
 // went away meanwhile.
 func (l *limiter) holdAfterShed(r *http.Request) bool {
-	cs, _ := r.Context().Value(connKey{}).(*connShed)
+	cs := connShedOf(r)
 	if cs == nil {
 		return true
 	}
@@ -146,7 +163,7 @@ func (l *limiter) holdAfterShed(r *http.Request) bool {
 	if last == 0 {
 		return true
 	}
-	wait := time.Duration(last-1) + l.cfg.RetryAfter - time.Since(l.epoch)
+	wait := time.Duration(last-1) + l.cfg.RetryAfter - time.Since(cs.epoch)
 	if wait <= 0 {
 		return true
 	}
@@ -161,8 +178,8 @@ func (l *limiter) holdAfterShed(r *http.Request) bool {
 }
 
 func (l *limiter) shed(w http.ResponseWriter, r *http.Request) {
-	if cs, _ := r.Context().Value(connKey{}).(*connShed); cs != nil {
-		cs.at.Store(int64(time.Since(l.epoch)) + 1)
+	if cs := connShedOf(r); cs != nil {
+		cs.at.Store(int64(time.Since(cs.epoch)) + 1)
 	}
 	h := w.Header()
 	h["Retry-After"], h["Content-Type"] = l.retryAfter, []string{"application/problem+json"}

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -131,63 +133,107 @@ func TestLimitQueueBound(t *testing.T) {
 
 // TestLimitHoldsAfterShed: a request that comes on a connection sooner
 // than the Retry-After its last 503 told is held until that has passed,
-// then admitted if a slot is free by then; one on another connection is
-// not held. Needs a real server: the hold is kept by connection.
+// then admitted if a slot is free by then; one on another connection, one
+// over HTTP/2 and one whose client leaves are not held. In a synctest
+// bubble, so that "still held" and "answered at 1 s" are exact.
 func TestLimitHoldsAfterShed(t *testing.T) {
-	b := newBlocking()
-	srv := httptest.NewUnstartedServer(Limit(b, LimitConfig{MaxInFlight: 1, MaxQueue: 0, RetryAfter: time.Second}))
+	synctest.Test(t, func(t *testing.T) {
+		b := newBlocking()
+		h := Limit(b, LimitConfig{MaxInFlight: 1, MaxQueue: 0, RetryAfter: time.Second})
+		conn := func() context.Context { return ConnContext(context.Background(), nil) }
+		hasty, other := conn(), conn()
+		type answer struct {
+			code int
+			at   time.Duration
+		}
+		start := time.Now()
+		send := func(ctx context.Context, path string, proto int) <-chan answer {
+			done := make(chan answer, 1)
+			go func() {
+				r := httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+				r.ProtoMajor = proto
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				done <- answer{w.Code, time.Since(start)}
+			}()
+			return done
+		}
+		slow := send(hasty, "/slow", 1)
+		<-b.entered // the one slot is taken
+		if a := <-send(hasty, "/v1/account", 1); a.code != http.StatusServiceUnavailable || a.at != 0 {
+			t.Fatalf("with the slot taken: %d at %v, want 503 at once", a.code, a.at)
+		}
+
+		time.Sleep(300 * time.Millisecond)
+		held := send(hasty, "/v1/account", 1)
+		if a := <-send(other, "/v1/account", 1); a.code != http.StatusServiceUnavailable || a.at != 300*time.Millisecond {
+			t.Errorf("another connection: %d at %v, want 503 at once", a.code, a.at)
+		}
+		if a := <-send(hasty, "/v1/account", 2); a.code != http.StatusServiceUnavailable || a.at != 300*time.Millisecond {
+			t.Errorf("HTTP/2 on the shed connection: %d at %v, want 503 at once", a.code, a.at)
+		}
+		gone, leave := context.WithCancel(hasty)
+		left := send(gone, "/v1/account", 1)
+		synctest.Wait()
+		leave()
+		if a := <-left; a.code != http.StatusOK || a.at != 300*time.Millisecond { // the recorder's default: nothing written
+			t.Errorf("a client that left during the hold: %d at %v, want nothing written at once", a.code, a.at)
+		}
+
+		b.release <- struct{}{} // the slot is free well within the hold
+		if a := <-slow; a.code != http.StatusNoContent {
+			t.Errorf("the request holding the slot: %d", a.code)
+		}
+		time.Sleep(time.Second - 300*time.Millisecond - time.Nanosecond)
+		synctest.Wait()
+		select {
+		case a := <-held:
+			t.Fatalf("the held request was answered %d at %v, before its Retry-After passed", a.code, a.at)
+		default:
+		}
+		time.Sleep(time.Nanosecond)
+		if a := <-held; a.code != http.StatusNoContent || a.at != time.Second {
+			t.Errorf("the held request: %d at %v, want 204 at 1s", a.code, a.at)
+		}
+		if a := <-send(hasty, "/v1/account", 1); a.code != http.StatusNoContent || a.at != time.Second {
+			t.Errorf("the next request on the connection: %d at %v, want 204 at once", a.code, a.at)
+		}
+	})
+}
+
+// TestConnContextByConnection: the requests of one keep-alive connection
+// share the note of their sheds, and another connection has its own.
+func TestConnContextByConnection(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[*connShed]int{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[connShedOf(r)]++
+	}))
 	srv.Config.ConnContext = ConnContext
 	srv.Start()
 	defer srv.Close()
-	var once sync.Once
-	release := func() { once.Do(func() { close(b.release) }) }
-	defer release() // before Close, which waits for /slow
-	slow := make(chan int)
-	go func() {
-		res, err := http.Get(srv.URL + "/slow")
-		if err != nil {
-			t.Error(err)
-			slow <- 0
-			return
+	for range 2 {
+		c := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+		for range 3 {
+			res, err := c.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body) // so that the connection is kept
+			res.Body.Close()
 		}
-		res.Body.Close()
-		slow <- res.StatusCode
-	}()
-	<-b.entered // the one slot is taken
-
-	// One connection each, kept alive between its requests.
-	hasty := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
-	other := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
-	get := func(c *http.Client) int {
-		res, err := c.Get(srv.URL + "/v1/account")
-		if err != nil {
-			t.Error(err)
-			return 0
+		c.CloseIdleConnections()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[nil] != 0 {
+		t.Fatalf("requests by connection note: %v, want 2 notes with 3 requests each", seen)
+	}
+	for cs, n := range seen {
+		if n != 3 {
+			t.Errorf("%p: %d requests, want 3", cs, n)
 		}
-		_, _ = io.Copy(io.Discard, res.Body) // so that the connection is kept
-		res.Body.Close()
-		return res.StatusCode
-	}
-	if code := get(hasty); code != http.StatusServiceUnavailable {
-		t.Fatalf("with the slot taken: %d, want 503", code)
-	}
-	again := make(chan int)
-	go func() { again <- get(hasty) }()
-	// Another connection is shed at once while the hasty one is held:
-	// its answer comes before the slot is freed.
-	if code := get(other); code != http.StatusServiceUnavailable {
-		t.Errorf("another connection, the slot taken: %d, want 503", code)
-	}
-	select {
-	case code := <-again:
-		t.Fatalf("the hasty connection's next request was answered %d before its Retry-After passed", code)
-	default:
-	}
-	release() // within the hold, which then finds the slot free
-	if code := <-again; code != http.StatusNoContent {
-		t.Errorf("the held request: %d, want it served once the slot was free", code)
-	}
-	if code := <-slow; code != http.StatusNoContent {
-		t.Errorf("the request holding the slot: %d", code)
 	}
 }

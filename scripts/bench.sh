@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmarks (package bench), on SQLite and PostgreSQL, as one table.
 #
-#   ./scripts/bench.sh                 # everything (about 14 minutes on 2 cores; needs wrk)
+#   ./scripts/bench.sh                 # everything (about 14 minutes on 2 cores; Overload needs wrk)
 #   ./scripts/bench.sh 'Engine/sqlite' # the benchmarks matching a -bench pattern
 #
 # TIERUP_BENCH_UPGRADES (300): upgrades per engine run. TIERUP_BENCH_DURATION
@@ -35,15 +35,24 @@ out=bench.out
 # Each benchmark with its -benchtime: b.N is the number of upgrades for the
 # engine, of upgrades in a row for the step latency, of answers in process
 # for the handler; the API ignores it.
+# The overload benchmark's generator is a second process (apt-get install
+# wrk): without it, a pattern that names Overload fails, and the others
+# run without it, saying so.
+overload=1
 if [[ BenchmarkOverload =~ $first ]]; then
-  # The overload benchmark's generator, a second process (apt-get install wrk).
-  command -v wrk >/dev/null || [[ -n "${WRK_BIN:-}" ]] ||
+  if command -v wrk >/dev/null || [[ -n "${WRK_BIN:-}" ]]; then
+    export TIERUP_TEST_REQUIRE_WRK=1
+  elif [[ "$pattern" == *Overload* || "${CI:-}" == true ]]; then
     die "wrk is not installed (apt-get install wrk), and the pattern selects BenchmarkOverload"
-  export TIERUP_TEST_REQUIRE_WRK=1
+  else
+    printf 'bench.sh: wrk is not installed (apt-get install wrk): BenchmarkOverload is left out\n' >&2
+    overload=0
+  fi
 fi
 for spec in "Engine ${upgrades}x" "StepLatency 20x" "Handler 2s" "API 1x" "Overload 1x"; do
   read -r name times <<<"$spec"
   [[ "Benchmark$name" =~ $first ]] || continue
+  [[ $name != Overload || $overload == 1 ]] || continue
   go test ./bench -run '^$' -bench "^Benchmark$name\$$rest" "${skip[@]}" -benchtime "$times" -timeout 2h | tee -a "$out" >&2
 done
 

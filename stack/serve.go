@@ -70,7 +70,11 @@ func (s *Stack) Serve(ctx context.Context, ln net.Listener, hurry <-chan struct{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ConnContext:       httpapi.ConnContext,
+	}
+	if !s.opts.TrustProxy {
+		// Behind a proxy a connection carries many clients' requests: one
+		// client's 503 must not hold another's.
+		srv.ConnContext = httpapi.ConnContext
 	}
 	srv.RegisterOnShutdown(func() { close(streamsEnd) })
 	var conns connStates
