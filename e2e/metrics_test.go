@@ -91,7 +91,7 @@ func TestMetricsMoveWithAnUpgrade(t *testing.T) {
 
 		before := h.scrape()
 		for _, name := range []string{"tierup_upgrades_active", "tierup_upgrades_stalled", "tierup_job_queue_depth",
-			"tierup_db_connections", "tierup_db_connections_max", "tierup_event_streams_open", "go_goroutines"} {
+			"tierup_db_connections", "tierup_db_connections_max", "tierup_event_streams_open", "tierup_http_held_total", "go_goroutines"} {
 			if before[name] == nil {
 				t.Errorf("no %s before any upgrade", name)
 			}

@@ -23,6 +23,10 @@ type LimitConfig struct {
 	// RetryAfter is what a shed request is told to wait (Retry-After,
 	// whole seconds; default 1s).
 	RetryAfter time.Duration
+	// Held, when set, is told of each request held because it came on a
+	// connection sooner than the Retry-After its last 503 told (see
+	// ConnContext), as the hold begins.
+	Held func()
 }
 
 // DefaultLimitConfig returns the defaults; the CLI shows them in its
@@ -166,6 +170,9 @@ func (l *limiter) holdAfterShed(r *http.Request) bool {
 	wait := time.Duration(last-1) + l.cfg.RetryAfter - time.Since(cs.epoch)
 	if wait <= 0 {
 		return true
+	}
+	if l.cfg.Held != nil {
+		l.cfg.Held()
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -139,7 +140,8 @@ func TestLimitQueueBound(t *testing.T) {
 func TestLimitHoldsAfterShed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBlocking()
-		h := Limit(b, LimitConfig{MaxInFlight: 1, MaxQueue: 0, RetryAfter: time.Second})
+		var holds atomic.Int64
+		h := Limit(b, LimitConfig{MaxInFlight: 1, MaxQueue: 0, RetryAfter: time.Second, Held: func() { holds.Add(1) }})
 		conn := func() context.Context { return ConnContext(context.Background(), nil) }
 		hasty, other := conn(), conn()
 		type answer struct {
@@ -197,6 +199,9 @@ func TestLimitHoldsAfterShed(t *testing.T) {
 		}
 		if a := <-send(hasty, "/v1/account", 1); a.code != http.StatusNoContent || a.at != time.Second {
 			t.Errorf("the next request on the connection: %d at %v, want 204 at once", a.code, a.at)
+		}
+		if n := holds.Load(); n != 2 { // the held request and the one whose client left
+			t.Errorf("Held told of %d holds, want 2", n)
 		}
 	})
 }

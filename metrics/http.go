@@ -28,6 +28,10 @@ func (m *Metrics) HTTP(h http.Handler) http.Handler {
 	})
 }
 
+// HTTPHeld counts a request held after its connection's last 503 (for
+// httpapi.LimitConfig.Held).
+func (m *Metrics) HTTPHeld() { m.httpHeld.Inc() }
+
 // route is a pattern's path: the method has its own label.
 func route(pattern string) string {
 	if pattern == "" {

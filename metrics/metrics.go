@@ -37,6 +37,7 @@ type Metrics struct {
 	gatewayDuration  *prometheus.HistogramVec
 	clusterDuration  *prometheus.HistogramVec
 	httpDuration     *prometheus.HistogramVec
+	httpHeld         prometheus.Counter
 	streamsOpen      prometheus.Gauge
 }
 
@@ -71,6 +72,8 @@ func New(log *slog.Logger) *Metrics {
 			"Cluster calls by operation and outcome (ok or error).", callBuckets, "op", "outcome"),
 		httpDuration: f.histogramVec("tierup_http_request_duration_seconds",
 			"HTTP requests by method, route template and status.", prometheus.DefBuckets, "method", "route", "status"),
+		httpHeld: f.counter("tierup_http_held_total",
+			"Requests held until the Retry-After of their connection's last 503 had passed, because they came sooner."),
 		streamsOpen: f.gauge("tierup_event_streams_open", "Server-sent event streams open now."),
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -252,7 +252,9 @@ func (s *Stack) Handler() (http.Handler, error) {
 	// A shed request is timed (as 503, route "unmatched") but not logged:
 	// under overload, a line for each would take the capacity the
 	// shedding keeps for the requests served.
-	h := s.Metrics.HTTP(httpapi.Limit(api.Logged(mux), s.opts.HTTP))
+	limit := s.opts.HTTP
+	limit.Held = s.Metrics.HTTPHeld
+	h := s.Metrics.HTTP(httpapi.Limit(api.Logged(mux), limit))
 	if s.opts.TrustProxy {
 		h = httpx.BehindProxy(h)
 	}
