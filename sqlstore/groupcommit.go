@@ -117,7 +117,7 @@ func (db *DB) runBatch(ctx context.Context, batch []*txCall) {
 	}
 	if len(batch) == 1 { // alone: no savepoint, the transaction is its own
 		c := batch[0]
-		if err := call(c, db.in(sqlQuerier{tx, SQLite}, tx)); err != nil {
+		if err := call(c, db.in(batchQuerier{sqlQuerier{tx, SQLite}}, tx)); err != nil {
 			_ = tx.Rollback()
 			finish(c, err)
 			return
@@ -132,7 +132,7 @@ func (db *DB) runBatch(ctx context.Context, batch []*txCall) {
 			db.abort(tx, append(done, batch[i:]...), err)
 			return
 		}
-		err := call(c, db.in(sqlQuerier{tx, SQLite}, tx))
+		err := call(c, db.in(batchQuerier{sqlQuerier{tx, SQLite}}, tx))
 		if err != nil {
 			// Undo this call's part only. SQLite may have ended the whole
 			// transaction (an interrupted statement does): then nothing
@@ -163,6 +163,41 @@ func (db *DB) runBatch(ctx context.Context, batch []*txCall) {
 		finish(c, err)
 	}
 }
+
+// batchQuerier runs the statements of a grouped transaction. A caller
+// whose context is done fails at its next statement, but a statement under
+// way is not interrupted: SQLite rolls the whole transaction back when it
+// interrupts a write inside one, which would undo the other callers' work
+// in the batch for one caller's cancel (a client gone, a job timed out). A
+// statement without a context to watch also spares the driver a goroutine
+// that watches it.
+type batchQuerier struct{ sqlQuerier }
+
+func (q batchQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return q.sqlQuerier.exec(context.WithoutCancel(ctx), query, args...)
+}
+
+func (q batchQuerier) queryRow(ctx context.Context, query string, args ...any) row {
+	if err := ctx.Err(); err != nil {
+		return errRow{err}
+	}
+	return q.sqlQuerier.queryRow(context.WithoutCancel(ctx), query, args...)
+}
+
+func (q batchQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return q.sqlQuerier.query(context.WithoutCancel(ctx), query, args...)
+}
+
+// errRow is a row that was never read: Scan reports why.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // abort rolls the batch's transaction back and fails the calls left.
 func (db *DB) abort(tx *sql.Tx, calls []*txCall, cause error) {

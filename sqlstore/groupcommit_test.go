@@ -116,19 +116,9 @@ func TestGroupCommitSingleWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	release, started := make(chan struct{}), make(chan struct{})
 	before, txBefore := db.Commits(), db.Transactions()
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := db.InTx(ctx, func(tx tierup.Store) error {
-			close(started)
-			<-release
-			return nil
-		}); err != nil {
-			t.Errorf("holding the writer: %v", err)
-		}
-	})
-	<-started
+	release := holdWriter(t, db, &wg)
 	// p0–p2 have a heartbeat to refresh, p3 has none: found false, alone.
 	processes := []string{"p0", "p1", "p2", "p3"}
 	found := make([]bool, len(processes))
@@ -155,4 +145,82 @@ func TestGroupCommitSingleWrites(t *testing.T) {
 	if got := db.Transactions() - txBefore; got != 5 {
 		t.Errorf("%d transactions counted, want 5", got)
 	}
+}
+
+// TestGroupCommitCancelled: on SQLite, a caller whose context is cancelled
+// while its statement runs does not take the batch down with it. SQLite
+// rolls the whole transaction back when it interrupts a write inside one,
+// so the statement under way is left to finish; the caller's next
+// statement fails with the context's error, its part alone is undone, and
+// the caller queued after it in the same batch commits.
+func TestGroupCommitCancelled(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, dbtest.SQLite(t))
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	kept := &tierup.Account{ID: "kept", Email: "kept@example.com", TimeZone: "UTC", Subscription: tierup.Subscription{PlanID: "hobby"}, CreatedAt: at}
+	// An insert of one row whose condition takes a while to compute, so
+	// that the cancel comes while it runs.
+	const slowInsert = `INSERT INTO records (scope, key, value, version, updated_at)
+		SELECT 'test', $1, '', 1, $2 WHERE (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000)
+		SELECT count(*) FROM c) > 0`
+
+	var wg sync.WaitGroup
+	release := holdWriter(t, db, &wg)
+	var goneErr, keptErr error
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() {
+		goneErr = db.InTx(cctx, func(tx tierup.Store) error {
+			time.AfterFunc(20*time.Millisecond, cancel)
+			if _, err := sqlstore.Exec(cctx, tx.(*sqlstore.DB), slowInsert, "during", at); err != nil {
+				return fmt.Errorf("the statement under way: %w", err)
+			}
+			_, err := sqlstore.Exec(cctx, tx.(*sqlstore.DB), slowInsert, "after", at)
+			return err
+		})
+	})
+	for sqlstore.QueuedTx(db) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	wg.Go(func() {
+		keptErr = db.InTx(ctx, func(tx tierup.Store) error { return tx.CreateAccount(ctx, kept, tierup.HashToken("kept")) })
+	})
+	for sqlstore.QueuedTx(db) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+
+	if !errors.Is(goneErr, context.Canceled) {
+		t.Errorf("the cancelled caller: %v, want its next statement to fail with context.Canceled", goneErr)
+	}
+	if keptErr != nil {
+		t.Errorf("the caller after it in the batch: %v, want committed", keptErr)
+	}
+	if _, err := db.Account(ctx, "kept"); err != nil {
+		t.Errorf("the account of the caller after it: %v", err)
+	}
+	recs, err := db.Records(ctx, "test")
+	if err != nil || len(recs) != 0 {
+		t.Errorf("the cancelled caller's rows: %d, %v; want none (its part undone)", len(recs), err)
+	}
+}
+
+// holdWriter holds SQLite's writer in a transaction of wg's that commits
+// nothing until release is closed, so that the callers started meanwhile
+// queue for the next batch.
+func holdWriter(t *testing.T, db *sqlstore.DB, wg *sync.WaitGroup) (release chan struct{}) {
+	t.Helper()
+	release, started := make(chan struct{}), make(chan struct{})
+	wg.Go(func() {
+		if err := db.InTx(context.Background(), func(tierup.Store) error {
+			close(started)
+			<-release
+			return nil
+		}); err != nil {
+			t.Errorf("holding the writer: %v", err)
+		}
+	})
+	<-started
+	return release
 }
