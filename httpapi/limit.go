@@ -25,7 +25,8 @@ type LimitConfig struct {
 	RetryAfter time.Duration
 	// Held, when set, is told of each request held because it came on a
 	// connection sooner than the Retry-After its last 503 told (see
-	// ConnContext), as the hold begins.
+	// ConnContext), as the hold begins, on the request's goroutine: it
+	// must be quick.
 	Held func()
 }
 

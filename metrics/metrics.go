@@ -73,7 +73,7 @@ func New(log *slog.Logger) *Metrics {
 		httpDuration: f.histogramVec("tierup_http_request_duration_seconds",
 			"HTTP requests by method, route template and status.", prometheus.DefBuckets, "method", "route", "status"),
 		httpHeld: f.counter("tierup_http_held_total",
-			"Requests held until the Retry-After of their connection's last 503 had passed, because they came sooner."),
+			"Requests held because they came on a connection sooner than the Retry-After of its last overloaded 503, counted as the hold begins."),
 		streamsOpen: f.gauge("tierup_event_streams_open", "Server-sent event streams open now."),
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -180,6 +180,9 @@ func (q *queue[TTx, TDriver]) Enqueue(ctx context.Context, tx tierup.Store, job 
 	if err != nil {
 		return err
 	}
+	if ctx, err = sqlstore.TxContext(ctx, tx); err != nil {
+		return err
+	}
 	opts := &river.InsertOpts{}
 	if after > 0 {
 		// Only later jobs are scheduled: River makes a scheduled job
@@ -270,6 +273,9 @@ func (d delivery[TTx, TDriver]) Job() tierup.Job { return tierup.Job(d.job.Args)
 func (d delivery[TTx, TDriver]) Complete(ctx context.Context, tx tierup.Store) error {
 	t, err := d.q.tx(tx)
 	if err != nil {
+		return err
+	}
+	if ctx, err = sqlstore.TxContext(ctx, tx); err != nil {
 		return err
 	}
 	_, err = river.JobCompleteTx[TDriver](ctx, t, d.job)

@@ -174,24 +174,36 @@ func (db *DB) runBatch(ctx context.Context, batch []*txCall) {
 type batchQuerier struct{ sqlQuerier }
 
 func (q batchQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if err := ctx.Err(); err != nil {
+	ctx, err := detached(ctx)
+	if err != nil {
 		return 0, err
 	}
-	return q.sqlQuerier.exec(context.WithoutCancel(ctx), query, args...)
+	return q.sqlQuerier.exec(ctx, query, args...)
 }
 
 func (q batchQuerier) queryRow(ctx context.Context, query string, args ...any) row {
-	if err := ctx.Err(); err != nil {
+	ctx, err := detached(ctx)
+	if err != nil {
 		return errRow{err}
 	}
-	return q.sqlQuerier.queryRow(context.WithoutCancel(ctx), query, args...)
+	return q.sqlQuerier.queryRow(ctx, query, args...)
 }
 
 func (q batchQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
+	ctx, err := detached(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.sqlQuerier.query(ctx, query, args...)
+}
+
+// detached is ctx without its cancel, for a statement in a group commit;
+// ctx's error when it is done already.
+func detached(ctx context.Context) (context.Context, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return q.sqlQuerier.query(context.WithoutCancel(ctx), query, args...)
+	return context.WithoutCancel(ctx), nil
 }
 
 // errRow is a row that was never read: Scan reports why.

@@ -152,57 +152,87 @@ func TestGroupCommitSingleWrites(t *testing.T) {
 // rolls the whole transaction back when it interrupts a write inside one,
 // so the statement under way is left to finish; the caller's next
 // statement fails with the context's error, its part alone is undone, and
-// the caller queued after it in the same batch commits.
+// the caller queued after it in the same batch commits. The same holds for
+// statements an adapter runs on the transaction itself (the job queue's,
+// with TxContext).
 func TestGroupCommitCancelled(t *testing.T) {
 	ctx := context.Background()
-	db := open(t, dbtest.SQLite(t))
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	kept := &tierup.Account{ID: "kept", Email: "kept@example.com", TimeZone: "UTC", Subscription: tierup.Subscription{PlanID: "hobby"}, CreatedAt: at}
 	// An insert of one row whose condition takes a while to compute, so
 	// that the cancel comes while it runs.
 	const slowInsert = `INSERT INTO records (scope, key, value, version, updated_at)
 		SELECT 'test', $1, '', 1, $2 WHERE (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000)
 		SELECT count(*) FROM c) > 0`
-
-	var wg sync.WaitGroup
-	release := holdWriter(t, db, &wg)
-	var goneErr, keptErr error
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wg.Go(func() {
-		goneErr = db.InTx(cctx, func(tx tierup.Store) error {
-			time.AfterFunc(20*time.Millisecond, cancel)
-			if _, err := sqlstore.Exec(cctx, tx.(*sqlstore.DB), slowInsert, "during", at); err != nil {
-				return fmt.Errorf("the statement under way: %w", err)
-			}
-			_, err := sqlstore.Exec(cctx, tx.(*sqlstore.DB), slowInsert, "after", at)
+	tests := []struct {
+		name string
+		exec func(ctx context.Context, tx tierup.Store, key string) error
+	}{
+		{"the store's statements", func(ctx context.Context, tx tierup.Store, key string) error {
+			_, err := sqlstore.Exec(ctx, tx.(*sqlstore.DB), slowInsert, key, at)
 			return err
-		})
-	})
-	for sqlstore.QueuedTx(db) < 1 {
-		time.Sleep(time.Millisecond)
+		}},
+		{"an adapter's on the transaction", func(ctx context.Context, tx tierup.Store, key string) error {
+			ctx, err := sqlstore.TxContext(ctx, tx)
+			if err != nil {
+				return err
+			}
+			sqlTx, _ := sqlstore.SQLTx(tx)
+			_, err = sqlTx.ExecContext(ctx, slowInsert, key, at.Format(time.RFC3339Nano))
+			return err
+		}},
 	}
-	wg.Go(func() {
-		keptErr = db.InTx(ctx, func(tx tierup.Store) error { return tx.CreateAccount(ctx, kept, tierup.HashToken("kept")) })
-	})
-	for sqlstore.QueuedTx(db) < 2 {
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
-	wg.Wait()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := open(t, dbtest.SQLite(t))
+			kept := &tierup.Account{ID: "kept", Email: "kept@example.com", TimeZone: "UTC", Subscription: tierup.Subscription{PlanID: "hobby"}, CreatedAt: at}
+			var wg sync.WaitGroup
+			release := holdWriter(t, db, &wg)
+			var duringErr, cancelledDuring, goneErr, keptErr error
+			cctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			wg.Go(func() {
+				goneErr = db.InTx(cctx, func(tx tierup.Store) error {
+					time.AfterFunc(20*time.Millisecond, cancel)
+					duringErr = tt.exec(cctx, tx, "during")
+					cancelledDuring = cctx.Err()
+					if duringErr != nil {
+						return duringErr
+					}
+					return tt.exec(cctx, tx, "after")
+				})
+			})
+			for sqlstore.QueuedTx(db) < 1 {
+				time.Sleep(time.Millisecond)
+			}
+			wg.Go(func() {
+				keptErr = db.InTx(ctx, func(tx tierup.Store) error { return tx.CreateAccount(ctx, kept, tierup.HashToken("kept")) })
+			})
+			for sqlstore.QueuedTx(db) < 2 {
+				time.Sleep(time.Millisecond)
+			}
+			close(release)
+			wg.Wait()
 
-	if !errors.Is(goneErr, context.Canceled) {
-		t.Errorf("the cancelled caller: %v, want its next statement to fail with context.Canceled", goneErr)
-	}
-	if keptErr != nil {
-		t.Errorf("the caller after it in the batch: %v, want committed", keptErr)
-	}
-	if _, err := db.Account(ctx, "kept"); err != nil {
-		t.Errorf("the account of the caller after it: %v", err)
-	}
-	recs, err := db.Records(ctx, "test")
-	if err != nil || len(recs) != 0 {
-		t.Errorf("the cancelled caller's rows: %d, %v; want none (its part undone)", len(recs), err)
+			if cancelledDuring == nil {
+				t.Fatal("the statement ended before the cancel: nothing was tested (make it slower)")
+			}
+			if duringErr != nil {
+				t.Errorf("the statement under way at the cancel: %v, want it left to finish", duringErr)
+			}
+			if !errors.Is(goneErr, context.Canceled) {
+				t.Errorf("the cancelled caller: %v, want its next statement to fail with context.Canceled", goneErr)
+			}
+			if keptErr != nil {
+				t.Errorf("the caller after it in the batch: %v, want committed", keptErr)
+			}
+			if _, err := db.Account(ctx, "kept"); err != nil {
+				t.Errorf("the account of the caller after it: %v", err)
+			}
+			recs, err := db.Records(ctx, "test")
+			if err != nil || len(recs) != 0 {
+				t.Errorf("the cancelled caller's rows: %d, %v; want none (its part undone)", len(recs), err)
+			}
+		})
 	}
 }
 

@@ -253,7 +253,11 @@ func (s *Stack) Handler() (http.Handler, error) {
 	// under overload, a line for each would take the capacity the
 	// shedding keeps for the requests served.
 	limit := s.opts.HTTP
-	limit.Held = s.Metrics.HTTPHeld
+	if held := limit.Held; held != nil {
+		limit.Held = func() { s.Metrics.HTTPHeld(); held() }
+	} else {
+		limit.Held = s.Metrics.HTTPHeld
+	}
 	h := s.Metrics.HTTP(httpapi.Limit(api.Logged(mux), limit))
 	if s.opts.TrustProxy {
 		h = httpx.BehindProxy(h)
