@@ -48,42 +48,78 @@ func getRecord[T any](ctx context.Context, s Store, scope, key string) (v T, ver
 // Errors: f's error as is, with nothing written; CodeConflict when every
 // attempt met a concurrent change; the store's errors.
 func UpdateRecord[T any](ctx context.Context, s Store, scope, key string, f func(v *T, exists bool) error) (T, error) {
+	v, _, err := UpdateRecordFrom(ctx, s, scope, key, nil, f)
+	return v, err
+}
+
+// RecordCopy is a record's JSON and its version (0: there was none) as a
+// writer last stored or read it.
+type RecordCopy struct {
+	Value   []byte
+	Version int64
+}
+
+// UpdateRecordFrom is UpdateRecord that starts from from, when not nil,
+// instead of reading the record: the write's version check tells whether
+// from was still current. When it was not, or when f leaves the record as
+// from had it (nothing written, so nothing checked), the record is read and
+// f run again, as UpdateRecord does. It also returns the copy of what is
+// stored now, to start from next time. For a writer that keeps the copies
+// of what it wrote, an update then costs one statement instead of two.
+func UpdateRecordFrom[T any](ctx context.Context, s Store, scope, key string, from *RecordCopy, f func(v *T, exists bool) error) (T, RecordCopy, error) {
 	var zero T
-	for attempt := range RecordAttempts {
-		if attempt > 0 {
-			if err := pause(ctx, attempt); err != nil {
-				return zero, err
+	for attempt := 0; attempt < RecordAttempts; {
+		var v T
+		var version int64
+		if from != nil {
+			version = from.Version
+			if err := json.Unmarshal(from.Value, &v); version > 0 && err != nil {
+				from = nil // not a T: read what is stored
+				continue
 			}
-		}
-		v, version, err := getRecord[T](ctx, s, scope, key)
-		exists := err == nil
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return zero, err
+		} else {
+			if attempt > 0 {
+				if err := pause(ctx, attempt); err != nil {
+					return zero, RecordCopy{}, err
+				}
+			}
+			var err error
+			if v, version, err = getRecord[T](ctx, s, scope, key); err != nil && !errors.Is(err, ErrNotFound) {
+				return zero, RecordCopy{}, err
+			}
 		}
 		before, err := json.Marshal(v)
 		if err != nil {
-			return zero, err
+			return zero, RecordCopy{}, err
 		}
-		if err := f(&v, exists); err != nil {
-			return zero, err
+		if err := f(&v, version > 0); err != nil {
+			return zero, RecordCopy{}, err
 		}
 		after, err := json.Marshal(v)
 		if err != nil {
-			return zero, err
+			return zero, RecordCopy{}, err
 		}
 		if bytes.Equal(before, after) {
-			return v, nil
+			if from != nil { // unchecked: confirm it against what is stored
+				from = nil
+				continue
+			}
+			return v, RecordCopy{Value: before, Version: version}, nil
 		}
 		err = s.PutRecord(ctx, scope, key, after, version)
 		if errors.Is(err, ErrConflict) {
+			if from == nil {
+				attempt++
+			}
+			from = nil
 			continue
 		}
 		if err != nil {
-			return zero, err
+			return zero, RecordCopy{}, err
 		}
-		return v, nil
+		return v, RecordCopy{Value: after, Version: version + 1}, nil
 	}
-	return zero, Errorf(CodeConflict, "record %s/%s kept changing: %d attempts to update it met concurrent changes", scope, key, RecordAttempts)
+	return zero, RecordCopy{}, Errorf(CodeConflict, "record %s/%s kept changing: %d attempts to update it met concurrent changes", scope, key, RecordAttempts)
 }
 
 // pause waits a random moment that grows with the attempt, up to a few

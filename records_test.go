@@ -106,30 +106,10 @@ func TestUpdateRecord(t *testing.T) {
 		}
 
 		t.Run("concurrent writers lose no update", func(t *testing.T) {
-			const writers, each = 4, 25
-			var wg sync.WaitGroup
-			errs := make(chan error, writers*each)
-			for range writers {
-				wg.Go(func() {
-					for range each {
-						if _, err := tierup.UpdateRecord(ctx, db, "test:update", "shared", func(c *recordCounter, _ bool) error {
-							c.N++
-							return nil
-						}); err != nil {
-							errs <- err
-						}
-					}
-				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			got, err := tierup.GetRecord[recordCounter](ctx, db, "test:update", "shared")
-			if err != nil || got.N != writers*each {
-				t.Errorf("recordCounter = %d (%v), want %d", got.N, err, writers*each)
-			}
+			loseNoUpdate(t, db, "test:update", func(*tierup.RecordCopy) (tierup.RecordCopy, error) {
+				_, err := tierup.UpdateRecord(ctx, db, "test:update", "shared", increment)
+				return tierup.RecordCopy{}, err
+			})
 		})
 
 		t.Run("GetRecord", func(t *testing.T) {
@@ -204,4 +184,124 @@ func TestCountAndDeleteRecords(t *testing.T) {
 			t.Errorf("the delete reached another scope: %d", got)
 		}
 	})
+}
+
+// readCounter counts a store's reads of records.
+type readCounter struct {
+	tierup.Store
+	reads int
+}
+
+func (r *readCounter) Record(ctx context.Context, scope, key string) ([]byte, int64, error) {
+	r.reads++
+	return r.Store.Record(ctx, scope, key)
+}
+
+// TestUpdateRecordFrom: an update that starts from a copy still current
+// writes without reading; one from a copy that another writer made stale,
+// or that f leaves unchanged (nothing written to check it), reads what is
+// stored and runs f again on it. No update is lost.
+func TestUpdateRecordFrom(t *testing.T) {
+	counter := func(n int) []byte { b, _ := json.Marshal(recordCounter{N: n}); return b }
+	tests := []struct {
+		name   string
+		stored *recordCounter     // the record before, nil for none (version 1 when there is one)
+		from   *tierup.RecordCopy // what the update starts from
+		change bool               // whether f adds one (else it changes nothing)
+		want   int                // N returned and stored
+		reads  int                // reads of the record
+		calls  int                // how often f ran
+	}{
+		{"a current copy: one write", &recordCounter{N: 5}, &tierup.RecordCopy{Value: counter(5), Version: 1}, true, 6, 0, 1},
+		{"a stale copy: read and run again", &recordCounter{N: 10}, &tierup.RecordCopy{Value: counter(5), Version: 7}, true, 11, 1, 2},
+		{"a copy of a record since deleted", nil, &tierup.RecordCopy{Value: counter(5), Version: 3}, true, 1, 1, 2},
+		{"a copy from before the record was made", &recordCounter{N: 10}, &tierup.RecordCopy{}, true, 11, 1, 2},
+		{"an unchanged copy is confirmed by a read", &recordCounter{N: 10}, &tierup.RecordCopy{Value: counter(5), Version: 1}, false, 10, 1, 2},
+		{"no copy: as UpdateRecord", &recordCounter{N: 10}, nil, true, 11, 1, 1},
+		{"a copy that is not a T", &recordCounter{N: 10}, &tierup.RecordCopy{Value: []byte(`{"n":"x"}`), Version: 1}, true, 11, 1, 1},
+	}
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		db := dbtest.OpenStore(t, dsn)
+		ctx := context.Background()
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				scope, key := "test:from", tt.name
+				if tt.stored != nil {
+					if err := db.PutRecord(ctx, scope, key, counter(tt.stored.N), 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s := &readCounter{Store: db}
+				calls := 0
+				got, rc, err := tierup.UpdateRecordFrom(ctx, s, scope, key, tt.from, func(c *recordCounter, _ bool) error {
+					calls++
+					if tt.change {
+						c.N++
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.N != tt.want || s.reads != tt.reads || calls != tt.calls {
+					t.Errorf("N = %d after %d reads and %d runs of f; want %d, %d, %d", got.N, s.reads, calls, tt.want, tt.reads, tt.calls)
+				}
+				b, version, err := db.Record(ctx, scope, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var stored recordCounter
+				if err := json.Unmarshal(b, &stored); err != nil || stored.N != tt.want {
+					t.Errorf("stored %s, want N = %d", b, tt.want)
+				}
+				var copied recordCounter
+				if err := json.Unmarshal(rc.Value, &copied); err != nil || copied.N != tt.want || rc.Version != version {
+					t.Errorf("the copy returned: %s version %d; want N = %d version %d", rc.Value, rc.Version, tt.want, version)
+				}
+			})
+		}
+
+		t.Run("writers that each keep a copy lose no update", func(t *testing.T) {
+			loseNoUpdate(t, db, "test:from", func(from *tierup.RecordCopy) (tierup.RecordCopy, error) {
+				_, rc, err := tierup.UpdateRecordFrom(ctx, db, "test:from", "shared", from, increment)
+				return rc, err
+			})
+		})
+	})
+}
+
+func increment(c *recordCounter, _ bool) error {
+	c.N++
+	return nil
+}
+
+// loseNoUpdate runs update from 4 writers 25 times each, each given the
+// copy its last update returned, and checks that the shared record of
+// scope counts all 100.
+func loseNoUpdate(t *testing.T, db tierup.Store, scope string, update func(from *tierup.RecordCopy) (tierup.RecordCopy, error)) {
+	t.Helper()
+	const writers, each = 4, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for range writers {
+		wg.Go(func() {
+			var from *tierup.RecordCopy
+			for range each {
+				rc, err := update(from)
+				if err != nil {
+					errs <- err
+				}
+				from = &rc
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	got, err := tierup.GetRecord[recordCounter](context.Background(), db, scope, "shared")
+	if err != nil || got.N != writers*each {
+		t.Errorf("recordCounter = %d (%v), want %d", got.N, err, writers*each)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -37,6 +38,39 @@ type Cluster struct {
 	store  tierup.Store
 	faults *sandbox.Faults
 	cfg    Config
+	copies copies
+}
+
+// copies are the accounts' states as this process last stored them, which
+// an update starts from instead of reading (tierup.UpdateRecordFrom): the
+// write's version check finds one that another process changed since.
+type copies struct {
+	mu sync.Mutex
+	m  map[string]tierup.RecordCopy
+}
+
+// maxCopies bounds the copies kept; a full set is emptied (the updates
+// read until it fills again).
+const maxCopies = 10_000
+
+func (c *copies) get(accountID string) *tierup.RecordCopy {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rc, ok := c.m[accountID]; ok {
+		return &rc
+	}
+	return nil
+}
+
+// put keeps rc. Of two updates of one account that finish out of order
+// the older is kept, which costs the next update a conflict and a read.
+func (c *copies) put(accountID string, rc tierup.RecordCopy) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCopies {
+		c.m = map[string]tierup.RecordCopy{}
+	}
+	c.m[accountID] = rc
 }
 
 var _ tierup.Cluster = (*Cluster)(nil)
@@ -102,7 +136,7 @@ func (c *Cluster) after(ctx context.Context, d time.Duration, faults sandbox.Sna
 // update applies f to the account's state, seeded with the default
 // workloads on first sight. Errors: f's, and tierup.UpdateRecord's.
 func (c *Cluster) update(ctx context.Context, accountID string, f func(*state) error) (*state, error) {
-	st, err := tierup.UpdateRecord(ctx, c.store, scope, accountID, func(st *state, exists bool) error {
+	st, stored, err := tierup.UpdateRecordFrom(ctx, c.store, scope, accountID, c.copies.get(accountID), func(st *state, exists bool) error {
 		if !exists {
 			st.Workloads = defaultWorkloads()
 		}
@@ -110,6 +144,9 @@ func (c *Cluster) update(ctx context.Context, accountID string, f func(*state) e
 	})
 	if err != nil {
 		return nil, err
+	}
+	if stored.Version > 0 {
+		c.copies.put(accountID, stored)
 	}
 	return &st, nil
 }

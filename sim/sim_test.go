@@ -278,3 +278,46 @@ func TestSeveralNodes(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoProcesses: two simulated clusters on one database (two tierup
+// processes) change one account's state in turn. Each starts its updates
+// from the state it last stored, and the version check makes it read the
+// other's change first: no move is lost.
+func TestTwoProcesses(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		db := dbtest.OpenStore(t, dsn)
+		faults := &sandbox.Faults{Store: db, Clock: tierup.FixedClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
+		one, two := sim.New(db, faults, sim.Config{}), sim.New(db, faults, sim.Config{})
+		ctx := context.Background()
+		const acct = "acct_two"
+		node, err := one.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_two:node", AccountID: acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, err := one.Workloads(ctx, acct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// one, two, then one again from the copy two made stale.
+		for i, c := range []*sim.Cluster{one, two, one, two} {
+			if _, err := c.MigrateWorkload(ctx, acct, ws[i], []tierup.Node{*node}); err != nil {
+				t.Fatalf("move %d (%s): %v", i+1, ws[i].Name, err)
+			}
+		}
+		if err := one.EnableFeatures(ctx, acct, &tierup.Plan{ID: "pro-1m"}); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := two.Snapshot(ctx, acct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range snap.Workloads {
+			if onNode := w.Node == node.Name; onNode != (i < 4) {
+				t.Errorf("%s on %q; want the first four moved to %s, the rest on shared", w.Name, w.Node, node.Name)
+			}
+		}
+		if snap.Features != "pro-1m" {
+			t.Errorf("features %q, want pro-1m", snap.Features)
+		}
+	})
+}
