@@ -80,3 +80,6 @@ func ReaderSnapshot(ctx context.Context, db *DB) (func(), error) {
 	}
 	return func() { _ = tx.Rollback() }, nil
 }
+
+// SetSweepBatch sets how many rows a statement of DeleteExpired deletes.
+func SetSweepBatch(db *DB, n int) { db.sweepBatch = n }

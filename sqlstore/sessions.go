@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tierup/tierup"
@@ -120,29 +121,60 @@ func decodeResponse(s string) (*tierup.Upgrade, error) {
 	return decodeUpgrade(s)
 }
 
-// DeleteExpired implements tierup.Store. Each table is swept by its own
-// statement: a partial sweep is harmless, the next one finishes it.
+// DeleteExpired implements tierup.Store. Each table is swept by
+// statements of at most defaultSweepBatch rows, each a transaction of its
+// own: a large backlog holds SQLite's writer only briefly at a time, and a
+// sweep whose context ends stops at its next statement (one under way in
+// SQLite's group commit is not interrupted: see batchQuerier). A partial
+// sweep is harmless, the next one finishes it.
 func (db *DB) DeleteExpired(ctx context.Context, now time.Time, r tierup.Retention) (tierup.Swept, error) {
 	r = r.WithDefaults()
 	var s tierup.Swept
 	for _, t := range []struct {
-		table string
-		n     *int
-	}{{"sessions", &s.Sessions}, {"login_links", &s.LoginLinks}, {"idempotency_keys", &s.IdempotencyKeys}} {
-		n, err := db.q.exec(ctx, `DELETE FROM `+t.table+` WHERE expires_at < $1`, now.Add(-r.Expired).UTC())
+		table, column string
+		before        time.Time
+		n             *int
+	}{
+		{"sessions", "expires_at", now.Add(-r.Expired), &s.Sessions},
+		{"login_links", "expires_at", now.Add(-r.Expired), &s.LoginLinks},
+		{"idempotency_keys", "expires_at", now.Add(-r.Expired), &s.IdempotencyKeys},
+		// Webhook events have no expiry of their own: they are kept a
+		// fixed time after they arrived.
+		{"webhook_events", "received_at", now.Add(-r.WebhookEvents), &s.WebhookEvents},
+	} {
+		n, err := db.sweep(ctx, t.table, t.column, t.before)
+		*t.n = n
 		if err != nil {
 			return s, err
 		}
-		*t.n = int(n)
 	}
-	// Webhook events have no expiry of their own: they are kept a fixed
-	// time after they arrived.
-	n, err := db.q.exec(ctx, `DELETE FROM webhook_events WHERE received_at < $1`, now.Add(-r.WebhookEvents).UTC())
-	if err != nil {
-		return s, err
-	}
-	s.WebhookEvents = int(n)
 	return s, nil
+}
+
+// defaultSweepBatch is how many rows a statement of a sweep deletes at most.
+const defaultSweepBatch = 1000
+
+// sweep deletes table's rows whose column is before before, a batch at a
+// time, and returns how many it deleted.
+func (db *DB) sweep(ctx context.Context, table, column string, before time.Time) (int, error) {
+	batch := db.sweepBatch
+	if batch <= 0 {
+		batch = defaultSweepBatch
+	}
+	row := "rowid" // the physical row: every table has one, whatever its key
+	if db.dialect == Postgres {
+		row = "ctid"
+	}
+	stmt := `DELETE FROM ` + table + ` WHERE ` + row + ` IN (SELECT ` + row + ` FROM ` + table +
+		` WHERE ` + column + ` < $1 LIMIT ` + strconv.Itoa(batch) + `)`
+	total := 0
+	for {
+		n, err := db.q.exec(ctx, stmt, before.UTC())
+		total += int(n)
+		if err != nil || n < int64(batch) {
+			return total, err
+		}
+	}
 }
 
 // uniqueAsConflict turns a unique violation into ErrConflict with msg.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -277,6 +278,39 @@ func TestMigrationMovesIdempotencyKeys(t *testing.T) {
 		}
 		if recs, err := db.Records(ctx, "sim:account"); err != nil || len(recs) != 1 {
 			t.Errorf("other records: %d, %v", len(recs), err)
+		}
+	})
+}
+
+// TestDeleteExpiredInBatches: a backlog larger than a sweep's statement
+// takes is swept whole, a batch at a time, and nothing live goes with it.
+func TestDeleteExpiredInBatches(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := open(t, dsn)
+		sqlstore.SetSweepBatch(db, 3)
+		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		u := expiringFixture(t, db, at)
+		now := at.Add(10 * time.Hour)
+		const expired = 7 // two full batches and a short one
+		for i := range expired + 1 {
+			exp := now.Add(-time.Duration(i+1) * time.Second)
+			if i == expired {
+				exp = now.Add(time.Second)
+			}
+			if err := db.CreateSession(ctx, &tierup.Session{IDHash: tierup.HashToken(fmt.Sprint("s-", i)), AccountID: u.AccountID,
+				CSRF: "c", CreatedAt: at, ExpiresAt: exp}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := db.DeleteExpired(ctx, now, tierup.Retention{}); err != nil || got != (tierup.Swept{Sessions: expired}) {
+			t.Fatalf("swept %+v, %v; want %d sessions", got, err, expired)
+		}
+		if _, err := db.Session(ctx, tierup.HashToken(fmt.Sprint("s-", expired))); err != nil {
+			t.Errorf("the live session: %v", err)
+		}
+		if got, err := db.DeleteExpired(ctx, now, tierup.Retention{}); err != nil || got != (tierup.Swept{}) {
+			t.Errorf("second sweep: %+v, %v", got, err)
 		}
 	})
 }

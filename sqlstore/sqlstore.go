@@ -71,6 +71,9 @@ type DB struct {
 	// checkpoints runs SQLite's checkpoints off the writer
 	// (checkpoint.go); nil for PostgreSQL and an in-memory database.
 	checkpoints *checkpointer
+	// sweepBatch is how many rows a statement of DeleteExpired deletes at
+	// most (0: defaultSweepBatch); the tests set it lower.
+	sweepBatch int
 }
 
 var _ tierup.Store = (*DB)(nil)
