@@ -11,7 +11,8 @@ import (
 )
 
 // RecordAttempts is how many times UpdateRecord reads and writes a record
-// before it gives up on a record that other writers keep changing.
+// before it gives up on a record that other writers keep changing
+// (UpdateRecordFrom may write once more, from the copy it was given).
 const RecordAttempts = 20
 
 // GetRecord returns the JSON record at scope/key decoded into a T.
@@ -62,10 +63,15 @@ type RecordCopy struct {
 // UpdateRecordFrom is UpdateRecord that starts from from, when not nil,
 // instead of reading the record: the write's version check tells whether
 // from was still current. When it was not, or when f leaves the record as
-// from had it (nothing written, so nothing checked), the record is read and
-// f run again, as UpdateRecord does. It also returns the copy of what is
-// stored now, to start from next time. For a writer that keeps the copies
-// of what it wrote, an update then costs one statement instead of two.
+// from had it or refuses it (nothing written, so nothing checked), the
+// record is read and f run again, as UpdateRecord does. It also returns
+// the copy of what is stored now, to start from next time. For a writer
+// that keeps the copies of what it wrote, an update then costs one
+// statement instead of two.
+//
+// Versions start again at 1 for a record deleted and made anew, so a copy
+// of the old one could pass the check: keep copies only of records that
+// are never deleted.
 func UpdateRecordFrom[T any](ctx context.Context, s Store, scope, key string, from *RecordCopy, f func(v *T, exists bool) error) (T, RecordCopy, error) {
 	var zero T
 	for attempt := 0; attempt < RecordAttempts; {
@@ -73,9 +79,11 @@ func UpdateRecordFrom[T any](ctx context.Context, s Store, scope, key string, fr
 		var version int64
 		if from != nil {
 			version = from.Version
-			if err := json.Unmarshal(from.Value, &v); version > 0 && err != nil {
-				from = nil // not a T: read what is stored
-				continue
+			if version > 0 { // else there was none: T's zero value
+				if err := json.Unmarshal(from.Value, &v); err != nil {
+					from = nil // not a T: read what is stored
+					continue
+				}
 			}
 		} else {
 			if attempt > 0 {
@@ -93,6 +101,10 @@ func UpdateRecordFrom[T any](ctx context.Context, s Store, scope, key string, fr
 			return zero, RecordCopy{}, err
 		}
 		if err := f(&v, version > 0); err != nil {
+			if from != nil { // refused on an unchecked copy: judge what is stored
+				from = nil
+				continue
+			}
 			return zero, RecordCopy{}, err
 		}
 		after, err := json.Marshal(v)

@@ -211,14 +211,17 @@ func TestUpdateRecordFrom(t *testing.T) {
 		want   int                // N returned and stored
 		reads  int                // reads of the record
 		calls  int                // how often f ran
+		exists bool               // what f was told on its last run
 	}{
-		{"a current copy: one write", &recordCounter{N: 5}, &tierup.RecordCopy{Value: counter(5), Version: 1}, true, 6, 0, 1},
-		{"a stale copy: read and run again", &recordCounter{N: 10}, &tierup.RecordCopy{Value: counter(5), Version: 7}, true, 11, 1, 2},
-		{"a copy of a record since deleted", nil, &tierup.RecordCopy{Value: counter(5), Version: 3}, true, 1, 1, 2},
-		{"a copy from before the record was made", &recordCounter{N: 10}, &tierup.RecordCopy{}, true, 11, 1, 2},
-		{"an unchanged copy is confirmed by a read", &recordCounter{N: 10}, &tierup.RecordCopy{Value: counter(5), Version: 1}, false, 10, 1, 2},
-		{"no copy: as UpdateRecord", &recordCounter{N: 10}, nil, true, 11, 1, 1},
-		{"a copy that is not a T", &recordCounter{N: 10}, &tierup.RecordCopy{Value: []byte(`{"n":"x"}`), Version: 1}, true, 11, 1, 1},
+		{"a current copy: one write", &recordCounter{N: 5}, &tierup.RecordCopy{Value: counter(5), Version: 1}, true, 6, 0, 1, true},
+		{"a stale copy: read and run again", &recordCounter{N: 10}, &tierup.RecordCopy{Value: counter(5), Version: 7}, true, 11, 1, 2, true},
+		{"a copy of a record since deleted", nil, &tierup.RecordCopy{Value: counter(5), Version: 3}, true, 1, 1, 2, false},
+		{"a copy from before the record was made", &recordCounter{N: 10}, &tierup.RecordCopy{}, true, 11, 1, 2, true},
+		{"a copy of none is T's zero value", nil, &tierup.RecordCopy{Value: counter(5)}, true, 1, 0, 1, false},
+		{"an unchanged copy is confirmed by a read", &recordCounter{N: 10}, &tierup.RecordCopy{Value: counter(5), Version: 7}, false, 10, 1, 2, true},
+		{"a copy f refuses is judged again as stored", &recordCounter{N: 10}, &tierup.RecordCopy{Value: counter(99), Version: 7}, true, 11, 1, 2, true},
+		{"no copy: as UpdateRecord", &recordCounter{N: 10}, nil, true, 11, 1, 1, true},
+		{"a copy that is not a T", &recordCounter{N: 10}, &tierup.RecordCopy{Value: []byte(`{"n":"x"}`), Version: 1}, true, 11, 1, 1, true},
 	}
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		db := dbtest.OpenStore(t, dsn)
@@ -232,9 +235,12 @@ func TestUpdateRecordFrom(t *testing.T) {
 					}
 				}
 				s := &readCounter{Store: db}
-				calls := 0
-				got, rc, err := tierup.UpdateRecordFrom(ctx, s, scope, key, tt.from, func(c *recordCounter, _ bool) error {
-					calls++
+				calls, told := 0, false
+				got, rc, err := tierup.UpdateRecordFrom(ctx, s, scope, key, tt.from, func(c *recordCounter, exists bool) error {
+					calls, told = calls+1, exists
+					if c.N > 50 {
+						return errors.New("refused: more than 50")
+					}
 					if tt.change {
 						c.N++
 					}
@@ -242,6 +248,9 @@ func TestUpdateRecordFrom(t *testing.T) {
 				})
 				if err != nil {
 					t.Fatal(err)
+				}
+				if told != tt.exists {
+					t.Errorf("f was told exists = %v, want %v", told, tt.exists)
 				}
 				if got.N != tt.want || s.reads != tt.reads || calls != tt.calls {
 					t.Errorf("N = %d after %d reads and %d runs of f; want %d, %d, %d", got.N, s.reads, calls, tt.want, tt.reads, tt.calls)

@@ -67,7 +67,7 @@ func (c *copies) get(accountID string) *tierup.RecordCopy {
 func (c *copies) put(accountID string, rc tierup.RecordCopy) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxCopies {
+	if _, kept := c.m[accountID]; c.m == nil || !kept && len(c.m) >= maxCopies {
 		c.m = map[string]tierup.RecordCopy{}
 	}
 	c.m[accountID] = rc
@@ -294,9 +294,11 @@ func (c *Cluster) ProvisionNode(ctx context.Context, req tierup.NodeRequest) (*t
 	}
 	sum := sha256.Sum256([]byte(req.Key))
 	// A node that takes no time to boot is ready as it is made: one write.
-	made := &tierup.Node{Name: "dedicated-" + req.AccountID + "-" + hex.EncodeToString(sum[:3]) + req.NameSuffix(), AccountID: req.AccountID, Pool: "dedicated",
+	fresh := tierup.Node{Name: "dedicated-" + req.AccountID + "-" + hex.EncodeToString(sum[:3]) + req.NameSuffix(), AccountID: req.AccountID, Pool: "dedicated",
 		Ready: c.cfg.ProvisionDelay <= 0}
+	made := &tierup.Node{}
 	st, err = c.update(ctx, req.AccountID, func(st *state) error {
+		*made = fresh // set afresh on every run: f may run again on a newer state
 		for _, nd := range st.Nodes {
 			if nd.Key == key && !nd.Released {
 				*made = nd.Node // a concurrent attempt made it first

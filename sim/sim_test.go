@@ -321,3 +321,26 @@ func TestTwoProcesses(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoProcessesCapacity: a node released by another process frees its
+// place for this one, whose copy of the account still shows the node: a
+// refusal on that copy is judged again on the state as stored.
+func TestTwoProcessesCapacity(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		db := dbtest.OpenStore(t, dsn)
+		faults := &sandbox.Faults{Store: db, Clock: tierup.FixedClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
+		one, two := sim.New(db, faults, sim.Config{Capacity: 1}), sim.New(db, faults, sim.Config{Capacity: 1})
+		ctx := context.Background()
+		const acct = "acct_cap"
+		first := tierup.NodeRequest{Key: "upg_cap1:node", AccountID: acct}
+		if _, err := one.ProvisionNode(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		if err := two.ReleaseNode(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := one.ProvisionNode(ctx, tierup.NodeRequest{Key: "upg_cap2:node", AccountID: acct}); err != nil {
+			t.Errorf("the place freed by the other process: %v", err)
+		}
+	})
+}
