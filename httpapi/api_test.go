@@ -302,10 +302,19 @@ func TestAPI(t *testing.T) {
 				t.Errorf("openapi %q", spec.Str("openapi"))
 			}
 			paths, _ := spec.Get("paths").(map[string]any)
-			for _, p := range []string{"/v1/plans", "/v1/accounts", "/v1/accounts/{id}", "/v1/account", "/v1/quotes", "/v1/quotes/{id}", "/v1/test-clocks", "/v1/test-clocks/{id}/advance"} {
+			for _, p := range []string{"/v1/plans", "/v1/accounts", "/v1/accounts/{id}", "/v1/account", "/v1/quotes", "/v1/quotes/{id}", "/v1/test-clocks", "/v1/test-clocks/{id}/advance",
+				"/v1/receipts/{id}.pdf"} {
 				if paths[p] == nil {
 					t.Errorf("openapi.json lacks %s", p)
 				}
+			}
+			pdf, _ := paths["/v1/receipts/{id}.pdf"].(map[string]any)
+			get, _ := pdf["get"].(map[string]any)
+			responses, _ := get["responses"].(map[string]any)
+			ok, _ := responses["200"].(map[string]any)
+			content, _ := ok["content"].(map[string]any)
+			if content["application/pdf"] == nil {
+				t.Errorf("openapi.json: GET /v1/receipts/{id}.pdf answers 200 with %v, want application/pdf", content)
 			}
 			e.expect(e.do("GET", "/v1/nothing-here", adminToken, nil), 404, "not_found")
 		})

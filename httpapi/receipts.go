@@ -44,6 +44,20 @@ func (s *Server) receiptRoutes() {
 			}
 			return &receiptOutput{Body: r}, nil
 		})
+	// The PDF is served outside huma (receiptFile: "{id}.pdf" is no whole
+	// path segment), so it is described here for the document alone.
+	problem := map[string]*huma.MediaType{"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/ErrorModel"}}}
+	s.api.OpenAPI().AddOperation(&huma.Operation{OperationID: "get-receipt-pdf", Method: http.MethodGet, Path: "/v1/receipts/{id}.pdf",
+		Summary:     "A receipt or credit note as a PDF (its account, or the admin)",
+		Description: "The same snapshot as GET /v1/receipts/{id}, laid out for print, served inline with its number as the file name.",
+		Tags:        tags, Security: []map[string][]string{{"bearer": {}}},
+		Parameters: []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: huma.TypeString},
+			Description: "The receipt's ID, e.g. rcpt_…"}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The PDF.", Content: map[string]*huma.MediaType{"application/pdf": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}}},
+			"401": {Description: "No API token, or an unknown one.", Content: problem},
+			"404": {Description: "No such receipt, or another account's.", Content: problem},
+		}})
 }
 
 // receiptFile serves GET /v1/receipts/{id}.pdf and hands every other
