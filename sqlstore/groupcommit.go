@@ -168,9 +168,9 @@ func (db *DB) runBatch(ctx context.Context, batch []*txCall) {
 // whose context is done fails at its next statement, but a statement under
 // way is not interrupted: SQLite rolls the whole transaction back when it
 // interrupts a write inside one, which would undo the other callers' work
-// in the batch for one caller's cancel (a client gone, a job timed out). A
-// statement without a context to watch also spares the driver a goroutine
-// that watches it.
+// in the batch for one caller's cancel (a client gone). A statement
+// without a context to watch also spares the driver a goroutine that
+// watches it. Step commits already run without their job's cancel.
 type batchQuerier struct{ sqlQuerier }
 
 func (q batchQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
