@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmarks (package bench), on SQLite and PostgreSQL, as one table.
 #
-#   ./scripts/bench.sh                 # everything (about 14 minutes on 2 cores; Overload needs wrk)
+#   ./scripts/bench.sh                 # everything (9 to 14 minutes on 2 cores; Overload needs wrk)
 #   ./scripts/bench.sh 'Engine/sqlite' # the benchmarks matching a -bench pattern
 #
 # TIERUP_BENCH_UPGRADES (300): upgrades per engine run. TIERUP_BENCH_DURATION

@@ -154,20 +154,20 @@ go test -count=1 -race -timeout 60m -json "$@" ./e2e ./... | go run ./internal/t
 # test -fuzz takes one). A count, not a duration: with -fuzztime <d> Go
 # 1.26's coordinator can end a clean run with a bare "context deadline
 # exceeded" (golang/go#75804, fixed in 1.27), which a count never reaches.
-# Each count is about 10 s on the 2-core CI machine.
+# Each count takes 5–10 s on the 2-core CI machine, otherwise idle.
 # A failure leaves its input in <package>/testdata/fuzz/<target>/: fix the
 # bug and commit the input, which then runs with every `go test`.
 # TIERUP_FUZZTIME sets one budget for all (a count like 5000x or a duration;
 # outside CI 0 skips).
 fuzz_targets=(
-  .:FuzzCard:7000x
-  .:FuzzTextProblem:8000x
-  .:FuzzQuote:20000x
-  .:FuzzParseCatalog:30000x
-  eventstream:FuzzLastEventID:60000x
-  internal/httpx:FuzzForwarded:120000x
-  httpapi:FuzzAPIBodies:3000x
-  web:FuzzDashboardForms:300x
+  .:FuzzCard:40000x
+  .:FuzzTextProblem:80000x
+  .:FuzzQuote:50000x
+  .:FuzzParseCatalog:80000x
+  eventstream:FuzzLastEventID:120000x
+  internal/httpx:FuzzForwarded:170000x
+  httpapi:FuzzAPIBodies:8000x
+  web:FuzzDashboardForms:1500x
 )
 if [[ "${TIERUP_FUZZTIME:-}" == 0 ]]; then
   # go test reads -fuzztime 0 as "no limit", so 0 can only mean skip.
