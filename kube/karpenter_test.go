@@ -288,7 +288,7 @@ func TestKarpenterInsufficientCapacity(t *testing.T) {
 	})
 	// Nothing launches a node: the timeout's shortage, which the workflow retries.
 	_, err := newCluster(t, sa, cfg).ProvisionNode(ctx, req)
-	if tierup.ErrorCode(err) != tierup.CodeResourceShortage || !strings.Contains(err.Error(), "no Ready node") {
+	if tierup.ErrorCode(err) != tierup.CodeResourceShortage || !strings.Contains(err.Error(), "no usable node") {
 		t.Fatalf("ProvisionNode with nothing launching = %v, want the timeout's resource_shortage", err)
 	}
 	t.Log(err)

@@ -4,7 +4,7 @@
 // node one at a time with no loss of availability.
 //
 // Errors: an API server that cannot be reached is cluster_unreachable (the
-// upgrade pauses); no capacity, or no Ready node in time, is
+// upgrade pauses); no capacity, or no usable node in time, is
 // resource_shortage (retried); a rollout that fails or times out is rolled
 // back and reported as migration_failed.
 package kube

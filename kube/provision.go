@@ -100,9 +100,9 @@ func (c *Cluster) busy(ctx context.Context, accountID, node string) error {
 	return nil
 }
 
-// waitNode waits until a node matching selector is Ready. No Ready node
-// before the provision timeout is a shortage: the workflow retries, and the
-// retry finds the same node or NodePool.
+// waitNode waits until a node matching selector can take the account's
+// pods (nodeUsable). None before the provision timeout is a shortage: the
+// workflow retries, and the retry finds the same node or NodePool.
 // check, when set, is asked every second whether the provider has given up.
 func (c *Cluster) waitNode(ctx context.Context, accountID, selector, what string, check func(context.Context) error) (*tierup.Node, error) {
 	deadline := time.Now().Add(c.cfg.ProvisionTimeout)
@@ -119,18 +119,39 @@ func (c *Cluster) waitNode(ctx context.Context, accountID, selector, what string
 			return nil, c.wrap(ctx, err, "watch the dedicated node come up")
 		}
 		for _, n := range list.Items {
-			if n.DeletionTimestamp == nil && nodeReady(&n) {
+			if nodeUsable(&n, c.taint(accountID)) {
 				return &tierup.Node{Name: n.Name, AccountID: accountID, Pool: "dedicated", Ready: true}, nil
 			}
 		}
 		if time.Now().After(deadline) {
 			return nil, tierup.Errorf(tierup.CodeResourceShortage,
-				"no Ready node for %s within %s (resource shortage); the request stays in place and is checked again", what, c.cfg.ProvisionTimeout)
+				"no usable node for %s within %s (Ready, not cordoned, no taint but the account's; resource shortage); the request stays in place and is checked again", what, c.cfg.ProvisionTimeout)
 		}
 		if err := sleep(ctx, c.poll); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// nodeUsable reports whether the account's moved pods, which tolerate
+// only the account's taint, can be scheduled on n now: Ready, not deleted
+// or cordoned, and without another NoSchedule or NoExecute taint. Ready
+// alone is not enough: the node lifecycle controller takes
+// node.kubernetes.io/not-ready off only after it has seen Ready, and the
+// spread over the dedicated nodes leaves out a node its pods do not
+// tolerate (nodeTaintsPolicy Honor), so moves made in that window stacked
+// the replicas on the nodes already usable.
+func nodeUsable(n *corev1.Node, tolerated corev1.Taint) bool {
+	if n.DeletionTimestamp != nil || n.Spec.Unschedulable || !nodeReady(n) {
+		return false
+	}
+	for _, t := range n.Spec.Taints {
+		if t.Effect == corev1.TaintEffectPreferNoSchedule || (t.Key == tolerated.Key && t.Value == tolerated.Value && t.Effect == tolerated.Effect) {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 func nodeReady(n *corev1.Node) bool {
