@@ -3,6 +3,7 @@
 #
 #   ./scripts/bench.sh                 # everything (9 to 14 minutes on 2 cores; Overload needs wrk)
 #   ./scripts/bench.sh 'Engine/sqlite' # the benchmarks matching a -bench pattern
+#   TIERUP_BENCH_COUNT=3 ./scripts/bench.sh  # each three times: median [lowest–highest]
 #
 # TIERUP_BENCH_UPGRADES (300): upgrades per engine run. TIERUP_BENCH_DURATION
 # (10s): how long the API benchmark holds each rate. TIERUP_BENCH_BINARY: a
@@ -10,8 +11,11 @@
 # compare builds). PostgreSQL: TIERUP_TEST_POSTGRES, as scripts/test.sh;
 # the benchmarks work in its server's database tierup_bench (created when
 # missing) so that no other load is counted in its statistics.
-# TIERUP_TEST_SKIP_POSTGRES=1 runs the SQLite half only. The raw `go test`
-# output is kept in bench.out (gitignored).
+# TIERUP_TEST_SKIP_POSTGRES=1 runs the SQLite half only. TIERUP_BENCH_COUNT
+# (1): runs of each benchmark; with more, the table gives each metric's
+# median and, in brackets, its lowest and highest (one run on two shared
+# cores moves by a tenth to a fifth). The raw `go test` output is kept in
+# bench.out (gitignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +24,8 @@ die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
 pattern="${1:-.}"
 first="${pattern%%/*}" rest="${pattern#"${pattern%%/*}"}"
 upgrades="${TIERUP_BENCH_UPGRADES:-300}"
+count="${TIERUP_BENCH_COUNT:-1}"
+[[ "$count" =~ ^[1-9][0-9]*$ ]] || die "TIERUP_BENCH_COUNT must be a whole number of runs, 1 or more (got '$count')"
 export TIERUP_TEST_POSTGRES="${TIERUP_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
 skip=()
 if [[ "${TIERUP_TEST_SKIP_POSTGRES:-}" == 1 ]]; then
@@ -53,19 +59,40 @@ for spec in "Engine ${upgrades}x" "StepLatency 20x" "Handler 2s" "API 1x" "Overl
   read -r name times <<<"$spec"
   [[ "Benchmark$name" =~ $first ]] || continue
   [[ $name != Overload || $overload == 1 ]] || continue
-  go test ./bench -run '^$' -bench "^Benchmark$name\$$rest" "${skip[@]}" -benchtime "$times" -timeout 2h | tee -a "$out" >&2
+  go test ./bench -run '^$' -bench "^Benchmark$name\$$rest" "${skip[@]}" -benchtime "$times" -count "$count" -timeout 4h | tee -a "$out" >&2
 done
 
-# One line per result: the benchmark (less the database and the -CPUS
-# suffix), the database, then each metric but ns/op as value and unit.
+# One line per benchmark: its name (less the database and the -CPUS
+# suffix), the database, then each metric but ns/op as value and unit;
+# over several runs the median (the lower middle for an even count) and
+# [lowest–highest].
 {
   printf '%-30s %-9s %s\n' BENCHMARK DATABASE METRICS
   awk '/^Benchmark/ {
     name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
     n = split(name, part, "/"); bench = part[1]
     for (i = 3; i <= n; i++) bench = bench "/" part[i]
-    metrics = ""
-    for (i = 3; i < NF; i += 2) if ($(i+1) != "ns/op") metrics = metrics sprintf("  %s %s", $i, $(i+1))
-    printf "%-30s %-9s%s\n", bench, part[2], metrics
+    key = sprintf("%-30s %-9s", bench, part[2])
+    if (!(key in seen)) { seen[key] = 1; keys[++nkeys] = key }
+    for (i = 3; i < NF; i += 2) {
+      if ($(i+1) == "ns/op") continue
+      m = key SUBSEP $(i+1)
+      if (!(m in runs)) units[key] = units[key] SUBSEP $(i+1)
+      vals[m, ++runs[m]] = $i
+    }
+  }
+  END {
+    for (k = 1; k <= nkeys; k++) {
+      key = keys[k]; line = key
+      nu = split(substr(units[key], 2), unit, SUBSEP)
+      for (u = 1; u <= nu; u++) {
+        m = key SUBSEP unit[u]; c = runs[m]
+        # Sorted as numbers, printed as go test wrote them.
+        for (i = 1; i <= c; i++) v[i] = vals[m, i]
+        for (i = 2; i <= c; i++) for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+        line = line "  " v[int((c + 1) / 2)] (c > 1 ? " [" v[1] "–" v[c] "]" : "") " " unit[u]
+      }
+      print line
+    }
   }' "$out"
 }
